@@ -1,1 +1,116 @@
-//! placeholder
+//! A crash-safe write-ahead log (WAL) and the key-value store built on it.
+//!
+//! The log is the source of truth: a change is appended and made durable
+//! before anything else sees it, and after a crash the state is rebuilt by
+//! replaying the log. This crate is the reference implementation that the
+//! week-9 crash drills run against, so it is explicit about every byte it
+//! writes and about everything it finds when reading them back.
+//!
+//! * [`Wal`] appends records (fsync per [`SyncPolicy`], group commit across
+//!   threads, poisoned for good by a failed write or fsync).
+//! * [`WalReader`] streams records back and ends with a [`Summary`]: a clean
+//!   end, or the first [`Damage`] with what lies behind it.
+//! * [`open`] and [`replay`] apply a [`RecoveryMode`] to what the reader found;
+//!   `open` also cuts a damaged tail off (saving it first) so that appends stay
+//!   reachable.
+//! * [`KvStore`] is the map on top: `put`/`delete` go to the log first.
+//!
+//! # On-disk format (version 1)
+//!
+//! All integers are little-endian. A file is a 16-byte header followed by
+//! records, back to back, with no padding and no blocks.
+//!
+//! ## File header
+//!
+//! | offset | size | field      | value                                          |
+//! |-------:|-----:|------------|------------------------------------------------|
+//! | 0      | 8    | magic      | `4B 56 57 41 4C 0D 0A 1A` (`"KVWAL\r\n\x1a"`)  |
+//! | 8      | 2    | version    | `1`                                            |
+//! | 10     | 2    | reserved   | `0`                                            |
+//! | 12     | 4    | header CRC | CRC-32 (IEEE) of bytes 0..12                   |
+//!
+//! A file whose first bytes are not this header is refused
+//! ([`Error::NotAWal`]): it is never read as a log with zero records. Two
+//! exceptions come from crashes during creation: an empty file is an empty
+//! log, and a file holding only the first bytes of a header is an empty log
+//! with a torn tail at offset 0.
+//!
+//! ## Record
+//!
+//! | offset | size        | field     | meaning                                         |
+//! |-------:|------------:|-----------|-------------------------------------------------|
+//! | 0      | 4           | CRC       | CRC-32 (IEEE) of bytes 4 to the record's end     |
+//! | 4      | 8           | LSN       | 1 for the first record, then previous + 1       |
+//! | 12     | 1           | op        | `1` put, `2` delete                             |
+//! | 13     | 4           | key len   | `K`, at most [`MAX_KEY_LEN`] (64 KiB)            |
+//! | 17     | 4           | value len | `V`, at most [`MAX_VALUE_LEN`] (16 MiB); 0 for delete |
+//! | 21     | `K`         | key       | raw bytes                                       |
+//! | 21 + K | `V`         | value     | raw bytes                                       |
+//!
+//! A record is `21 + K + V` bytes. The checksum covers every byte of the
+//! record except itself, header fields included, so a flipped bit in the
+//! LSN, the op or a length is caught like one in the payload.
+//!
+//! # Reading, and what counts as damage
+//!
+//! The reader never trusts a length: both lengths are checked against the caps
+//! and against the bytes left in the file before anything is allocated or
+//! read. It returns records while they are intact and stops at the first
+//! record that is not, classifying it ([`DamageKind`]):
+//!
+//! * **incomplete**: the record runs past the end of the file;
+//! * **checksum mismatch**: complete, but its bytes do not match its CRC;
+//! * **invalid field**: a length over a cap, an unknown op, a delete with a
+//!   value, or an LSN that is not the previous one plus one.
+//!
+//! It then searches the bytes after the damage for records with a valid
+//! checksum and a later LSN ([`Damage::records_after`]). That is what tells a
+//! **torn tail** (an incomplete last write with nothing readable behind it:
+//! the normal result of a crash, safe to cut) from **corruption** (anything
+//! else, above all damage with intact records behind it, which a corrupted
+//! length field pointing past the end of the file would otherwise pass off as
+//! a torn tail).
+//!
+//! # Recovery modes
+//!
+//! | mode | accepts | use |
+//! |------|---------|-----|
+//! | [`RecoveryMode::PointInTime`] (default) | any damage: the readable prefix is kept, the rest skipped with the warning `skipping corrupt record at offset N` | what the lessons teach; a crash never costs an acknowledged record |
+//! | [`RecoveryMode::TolerateTornTail`] | damage with nothing readable behind it | refuse to drop intact records silently |
+//! | [`RecoveryMode::AbsoluteConsistency`] | nothing: any damage is an error | logs that must be byte-perfect |
+//!
+//! When a writer opens a damaged log ([`open`], [`KvStore::recover`]) and the
+//! mode accepts the damage, the bytes from the damage to the end are copied to
+//! `NAME.broken-OFFSET` beside the log and fsync'd, and only then is the log
+//! truncated to its readable prefix and fsync'd. Without the cut, every record
+//! appended later would sit behind the damage where no reader reaches it.
+//! LSNs continue after the last readable record.
+//!
+//! # Durability
+//!
+//! * A record is acknowledged (its `append` returns) only after `fdatasync`
+//!   under [`SyncPolicy::Always`], the default. [`Wal::append_batch`] covers
+//!   many records with one fsync, and concurrent appenders share fsyncs.
+//! * Creating a log fsyncs the file and its directory.
+//! * A failed write or fsync poisons the writer ([`Error::Poisoned`]): it never
+//!   retries and carries on.
+
+mod error;
+mod format;
+mod reader;
+mod record;
+mod recovery;
+mod scan;
+mod store;
+mod writer;
+
+pub use error::{Error, Result};
+pub use format::{
+    FILE_HEADER_LEN, FORMAT_VERSION, MAGIC, MAX_KEY_LEN, MAX_VALUE_LEN, RECORD_HEADER_LEN, encode,
+    file_header, record_len,
+};
+pub use reader::{Entry, Summary, WalReader};
+pub use record::{Damage, DamageKind, InvalidField, Op, Record};
+pub use recovery::{CutTail, RecoveryMode, RecoveryReport, WalOptions, open, replay};
+pub use store::KvStore;
+pub use writer::{LogFile, SyncPolicy, Wal};

@@ -1,0 +1,92 @@
+//! The library's error type.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::record::Damage;
+
+/// Everything that can go wrong, each naming the file it concerns.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: io::Error },
+
+    #[error("{}: not a WAL file ({reason})", path.display())]
+    NotAWal { path: PathBuf, reason: String },
+
+    #[error(
+        "{}: WAL format version {found}, but this build reads version {supported}",
+        path.display()
+    )]
+    UnsupportedVersion {
+        path: PathBuf,
+        found: u16,
+        supported: u16,
+    },
+
+    /// The recovery mode refused the damage it found.
+    #[error("{}: {damage} (refused by {mode} recovery)", path.display())]
+    Damaged {
+        path: PathBuf,
+        damage: Damage,
+        mode: &'static str,
+    },
+
+    /// An earlier write or fsync failed. The page cache may have dropped the
+    /// data it could not write, so retrying the fsync could report success for
+    /// bytes that are gone; the only safe way on is to reopen and recover.
+    #[error(
+        "{}: the log is unusable after a failed {operation} ({message}); reopen it to recover",
+        path.display()
+    )]
+    Poisoned {
+        path: PathBuf,
+        operation: &'static str,
+        message: String,
+    },
+
+    /// The writer wrote a deliberately partial record (a crash drill) and
+    /// takes no more appends: anything after it would be unreachable.
+    #[error("{}: the log ends in a deliberately partial record; reopen it to recover", path.display())]
+    EndsInPartialRecord { path: PathBuf },
+
+    #[error("{}: a new WAL cannot be created: the file already exists", path.display())]
+    AlreadyExists { path: PathBuf },
+
+    #[error("key of {len} bytes is over the cap of {max} bytes")]
+    KeyTooLong { len: usize, max: u32 },
+
+    #[error("value of {len} bytes is over the cap of {max} bytes")]
+    ValueTooLong { len: usize, max: u32 },
+
+    #[error("a delete record carries no value")]
+    DeleteWithValue,
+
+    #[error(
+        "a partial record must be shorter than the {len} bytes of the whole record, not {requested}"
+    )]
+    PartialTooLong { requested: usize, len: usize },
+}
+
+impl Error {
+    pub(crate) fn io(path: &Path, source: io::Error) -> Error {
+        Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Attaches a path to an `io::Result`.
+pub(crate) trait IoContext<T> {
+    fn at(self, path: &Path) -> Result<T>;
+}
+
+impl<T> IoContext<T> for io::Result<T> {
+    fn at(self, path: &Path) -> Result<T> {
+        self.map_err(|source| Error::io(path, source))
+    }
+}

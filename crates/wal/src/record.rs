@@ -1,0 +1,190 @@
+//! What a log holds: records, and what can be wrong with the bytes of one.
+
+use std::fmt;
+
+/// The operation a record logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Op {
+    /// Set `key` to `value`.
+    Put,
+    /// Remove `key`; the value is always empty.
+    Delete,
+}
+
+impl Op {
+    /// The byte that stands for this op on disk.
+    pub fn code(self) -> u8 {
+        match self {
+            Op::Put => 1,
+            Op::Delete => 2,
+        }
+    }
+
+    /// The op for an on-disk byte, if there is one.
+    pub fn from_code(code: u8) -> Option<Op> {
+        match code {
+            1 => Some(Op::Put),
+            2 => Some(Op::Delete),
+            _ => None,
+        }
+    }
+
+    /// Lower-case name, as `wal dump` prints it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::Put => "put",
+            Op::Delete => "delete",
+        }
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One decoded, checksum-verified log record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// Log sequence number: 1 for the first record, then previous + 1.
+    pub lsn: u64,
+    pub op: Op,
+    pub key: Vec<u8>,
+    /// Empty for [`Op::Delete`].
+    pub value: Vec<u8>,
+}
+
+/// A record whose checksum is right but whose content no writer produces,
+/// or whose sizes are over the caps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InvalidField {
+    UnknownOp(u8),
+    KeyTooLong(u32),
+    ValueTooLong(u32),
+    DeleteWithValue(u32),
+    /// Every record's LSN is the previous one plus one.
+    LsnOutOfSequence {
+        expected: u64,
+        found: u64,
+    },
+}
+
+impl fmt::Display for InvalidField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use crate::format::{MAX_KEY_LEN, MAX_VALUE_LEN};
+        match self {
+            InvalidField::UnknownOp(code) => write!(f, "unknown op code {code}"),
+            InvalidField::KeyTooLong(len) => {
+                write!(f, "key length {len} over the cap of {MAX_KEY_LEN}")
+            }
+            InvalidField::ValueTooLong(len) => {
+                write!(f, "value length {len} over the cap of {MAX_VALUE_LEN}")
+            }
+            InvalidField::DeleteWithValue(len) => {
+                write!(f, "delete record carries a {len}-byte value")
+            }
+            InvalidField::LsnOutOfSequence { expected, found } => {
+                write!(f, "LSN {found} where {expected} was expected")
+            }
+        }
+    }
+}
+
+/// What is wrong with the bytes at the place a log stops being readable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DamageKind {
+    /// The record (or the file header) runs past the end of the file: a
+    /// write that did not finish. `bytes` is what is there of it.
+    Incomplete { bytes: u64 },
+    /// The record is complete but its checksum does not match its bytes.
+    ChecksumMismatch { stored: u32, computed: u32 },
+    /// Checksum fine (or not checkable), a field impossible.
+    InvalidField(InvalidField),
+}
+
+impl fmt::Display for DamageKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DamageKind::Incomplete { bytes } => {
+                write!(
+                    f,
+                    "incomplete record: only {bytes} bytes before the end of the file"
+                )
+            }
+            DamageKind::ChecksumMismatch { stored, computed } => write!(
+                f,
+                "checksum mismatch: stored {stored:#010x}, computed {computed:#010x}"
+            ),
+            DamageKind::InvalidField(field) => write!(f, "invalid field: {field}"),
+        }
+    }
+}
+
+/// The first place a log stops being readable, and what lies behind it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Damage {
+    /// Byte offset of the damaged record (0 for a damaged file header).
+    pub offset: u64,
+    pub kind: DamageKind,
+    /// Bytes from `offset` to the end of the file.
+    pub bytes_to_end: u64,
+    /// Records with a valid checksum and a later LSN found behind the damage.
+    pub records_after: u64,
+    /// Offset of the first of those records.
+    pub first_readable_after: Option<u64>,
+}
+
+impl Damage {
+    /// True when nothing readable follows: cutting the log at `offset`
+    /// loses no record that a reader could have returned.
+    pub fn is_tail_only(&self) -> bool {
+        self.records_after == 0
+    }
+
+    /// A torn tail: an unfinished last write, nothing readable behind it.
+    /// Everything else is corruption.
+    pub fn is_torn_tail(&self) -> bool {
+        self.is_tail_only() && matches!(self.kind, DamageKind::Incomplete { .. })
+    }
+
+    /// `"torn"` or `"corrupt"`, as `wal dump --json` names the tail state.
+    pub fn state_name(&self) -> &'static str {
+        if self.is_torn_tail() {
+            "torn"
+        } else {
+            "corrupt"
+        }
+    }
+
+    /// The reason in a few words, without the offset.
+    pub fn reason(&self) -> String {
+        match (&self.kind, self.records_after) {
+            (DamageKind::Incomplete { .. }, n) if n > 0 => {
+                "record length runs past the end of the file".to_string()
+            }
+            (kind, _) => kind.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for Damage {
+    /// The verdict line of `wal dump` and `wal verify`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_torn_tail() {
+            write!(
+                f,
+                "torn tail at offset {} ({} bytes)",
+                self.offset, self.bytes_to_end
+            )
+        } else {
+            write!(
+                f,
+                "corrupt at offset {} ({}); {} readable records after it",
+                self.offset,
+                self.reason(),
+                self.records_after
+            )
+        }
+    }
+}

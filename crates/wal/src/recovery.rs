@@ -1,0 +1,276 @@
+//! Opening a log: replaying it, judging damage by the recovery mode, and
+//! cutting a damaged tail (after saving it) so that appends stay reachable.
+
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, IoContext, Result};
+use crate::format::{self, FILE_HEADER_LEN};
+use crate::reader::{Summary, WalReader};
+use crate::record::{Damage, Record};
+use crate::writer::{SyncPolicy, Wal};
+
+/// What recovery accepts, named after RocksDB's WAL recovery modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RecoveryMode {
+    /// Keep the readable prefix, skip everything from the first damage on
+    /// (warning about it). What the lessons teach, and the default.
+    #[default]
+    PointInTime,
+    /// Accept damage only at the tail: nothing readable may follow it.
+    TolerateTornTail,
+    /// Any damage at all is an error.
+    AbsoluteConsistency,
+}
+
+impl RecoveryMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            RecoveryMode::PointInTime => "point-in-time",
+            RecoveryMode::TolerateTornTail => "tolerate-torn-tail",
+            RecoveryMode::AbsoluteConsistency => "absolute-consistency",
+        }
+    }
+
+    fn accepts(self, damage: &Damage) -> bool {
+        match self {
+            RecoveryMode::PointInTime => true,
+            RecoveryMode::TolerateTornTail => damage.is_tail_only(),
+            RecoveryMode::AbsoluteConsistency => false,
+        }
+    }
+}
+
+impl fmt::Display for RecoveryMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How to open a log for writing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WalOptions {
+    pub sync: SyncPolicy,
+    pub mode: RecoveryMode,
+}
+
+/// The bytes cut off a damaged log, and where they were saved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CutTail {
+    pub offset: u64,
+    pub bytes: u64,
+    pub saved_to: PathBuf,
+}
+
+/// What recovery found and did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// Records handed to the caller, in LSN order.
+    pub records_replayed: u64,
+    /// LSN of the last replayed record (0 for none); appends continue after it.
+    pub last_lsn: u64,
+    /// Length of the readable prefix of the file.
+    pub valid_len: u64,
+    /// The first damage, if the log did not end cleanly.
+    pub damage: Option<Damage>,
+    /// Set when a writer cut the damaged tail off.
+    pub cut: Option<CutTail>,
+}
+
+impl RecoveryReport {
+    fn from_summary(summary: Summary) -> Self {
+        RecoveryReport {
+            records_replayed: summary.records,
+            last_lsn: summary.last_lsn,
+            valid_len: summary.valid_len,
+            damage: summary.damage,
+            cut: None,
+        }
+    }
+
+    /// The warning recovery gives about skipped bytes, if any:
+    /// `skipping corrupt record at offset N (...)`.
+    pub fn warning(&self) -> Option<String> {
+        let damage = self.damage.as_ref()?;
+        let mut line = format!(
+            "skipping corrupt record at offset {} ({})",
+            damage.offset,
+            damage.reason()
+        );
+        if damage.records_after > 0 {
+            line.push_str(&format!(
+                " and {} readable records after it",
+                damage.records_after
+            ));
+        }
+        Some(line)
+    }
+}
+
+/// Replays `path` without modifying it: calls `on_record` for every readable
+/// record in order and judges damage by `mode`.
+pub fn replay(
+    path: impl AsRef<Path>,
+    mode: RecoveryMode,
+    on_record: impl FnMut(Record),
+) -> Result<RecoveryReport> {
+    let path = path.as_ref();
+    let summary = read_all(WalReader::open(path)?, on_record)?;
+    judge(path, mode, &summary)?;
+    Ok(RecoveryReport::from_summary(summary))
+}
+
+fn read_all<R: Read + Seek>(
+    mut reader: WalReader<R>,
+    mut on_record: impl FnMut(Record),
+) -> Result<Summary> {
+    while let Some(entry) = reader.next_entry()? {
+        on_record(entry.record);
+    }
+    reader.finish()
+}
+
+fn judge(path: &Path, mode: RecoveryMode, summary: &Summary) -> Result<()> {
+    match &summary.damage {
+        Some(damage) if !mode.accepts(damage) => Err(Error::Damaged {
+            path: path.to_path_buf(),
+            damage: damage.clone(),
+            mode: mode.name(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Opens `path` for appending, creating it when missing.
+///
+/// An existing log is replayed first (`on_record` sees every readable record)
+/// and judged by `options.mode`. If it ends in damage the mode accepts, the
+/// damaged bytes are copied to a file beside the log (`NAME.broken-OFFSET`),
+/// that copy is made durable, and only then is the log cut back to its
+/// readable prefix; otherwise every later append would sit behind the damage
+/// where no reader reaches it.
+pub fn open(
+    path: impl AsRef<Path>,
+    options: WalOptions,
+    on_record: impl FnMut(Record),
+) -> Result<(Wal, RecoveryReport)> {
+    let path = path.as_ref();
+    let file = match OpenOptions::new().read(true).append(true).open(path) {
+        Ok(file) => file,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {
+            let wal = Wal::create(path, options.sync)?;
+            let report = RecoveryReport {
+                records_replayed: 0,
+                last_lsn: 0,
+                valid_len: FILE_HEADER_LEN as u64,
+                damage: None,
+                cut: None,
+            };
+            return Ok((wal, report));
+        }
+        Err(err) => return Err(Error::io(path, err)),
+    };
+    let len = file.metadata().at(path)?.len();
+    let summary = read_all(WalReader::new(&file, len, path)?, on_record)?;
+    judge(path, options.mode, &summary)?;
+    let mut report = RecoveryReport::from_summary(summary);
+    if let Some(damage) = &report.damage {
+        report.cut = Some(cut_tail(path, &file, damage.offset, len)?);
+    }
+    if report.valid_len < FILE_HEADER_LEN as u64 {
+        // An empty file, or one torn while its header was written (the tail
+        // cut above left it empty): give it its header now.
+        (&file).write_all(&format::file_header()).at(path)?;
+        file.sync_all().at(path)?;
+        sync_parent_dir(path)?;
+        report.valid_len = FILE_HEADER_LEN as u64;
+    }
+    let wal = Wal::from_file(file, path, report.last_lsn, options.sync);
+    Ok((wal, report))
+}
+
+impl Wal {
+    /// Creates a new, empty log at `path`; fails if the file exists.
+    /// The header and the directory entry are fsync'd before it returns.
+    pub fn create(path: impl AsRef<Path>, policy: SyncPolicy) -> Result<Wal> {
+        let path = path.as_ref();
+        let file = match OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create_new(true)
+            .open(path)
+        {
+            Ok(file) => file,
+            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
+                return Err(Error::AlreadyExists {
+                    path: path.to_path_buf(),
+                });
+            }
+            Err(err) => return Err(Error::io(path, err)),
+        };
+        (&file).write_all(&format::file_header()).at(path)?;
+        file.sync_all().at(path)?;
+        sync_parent_dir(path)?;
+        Ok(Wal::from_file(file, path, 0, policy))
+    }
+}
+
+/// Saves `file[offset..len]` beside `path`, then truncates `file` to `offset`.
+fn cut_tail(path: &Path, file: &File, offset: u64, len: u64) -> Result<CutTail> {
+    let (saved_to, mut saved) = create_broken_file(path, offset)?;
+    let mut source = file;
+    source.seek(SeekFrom::Start(offset)).at(path)?;
+    let copied = io::copy(&mut source.take(len - offset), &mut saved).at(&saved_to)?;
+    if copied != len - offset {
+        return Err(Error::io(path, io::ErrorKind::UnexpectedEof.into()));
+    }
+    saved.sync_all().at(&saved_to)?;
+    sync_parent_dir(&saved_to)?;
+    file.set_len(offset).at(path)?;
+    file.sync_all().at(path)?;
+    Ok(CutTail {
+        offset,
+        bytes: copied,
+        saved_to,
+    })
+}
+
+fn create_broken_file(path: &Path, offset: u64) -> Result<(PathBuf, File)> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "wal".into());
+    for attempt in 0..1000 {
+        let suffix = if attempt == 0 {
+            String::new()
+        } else {
+            format!(".{attempt}")
+        };
+        let candidate = path.with_file_name(format!("{name}.broken-{offset}{suffix}"));
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&candidate)
+        {
+            Ok(file) => return Ok((candidate, file)),
+            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(err) => return Err(Error::io(&candidate, err)),
+        }
+    }
+    Err(Error::io(
+        path,
+        io::Error::other("too many saved tails beside this log"),
+    ))
+}
+
+/// fsyncs the directory holding `path`, so a created file's name survives.
+pub(crate) fn sync_parent_dir(path: &Path) -> Result<()> {
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    File::open(dir).and_then(|d| d.sync_all()).at(dir)?;
+    Ok(())
+}

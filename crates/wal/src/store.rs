@@ -1,0 +1,151 @@
+//! `KvStore`: an in-memory map whose every change is logged first.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use crate::error::Result;
+use crate::record::{Op, Record};
+use crate::recovery::{self, RecoveryReport, WalOptions};
+use crate::writer::Wal;
+
+/// A key's latest state and the LSN that set it.
+///
+/// Concurrent writers to one key can finish their fsync waits in either
+/// order; applying a change only over an older LSN keeps the map equal to a
+/// replay of the log. Deletes made at run time therefore leave a tombstone
+/// (`value: None`) carrying their LSN; recovery, which applies in order,
+/// simply removes the key.
+struct Slot {
+    lsn: u64,
+    value: Option<Vec<u8>>,
+}
+
+/// A key-value store whose write-ahead log is the source of truth.
+///
+/// Every `put` and `delete` is appended to the log and made durable (per the
+/// log's sync policy) before the in-memory map changes; a new store recovers
+/// the map by replaying the log. `KvStore` is `Sync`: threads writing through
+/// one store share fsyncs.
+pub struct KvStore {
+    wal: Wal,
+    map: RwLock<BTreeMap<Vec<u8>, Slot>>,
+}
+
+impl KvStore {
+    /// Creates a store with a new, empty log at `path` (which must not exist).
+    pub fn create(path: impl AsRef<Path>) -> Result<KvStore> {
+        let wal = Wal::create(path, Default::default())?;
+        Ok(KvStore {
+            wal,
+            map: RwLock::new(BTreeMap::new()),
+        })
+    }
+
+    /// Opens the log at `path` (creating it when missing) and rebuilds the
+    /// map by replaying it, with the default options: sync always,
+    /// point-in-time recovery.
+    pub fn recover(path: impl AsRef<Path>) -> Result<(KvStore, RecoveryReport)> {
+        KvStore::recover_with(path, WalOptions::default())
+    }
+
+    /// [`KvStore::recover`] with a chosen sync policy and recovery mode.
+    pub fn recover_with(
+        path: impl AsRef<Path>,
+        options: WalOptions,
+    ) -> Result<(KvStore, RecoveryReport)> {
+        let mut map = BTreeMap::new();
+        let (wal, report) = recovery::open(path, options, |record: Record| match record.op {
+            Op::Put => {
+                map.insert(
+                    record.key,
+                    Slot {
+                        lsn: record.lsn,
+                        value: Some(record.value),
+                    },
+                );
+            }
+            Op::Delete => {
+                map.remove(&record.key);
+            }
+        })?;
+        Ok((
+            KvStore {
+                wal,
+                map: RwLock::new(map),
+            },
+            report,
+        ))
+    }
+
+    /// Logs `key = value`, then applies it. Returns the record's LSN.
+    pub fn put(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<u64> {
+        let (key, value) = (key.as_ref(), value.as_ref());
+        let lsn = self.wal.append(Op::Put, key, value)?;
+        self.apply(lsn, key, Some(value.to_vec()));
+        Ok(lsn)
+    }
+
+    /// Logs the removal of `key`, then applies it. Returns the record's LSN.
+    pub fn delete(&self, key: impl AsRef<[u8]>) -> Result<u64> {
+        let key = key.as_ref();
+        let lsn = self.wal.append(Op::Delete, key, &[])?;
+        self.apply(lsn, key, None);
+        Ok(lsn)
+    }
+
+    /// The value of `key`, if present.
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Option<Vec<u8>> {
+        self.read_map()
+            .get(key.as_ref())
+            .and_then(|slot| slot.value.clone())
+    }
+
+    /// Number of keys present.
+    pub fn len(&self) -> usize {
+        self.read_map()
+            .values()
+            .filter(|slot| slot.value.is_some())
+            .count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A copy of the whole map, sorted by key.
+    pub fn snapshot(&self) -> BTreeMap<Vec<u8>, Vec<u8>> {
+        self.read_map()
+            .iter()
+            .filter_map(|(key, slot)| Some((key.clone(), slot.value.clone()?)))
+            .collect()
+    }
+
+    /// The store's log. Appending to it directly writes a record *without*
+    /// applying it to the map: the crash drills' way of stopping between
+    /// the log write and the apply.
+    pub fn wal(&self) -> &Wal {
+        &self.wal
+    }
+
+    fn apply(&self, lsn: u64, key: &[u8], value: Option<Vec<u8>>) {
+        let mut map = self.write_map();
+        match map.get_mut(key) {
+            Some(slot) if slot.lsn > lsn => {}
+            Some(slot) => *slot = Slot { lsn, value },
+            None => {
+                map.insert(key.to_vec(), Slot { lsn, value });
+            }
+        }
+    }
+
+    fn read_map(&self) -> RwLockReadGuard<'_, BTreeMap<Vec<u8>, Slot>> {
+        self.map.read().unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    fn write_map(&self) -> RwLockWriteGuard<'_, BTreeMap<Vec<u8>, Slot>> {
+        self.map
+            .write()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+}

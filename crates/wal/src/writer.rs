@@ -1,0 +1,328 @@
+//! The appending side: encoding, buffering, fsync policy and group commit.
+//!
+//! Records are encoded into an in-memory buffer under a mutex and handed to
+//! the kernel in large writes. Durability follows the [`SyncPolicy`]: with
+//! [`SyncPolicy::Always`], `append` returns only once an fsync that started
+//! after the record was written has succeeded. Threads share those fsyncs
+//! (group commit): the first thread to need one becomes the leader, writes out
+//! everything buffered so far and syncs it outside the lock, while later
+//! threads buffer their records and wait; when the leader is done every record
+//! it covered is durable, and one of the waiters leads the next round.
+//!
+//! A failed write or fsync poisons the writer for good. After a failed fsync
+//! the kernel may already have dropped the dirty pages it could not write and
+//! marked them clean, so a retried fsync can succeed with the data gone
+//! (PostgreSQL learned this in 2018). Every later append and sync therefore
+//! fails, and the way on is to reopen the log and recover from what is on disk.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::ops::RangeInclusive;
+use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex, MutexGuard};
+
+use crate::error::{Error, Result};
+use crate::format::{self, MAX_KEY_LEN, MAX_VALUE_LEN};
+use crate::record::Op;
+
+/// Buffered bytes that trigger a write to the file even without a sync.
+const WRITE_THRESHOLD: usize = 64 * 1024;
+
+/// When appended records are made durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SyncPolicy {
+    /// fsync before every append returns (shared between concurrent appenders).
+    #[default]
+    Always,
+    /// fsync once at least this many records are not yet durable; the append
+    /// that reaches the count waits for it, the others return at once.
+    EveryN(u32),
+    /// Never fsync on append; only [`Wal::sync`] makes records durable.
+    Never,
+}
+
+/// The file operations a [`Wal`] needs, so tests can inject failures.
+///
+/// Both methods take `&self`: the leader of a group commit syncs while other
+/// threads keep appending to the buffer.
+pub trait LogFile: Send + Sync {
+    /// Appends all of `buf` at the end of the file.
+    fn append_all(&self, buf: &[u8]) -> io::Result<()>;
+    /// Makes everything appended so far durable (`fdatasync`).
+    fn sync_data(&self) -> io::Result<()>;
+}
+
+impl LogFile for File {
+    fn append_all(&self, buf: &[u8]) -> io::Result<()> {
+        let mut file: &File = self;
+        file.write_all(buf)
+    }
+
+    fn sync_data(&self) -> io::Result<()> {
+        File::sync_data(self)
+    }
+}
+
+struct State {
+    /// Encoded records not yet handed to the file.
+    buffer: Vec<u8>,
+    next_lsn: u64,
+    durable_lsn: u64,
+    /// A leader is fsyncing outside the lock.
+    syncing: bool,
+    poisoned: Option<(&'static str, String)>,
+    ends_in_partial: bool,
+}
+
+/// An open write-ahead log, ready to append.
+///
+/// `Wal` is `Sync`: share it between threads (for example in an `Arc`) and
+/// their synced appends share fsyncs.
+pub struct Wal<F: LogFile = File> {
+    file: F,
+    path: PathBuf,
+    policy: SyncPolicy,
+    state: Mutex<State>,
+    synced: Condvar,
+}
+
+impl<F: LogFile> Wal<F> {
+    /// Wraps an already-positioned log file whose last record has LSN
+    /// `last_lsn` and whose content up to now is durable.
+    ///
+    /// This is the seam for tests that inject a failing [`LogFile`]; real
+    /// callers use [`crate::open`], [`Wal::create`] or `KvStore`.
+    pub fn from_file(file: F, path: impl Into<PathBuf>, last_lsn: u64, policy: SyncPolicy) -> Self {
+        Wal {
+            file,
+            path: path.into(),
+            policy,
+            state: Mutex::new(State {
+                buffer: Vec::with_capacity(WRITE_THRESHOLD * 2),
+                next_lsn: last_lsn + 1,
+                durable_lsn: last_lsn,
+                syncing: false,
+                poisoned: None,
+                ends_in_partial: false,
+            }),
+            synced: Condvar::new(),
+        }
+    }
+
+    /// The file this log writes.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn policy(&self) -> SyncPolicy {
+        self.policy
+    }
+
+    /// LSN of the last record appended (durable or not); 0 for none.
+    pub fn last_lsn(&self) -> u64 {
+        self.lock().next_lsn - 1
+    }
+
+    /// LSN up to which every record is known to be on stable storage.
+    pub fn durable_lsn(&self) -> u64 {
+        self.lock().durable_lsn
+    }
+
+    /// Appends one record and returns its LSN once the sync policy is met.
+    pub fn append(&self, op: Op, key: &[u8], value: &[u8]) -> Result<u64> {
+        Ok(*self.append_batch([(op, key, value)])?.end())
+    }
+
+    /// Appends several records with at most one fsync for all of them.
+    /// Returns the range of their LSNs; an empty batch is an error-free
+    /// no-op that returns an empty range.
+    pub fn append_batch<'a>(
+        &self,
+        records: impl IntoIterator<Item = (Op, &'a [u8], &'a [u8])>,
+    ) -> Result<RangeInclusive<u64>> {
+        let mut state = self.lock();
+        self.check_usable(&state)?;
+        let first = state.next_lsn;
+        let start_len = state.buffer.len();
+        for (op, key, value) in records {
+            if let Err(err) = check_sizes(op, key, value) {
+                // Nothing of this batch may stay buffered.
+                state.buffer.truncate(start_len);
+                state.next_lsn = first;
+                return Err(err);
+            }
+            let lsn = state.next_lsn;
+            format::encode_into(&mut state.buffer, lsn, op, key, value);
+            state.next_lsn += 1;
+        }
+        let last = state.next_lsn - 1;
+        if last < first {
+            #[allow(clippy::reversed_empty_ranges)]
+            return Ok(first..=last);
+        }
+        let must_sync = match self.policy {
+            SyncPolicy::Always => true,
+            SyncPolicy::EveryN(n) => last - state.durable_lsn >= u64::from(n.max(1)),
+            SyncPolicy::Never => false,
+        };
+        if must_sync {
+            self.wait_durable(state, last)?;
+        } else if state.buffer.len() >= WRITE_THRESHOLD {
+            self.write_out(&mut state)?;
+        }
+        Ok(first..=last)
+    }
+
+    /// Makes every record appended so far durable.
+    pub fn sync(&self) -> Result<()> {
+        let state = self.lock();
+        self.check_usable(&state)?;
+        let last = state.next_lsn - 1;
+        self.wait_durable(state, last)
+    }
+
+    /// Crash-drill helper: writes only the first `len` bytes of the record that
+    /// would come next, fsyncs, and takes no more appends. Returns the LSN the
+    /// partial record would have had.
+    pub fn append_partial(&self, op: Op, key: &[u8], value: &[u8], len: usize) -> Result<u64> {
+        check_sizes(op, key, value)?;
+        let mut state = self.lock();
+        self.check_usable(&state)?;
+        let lsn = state.next_lsn;
+        let mut encoded = Vec::new();
+        format::encode_into(&mut encoded, lsn, op, key, value);
+        if len >= encoded.len() {
+            return Err(Error::PartialTooLong {
+                requested: len,
+                len: encoded.len(),
+            });
+        }
+        state.buffer.extend_from_slice(&encoded[..len]);
+        state.ends_in_partial = true;
+        self.write_out(&mut state)?;
+        if let Err(err) = self.file.sync_data() {
+            return Err(self.poison(&mut state, "fsync", err));
+        }
+        state.durable_lsn = lsn - 1;
+        Ok(lsn)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave the state half-updated
+        // in a way that matters more than poisoning does; keep going.
+        self.state
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    fn check_usable(&self, state: &State) -> Result<()> {
+        if let Some((operation, message)) = &state.poisoned {
+            return Err(Error::Poisoned {
+                path: self.path.clone(),
+                operation,
+                message: message.clone(),
+            });
+        }
+        if state.ends_in_partial {
+            return Err(Error::EndsInPartialRecord {
+                path: self.path.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    fn poison(&self, state: &mut State, operation: &'static str, err: io::Error) -> Error {
+        state.poisoned = Some((operation, err.to_string()));
+        self.synced.notify_all();
+        Error::Poisoned {
+            path: self.path.clone(),
+            operation,
+            message: err.to_string(),
+        }
+    }
+
+    /// Hands the buffer to the file. Called with the lock held, so writes
+    /// reach the file in LSN order.
+    fn write_out(&self, state: &mut State) -> Result<()> {
+        if state.buffer.is_empty() {
+            return Ok(());
+        }
+        if let Err(err) = self.file.append_all(&state.buffer) {
+            return Err(self.poison(state, "write", err));
+        }
+        state.buffer.clear();
+        Ok(())
+    }
+
+    /// Returns once `lsn` is durable, leading a group commit if nobody is.
+    fn wait_durable<'a>(&'a self, mut state: MutexGuard<'a, State>, lsn: u64) -> Result<()> {
+        loop {
+            self.check_usable_for_wait(&state)?;
+            if state.durable_lsn >= lsn {
+                return Ok(());
+            }
+            if state.syncing {
+                state = self
+                    .synced
+                    .wait(state)
+                    .unwrap_or_else(|poison| poison.into_inner());
+                continue;
+            }
+            self.write_out(&mut state)?;
+            let target = state.next_lsn - 1;
+            state.syncing = true;
+            drop(state);
+            let synced = self.file.sync_data();
+            state = self.lock();
+            state.syncing = false;
+            match synced {
+                Ok(()) => {
+                    state.durable_lsn = state.durable_lsn.max(target);
+                    self.synced.notify_all();
+                }
+                Err(err) => return Err(self.poison(&mut state, "fsync", err)),
+            }
+        }
+    }
+
+    fn check_usable_for_wait(&self, state: &State) -> Result<()> {
+        match &state.poisoned {
+            Some(_) => self.check_usable(state),
+            None => Ok(()),
+        }
+    }
+}
+
+impl<F: LogFile> Drop for Wal<F> {
+    /// Hands buffered records to the kernel, like a clean process exit would;
+    /// no fsync, since a drop cannot report its failure.
+    fn drop(&mut self) {
+        let state = self
+            .state
+            .get_mut()
+            .unwrap_or_else(|poison| poison.into_inner());
+        if state.poisoned.is_none() && !state.buffer.is_empty() {
+            let _ = self.file.append_all(&state.buffer);
+            state.buffer.clear();
+        }
+    }
+}
+
+fn check_sizes(op: Op, key: &[u8], value: &[u8]) -> Result<()> {
+    if key.len() > MAX_KEY_LEN as usize {
+        return Err(Error::KeyTooLong {
+            len: key.len(),
+            max: MAX_KEY_LEN,
+        });
+    }
+    if value.len() > MAX_VALUE_LEN as usize {
+        return Err(Error::ValueTooLong {
+            len: value.len(),
+            max: MAX_VALUE_LEN,
+        });
+    }
+    if op == Op::Delete && !value.is_empty() {
+        return Err(Error::DeleteWithValue);
+    }
+    Ok(())
+}
