@@ -1,0 +1,56 @@
+//! `wal get FILE KEY`: replay the log read-only and print the key's value.
+
+use std::ffi::OsString;
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use wal::{Op, RecoveryMode};
+
+use super::stdout_error;
+use crate::exit::Exit;
+use crate::text::quoted;
+
+#[derive(Debug, clap::Args)]
+pub struct GetArgs {
+    /// The log; never modified.
+    pub file: PathBuf,
+    /// The key to look up (raw bytes of the argument).
+    pub key: OsString,
+}
+
+pub const EXAMPLES: &str = "\
+Examples:
+  wal get shop.wal apples        prints the value, exit 0
+  wal get shop.wal pears         exit 1 when the key is absent";
+
+pub fn run(args: &GetArgs) -> anyhow::Result<Exit> {
+    let key = args.key.as_encoded_bytes();
+    // Only the one key's latest state is kept: memory stays bounded
+    // whatever the size of the log.
+    let mut value: Option<Vec<u8>> = None;
+    let report = wal::replay(&args.file, RecoveryMode::PointInTime, |record| {
+        if record.key == key {
+            value = match record.op {
+                Op::Put => Some(record.value),
+                Op::Delete => None,
+            };
+        }
+    })?;
+    if let Some(warning) = report.warning() {
+        eprintln!("{}: warning: {warning}", args.file.display());
+    }
+    match value {
+        Some(value) => {
+            let mut out = io::stdout().lock();
+            out.write_all(&value)
+                .and_then(|()| out.write_all(b"\n"))
+                .and_then(|()| out.flush())
+                .map_err(stdout_error)?;
+            Ok(Exit::Success)
+        }
+        None => {
+            eprintln!("{}: key {} not found", args.file.display(), quoted(key));
+            Ok(Exit::Negative)
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! One module per subcommand, and what several of them share: opening a log
+//! as a writer, describing what recovery cut, and naming the file in errors.
+//!
+//! Readers (`dump`, `verify`, `get`) go through [`wal::WalReader`] or
+//! [`wal::replay`] and never modify the file. Writers (`put`, `delete`,
+//! `load`) go through [`open_writer`], and `repair` through [`wal::open`]
+//! directly, because it chooses the recovery mode.
+
+pub mod delete;
+pub mod dump;
+pub mod get;
+pub mod load;
+pub mod put;
+pub mod repair;
+pub mod verify;
+
+use std::fmt::Display;
+use std::io::{self, Write};
+use std::path::Path;
+
+use wal::{Op, RecoveryMode, RecoveryReport, SyncPolicy, Wal, WalOptions};
+
+use crate::exit::Exit;
+use crate::text::count;
+
+/// Opens `path` for appending, creating it when missing.
+///
+/// A damaged tail with nothing readable behind it is cut off (saved beside
+/// the log first) and reported on stderr. Damage with readable records behind
+/// it is refused: the file is left untouched and the error says how to set
+/// those records aside with `wal repair --force`.
+pub fn open_writer(path: &Path, sync: SyncPolicy) -> anyhow::Result<Wal> {
+    let options = WalOptions {
+        sync,
+        mode: RecoveryMode::TolerateTornTail,
+    };
+    let (wal, report) = wal::open(path, options, |_| {}).map_err(|err| {
+        let advice = format!(
+            "refusing to append behind it (the file is untouched); \
+             `wal repair --force {}` keeps the records before the damage \
+             and saves the rest beside the log",
+            path.display()
+        );
+        explain_refusal(err, path, &advice)
+    })?;
+    if let Some(note) = cut_note(&report) {
+        eprintln!("{}: {note}", path.display());
+    }
+    Ok(wal)
+}
+
+/// Opens `path` as a writer, appends one record durably and prints its LSN:
+/// the whole of `put` and `delete`.
+pub fn append_one(path: &Path, op: Op, key: &[u8], value: &[u8]) -> anyhow::Result<Exit> {
+    let wal = open_writer(path, SyncPolicy::Always)?;
+    let lsn = wal.append(op, key, value).map_err(|err| named(err, path))?;
+    print_line(lsn)?;
+    Ok(Exit::Success)
+}
+
+/// What recovery cut off a log, if it cut anything: the line the writers
+/// print on stderr and `repair` on stdout.
+pub fn cut_note(report: &RecoveryReport) -> Option<String> {
+    let (damage, cut) = (report.damage.as_ref()?, report.cut.as_ref()?);
+    let what = if damage.is_torn_tail() {
+        "torn tail".to_string()
+    } else {
+        format!("damaged tail ({})", damage.reason())
+    };
+    let mut note = format!(
+        "cut {what} at offset {} ({} bytes), saved to {}",
+        cut.offset,
+        cut.bytes,
+        cut.saved_to.display()
+    );
+    if damage.records_after > 0 {
+        note.push_str(&format!(
+            "; the saved bytes hold {}",
+            count(damage.records_after, "readable record")
+        ));
+    }
+    note.push_str(&format!(
+        "; kept {}, last LSN {}",
+        count(report.records_replayed, "record"),
+        report.last_lsn
+    ));
+    Some(note)
+}
+
+/// A recovery mode's refusal, with `advice` on what to do about it; any
+/// other error is passed on with its file named.
+pub fn explain_refusal(err: wal::Error, path: &Path, advice: &str) -> anyhow::Error {
+    match &err {
+        wal::Error::Damaged { damage, .. } => {
+            let message = format!("{}: {damage}; {advice}", path.display());
+            anyhow::Error::new(err).context(message)
+        }
+        _ => named(err, path),
+    }
+}
+
+/// A library error as `wal` reports it: every message names the file.
+/// Most library errors already do; the few about a record's content
+/// (a key over the cap, say) get `path` put in front.
+pub fn named(err: wal::Error, path: &Path) -> anyhow::Error {
+    let names_no_file = matches!(
+        err,
+        wal::Error::KeyTooLong { .. }
+            | wal::Error::ValueTooLong { .. }
+            | wal::Error::DeleteWithValue
+            | wal::Error::PartialTooLong { .. }
+    );
+    if names_no_file {
+        let message = format!("{}: {err}", path.display());
+        anyhow::Error::new(err).context(message)
+    } else {
+        anyhow::Error::new(err)
+    }
+}
+
+/// Writes one line to stdout and flushes it.
+pub fn print_line(line: impl Display) -> anyhow::Result<()> {
+    let mut out = io::stdout().lock();
+    writeln!(out, "{line}")
+        .and_then(|()| out.flush())
+        .map_err(stdout_error)
+}
+
+/// An error writing to stdout, with a message that says so.
+pub fn stdout_error(err: io::Error) -> anyhow::Error {
+    let message = format!("standard output: {err}");
+    anyhow::Error::new(err).context(message)
+}

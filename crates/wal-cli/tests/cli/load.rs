@@ -1,0 +1,121 @@
+//! `load`: generated records, acks, sync policies and continuing a log.
+
+use predicates::prelude::*;
+
+use crate::support::Scratch;
+
+fn expected_value(lsn: u64, size: usize) -> Vec<u8> {
+    format!("key-{lsn:08}").bytes().cycle().take(size).collect()
+}
+
+fn acks(first: u64, last: u64) -> String {
+    (first..=last).map(|lsn| format!("ack {lsn}\n")).collect()
+}
+
+fn assert_generated(scratch: &Scratch, sizes: &[(u64, usize)]) {
+    let entries = scratch.entries();
+    for (index, entry) in entries.iter().enumerate() {
+        let lsn = entry.record.lsn;
+        assert_eq!(lsn, index as u64 + 1);
+        let size = sizes
+            .iter()
+            .rev()
+            .find(|(first, _)| *first <= lsn)
+            .unwrap()
+            .1;
+        assert_eq!(entry.record.key, format!("key-{lsn:08}").into_bytes());
+        assert_eq!(entry.record.value, expected_value(lsn, size), "LSN {lsn}");
+    }
+}
+
+#[test]
+fn acks_every_record_in_order_under_each_sync_policy() {
+    let scratch = Scratch::new();
+    let runs = [("always", 1, 5), ("batch:4", 6, 15), ("never", 16, 22)];
+    for (sync, first, last) in runs {
+        scratch
+            .wal("load", &["--records", &(last - first + 1).to_string()])
+            .args(["--sync", sync, "--acks", "--value-size", "30"])
+            .assert()
+            .success()
+            .stdout(acks(first, last))
+            .stderr(
+                predicate::str::contains(format!(
+                    "{}: loaded {} records (LSN {first}..={last}) in ",
+                    scratch.shown(),
+                    last - first + 1
+                ))
+                .and(predicate::str::contains(format!("records/s, sync {sync}"))),
+            );
+    }
+    assert_generated(&scratch, &[(1, 30)]);
+}
+
+#[test]
+fn values_are_the_key_repeated_and_cut_to_the_value_size() {
+    let scratch = Scratch::new();
+    scratch
+        .wal("load", &["--records", "3"])
+        .assert()
+        .success()
+        .stdout("");
+    scratch
+        .wal("load", &["--records", "2", "--value-size", "0"])
+        .assert()
+        .success();
+    scratch
+        .wal("load", &["--records", "2", "--value-size", "5"])
+        .assert()
+        .success();
+    assert_eq!(scratch.entries().len(), 7);
+    assert_eq!(
+        scratch.entries()[0].record.value.len(),
+        100,
+        "default value size"
+    );
+    assert_generated(&scratch, &[(1, 100), (4, 0), (6, 5)]);
+    assert_eq!(scratch.entries()[6].record.value, b"key-0");
+}
+
+#[test]
+fn load_continues_after_a_torn_tail_with_keys_matching_lsns() {
+    let scratch = Scratch::new();
+    scratch
+        .wal("load", &["--records", "4", "--value-size", "9"])
+        .assert()
+        .success();
+    let len = std::fs::metadata(&scratch.path).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&scratch.path)
+        .unwrap()
+        .set_len(len - 3)
+        .unwrap();
+    scratch
+        .wal("load", &["--records", "2", "--value-size", "9", "--acks"])
+        .assert()
+        .success()
+        .stdout(acks(4, 5))
+        .stderr(predicate::str::contains("cut torn tail at offset"));
+    assert_generated(&scratch, &[(1, 9)]);
+    assert_eq!(scratch.entries().len(), 5);
+}
+
+#[test]
+fn bad_sync_and_value_size_are_usage_errors() {
+    let scratch = Scratch::new();
+    for bad in [
+        &["--sync", "batch:0"][..],
+        &["--sync", "sometimes"],
+        &["--value-size", "16777217"],
+        &["--records", "-1"],
+    ] {
+        scratch
+            .wal("load", &["--records", "1"])
+            .args(bad)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("error"));
+    }
+    assert!(!scratch.path.exists(), "a usage error created the log");
+}

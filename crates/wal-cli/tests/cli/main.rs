@@ -1,0 +1,12 @@
+//! Tests of the `wal` binary, one module per topic. One test binary for all
+//! of them keeps link time down.
+
+mod support;
+
+mod dump;
+mod errors;
+mod help;
+mod load;
+mod put_get_delete;
+mod repair;
+mod verify;

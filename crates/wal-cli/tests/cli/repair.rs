@@ -1,0 +1,125 @@
+//! `repair`: cutting a damaged tail, refusing to cut readable records
+//! without `--force`, and never losing the cut bytes.
+
+use std::fs;
+
+use predicates::prelude::*;
+
+use crate::support::{FOUR_PUTS, Scratch, damage_of};
+
+#[test]
+fn clean_log_is_left_alone() {
+    let scratch = Scratch::with_puts(&FOUR_PUTS);
+    let before = scratch.bytes();
+    scratch
+        .wal("repair", &[])
+        .assert()
+        .success()
+        .stdout(format!(
+            "{}: clean, nothing to repair (4 records, last LSN 4)\n",
+            scratch.shown()
+        ));
+    assert_eq!(scratch.bytes(), before);
+    assert_eq!(scratch.files(), ["test.wal"]);
+}
+
+#[test]
+fn torn_tail_is_cut_and_saved_beside_the_log() {
+    let scratch = Scratch::torn(5);
+    let before = scratch.bytes();
+    scratch
+        .wal("repair", &[])
+        .assert()
+        .success()
+        .stdout(format!(
+            "{}: cut torn tail at offset 113 (28 bytes), saved to {}; kept 3 records, last LSN 3\n",
+            scratch.shown(),
+            scratch.broken_file(113).display()
+        ));
+    assert_eq!(scratch.bytes(), before[..113]);
+    assert_eq!(fs::read(scratch.broken_file(113)).unwrap(), before[113..]);
+    scratch.wal("verify", &[]).assert().code(0);
+    // A second repair finds nothing to do.
+    scratch
+        .wal("repair", &[])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("clean, nothing to repair"));
+}
+
+#[test]
+fn readable_records_after_damage_are_refused_without_force() {
+    let scratch = Scratch::corrupt_mid_log();
+    let before = scratch.bytes();
+    scratch
+        .wal("repair", &[])
+        .assert()
+        .code(3)
+        .stdout("")
+        .stderr(
+            predicate::str::contains(format!("{}: corrupt at offset 45", scratch.shown()))
+                .and(predicate::str::contains("2 readable records after it"))
+                .and(predicate::str::contains("the file is untouched"))
+                .and(predicate::str::contains("--force")),
+        );
+    assert_eq!(scratch.bytes(), before, "a refused repair changed the log");
+    assert_eq!(scratch.files(), ["test.wal"]);
+}
+
+#[test]
+fn force_keeps_the_prefix_and_saves_the_rest_with_its_records() {
+    let scratch = Scratch::corrupt_mid_log();
+    let reason = damage_of(&scratch.path).reason();
+    let before = scratch.bytes();
+    scratch
+        .wal("repair", &["--force"])
+        .assert()
+        .success()
+        .stdout(format!(
+            "{}: cut damaged tail ({reason}) at offset 45 (101 bytes), saved to {}; \
+             the saved bytes hold 2 readable records; kept 1 record, last LSN 1\n",
+            scratch.shown(),
+            scratch.broken_file(45).display()
+        ));
+    assert_eq!(scratch.bytes(), before[..45]);
+    assert_eq!(fs::read(scratch.broken_file(45)).unwrap(), before[45..]);
+    scratch.wal("verify", &[]).assert().code(0);
+    // Appends continue after the kept prefix.
+    scratch.wal("put", &["k", "v"]).assert().stdout("2\n");
+}
+
+#[test]
+fn header_torn_during_creation_becomes_an_empty_log() {
+    let scratch = Scratch::new();
+    fs::write(&scratch.path, &wal::file_header()[..5]).unwrap();
+    scratch
+        .wal("repair", &[])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "cut torn tail at offset 0 (5 bytes)",
+        ));
+    assert_eq!(scratch.bytes(), wal::file_header());
+    assert_eq!(
+        fs::read(scratch.broken_file(0)).unwrap(),
+        wal::file_header()[..5]
+    );
+}
+
+#[test]
+fn a_second_cut_at_the_same_offset_does_not_overwrite_the_first() {
+    let scratch = Scratch::torn(5);
+    let first_tail = scratch.bytes()[113..].to_vec();
+    scratch.wal("repair", &[]).assert().success();
+    // Tear the log again at the same place, with other bytes.
+    let mut bytes = scratch.bytes();
+    bytes.extend_from_slice(b"different torn bytes");
+    fs::write(&scratch.path, &bytes).unwrap();
+    scratch
+        .wal("repair", &[])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("saved to"));
+    assert_eq!(fs::read(scratch.broken_file(113)).unwrap(), first_tail);
+    assert_eq!(scratch.files().len(), 3, "{:?}", scratch.files());
+}
