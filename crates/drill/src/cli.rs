@@ -1,0 +1,253 @@
+//! `main` for every drill binary: arguments, the temporary directory, the
+//! final line and the exit code.
+
+use std::env;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::builder::EnumValueParser;
+use clap::{Arg, ArgAction, Command};
+
+use crate::check::{Doing, Error, Result};
+use crate::child::CHILD_FLAG;
+use crate::{Drill, Options};
+
+/// Every check passed.
+pub const EXIT_PASSED: u8 = 0;
+/// A check or an operation failed; the last line says which.
+pub const EXIT_FAILED: u8 = 1;
+/// Bad arguments.
+pub const EXIT_USAGE: u8 = 2;
+
+const KEEP: &str = "keep";
+const INJECT_FAULT: &str = "inject-fault";
+const CHILD: &str = "child-write";
+
+/// The whole `main` of a drill binary.
+///
+/// Parses the arguments (clap exits with [`EXIT_USAGE`] on bad ones), then
+/// either plays the child of a real crash (hidden `--child-write PATH`) or
+/// runs the drill in a fresh temporary directory and prints its verdict.
+pub fn main<D: Drill>() -> ExitCode {
+    let args = command::<D>().get_matches();
+    let mut stdout = io::stdout().lock();
+    if let Some(wal) = args.get_one::<PathBuf>(CHILD) {
+        return match D::child(wal, &mut stdout) {
+            Ok(()) => ExitCode::from(EXIT_PASSED),
+            Err(err) => {
+                eprintln!("FAILED: child writing {}: {err}", wal.display());
+                ExitCode::from(EXIT_FAILED)
+            }
+        };
+    }
+    let keep = args.get_flag(KEEP);
+    let fault = args.get_one::<D::Fault>(INJECT_FAULT).cloned();
+    let verdict = run_in_temp_dir::<D>(keep, fault, &mut stdout);
+    finish::<D>(verdict, &mut stdout)
+}
+
+fn command<D: Drill>() -> Command {
+    Command::new(D::NAME)
+        .about(D::ABOUT)
+        .after_help(
+            "Exit status: 0 when every check passed (the last line says so), \
+             1 when one failed (the last line starts with FAILED: and says what \
+             was expected and what was found), 2 for bad arguments.",
+        )
+        .disable_version_flag(true)
+        .arg(Arg::new(KEEP).long(KEEP).action(ArgAction::SetTrue).help(
+            "Keep the temporary directory and print the WAL's path, to inspect it with `wal dump`",
+        ))
+        .arg(
+            Arg::new(INJECT_FAULT)
+                .long(INJECT_FAULT)
+                .value_name("FAULT")
+                .value_parser(EnumValueParser::<D::Fault>::new())
+                .hide(true)
+                .help("Test hook: damage the WAL on purpose so that a check fails"),
+        )
+        .arg(
+            Arg::new(CHILD)
+                .long(CHILD_FLAG.trim_start_matches("--"))
+                .value_name("PATH")
+                .value_parser(clap::value_parser!(PathBuf))
+                .conflicts_with_all([KEEP, INJECT_FAULT])
+                .hide(true)
+                .help("Internal: play the child process that is killed with SIGKILL"),
+        )
+}
+
+/// Runs the drill in a new temporary directory, deleted afterwards unless
+/// `keep`, in which case the WAL's path is printed.
+fn run_in_temp_dir<D: Drill>(
+    keep: bool,
+    fault: Option<D::Fault>,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("{}-", D::NAME))
+        .tempdir()
+        .doing("create a temporary directory")?;
+    let options = Options {
+        dir: dir.path().to_path_buf(),
+        exe: env::current_exe().doing("find the drill's own executable")?,
+        fault,
+    };
+    let verdict = D::run(&options, out);
+    if keep {
+        print_kept(&dir.keep().join(D::WAL_FILE), out)?;
+    } else {
+        let path = dir.path().to_path_buf();
+        let cleanup = dir
+            .close()
+            .doing(format!("delete the temporary directory {}", path.display()));
+        if verdict.is_err() {
+            writeln!(
+                out,
+                "(run again with --keep to keep the WAL and inspect it)"
+            )
+            .map_err(Error::Output)?;
+        }
+        // A failed check is the news; a failed cleanup only when all passed.
+        return verdict.and(cleanup);
+    }
+    verdict
+}
+
+fn print_kept(wal: &Path, out: &mut dyn Write) -> Result<()> {
+    let wal = wal.display();
+    writeln!(
+        out,
+        "kept WAL: {wal} (the drill's other files are beside it)"
+    )
+    .and_then(|()| writeln!(out, "inspect it with: cargo run -p wal-cli -- dump {wal}"))
+    .map_err(Error::Output)
+}
+
+/// Prints the last line, the drill's passed line or `FAILED: ...`, and picks
+/// the exit code.
+fn finish<D: Drill>(verdict: Result<()>, out: &mut dyn Write) -> ExitCode {
+    let (line, code) = match verdict {
+        Ok(()) => (D::PASSED.to_string(), EXIT_PASSED),
+        Err(err) => (format!("FAILED: {err}"), EXIT_FAILED),
+    };
+    if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+        eprintln!("{line}");
+    }
+    ExitCode::from(code)
+}
+
+/// For tests: the parsed arguments of a drill's command line.
+#[cfg(test)]
+fn parse<D: Drill>(args: &[&str]) -> std::result::Result<clap::ArgMatches, clap::Error> {
+    command::<D>().try_get_matches_from(std::iter::once(D::NAME).chain(args.iter().copied()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fake;
+
+    #[derive(Clone, Copy, Debug, PartialEq, clap::ValueEnum)]
+    enum FakeFault {
+        CorruptRecord,
+    }
+
+    impl Drill for Fake {
+        type Fault = FakeFault;
+        const NAME: &'static str = "fake_drill";
+        const ABOUT: &'static str = "A drill for testing the harness.";
+        const WAL_FILE: &'static str = "wal.log";
+        const PASSED: &'static str = "Fake drill passed";
+
+        fn run(options: &Options<FakeFault>, out: &mut dyn Write) -> Result<()> {
+            std::fs::write(options.dir.join(Self::WAL_FILE), b"log").doing("write")?;
+            writeln!(out, "[1/1] wrote the log").map_err(Error::Output)?;
+            crate::expect("fault injected", options.fault.is_none(), "none", "one")
+        }
+
+        fn child(_: &Path, _: &mut dyn Write) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    fn output(result: Result<()>) -> (String, ExitCode) {
+        let mut out = Vec::new();
+        let code = finish::<Fake>(result, &mut out);
+        (String::from_utf8(out).unwrap(), code)
+    }
+
+    #[test]
+    fn passed_line_only_when_the_run_returned_ok() {
+        let (text, code) = output(Ok(()));
+        assert_eq!(text, "Fake drill passed\n");
+        assert_eq!(code, ExitCode::from(EXIT_PASSED));
+        let (text, code) = output(crate::expect_eq("records", 5, 4));
+        assert_eq!(text, "FAILED: records: expected 5, found 4\n");
+        assert_eq!(code, ExitCode::from(EXIT_FAILED));
+    }
+
+    #[test]
+    fn temp_dir_is_deleted_unless_kept() {
+        let mut out = Vec::new();
+        run_in_temp_dir::<Fake>(false, None, &mut out).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "[1/1] wrote the log\n");
+
+        let mut out = Vec::new();
+        run_in_temp_dir::<Fake>(true, None, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let wal = text
+            .lines()
+            .find_map(|line| line.strip_prefix("kept WAL: "))
+            .and_then(|rest| rest.split(" (").next())
+            .expect("a kept WAL line");
+        assert!(text.contains(&format!(
+            "inspect it with: cargo run -p wal-cli -- dump {wal}"
+        )));
+        assert_eq!(std::fs::read(wal).unwrap(), b"log");
+        std::fs::remove_dir_all(Path::new(wal).parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn failed_run_without_keep_suggests_keep() {
+        let mut out = Vec::new();
+        let result = run_in_temp_dir::<Fake>(false, Some(FakeFault::CorruptRecord), &mut out);
+        assert!(result.is_err());
+        assert!(
+            String::from_utf8(out)
+                .unwrap()
+                .contains("run again with --keep")
+        );
+    }
+
+    #[test]
+    fn arguments() {
+        let args = parse::<Fake>(&["--keep"]).unwrap();
+        assert!(args.get_flag(KEEP));
+        let args = parse::<Fake>(&["--inject-fault", "corrupt-record"]).unwrap();
+        assert_eq!(
+            args.get_one::<FakeFault>(INJECT_FAULT),
+            Some(&FakeFault::CorruptRecord)
+        );
+        let args = parse::<Fake>(&["--child-write", "/tmp/x.log"]).unwrap();
+        assert_eq!(
+            args.get_one::<PathBuf>(CHILD),
+            Some(&PathBuf::from("/tmp/x.log"))
+        );
+        for bad in [
+            &["--inject-fault", "no-such-fault"][..],
+            &["--child-write", "/tmp/x", "--keep"],
+            &["extra"],
+        ] {
+            let err = parse::<Fake>(bad).unwrap_err();
+            assert_eq!(err.exit_code(), i32::from(EXIT_USAGE), "{bad:?}");
+        }
+        let help = command::<Fake>().render_help().to_string();
+        assert!(
+            help.contains("--keep") && !help.contains("child-write"),
+            "{help}"
+        );
+    }
+}

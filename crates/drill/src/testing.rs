@@ -1,0 +1,176 @@
+//! Support for a drill crate's integration tests (feature `testing`).
+//!
+//! Every drill shares the harness's behaviour, so every drill's tests check
+//! the same things about it: a passing run ends with the passed line and
+//! leaves no file behind; a fault ends with `FAILED: ...` and never claims to
+//! have passed; `--keep` keeps the WAL and says how to inspect it; the output
+//! proves the lesson. Those checks live here once; the drill crates' tests
+//! add what is particular to their drill.
+//!
+//! Each run gets a fresh, empty `TMPDIR`, so that "nothing left behind" can be
+//! checked without knowing the drill's file names, and a kept directory is
+//! removed with it even when the test fails.
+
+use std::fs;
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+
+use clap::ValueEnum;
+use lesson::Lesson;
+use tempfile::TempDir;
+
+use crate::{Drill, Error, Options, Result};
+
+/// A built drill binary and the drill it runs.
+pub struct DrillBinary<D> {
+    exe: PathBuf,
+    drill: PhantomData<D>,
+}
+
+/// A finished run of the binary: its standard output and the `TMPDIR` it ran
+/// with, removed when this is dropped.
+pub struct Run {
+    pub stdout: String,
+    pub tmp: TempDir,
+}
+
+impl<D: Drill> DrillBinary<D> {
+    /// `exe` is `env!("CARGO_BIN_EXE_<name>")` in the drill crate's tests.
+    pub fn new(exe: impl Into<PathBuf>) -> Self {
+        DrillBinary {
+            exe: exe.into(),
+            drill: PhantomData,
+        }
+    }
+
+    /// Runs the binary with `args` in a fresh `TMPDIR`, asserts its exit
+    /// code and returns what it printed.
+    pub fn run(&self, args: &[&str], code: i32) -> Run {
+        let tmp = TempDir::new().expect("create a TMPDIR for the drill");
+        let assert = assert_cmd::Command::new(&self.exe)
+            .args(args)
+            .env("TMPDIR", tmp.path())
+            .assert()
+            .code(code);
+        let stdout = String::from_utf8(assert.get_output().stdout.clone()).expect("UTF-8 output");
+        Run { stdout, tmp }
+    }
+
+    /// Runs the drill: exit 0, the passed line last, no file left behind.
+    pub fn passes(&self) -> String {
+        let run = self.run(&[], 0);
+        assert_eq!(run.stdout.lines().last(), Some(D::PASSED), "{}", run.stdout);
+        let left: Vec<_> = fs::read_dir(run.tmp.path())
+            .expect("read the TMPDIR")
+            .map(|entry| entry.expect("a directory entry").path())
+            .collect();
+        assert!(left.is_empty(), "left behind: {left:?}\n{}", run.stdout);
+        assert!(!run.stdout.contains("kept WAL"), "{}", run.stdout);
+        run.stdout
+    }
+
+    /// Runs the drill with `fault` injected: exit 1, `failed` as the last
+    /// line, and nothing that claims the drill passed.
+    pub fn fails(&self, fault: D::Fault, failed: &str) -> String {
+        let name = fault
+            .to_possible_value()
+            .expect("faults are not skipped")
+            .get_name()
+            .to_string();
+        let run = self.run(&["--inject-fault", &name], 1);
+        let stdout = run.stdout;
+        assert_eq!(stdout.lines().last(), Some(failed), "{stdout}");
+        assert!(!stdout.to_lowercase().contains("passed"), "{stdout}");
+        // The passed line's claim, such as "data recovered from WAL".
+        let claim = D::PASSED
+            .split_once(": ")
+            .map_or(D::PASSED, |(_, claim)| claim);
+        assert!(
+            !stdout.contains(claim),
+            "{claim:?} in a failed run:\n{stdout}"
+        );
+        stdout
+    }
+
+    /// Runs the drill with `--keep`: exit 0, the kept WAL's path and the hint
+    /// to inspect it, the passed line last. Returns the run (the kept
+    /// directory goes when it is dropped) and the kept WAL's path.
+    pub fn keeps(&self) -> (Run, PathBuf) {
+        let run = self.run(&["--keep"], 0);
+        let stdout = &run.stdout;
+        let wal = stdout
+            .lines()
+            .find_map(|line| line.strip_prefix("kept WAL: "))
+            .and_then(|rest| rest.split(" (").next())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| panic!("no `kept WAL:` line:\n{stdout}"));
+        assert!(wal.starts_with(run.tmp.path()), "{}", wal.display());
+        assert!(wal.ends_with(D::WAL_FILE), "{}", wal.display());
+        assert!(wal.is_file(), "{} is not kept", wal.display());
+        let hint = format!(
+            "inspect it with: cargo run -p wal-cli -- dump {}",
+            wal.display()
+        );
+        assert!(stdout.contains(&hint), "{hint:?} missing:\n{stdout}");
+        assert_eq!(stdout.lines().last(), Some(D::PASSED), "{stdout}");
+        (run, wal)
+    }
+
+    /// Runs the drill through its library: `run` returns `Ok` and prints
+    /// every step but no verdict (that is the harness's line). Returns the
+    /// output.
+    pub fn library_passes(&self) -> String {
+        let (result, text) = self.run_library(None);
+        if let Err(err) = result {
+            panic!("the drill failed: {err}\n{text}");
+        }
+        assert!(!text.to_lowercase().contains("passed"), "{text}");
+        text
+    }
+
+    /// Runs the drill through its library with `fault`: `run` returns the
+    /// check failure `what: expected ..., found ...`, with exactly these parts.
+    pub fn library_fails(&self, fault: D::Fault, what: &str, expected: &str, found: &str) {
+        let (result, text) = self.run_library(Some(fault));
+        match result {
+            Err(Error::Check {
+                what: failed,
+                expected: wanted,
+                found: got,
+            }) => assert_eq!(
+                (failed.as_str(), wanted.as_str(), got.as_str()),
+                (what, expected, found),
+                "{text}"
+            ),
+            Err(other) => panic!("expected a check failure, got: {other}\n{text}"),
+            Ok(()) => panic!("the drill passed with a fault injected:\n{text}"),
+        }
+    }
+
+    /// Runs the drill through its library in a temporary directory, the
+    /// child played by this binary.
+    fn run_library(&self, fault: Option<D::Fault>) -> (Result<()>, String) {
+        let dir = TempDir::new().expect("create a directory for the drill");
+        let options = Options {
+            dir: dir.path().to_path_buf(),
+            exe: self.exe.clone(),
+            fault,
+        };
+        let mut out = Vec::new();
+        let result = D::run(&options, &mut out);
+        (result, String::from_utf8(out).expect("UTF-8 output"))
+    }
+}
+
+/// Asserts that `stdout` passes the proof patterns of the lesson document at
+/// `lesson_md` and shows each of the body's `Expected: "..."` quotes (less
+/// the `, exit code 0` that the Verify section's `echo` adds).
+pub fn assert_proves_lesson(stdout: &str, lesson_md: impl AsRef<Path>) {
+    let lesson = Lesson::load(lesson_md.as_ref()).expect("the lesson document parses");
+    let report = lesson.check(stdout.as_bytes());
+    assert!(report.passed(), "{:?}\n{stdout}", report.failure());
+    for expected in lesson.expected_outputs() {
+        let printed = expected.text.trim_end_matches(", exit code 0");
+        assert!(stdout.contains(printed), "{printed:?} missing:\n{stdout}");
+    }
+}

@@ -1,0 +1,24 @@
+//! The drill driven through its library, as another program would.
+
+use w09_l07::Fault;
+
+use crate::binary;
+
+#[test]
+fn run_prints_six_steps() {
+    let text = binary().library_passes();
+    assert!(
+        text.contains("[6/6] restart after the real crash"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_fault_is_a_check_error_with_expected_and_found() {
+    binary().library_fails(
+        Fault::CorruptRecord,
+        "get(test_key) after recovery",
+        "\"test_value\"",
+        "nothing",
+    );
+}

@@ -1,0 +1,19 @@
+//! The drill driven through its library, as another program would.
+
+use w09_l08::Fault;
+
+use crate::binary;
+
+#[test]
+fn run_prints_ten_steps() {
+    let text = binary().library_passes();
+    assert!(
+        text.contains("[10/10] restart after the real crash"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_fault_is_a_check_error_with_expected_and_found() {
+    binary().library_fails(Fault::CorruptChildRecord, "records replayed", "5", "2");
+}

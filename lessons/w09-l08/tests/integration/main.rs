@@ -1,0 +1,16 @@
+//! Tests of the `test_crash_mid_write` drill, by topic. What every drill
+//! shares (the passed line, cleanup, `FAILED` lines, `--keep`, arguments) is
+//! checked through `drill::testing`; these tests add what this drill prints
+//! and keeps.
+
+mod faults;
+mod keep;
+mod library;
+mod passing;
+
+use drill::testing::DrillBinary;
+use w09_l08::CrashMidWrite;
+
+pub fn binary() -> DrillBinary<CrashMidWrite> {
+    DrillBinary::new(env!("CARGO_BIN_EXE_test_crash_mid_write"))
+}
