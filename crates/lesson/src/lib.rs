@@ -1,1 +1,244 @@
-//! placeholder
+//! Lesson documents and the proof that a lesson is done.
+//!
+//! A lesson is one Markdown file that starts with YAML frontmatter:
+//!
+//! ```text
+//! ---
+//! id: w09-l07
+//! ...
+//! proof:
+//!   type: paste
+//!   instructions: "Paste output showing: ..."
+//!   regex_patterns:
+//!     - "crash|simulate"
+//!     - "recover|replay|found"
+//! ---
+//! # Crash drill — after WAL write, before apply
+//! ...
+//! ```
+//!
+//! The proof lives in the document itself so that one source of truth drives
+//! every way of grading: a checker running the lesson's drill, an instructor
+//! grading what students pasted, and the drill's own tests all call
+//! [`Lesson::check`] (or [`ProofMatcher::match_patterns`]) on the same patterns.
+//!
+//! # Design
+//!
+//! - **Errors point into the `.md` file.** Authors edit the Markdown file, not
+//!   a YAML fragment, so every [`LessonError`] displays as
+//!   `path:line:column: message` with the line counted in the document
+//!   (the fence, a BOM and CRLF line ends are accounted for).
+//! - **Patterns compile once, when the document is parsed.** A bad regex is a
+//!   document error found by `Lesson::load`, not a grading-time surprise, and
+//!   grading many pastes reuses the compiled [`ProofMatcher`].
+//! - **Output is normalised before matching** ([`normalize`]): colour codes,
+//!   CRLF and invalid UTF-8 should not decide whether a student passes.
+//! - **Patterns are not the whole verdict.** A paste that shows a panic or a
+//!   non-zero exit code fails even when every pattern matches
+//!   ([`find_failed_run`]), because `assertion failed: key not recovered`
+//!   contains "recover".
+//! - **Sizes are capped.** Outputs and documents over [`OUTPUT_LIMIT`] are
+//!   refused and never read into memory beyond the cap ([`read_limited`]).
+
+mod error;
+mod frontmatter;
+mod matcher;
+mod output;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+pub use error::{LessonError, OutputError};
+pub use frontmatter::{FieldPositions, Frontmatter, Position, Proof, ProofKind};
+pub use matcher::{
+    FailedRun, FailedRunKind, LINE_TEXT_LIMIT, MatchedLine, PatternResult, ProofMatcher,
+    ProofReport, find_failed_run,
+};
+pub use output::{OUTPUT_LIMIT, normalize, read_limited};
+
+use frontmatter::Fragment;
+
+/// A parsed lesson document.
+#[derive(Debug, Clone)]
+pub struct Lesson {
+    /// The fields of the YAML frontmatter.
+    pub frontmatter: Frontmatter,
+    /// The Markdown after the frontmatter, as written (line ends untouched).
+    pub body: String,
+    /// The file the lesson was read from (used in messages).
+    pub path: PathBuf,
+    positions: FieldPositions,
+    body_line: usize,
+    matcher: ProofMatcher,
+}
+
+/// A piece of a lesson's body and the document line it starts on: a section
+/// (see [`Lesson::section`]) or a quoted example (see
+/// [`Lesson::expected_outputs`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Section<'a> {
+    /// Line in the document: of a section's heading, or of a quote.
+    pub line: usize,
+    /// A section's text after its heading line, or the quoted text.
+    pub text: &'a str,
+}
+
+impl Lesson {
+    /// Read and parse the lesson document at `path`.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, LessonError> {
+        Self::load_collecting(path).map_err(first)
+    }
+
+    /// Parse a lesson document; `path` is only used in messages.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, LessonError> {
+        Self::parse_collecting(path, text).map_err(first)
+    }
+
+    /// Like [`Lesson::load`], but report every problem found rather than the
+    /// first (e.g. all invalid patterns), for linting. The list is never empty.
+    pub fn load_collecting(path: impl AsRef<Path>) -> Result<Self, Vec<LessonError>> {
+        let path = path.as_ref();
+        let text = read_document(path).map_err(|error| vec![error])?;
+        Self::parse_collecting(path, &text)
+    }
+
+    /// Like [`Lesson::parse`], but report every problem found rather than the
+    /// first. The list is never empty.
+    pub fn parse_collecting(path: &Path, text: &str) -> Result<Self, Vec<LessonError>> {
+        let fragment = Fragment::split(path, text).map_err(|error| vec![error])?;
+        let (frontmatter, positions) = fragment.parse(path).map_err(|error| vec![error])?;
+        let matcher =
+            ProofMatcher::for_lesson(path, &frontmatter.proof.regex_patterns, &positions)?;
+        Ok(Self {
+            frontmatter,
+            body: fragment.body.to_owned(),
+            path: path.to_owned(),
+            positions,
+            body_line: fragment.body_line(),
+            matcher,
+        })
+    }
+
+    /// Grade an output or a paste: normalise it, match every pattern, and look
+    /// for the marks of a failed run. Passing means every pattern matched and
+    /// no failed run was found.
+    pub fn check(&self, output: &[u8]) -> ProofReport {
+        self.check_text(&normalize(output))
+    }
+
+    /// [`Lesson::check`] for output already normalised with [`normalize`].
+    pub fn check_text(&self, normalized: &str) -> ProofReport {
+        ProofReport {
+            patterns: self.matcher.match_patterns(normalized),
+            failed_run: find_failed_run(normalized),
+        }
+    }
+
+    /// The compiled proof patterns.
+    pub fn matcher(&self) -> &ProofMatcher {
+        &self.matcher
+    }
+
+    /// Where the frontmatter's fields were written in the document.
+    pub fn positions(&self) -> &FieldPositions {
+        &self.positions
+    }
+
+    /// The document line on which [`Lesson::body`] begins.
+    pub fn body_line(&self) -> usize {
+        self.body_line
+    }
+
+    /// The first section whose ATX heading (`## Verify`) has `title`,
+    /// compared case-insensitively. Headings inside fenced code blocks do not
+    /// count.
+    pub fn section(&self, title: &str) -> Option<Section<'_>> {
+        let mut found: Option<(usize, usize, usize)> = None; // (line, level, text start)
+        let mut offset = 0;
+        let mut in_code = false;
+        for (index, line) in self.body.split_inclusive('\n').enumerate() {
+            let trimmed = line.trim_start_matches(' ');
+            if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
+                in_code = !in_code;
+            } else if let Some((level, heading)) = heading(line).filter(|_| !in_code) {
+                match found {
+                    Some((line_number, found_level, start)) if level <= found_level => {
+                        return Some(Section {
+                            line: line_number,
+                            text: &self.body[start..offset],
+                        });
+                    }
+                    None if heading.eq_ignore_ascii_case(title) => {
+                        found = Some((self.body_line + index, level, offset + line.len()));
+                    }
+                    _ => {}
+                }
+            }
+            offset += line.len();
+        }
+        found.map(|(line, _, start)| Section {
+            line,
+            text: &self.body[start..],
+        })
+    }
+
+    /// The example outputs the body quotes on `Expected: "..."` lines, with
+    /// their document lines. A lesson's own examples should pass its own proof.
+    pub fn expected_outputs(&self) -> Vec<Section<'_>> {
+        self.body
+            .lines()
+            .enumerate()
+            .filter_map(|(index, line)| {
+                let rest = line.trim_start().strip_prefix("Expected:")?;
+                let (inside, _) = rest.trim_start().strip_prefix('"')?.split_once('"')?;
+                Some(Section {
+                    line: self.body_line + index,
+                    text: inside,
+                })
+            })
+            .collect()
+    }
+}
+
+/// An ATX heading: its level and its text without `#`s around it.
+fn heading(line: &str) -> Option<(usize, &str)> {
+    let line = line.trim_end_matches(['\n', '\r']);
+    let hashes = line.len() - line.trim_start_matches('#').len();
+    let rest = &line[hashes..];
+    if !(1..=6).contains(&hashes) || !(rest.is_empty() || rest.starts_with([' ', '\t'])) {
+        return None;
+    }
+    Some((hashes, rest.trim().trim_end_matches('#').trim_end()))
+}
+
+fn first(mut errors: Vec<LessonError>) -> LessonError {
+    errors.swap_remove(0)
+}
+
+/// Read a document under the size cap and check it is UTF-8, pointing at the
+/// first invalid byte if not.
+fn read_document(path: &Path) -> Result<String, LessonError> {
+    let read_error = |source| LessonError::Read {
+        path: path.into(),
+        source,
+    };
+    let file = File::open(path).map_err(read_error)?;
+    let bytes = read_limited(file, OUTPUT_LIMIT).map_err(|error| match error {
+        OutputError::Io(source) => read_error(source),
+        OutputError::TooLarge { limit } => LessonError::TooLarge {
+            path: path.into(),
+            limit,
+        },
+    })?;
+    String::from_utf8(bytes).map_err(|error| {
+        let valid = &error.as_bytes()[..error.utf8_error().valid_up_to()];
+        // The prefix is valid UTF-8 by definition of `valid_up_to`.
+        let valid = std::str::from_utf8(valid).unwrap_or_default();
+        let line_start = valid.rfind('\n').map_or(0, |n| n + 1);
+        LessonError::NotUtf8 {
+            path: path.into(),
+            line: 1 + valid.matches('\n').count(),
+            column: 1 + valid[line_start..].chars().count(),
+        }
+    })
+}

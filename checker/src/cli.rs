@@ -1,0 +1,231 @@
+//! Command-line interface: argument parsing, output streams and exit codes.
+
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anstream::{AutoStream, ColorChoice};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::catalog;
+use crate::error::Error;
+use crate::grade;
+use crate::lint;
+use crate::list;
+use crate::outcome::Summary;
+use crate::report::{self, Format};
+use crate::run;
+
+/// Every result passed.
+pub const EXIT_PASSED: u8 = 0;
+/// A result failed or could not be graded.
+pub const EXIT_FAILED: u8 = 1;
+/// The command could not run (usage, unknown lesson, unreadable file, invalid
+/// lesson document); also what `lint` returns when it finds problems.
+pub const EXIT_UNUSABLE: u8 = 2;
+
+/// Grade course lessons: run their drills, or grade pasted output against
+/// each lesson's proof patterns.
+#[derive(Debug, Parser)]
+#[command(name = "checker", version)]
+pub struct Cli {
+    /// Folder holding one folder per lesson [default: `lessons/` of the cargo
+    /// workspace containing the current directory]
+    #[arg(long, value_name = "DIR", global = true)]
+    pub lessons: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the lessons: id, title, part, order, xp, proof type, drill binary
+    List {
+        /// Output format
+        #[arg(long, value_enum, default_value_t = ListFormat::Human)]
+        format: ListFormat,
+    },
+    /// Check every lesson and report every problem with file:line (exit 2 if any)
+    Lint,
+    /// Build and run lesson drills, and grade their output
+    Run {
+        /// Lessons to run [default: every lesson with a drill]
+        #[arg(value_name = "ID")]
+        ids: Vec<String>,
+        /// Kill a drill still running after this many seconds
+        #[arg(long, value_name = "SECS", default_value = "60", value_parser = parse_timeout)]
+        timeout: Duration,
+        /// Output format
+        #[arg(long, value_enum, default_value_t = RunFormat::Human)]
+        format: RunFormat,
+    },
+    /// Grade pasted output against a lesson's proof
+    Grade {
+        /// A lesson id, or a path to a lesson .md (a path ends in .md or holds a /)
+        lesson: String,
+        /// A file, a folder (each regular, non-hidden file in it is one submission), or - for
+        /// stdin [default: stdin]
+        #[arg(value_name = "PASTE")]
+        pastes: Vec<PathBuf>,
+        /// Output format
+        #[arg(long, value_enum, default_value_t = GradeFormat::Human)]
+        format: GradeFormat,
+    },
+}
+
+/// Formats of `list`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    /// An aligned table
+    Human,
+    /// `{"schema":1,"lessons":[...]}`
+    Json,
+}
+
+/// Formats of `run`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RunFormat {
+    /// Readable text, coloured on a terminal
+    Human,
+    /// `{"schema":1,"results":[...],"summary":{...}}`
+    Json,
+    /// JUnit XML
+    Junit,
+}
+
+/// Formats of `grade`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GradeFormat {
+    /// Readable text, coloured on a terminal
+    Human,
+    /// `{"schema":1,"results":[...],"summary":{...}}`
+    Json,
+    /// JUnit XML
+    Junit,
+    /// lesson,source,status,xp,missing_patterns,message
+    Csv,
+}
+
+impl From<RunFormat> for Format {
+    fn from(format: RunFormat) -> Self {
+        match format {
+            RunFormat::Human => Self::Human,
+            RunFormat::Json => Self::Json,
+            RunFormat::Junit => Self::Junit,
+        }
+    }
+}
+
+impl From<GradeFormat> for Format {
+    fn from(format: GradeFormat) -> Self {
+        match format {
+            GradeFormat::Human => Self::Human,
+            GradeFormat::Json => Self::Json,
+            GradeFormat::Junit => Self::Junit,
+            GradeFormat::Csv => Self::Csv,
+        }
+    }
+}
+
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if seconds <= 0.0 {
+        return Err("the timeout must be more than 0 seconds".into());
+    }
+    Duration::try_from_secs_f64(seconds).map_err(|error| error.to_string())
+}
+
+/// Whether human output may be coloured: only on a terminal, never when
+/// `NO_COLOR` is set (to anything but the empty string), and otherwise as the
+/// usual conventions (`CLICOLOR`, `TERM=dumb`) say.
+pub fn color_choice(is_terminal: bool, no_color: bool, conventions: ColorChoice) -> ColorChoice {
+    if no_color || !is_terminal {
+        ColorChoice::Never
+    } else {
+        conventions
+    }
+}
+
+/// Standard output for human reports: styles are stripped unless
+/// [`color_choice`] allows them.
+pub fn human_stdout() -> AutoStream<io::Stdout> {
+    let stdout = io::stdout();
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
+    let choice = color_choice(stdout.is_terminal(), no_color, AutoStream::choice(&stdout));
+    AutoStream::new(stdout, choice)
+}
+
+fn output_for(format: Format) -> Box<dyn Write> {
+    match format {
+        Format::Human => Box::new(human_stdout()),
+        _ => Box::new(io::stdout()),
+    }
+}
+
+/// Run a parsed command line; returns the process exit code.
+pub fn execute(cli: Cli) -> ExitCode {
+    match dispatch(cli) {
+        Ok(code) => ExitCode::from(code),
+        // A reader that stops reading (`checker ... | head`) made that choice;
+        // the report is incomplete, so do not claim success either.
+        Err(Error::Output(error)) if error.kind() == io::ErrorKind::BrokenPipe => {
+            ExitCode::from(EXIT_FAILED)
+        }
+        Err(error) => {
+            let _ = writeln!(io::stderr(), "checker: error: {error}");
+            ExitCode::from(EXIT_UNUSABLE)
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<u8, Error> {
+    let lessons = cli.lessons;
+    let lessons_dir = move || lessons.map_or_else(catalog::workspace_lessons_dir, Ok);
+    let verdict = |summary: Summary| {
+        if summary.all_passed() {
+            EXIT_PASSED
+        } else {
+            EXIT_FAILED
+        }
+    };
+    match cli.command {
+        Command::List { format } => {
+            let mut out = output_for(Format::Human);
+            list::list(&lessons_dir()?, format == ListFormat::Json, &mut out)?;
+            Ok(EXIT_PASSED)
+        }
+        Command::Lint => {
+            let problems = lint::lint(&lessons_dir()?, &mut output_for(Format::Human))?;
+            Ok(if problems == 0 {
+                EXIT_PASSED
+            } else {
+                EXIT_UNUSABLE
+            })
+        }
+        Command::Run {
+            ids,
+            timeout,
+            format,
+        } => {
+            let format = Format::from(format);
+            let mut reporter = report::reporter(format, output_for(format));
+            run::run(&lessons_dir()?, &ids, timeout, reporter.as_mut()).map(verdict)
+        }
+        Command::Grade {
+            lesson,
+            pastes,
+            format,
+        } => {
+            let lesson = grade::find_lesson(&lesson, lessons_dir)?;
+            let pastes = grade::pastes(&pastes)?;
+            let format = Format::from(format);
+            let mut reporter = report::reporter(format, output_for(format));
+            grade::grade(&lesson, &pastes, reporter.as_mut()).map(verdict)
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! `checker run`: build the selected drills, run them in parallel, grade their
+//! output.
+//!
+//! A drill passes when it exits with code 0 *and* every pattern matches. The
+//! text markers of a failed run that `grade` looks for in pastes are not used
+//! here: the real exit status is known, and it is the better witness.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, mpsc};
+use std::thread;
+use std::time::Duration;
+
+use cargo_metadata::PackageId;
+use lesson::{OutputError, ProofReport, normalize};
+
+use crate::catalog::{self, DOCUMENT, Entry};
+use crate::drill::{self, Ending};
+use crate::error::Error;
+use crate::outcome::{Event, Finished, Summary};
+use crate::report::{self, Reporter};
+
+/// Run the drills of the lessons named by `ids` (all lessons with a drill when
+/// empty) and report to `reporter`.
+pub fn run(
+    lessons_dir: &Path,
+    ids: &[String],
+    timeout: Duration,
+    reporter: &mut dyn Reporter,
+) -> Result<Summary, Error> {
+    let entries = select(catalog::load(lessons_dir)?, ids, lessons_dir)?;
+    let drills: Vec<_> = entries.iter().filter_map(|e| e.drill.as_ref()).collect();
+    let executables = if drills.is_empty() {
+        HashMap::new()
+    } else {
+        drill::build(&drills)?
+    };
+    let workers = thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(entries.len())
+        .max(1);
+    let queue = Mutex::new(entries.iter().enumerate());
+    let (events, received) = mpsc::channel();
+    thread::scope(|scope| {
+        for _ in 0..workers {
+            let events = events.clone();
+            let (queue, executables) = (&queue, &executables);
+            scope.spawn(move || {
+                loop {
+                    let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
+                    let Some((index, entry)) = next else { break };
+                    run_one(index, entry, executables, timeout, &events);
+                }
+            });
+        }
+        drop(events);
+        report::drive(received, reporter).map_err(Error::Output)
+    })
+}
+
+/// The entries to run, in catalog order. Every id must name a lesson whose
+/// drill is exactly one binary; without ids, every lesson with a drill.
+fn select(entries: Vec<Entry>, ids: &[String], lessons_dir: &Path) -> Result<Vec<Entry>, Error> {
+    for id in ids {
+        let Some(entry) = entries.iter().find(|e| &e.lesson.frontmatter.id == id) else {
+            return Err(Error::UnknownLesson {
+                id: id.clone(),
+                expected: lessons_dir.join(id).join(DOCUMENT),
+            });
+        };
+        if entry.drill.is_none() {
+            return Err(Error::NotRunnable {
+                id: id.clone(),
+                reason: format!(
+                    "{} holds no Cargo.toml, so it has no drill",
+                    entry.dir.display()
+                ),
+            });
+        }
+    }
+    let selected: Vec<Entry> = entries
+        .into_iter()
+        .filter(|e| e.drill.is_some())
+        .filter(|e| ids.is_empty() || ids.contains(&e.lesson.frontmatter.id))
+        .collect();
+    for entry in &selected {
+        if let Some(Err(reason)) = entry.drill.as_ref().map(|d| d.binary()) {
+            return Err(Error::NotRunnable {
+                id: entry.lesson.frontmatter.id.clone(),
+                reason,
+            });
+        }
+    }
+    Ok(selected)
+}
+
+fn run_one(
+    index: usize,
+    entry: &Entry,
+    executables: &HashMap<PackageId, PathBuf>,
+    timeout: Duration,
+    events: &mpsc::Sender<Event>,
+) {
+    // A send fails only when the reporter stopped early (it could not write);
+    // that error is already on its way to the user.
+    let send = |event| {
+        let _ = events.send(event);
+    };
+    let lesson = &entry.lesson;
+    let Some(drill) = &entry.drill else { return };
+    let source = drill.binary().unwrap_or_default().to_owned();
+    let Some(executable) = executables.get(&drill.package_id) else {
+        let message = "the drill did not build (see cargo's messages above)".to_owned();
+        send(finished(Finished::error(index, lesson, source, message)));
+        return;
+    };
+    send(Event::Started {
+        lesson: lesson.frontmatter.id.clone(),
+        source: source.clone(),
+    });
+    let run = match drill::run(executable, &entry.dir, timeout) {
+        Ok(run) => run,
+        Err(error) => {
+            let message = format!("cannot run {}: {error}", executable.display());
+            send(finished(Finished::error(index, lesson, source, message)));
+            return;
+        }
+    };
+    if run.overflowed {
+        let message = OutputError::TooLarge {
+            limit: lesson::OUTPUT_LIMIT,
+        }
+        .to_string();
+        let result = Finished::error(index, lesson, source, message).with_duration(run.duration);
+        send(finished(result));
+        return;
+    }
+    let text = normalize(&run.output);
+    let report = ProofReport {
+        patterns: lesson.matcher().match_patterns(&text),
+        failed_run: None,
+    };
+    let (exit_code, failure) = match run.ending {
+        Ending::Exited(status) => (status.code(), drill::describe_failure(status)),
+        Ending::TimedOut => (
+            None,
+            Some(format!("timed out after {}; killed", seconds(timeout))),
+        ),
+    };
+    let mut result =
+        Finished::graded(index, lesson, source, text, &report, failure).with_duration(run.duration);
+    result.result.exit_code = exit_code;
+    if run.abandoned
+        && let Some(message) = &mut result.result.message
+    {
+        message.push_str(&format!(
+            "; processes started by the drill kept its output open, reading stopped {} after it exited",
+            seconds(drill::DRAIN_GRACE)
+        ));
+    }
+    send(finished(result));
+}
+
+fn finished(result: Finished) -> Event {
+    Event::Finished(Box::new(result))
+}
+
+/// `60 s`, `0.5 s`.
+pub fn seconds(duration: Duration) -> String {
+    format!("{} s", duration.as_secs_f64())
+}

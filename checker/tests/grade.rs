@@ -1,0 +1,413 @@
+//! `checker grade`: pastes from files, class folders and stdin, in every
+//! format, with normalisation and failed-run detection.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{checker, document, stdout, write};
+use predicates::prelude::*;
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// A folder with `lesson.md` (patterns `crash|simulate`, `recover`) outside
+/// any workspace.
+fn setup(patterns: &[&str]) -> (TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let lesson = dir.path().join("lesson.md");
+    write(
+        &lesson,
+        document("w01-l01", "w01", 1, 75, patterns, "# Lesson\n"),
+    );
+    (dir, lesson)
+}
+
+const PATTERNS: &[&str] = &["crash|simulate", "recover"];
+const GOOD: &str =
+    "Simulated crash after WAL write\nCrash drill 1 passed: data recovered\nexit code: 0\n";
+const BAD: &str = "Simulated crash after WAL write\nnothing came back\n";
+
+fn paste(dir: &Path, name: &str, text: impl AsRef<[u8]>) -> PathBuf {
+    let path = dir.join(name);
+    write(&path, text);
+    path
+}
+
+/// `checker grade --format FORMAT LESSON PASTES...` fed `stdin`: its
+/// stdout, after checking the exit code is `code`.
+fn grade(format: &str, lesson: &Path, pastes: &[&Path], stdin: &[u8], code: i32) -> String {
+    let output = checker(lesson.parent().unwrap())
+        .args(["grade", "--format", format])
+        .arg(lesson)
+        .args(pastes)
+        .write_stdin(stdin)
+        .assert()
+        .code(code);
+    stdout(output.get_output())
+}
+
+/// [`grade`] in JSON, parsed.
+fn grade_json(lesson: &Path, pastes: &[&Path], stdin: &[u8], code: i32) -> Value {
+    let text = grade("json", lesson, pastes, stdin, code);
+    serde_json::from_str(&text).expect("stdout is one JSON document")
+}
+
+#[test]
+fn a_passing_paste_shows_marks_lines_xp_and_exits_0() {
+    let (dir, lesson) = setup(PATTERNS);
+    let good = paste(dir.path(), "good.txt", GOOD);
+    let text = grade("human", &lesson, &[&good], b"", 0);
+    assert!(text.contains("PASS"), "{text}");
+    assert!(
+        text.contains("✓ crash|simulate  line 1: Simulated crash after WAL write"),
+        "{text}"
+    );
+    assert!(
+        text.contains("✓ recover         line 2: Crash drill 1 passed: data recovered"),
+        "{text}"
+    );
+    assert!(
+        text.contains("+75 XP") && text.contains("XP earned: 75 of 75"),
+        "{text}"
+    );
+    assert_eq!(text.lines().last(), Some("1 passed, 0 failed"));
+    assert!(
+        !text.contains('\u{1b}'),
+        "no colour off a terminal: {text:?}"
+    );
+}
+
+#[test]
+fn a_failing_paste_shows_the_instructions_and_exits_1() {
+    let (dir, lesson) = setup(PATTERNS);
+    let bad = paste(dir.path(), "bad.txt", BAD);
+    let text = grade("human", &lesson, &[&bad], b"", 1);
+    assert!(text.contains("FAIL"), "{text}");
+    assert!(
+        text.contains("✗ recover         no matching line"),
+        "{text}"
+    );
+    assert!(text.contains("no line matches `recover`"), "{text}");
+    assert!(text.contains("to pass: Show the w01-l01 output."), "{text}");
+    assert!(text.contains("XP earned: 0 of 75"), "{text}");
+    assert_eq!(text.lines().last(), Some("0 passed, 1 failed"));
+}
+
+#[test]
+fn json_follows_the_schema() {
+    let (dir, lesson) = setup(PATTERNS);
+    let good = paste(dir.path(), "good.txt", GOOD);
+    let bad = paste(dir.path(), "bad.txt", BAD);
+    let report = grade_json(&lesson, &[&good, &bad], b"", 1);
+    assert_eq!(report["schema"], 1);
+    let pass = &report["results"][0];
+    assert_eq!(pass["lesson"], "w01-l01");
+    assert_eq!(pass["source"], good.display().to_string());
+    assert_eq!(pass["status"], "pass");
+    assert_eq!(pass["xp"], 75);
+    assert_eq!(pass["message"], Value::Null);
+    assert_eq!(pass["exit_code"], Value::Null);
+    assert_eq!(pass["duration_ms"], Value::Null);
+    assert_eq!(
+        pass["patterns"][1],
+        serde_json::json!({"pattern": "recover", "matched": true, "line": 2,
+                           "text": "Crash drill 1 passed: data recovered"})
+    );
+    let fail = &report["results"][1];
+    assert_eq!(fail["status"], "fail");
+    assert_eq!(fail["xp"], 0);
+    assert_eq!(
+        fail["patterns"][1],
+        serde_json::json!({"pattern": "recover", "matched": false, "line": null, "text": null})
+    );
+    assert_eq!(
+        report["summary"],
+        serde_json::json!({"passed": 1, "failed": 1, "errors": 0, "xp_earned": 75, "xp_total": 150})
+    );
+}
+
+#[test]
+fn junit_has_a_case_per_paste() {
+    let (dir, lesson) = setup(PATTERNS);
+    let good = paste(dir.path(), "good.txt", GOOD);
+    let bad = paste(dir.path(), "bad.txt", BAD);
+    let xml = grade("junit", &lesson, &[&good, &bad], b"", 1);
+    assert!(xml.starts_with("<?xml"), "{xml}");
+    assert!(
+        xml.contains(r#"<testsuite name="w01-l01" tests="2""#),
+        "{xml}"
+    );
+    assert!(xml.contains(r#"failures="1""#), "{xml}");
+    assert!(
+        xml.contains(&format!(
+            r#"<testcase name="{}" classname="w01-l01""#,
+            bad.display()
+        )),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("<failure message=\"no line matches `recover`\""),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("nothing came back"),
+        "the failing output is attached: {xml}"
+    );
+}
+
+#[test]
+fn csv_grades_a_class_folder_in_name_order() {
+    let (dir, lesson) = setup(PATTERNS);
+    let class = dir.path().join("class");
+    paste(&class, "carol.txt", GOOD);
+    paste(&class, "alice.txt", GOOD);
+    paste(&class, "bob, jr.txt", BAD);
+    paste(&class, ".DS_Store", "not a submission");
+    paste(&class.join("drafts"), "old.txt", BAD);
+    let csv = grade("csv", &lesson, &[&class], b"", 1);
+    let at = |name: &str| class.join(name).display().to_string();
+    let expected = format!(
+        "lesson,source,status,xp,missing_patterns,message\n\
+         w01-l01,{},pass,75,,\n\
+         w01-l01,\"{}\",fail,0,recover,no line matches `recover`\n\
+         w01-l01,{},pass,75,,\n",
+        at("alice.txt"),
+        at("bob, jr.txt"),
+        at("carol.txt"),
+    );
+    assert_eq!(csv, expected);
+}
+
+#[test]
+fn a_class_folder_in_human_and_json() {
+    let (dir, lesson) = setup(PATTERNS);
+    let class = dir.path().join("class");
+    paste(&class, "a.txt", GOOD);
+    paste(&class, "b.txt", BAD);
+    let text = grade("human", &lesson, &[&class], b"", 1);
+    assert_eq!(text.lines().last(), Some("1 passed, 1 failed"));
+    let report = grade_json(&lesson, &[&class], b"", 1);
+    let sources: Vec<&str> = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        sources,
+        [
+            class.join("a.txt").to_str().unwrap(),
+            class.join("b.txt").to_str().unwrap()
+        ]
+    );
+}
+
+#[test]
+fn stdin_is_read_without_paste_and_for_dash() {
+    let (_dir, lesson) = setup(PATTERNS);
+    for pastes in [&[][..], &[Path::new("-")][..]] {
+        let report = grade_json(&lesson, pastes, GOOD.as_bytes(), 0);
+        assert_eq!(report["results"][0]["source"], "<stdin>");
+        assert_eq!(report["results"][0]["status"], "pass");
+    }
+}
+
+#[test]
+fn ansi_escapes_are_removed_before_matching() {
+    let (_dir, lesson) = setup(&["^Crash drill 1 passed$"]);
+    let coloured = "\u{1b}[1;32mCrash drill 1 passed\u{1b}[0m\n";
+    let text = grade("human", &lesson, &[], coloured.as_bytes(), 0);
+    assert!(text.contains("line 1: Crash drill 1 passed\n"), "{text}");
+}
+
+#[test]
+fn crlf_pastes_match_anchored_patterns() {
+    let (_dir, lesson) = setup(&["^5 records recovered$", "^1 partial record skipped$"]);
+    let crlf = b"5 records recovered\r\n1 partial record skipped\r\n";
+    grade("human", &lesson, &[], crlf, 0);
+}
+
+#[test]
+fn invalid_utf8_is_replaced_not_fatal() {
+    let (_dir, lesson) = setup(&["recovered caf. ok"]);
+    let bytes: &[u8] = b"recovered caf\xe9 ok\n\xff\xfe\n";
+    let report = grade_json(&lesson, &[], bytes, 0);
+    assert_eq!(
+        report["results"][0]["patterns"][0]["text"],
+        "recovered caf\u{fffd} ok"
+    );
+}
+
+#[test]
+fn a_paste_showing_a_failed_run_fails_even_when_patterns_match() {
+    let (_dir, lesson) = setup(PATTERNS);
+    for (paste, reason) in [
+        (
+            "Simulated crash\nthread 'main' panicked at src/main.rs:9:5:\nassertion failed: key not recovered\n",
+            "the run panicked (line 2",
+        ),
+        (
+            "Simulated crash\ndata recovered\nexit code: 101\n",
+            "the run exited with code 101 (line 3",
+        ),
+        (
+            "Simulated crash, recovered\nerror: process didn't exit successfully: `target/debug/drill` (exit status: 1)\n",
+            "cargo reports the run failed",
+        ),
+    ] {
+        let report = grade_json(&lesson, &[], paste.as_bytes(), 1);
+        let result = &report["results"][0];
+        assert_eq!(result["status"], "fail", "{paste}");
+        assert!(
+            result["patterns"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|p| p["matched"] == true)
+        );
+        let message = result["message"].as_str().unwrap();
+        assert!(message.starts_with(reason), "{message}");
+    }
+    // A success reported in words is not a failure.
+    let success = b"simulated crash: 5 records recovered, 1 partial record skipped, exit code 0\n";
+    grade("human", &lesson, &[], success, 0);
+}
+
+#[test]
+fn patterns_are_case_insensitive_unless_they_opt_out() {
+    let (_dir, lesson) = setup(&["crash drill", "(?-i)PASSED"]);
+    grade("human", &lesson, &[], b"Crash Drill 1 PASSED\n", 0);
+    let text = grade("human", &lesson, &[], b"Crash Drill 1 passed\n", 1);
+    assert!(text.contains("✗ (?-i)PASSED"), "{text}");
+}
+
+#[test]
+fn a_paste_over_16_mib_is_an_error_result() {
+    let (dir, lesson) = setup(PATTERNS);
+    let mut big = GOOD.as_bytes().to_vec();
+    big.resize(16 * 1024 * 1024 + 1, b'x');
+    let huge = paste(dir.path(), "huge.txt", &big);
+    let good = paste(dir.path(), "good.txt", GOOD);
+    let report = grade_json(&lesson, &[&huge, &good], b"", 1);
+    assert_eq!(report["results"][0]["status"], "error");
+    assert_eq!(report["results"][0]["message"], "output exceeded 16 MiB");
+    assert_eq!(
+        report["results"][1]["status"], "pass",
+        "the other paste is still graded"
+    );
+    assert_eq!(report["summary"]["errors"], 1);
+}
+
+#[test]
+fn grade_by_id_looks_in_the_lessons_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    common::lesson(dir.path(), "w02-l03", "w02", 3, PATTERNS, "");
+    checker(dir.path())
+        .args(["grade", "w02-l03", "--lessons", "lessons"])
+        .write_stdin(GOOD)
+        .assert()
+        .success();
+    checker(dir.path())
+        .args(["grade", "w02-l04", "--lessons", "lessons"])
+        .write_stdin(GOOD)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unknown lesson `w02-l04`"));
+}
+
+#[test]
+fn commands_that_cannot_run_exit_2() {
+    let (dir, lesson) = setup(PATTERNS);
+    // A missing paste.
+    checker(dir.path())
+        .arg("grade")
+        .arg(&lesson)
+        .arg(dir.path().join("missing.txt"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("missing.txt: cannot read"));
+    // An empty class folder.
+    std::fs::create_dir(dir.path().join("empty")).unwrap();
+    checker(dir.path())
+        .arg("grade")
+        .arg(&lesson)
+        .arg(dir.path().join("empty"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("holds no files"));
+    // An invalid lesson document, reported with its line and column.
+    let broken = dir.path().join("broken.md");
+    write(&broken, document("x", "p", 1, 1, &["ok("], ""));
+    checker(dir.path())
+        .arg("grade")
+        .arg(&broken)
+        .write_stdin(GOOD)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(format!(
+            "{}:13:7: invalid regex pattern `ok(`",
+            broken.display()
+        )));
+    // An id outside any workspace, without --lessons.
+    checker(dir.path())
+        .args(["grade", "w01-l01"])
+        .write_stdin(GOOD)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no cargo workspace"));
+    // Usage errors.
+    checker(dir.path()).args(["grade"]).assert().code(2);
+    checker(dir.path())
+        .args(["grade", "--format", "yaml"])
+        .arg(&lesson)
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn the_real_lessons_grade_their_own_expected_output() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = tempfile::tempdir().unwrap();
+    for (id, expected) in [
+        (
+            "w09-l07",
+            "Crash drill 1 passed: data recovered from WAL\nexit code: 0\n",
+        ),
+        (
+            "w09-l08",
+            "5 records recovered, 1 partial record skipped, exit code 0\n",
+        ),
+    ] {
+        let paste = paste(dir.path(), "paste.txt", expected);
+        let lesson = root.join("lessons").join(id).join("lesson.md");
+        checker(dir.path())
+            .arg("grade")
+            .arg(&lesson)
+            .arg(&paste)
+            .assert()
+            .success()
+            .stdout(predicate::str::ends_with("1 passed, 0 failed\n"));
+    }
+}
+
+#[test]
+fn colour_only_on_a_terminal_and_never_with_no_color() {
+    use anstream::ColorChoice;
+    use checker::cli::color_choice;
+    assert_eq!(
+        color_choice(true, false, ColorChoice::Always),
+        ColorChoice::Always
+    );
+    assert_eq!(
+        color_choice(true, true, ColorChoice::Always),
+        ColorChoice::Never
+    );
+    assert_eq!(
+        color_choice(false, false, ColorChoice::Always),
+        ColorChoice::Never
+    );
+    assert_eq!(
+        color_choice(true, false, ColorChoice::Never),
+        ColorChoice::Never
+    );
+}

@@ -1,0 +1,93 @@
+//! Matching rules: every pattern somewhere, case-insensitive, multi-line,
+//! first matching line reported, failed runs detected.
+
+use lesson::{FailedRunKind, ProofMatcher, find_failed_run};
+
+fn matcher(patterns: &[&str]) -> ProofMatcher {
+    ProofMatcher::new(patterns).unwrap()
+}
+
+#[test]
+fn reports_the_first_matching_line_of_each_pattern() {
+    let results =
+        matcher(&["recover", "missing", "b"]).match_patterns("a\nb recovered\nc recover\n");
+    let found: Vec<Option<(usize, &str)>> = results
+        .iter()
+        .map(|r| r.first_match.as_ref().map(|m| (m.number, m.text.as_str())))
+        .collect();
+    assert_eq!(
+        found,
+        [Some((2, "b recovered")), None, Some((2, "b recovered"))]
+    );
+    assert_eq!(results[0].pattern, "recover");
+}
+
+#[test]
+fn patterns_are_case_insensitive_unless_they_opt_out() {
+    let m = matcher(&["crash drill", "(?-i)Passed"]);
+    let results = m.match_patterns("CRASH DRILL 1 PASSED\n");
+    assert!(results[0].matched());
+    assert!(!results[1].matched());
+    assert!(
+        m.match_patterns("Crash drill 1 Passed\n")
+            .iter()
+            .all(|r| r.matched())
+    );
+}
+
+#[test]
+fn anchors_match_at_line_ends() {
+    let m = matcher(&["^5 records recovered$"]);
+    let result = &m.match_patterns("start\n5 records recovered\nend\n")[0];
+    assert_eq!(result.first_match.as_ref().unwrap().number, 2);
+    assert!(!m.match_patterns("x 5 records recovered\n")[0].matched());
+}
+
+#[test]
+fn long_lines_are_cut_in_reports() {
+    let line = format!("hit {}", "é".repeat(500));
+    let result = &matcher(&["hit"]).match_patterns(&line)[0];
+    let text = &result.first_match.as_ref().unwrap().text;
+    assert_eq!(text.chars().count(), lesson::LINE_TEXT_LIMIT + 1);
+    assert!(text.ends_with('…'));
+}
+
+#[test]
+fn failed_runs_are_found_and_successes_are_not() {
+    let panic = find_failed_run("ok\nthread 'main' panicked at src/main.rs:3:5:\n").unwrap();
+    assert_eq!(panic.kind, FailedRunKind::Panic);
+    assert_eq!(panic.line.number, 2);
+
+    let exit = find_failed_run("recovered\nexit code: 101\n").unwrap();
+    assert_eq!(exit.kind, FailedRunKind::ExitCode("101".into()));
+    assert_eq!(
+        exit.to_string(),
+        "the run exited with code 101 (line 2: exit code: 101)"
+    );
+    assert!(find_failed_run("Exit Code 1\n").is_some());
+    assert!(find_failed_run("exit code: -1\n").is_some());
+
+    let cargo = "error: process didn't exit successfully: `target/debug/drill` (signal: 9, SIGKILL: kill)\n";
+    assert_eq!(
+        find_failed_run(cargo).unwrap().kind,
+        FailedRunKind::CargoRunFailed
+    );
+
+    for success in [
+        "5 records recovered, 1 partial record skipped, exit code 0\n",
+        "exit code: 0\nexit code: 00\n",
+        "$ echo \"exit code: $?\"\nexit code: 0\n",
+        "no exit codes here\n",
+    ] {
+        assert_eq!(find_failed_run(success), None, "{success:?}");
+    }
+}
+
+#[test]
+fn invalid_patterns_are_refused() {
+    assert!(ProofMatcher::new(&["(unclosed"]).is_err());
+    assert_eq!(
+        matcher(&["a", "b"]).patterns().collect::<Vec<_>>(),
+        ["a", "b"]
+    );
+}
