@@ -174,3 +174,15 @@ pub fn assert_proves_lesson(stdout: &str, lesson_md: impl AsRef<Path>) {
         assert!(stdout.contains(printed), "{printed:?} missing:\n{stdout}");
     }
 }
+
+/// Asserts that `stdout`, the output of a failed run, does not pass the
+/// lesson at `lesson_md` when pasted for grading, though the weak proof
+/// patterns alone may match it: the `FAILED:` verdict must sink it.
+pub fn assert_fails_lesson(stdout: &str, lesson_md: impl AsRef<Path>) {
+    let lesson = Lesson::load(lesson_md.as_ref()).expect("the lesson document parses");
+    let report = lesson.check(stdout.as_bytes());
+    assert!(
+        !report.passed(),
+        "a failed run's output passes the lesson:\n{stdout}"
+    );
+}

@@ -231,6 +231,11 @@ pub enum FailedRunKind {
     ExitCode(String),
     /// Cargo's `error: process didn't exit successfully` line.
     CargoRunFailed,
+    /// A line starting with `FAILED:`, the verdict a drill prints when one of
+    /// its checks fails; it stands even when the paste lacks an exit code.
+    CheckFailed,
+    /// A C or C++ `assert` that fired (glibc prints ``Assertion `x' failed``).
+    AssertionFailed,
 }
 
 impl fmt::Display for FailedRun {
@@ -239,6 +244,8 @@ impl fmt::Display for FailedRun {
             FailedRunKind::Panic => "the run panicked".to_owned(),
             FailedRunKind::ExitCode(code) => format!("the run exited with code {code}"),
             FailedRunKind::CargoRunFailed => "cargo reports the run failed".to_owned(),
+            FailedRunKind::CheckFailed => "the drill reports a failed check".to_owned(),
+            FailedRunKind::AssertionFailed => "an assertion failed".to_owned(),
         };
         write!(f, "{what} (line {}: {})", self.line.number, self.line.text)
     }
@@ -248,9 +255,15 @@ static EXIT_CODE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?im)\bexit code[ \t]*:?[ \t]*(-?[0-9]+)").expect("the exit-code pattern is valid")
 });
 
+static C_ASSERTION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"Assertion [`'].*' failed").expect("the assertion pattern is valid")
+});
+
 /// Find the first line of normalised `text` that shows a failed run: a Rust
 /// panic (`panicked at`), an `exit code: N` line with N ≠ 0 (case-insensitive,
-/// colon optional), or cargo's `error: process didn't exit successfully`.
+/// colon optional), cargo's `error: process didn't exit successfully`, a drill's
+/// `FAILED:` verdict at the start of a line, or a C assertion
+/// (``Assertion `…' failed``).
 /// `exit code: 0` is a success and is not reported.
 pub fn find_failed_run(text: &str) -> Option<FailedRun> {
     let mut offset = 0;
@@ -259,6 +272,10 @@ pub fn find_failed_run(text: &str) -> Option<FailedRun> {
             Some(FailedRunKind::Panic)
         } else if line.contains("error: process didn't exit successfully") {
             Some(FailedRunKind::CargoRunFailed)
+        } else if line.trim_start().starts_with("FAILED:") {
+            Some(FailedRunKind::CheckFailed)
+        } else if C_ASSERTION.is_match(line) {
+            Some(FailedRunKind::AssertionFailed)
         } else {
             EXIT_CODE
                 .captures_iter(line)

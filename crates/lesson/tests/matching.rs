@@ -73,8 +73,19 @@ fn failed_runs_are_found_and_successes_are_not() {
         FailedRunKind::CargoRunFailed
     );
 
+    let check = find_failed_run("[4/6] recovered\nFAILED: get(k): expected \"v\", found nothing\n")
+        .unwrap();
+    assert_eq!(check.kind, FailedRunKind::CheckFailed);
+    assert_eq!(check.line.number, 2);
+    let assertion = "test: test.cc:12: int main(): Assertion `store.get(\"k\")' failed.\n";
+    assert_eq!(
+        find_failed_run(assertion).unwrap().kind,
+        FailedRunKind::AssertionFailed
+    );
+
     for success in [
         "5 records recovered, 1 partial record skipped, exit code 0\n",
+        "0 checks FAILED: none\n",
         "exit code: 0\nexit code: 00\n",
         "$ echo \"exit code: $?\"\nexit code: 0\n",
         "no exit codes here\n",

@@ -1,6 +1,7 @@
 //! Each injected fault must make a real check fail: exit 1, a last line that
 //! says what was expected and what was found, and no passed line.
 
+use drill::testing::assert_fails_lesson;
 use w09_l08::{Fault, offset_of};
 
 use crate::binary;
@@ -10,6 +11,7 @@ const FAILED: &str = "FAILED: records replayed: expected 5, found 2";
 #[test]
 fn corrupt_record_fails_the_replay_count() {
     let stdout = binary().fails(Fault::CorruptRecord, FAILED);
+    assert_fails_lesson(&stdout, concat!(env!("CARGO_MANIFEST_DIR"), "/lesson.md"));
     assert!(stdout.contains("(inside record 3's key)"), "{stdout}");
     let warning = format!(
         "warning: skipping corrupt record at offset {} (checksum mismatch",
@@ -26,6 +28,7 @@ fn corrupt_record_fails_the_replay_count() {
 #[test]
 fn corrupt_child_record_fails_after_the_real_crash() {
     let stdout = binary().fails(Fault::CorruptChildRecord, FAILED);
+    assert_fails_lesson(&stdout, concat!(env!("CARGO_MANIFEST_DIR"), "/lesson.md"));
     assert!(
         stdout.contains("killed with SIGKILL after WAL fsync"),
         "{stdout}"
