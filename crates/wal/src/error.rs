@@ -50,6 +50,10 @@ pub enum Error {
     #[error("{}: the log ends in a deliberately partial record; reopen it to recover", path.display())]
     EndsInPartialRecord { path: PathBuf },
 
+    /// Another writer holds the log open (its advisory lock is taken).
+    #[error("{}: another writer has this log open (it holds the log's lock)", path.display())]
+    Locked { path: PathBuf },
+
     #[error("{}: a new WAL cannot be created: the file already exists", path.display())]
     AlreadyExists { path: PathBuf },
 

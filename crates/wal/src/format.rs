@@ -81,18 +81,42 @@ pub fn record_len(key_len: usize, value_len: usize) -> usize {
 /// Sizes must already be checked against [`MAX_KEY_LEN`] and
 /// [`MAX_VALUE_LEN`]; the writer does that and returns an error to its caller.
 pub fn encode_into(out: &mut Vec<u8>, lsn: u64, op: Op, key: &[u8], value: &[u8]) {
-    debug_assert!(key.len() <= MAX_KEY_LEN as usize && value.len() <= MAX_VALUE_LEN as usize);
     let start = out.len();
+    encode_unsealed_into(out, lsn, op, key, value);
+    seal(&mut out[start..]);
+}
+
+/// Appends one record to `out` without its checksum (left zero): the bytes
+/// must go through [`seal`] before anything else sees them.
+///
+/// The writer encodes under its lock and seals a whole buffer of records at
+/// once before handing it to the file: the checksums of consecutive small
+/// records then overlap in the CPU instead of each waiting on the last, and
+/// the lock is held for a copy only.
+pub fn encode_unsealed_into(out: &mut Vec<u8>, lsn: u64, op: Op, key: &[u8], value: &[u8]) {
+    debug_assert!(key.len() <= MAX_KEY_LEN as usize && value.len() <= MAX_VALUE_LEN as usize);
+    let mut header = [0u8; RECORD_HEADER_LEN];
+    header[4..12].copy_from_slice(&lsn.to_le_bytes());
+    header[12] = op.code();
+    header[13..17].copy_from_slice(&(key.len() as u32).to_le_bytes());
+    header[17..21].copy_from_slice(&(value.len() as u32).to_le_bytes());
     out.reserve(record_len(key.len(), value.len()));
-    out.extend_from_slice(&[0; 4]); // checksum, filled in below
-    out.extend_from_slice(&lsn.to_le_bytes());
-    out.push(op.code());
-    out.extend_from_slice(&(key.len() as u32).to_le_bytes());
-    out.extend_from_slice(&(value.len() as u32).to_le_bytes());
+    out.extend_from_slice(&header);
     out.extend_from_slice(key);
     out.extend_from_slice(value);
-    let crc = crc32fast::hash(&out[start + 4..]);
-    out[start..start + 4].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// Fills in the checksum of every record in `records`, which holds whole
+/// records written by [`encode_unsealed_into`], back to back.
+pub fn seal(records: &mut [u8]) {
+    let mut rest = records;
+    while !rest.is_empty() {
+        let header = RecordHeader::parse(rest[..RECORD_HEADER_LEN].try_into().expect("header"));
+        let (record, after) = rest.split_at_mut(header.record_len() as usize);
+        let crc = crc32fast::hash(&record[4..]);
+        record[..4].copy_from_slice(&crc.to_le_bytes());
+        rest = after;
+    }
 }
 
 /// Encodes one record into a new buffer: what a crash drill cuts short.
@@ -179,6 +203,24 @@ mod tests {
         assert_eq!(&out[21..], b"kvv");
         let crc = u32::from_le_bytes(out[..4].try_into().unwrap());
         assert_eq!(crc, crc32fast::hash(&out[4..]));
+    }
+
+    #[test]
+    fn sealing_a_buffer_checksums_each_record() {
+        let mut sealed_one_by_one = Vec::new();
+        let mut unsealed = Vec::new();
+        for (lsn, value) in [(7, &b""[..]), (8, b"value"), (9, &[0xAB; 300])] {
+            encode_into(&mut sealed_one_by_one, lsn, Op::Put, b"key", value);
+            encode_unsealed_into(&mut unsealed, lsn, Op::Put, b"key", value);
+        }
+        assert_eq!(
+            &unsealed[..4],
+            &[0; 4],
+            "unsealed records carry no checksum"
+        );
+        assert_ne!(unsealed, sealed_one_by_one);
+        seal(&mut unsealed);
+        assert_eq!(unsealed, sealed_one_by_one);
     }
 
     #[test]

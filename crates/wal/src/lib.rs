@@ -63,8 +63,11 @@
 //! * **invalid field**: a length over a cap, an unknown op, a delete with a
 //!   value, or an LSN that is not the previous one plus one.
 //!
-//! It then searches the bytes after the damage for records with a valid
-//! checksum and a later LSN ([`Damage::records_after`]). That is what tells a
+//! It then searches the bytes from the damage on for records with a valid
+//! checksum and a later LSN ([`Damage::records_after`]; the damaged record
+//! itself counts when an LSN gap is all that is wrong with it, and the gap
+//! may be of any size, since bytes cut out of a file take their records with
+//! them). That is what tells a
 //! **torn tail** (an incomplete last write with nothing readable behind it:
 //! the normal result of a crash, safe to cut) from **corruption** (anything
 //! else, above all damage with intact records behind it, which a corrupted
@@ -109,7 +112,7 @@ pub use format::{
     FILE_HEADER_LEN, FORMAT_VERSION, MAGIC, MAX_KEY_LEN, MAX_VALUE_LEN, RECORD_HEADER_LEN, encode,
     file_header, record_len,
 };
-pub use reader::{Entry, Summary, WalReader};
+pub use reader::{Entry, EntryRef, RecordRef, Summary, WalReader};
 pub use record::{Damage, DamageKind, InvalidField, Op, Record};
 pub use recovery::{CutTail, RecoveryMode, RecoveryReport, WalOptions, open, replay};
 pub use store::KvStore;

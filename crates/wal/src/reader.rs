@@ -4,6 +4,13 @@
 //! caps and against the bytes left in the file before a single byte of the
 //! payload is allocated or read. Memory stays bounded by one record (at most
 //! the caps) plus a read buffer, whatever the size of the file.
+//!
+//! Records are checked where they lie in the reader's own read buffer: the
+//! bytes are copied once (from the kernel), the checksum is one pass over the
+//! record, and [`WalReader::next_ref`] hands the record out as slices of that
+//! buffer, so reading a log to its end (`wal verify`, [`WalReader::finish`])
+//! allocates nothing per record. Owned records ([`WalReader::next_entry`],
+//! the iterator) cost one copy of the key and the value each.
 
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
@@ -14,7 +21,13 @@ use crate::format::{self, FILE_HEADER_LEN, HeaderProblem, RECORD_HEADER_LEN, Rec
 use crate::record::{Damage, DamageKind, InvalidField, Op, Record};
 use crate::scan;
 
+/// Bytes asked of the kernel per read. Large enough that a syscall is rare
+/// next to the checksum work, small enough that the buffer stays in the L2
+/// cache between the copy and the checksum pass.
 const READ_BUFFER: usize = 256 * 1024;
+
+/// Buffer for the search past damage, which seeks around.
+const SCAN_BUFFER: usize = 64 * 1024;
 
 /// A record and where it sits in the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +37,50 @@ pub struct Entry {
     /// Encoded size of the record in bytes.
     pub len: u64,
     pub record: Record,
+}
+
+/// A checksum-verified record whose key and value are borrowed from the
+/// reader's buffer: valid until the reader moves on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordRef<'a> {
+    pub lsn: u64,
+    pub op: Op,
+    pub key: &'a [u8],
+    /// Empty for [`Op::Delete`].
+    pub value: &'a [u8],
+}
+
+impl RecordRef<'_> {
+    /// An owned copy.
+    pub fn to_record(&self) -> Record {
+        Record {
+            lsn: self.lsn,
+            op: self.op,
+            key: self.key.to_vec(),
+            value: self.value.to_vec(),
+        }
+    }
+}
+
+/// A borrowed record and where it sits in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryRef<'a> {
+    /// Byte offset of the record's first byte.
+    pub offset: u64,
+    /// Encoded size of the record in bytes.
+    pub len: u64,
+    pub record: RecordRef<'a>,
+}
+
+impl EntryRef<'_> {
+    /// An owned copy.
+    pub fn to_entry(&self) -> Entry {
+        Entry {
+            offset: self.offset,
+            len: self.len,
+            record: self.record.to_record(),
+        }
+    }
 }
 
 /// How a log read to its end turned out.
@@ -41,11 +98,65 @@ pub struct Summary {
     pub damage: Option<Damage>,
 }
 
-/// The result of trying to read one record at the current position.
+/// The result of trying to read one record at the current position, for
+/// the search past damage, which needs only the sizes of good records.
 pub(crate) enum Step {
-    Record(Record, u64),
+    /// A readable record of this many bytes.
+    Record(u64),
+    /// The end of the file.
     End,
-    Damaged(DamageKind),
+    /// Anything that is not a readable record.
+    Damaged,
+}
+
+/// What a record's header alone says is wrong with it, `remaining` bytes
+/// before the end of the file: a size over a cap, or a record that runs past
+/// the end. `None` means its bytes can be read and checked.
+fn header_damage(header: &RecordHeader, remaining: u64) -> Option<DamageKind> {
+    if let Some(problem) = header.size_problem() {
+        return Some(DamageKind::InvalidField(problem));
+    }
+    if header.record_len() > remaining {
+        return Some(DamageKind::Incomplete { bytes: remaining });
+    }
+    None
+}
+
+/// Checks a whole encoded record (`bytes` is exactly as long as `header`
+/// says) against its checksum and the rules of the format.
+fn check_record<'a>(
+    header: &RecordHeader,
+    bytes: &'a [u8],
+    expected_lsn: u64,
+) -> Result<RecordRef<'a>, DamageKind> {
+    debug_assert_eq!(bytes.len() as u64, header.record_len());
+    let computed = crc32fast::hash(&bytes[4..]);
+    if computed != header.crc {
+        return Err(DamageKind::ChecksumMismatch {
+            stored: header.crc,
+            computed,
+        });
+    }
+    let invalid = |field| Err(DamageKind::InvalidField(field));
+    let Some(op) = Op::from_code(header.op_code) else {
+        return invalid(InvalidField::UnknownOp(header.op_code));
+    };
+    if op == Op::Delete && header.value_len != 0 {
+        return invalid(InvalidField::DeleteWithValue(header.value_len));
+    }
+    if header.lsn != expected_lsn {
+        return invalid(InvalidField::LsnOutOfSequence {
+            expected: expected_lsn,
+            found: header.lsn,
+        });
+    }
+    let (key, value) = bytes[RECORD_HEADER_LEN..].split_at(header.key_len as usize);
+    Ok(RecordRef {
+        lsn: header.lsn,
+        op,
+        key,
+        value,
+    })
 }
 
 /// Reads the record at the current position of `src`, `remaining` bytes
@@ -59,56 +170,23 @@ pub(crate) fn read_step<R: Read>(
         return Ok(Step::End);
     }
     if remaining < RECORD_HEADER_LEN as u64 {
-        return Ok(Step::Damaged(DamageKind::Incomplete { bytes: remaining }));
+        return Ok(Step::Damaged);
     }
     let mut header_bytes = [0u8; RECORD_HEADER_LEN];
     src.read_exact(&mut header_bytes)?;
     let header = RecordHeader::parse(&header_bytes);
-    if let Some(problem) = header.size_problem() {
-        return Ok(Step::Damaged(DamageKind::InvalidField(problem)));
-    }
-    if header.record_len() > remaining {
-        return Ok(Step::Damaged(DamageKind::Incomplete { bytes: remaining }));
+    if header_damage(&header, remaining).is_some() {
+        return Ok(Step::Damaged);
     }
     // Both lengths are now under the caps and inside the file.
-    let mut key = vec![0u8; header.key_len as usize];
-    src.read_exact(&mut key)?;
-    let mut value = vec![0u8; header.value_len as usize];
-    src.read_exact(&mut value)?;
-    let mut hasher = crc32fast::Hasher::new();
-    hasher.update(&header_bytes[4..]);
-    hasher.update(&key);
-    hasher.update(&value);
-    let computed = hasher.finalize();
-    if computed != header.crc {
-        return Ok(Step::Damaged(DamageKind::ChecksumMismatch {
-            stored: header.crc,
-            computed,
-        }));
-    }
-    let invalid = |field| Ok(Step::Damaged(DamageKind::InvalidField(field)));
-    let Some(op) = Op::from_code(header.op_code) else {
-        return invalid(InvalidField::UnknownOp(header.op_code));
-    };
-    if op == Op::Delete && header.value_len != 0 {
-        return invalid(InvalidField::DeleteWithValue(header.value_len));
-    }
-    if header.lsn != expected_lsn {
-        return invalid(InvalidField::LsnOutOfSequence {
-            expected: expected_lsn,
-            found: header.lsn,
-        });
-    }
     let len = header.record_len();
-    Ok(Step::Record(
-        Record {
-            lsn: header.lsn,
-            op,
-            key,
-            value,
-        },
-        len,
-    ))
+    let mut bytes = vec![0u8; len as usize];
+    bytes[..RECORD_HEADER_LEN].copy_from_slice(&header_bytes);
+    src.read_exact(&mut bytes[RECORD_HEADER_LEN..])?;
+    Ok(match check_record(&header, &bytes, expected_lsn) {
+        Ok(_) => Step::Record(len),
+        Err(_) => Step::Damaged,
+    })
 }
 
 /// Where the reader is.
@@ -120,11 +198,16 @@ enum State {
 
 /// A streaming reader over one WAL file.
 ///
-/// Iterate it (or call [`WalReader::next_entry`]) for the readable records,
+/// Iterate it (or call [`WalReader::next_entry`], or [`WalReader::next_ref`]
+/// to borrow each record instead of copying it) for the readable records,
 /// then call [`WalReader::finish`] for how the log ends. Reading stops at the
 /// first damaged record; nothing after it is returned as data.
 pub struct WalReader<R = File> {
-    src: BufReader<R>,
+    src: R,
+    /// Read buffer: `buf[start..end]` holds the file's bytes from `pos` on.
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
     path: PathBuf,
     file_len: u64,
     pos: u64,
@@ -196,7 +279,10 @@ impl<R: Read + Seek> WalReader<R> {
             0
         };
         Ok(WalReader {
-            src: BufReader::with_capacity(READ_BUFFER, src),
+            src,
+            buf: Vec::new(),
+            start: 0,
+            end: 0,
             path,
             file_len: len,
             pos,
@@ -208,42 +294,101 @@ impl<R: Read + Seek> WalReader<R> {
 
     /// The next readable record, or `None` at the end or at the first damage.
     pub fn next_entry(&mut self) -> Result<Option<Entry>> {
+        Ok(self.next_ref()?.map(|entry| entry.to_entry()))
+    }
+
+    /// Like [`WalReader::next_entry`], but the record's key and value are
+    /// borrowed from the reader's buffer instead of copied.
+    pub fn next_ref(&mut self) -> Result<Option<EntryRef<'_>>> {
         if !matches!(self.state, State::Reading) {
             return Ok(None);
         }
         let remaining = self.file_len - self.pos;
-        match read_step(&mut self.src, remaining, self.last_lsn + 1).at(&self.path)? {
-            Step::Record(record, len) => {
-                let entry = Entry {
-                    offset: self.pos,
+        if remaining == 0 {
+            self.state = State::Clean;
+            return Ok(None);
+        }
+        if remaining < RECORD_HEADER_LEN as u64 {
+            self.state = State::Damaged(DamageKind::Incomplete { bytes: remaining });
+            return Ok(None);
+        }
+        self.fill(RECORD_HEADER_LEN).at(&self.path)?;
+        let header_bytes = &self.buf[self.start..self.start + RECORD_HEADER_LEN];
+        let header = RecordHeader::parse(header_bytes.try_into().expect("header length"));
+        if let Some(kind) = header_damage(&header, remaining) {
+            self.state = State::Damaged(kind);
+            return Ok(None);
+        }
+        // Both lengths are now under the caps and inside the file.
+        let len = header.record_len();
+        self.fill(len as usize).at(&self.path)?;
+        let bytes = &self.buf[self.start..self.start + len as usize];
+        match check_record(&header, bytes, self.last_lsn + 1) {
+            Ok(record) => {
+                let offset = self.pos;
+                self.pos += len;
+                self.start += len as usize;
+                self.records += 1;
+                self.last_lsn = record.lsn;
+                Ok(Some(EntryRef {
+                    offset,
                     len,
                     record,
-                };
-                self.pos += len;
-                self.records += 1;
-                self.last_lsn = entry.record.lsn;
-                Ok(Some(entry))
+                }))
             }
-            Step::End => {
-                self.state = State::Clean;
-                Ok(None)
-            }
-            Step::Damaged(kind) => {
+            Err(kind) => {
                 self.state = State::Damaged(kind);
                 Ok(None)
             }
         }
     }
 
+    /// Makes sure the buffer holds at least `need` bytes from `pos` on;
+    /// `need` never exceeds the bytes left in the file, so the buffer grows
+    /// past [`READ_BUFFER`] only for a record that is itself larger (and
+    /// under the caps: lengths are checked before this is called).
+    fn fill(&mut self, need: usize) -> io::Result<()> {
+        let buffered = self.end - self.start;
+        if buffered >= need {
+            return Ok(());
+        }
+        let mut unread = self.file_len - self.pos - buffered as u64;
+        if self.buf.len() - self.start < need {
+            // Move the start of the record to the front of the buffer.
+            self.buf.copy_within(self.start..self.end, 0);
+            self.start = 0;
+            self.end = buffered;
+            if self.buf.len() < need {
+                let wanted = (buffered as u64 + unread).min(READ_BUFFER as u64) as usize;
+                self.buf.resize(need.max(wanted), 0);
+            }
+        }
+        while self.end - self.start < need {
+            let room = ((self.buf.len() - self.end) as u64).min(unread) as usize;
+            match self.src.read(&mut self.buf[self.end..self.end + room]) {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => {
+                    self.end += n;
+                    unread -= n as u64;
+                }
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(())
+    }
+
     /// Reads whatever records are left, then says how the log ends. When it
     /// ends in damage, scans past the damage for readable records.
     pub fn finish(mut self) -> Result<Summary> {
-        while self.next_entry()?.is_some() {}
+        while self.next_ref()?.is_some() {}
         let damage = match std::mem::replace(&mut self.state, State::Clean) {
             State::Damaged(kind) => {
-                let found =
-                    scan::readable_after(&mut self.src, self.file_len, self.pos, self.last_lsn)
-                        .at(&self.path)?;
+                // The search seeks on its own; it gets a buffer of its own.
+                self.buf = Vec::new();
+                let mut src = BufReader::with_capacity(SCAN_BUFFER, &mut self.src);
+                let found = scan::readable_after(&mut src, self.file_len, self.pos, self.last_lsn)
+                    .at(&self.path)?;
                 Some(Damage {
                     offset: self.pos,
                     kind,

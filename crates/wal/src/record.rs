@@ -130,8 +130,10 @@ pub struct Damage {
     /// Bytes from `offset` to the end of the file.
     pub bytes_to_end: u64,
     /// Records with a valid checksum and a later LSN found behind the damage.
+    /// The damaged record itself counts when an LSN ahead of the expected
+    /// one is all that is wrong with it (records cut out before it).
     pub records_after: u64,
-    /// Offset of the first of those records.
+    /// Offset of the first of those records (`offset` itself in that case).
     pub first_readable_after: Option<u64>,
 }
 
@@ -180,11 +182,17 @@ impl fmt::Display for Damage {
         } else {
             write!(
                 f,
-                "corrupt at offset {} ({}); {} readable records after it",
+                "corrupt at offset {} ({}); {} after it",
                 self.offset,
                 self.reason(),
-                self.records_after
+                readable_records(self.records_after)
             )
         }
     }
+}
+
+/// `"1 readable record"`, `"3 readable records"`.
+pub(crate) fn readable_records(count: u64) -> String {
+    let plural = if count == 1 { "" } else { "s" };
+    format!("{count} readable record{plural}")
 }

@@ -100,10 +100,8 @@ impl RecoveryReport {
             damage.reason()
         );
         if damage.records_after > 0 {
-            line.push_str(&format!(
-                " and {} readable records after it",
-                damage.records_after
-            ));
+            let after = crate::record::readable_records(damage.records_after);
+            line.push_str(&format!(" and the {after} after it"));
         }
         Some(line)
     }
@@ -172,6 +170,7 @@ pub fn open(
         }
         Err(err) => return Err(Error::io(path, err)),
     };
+    lock_for_writing(&file, path)?;
     let len = file.metadata().at(path)?.len();
     let summary = read_all(WalReader::new(&file, len, path)?, on_record)?;
     judge(path, options.mode, &summary)?;
@@ -186,6 +185,11 @@ pub fn open(
         file.sync_all().at(path)?;
         sync_parent_dir(path)?;
         report.valid_len = FILE_HEADER_LEN as u64;
+    } else if report.cut.is_none() {
+        // The records just replayed may exist only in the page cache (a
+        // writer that never synced, then died). Make them durable before the
+        // new writer counts them as durable and the caller acts on them.
+        file.sync_data().at(path)?;
     }
     let wal = Wal::from_file(file, path, report.last_lsn, options.sync);
     Ok((wal, report))
@@ -210,10 +214,26 @@ impl Wal {
             }
             Err(err) => return Err(Error::io(path, err)),
         };
+        lock_for_writing(&file, path)?;
         (&file).write_all(&format::file_header()).at(path)?;
         file.sync_all().at(path)?;
         sync_parent_dir(path)?;
         Ok(Wal::from_file(file, path, 0, policy))
+    }
+}
+
+/// Takes the exclusive advisory lock (`flock`) that every writer holds for as
+/// long as its file is open, so that a second writer — another process, or
+/// another `Wal` in this one — cannot interleave its records with ours or cut
+/// a tail that is still being written. The kernel drops the lock when the
+/// holder exits, however it exits, so a crash never leaves a log locked.
+fn lock_for_writing(file: &File, path: &Path) -> Result<()> {
+    match file.try_lock() {
+        Ok(()) => Ok(()),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked {
+            path: path.to_path_buf(),
+        }),
+        Err(std::fs::TryLockError::Error(err)) => Err(Error::io(path, err)),
     }
 }
 

@@ -5,9 +5,15 @@
 //! search of the bytes after the damage tells the two apart, so the reader
 //! runs one whenever it stops early. A candidate must look like a record a
 //! writer produced (known op, lengths under the caps and inside the file, an
-//! LSN after the last good one and no further ahead than the bytes in between
-//! allow) before its checksum is computed; that keeps the search linear in
-//! practice and makes a false positive need a 32-bit checksum collision too.
+//! LSN after the last good one) before its checksum is computed; that keeps
+//! the search linear in practice and makes a false positive need a 32-bit
+//! checksum collision too.
+//!
+//! The search starts *at* the damage, not after it: a record whose only fault
+//! is an LSN ahead of the expected one (records cut out of the middle of the
+//! log) is intact and must count, or cutting the log there would pass for
+//! harmless. For the same reason the LSN may be any distance ahead: bytes
+//! removed from a file can hide any number of records in no bytes at all.
 
 use std::io::{self, Read, Seek, SeekFrom};
 
@@ -16,6 +22,9 @@ use crate::reader::{Step, read_step};
 use crate::record::Op;
 
 const WINDOW: u64 = 64 * 1024;
+
+/// Where the op byte sits in a record header (see the format table).
+const OP_OFFSET: usize = 12;
 
 /// What a search after damage found.
 pub(crate) struct Found {
@@ -36,10 +45,9 @@ pub(crate) fn readable_after<R: Read + Seek>(
         records: 0,
         first_offset: None,
     };
-    let mut gap_start = damage_offset;
     let mut window: Vec<u8> = Vec::new();
     let mut window_start = 0u64;
-    let mut at = damage_offset + 1;
+    let mut at = damage_offset;
     while at + header_len <= file_len {
         if at < window_start || at + header_len > window_start + window.len() as u64 {
             src.seek(SeekFrom::Start(at))?;
@@ -48,20 +56,27 @@ pub(crate) fn readable_after<R: Read + Seek>(
             window_start = at;
         }
         let start = (at - window_start) as usize;
+        // Almost every offset fails on its op byte; test that byte before
+        // decoding a whole header (a tenfold speed-up in debug builds).
+        if Op::from_code(window[start + OP_OFFSET]).is_none() {
+            at += 1;
+            continue;
+        }
         let header = RecordHeader::parse(
             window[start..start + RECORD_HEADER_LEN]
                 .try_into()
                 .expect("header length"),
         );
-        if plausible(&header, at, file_len, last_lsn, gap_start) {
+        if plausible(&header, at, file_len, last_lsn) {
             src.seek(SeekFrom::Start(at))?;
             let (chain, end) = follow_chain(src, at, file_len, header.lsn)?;
             if chain > 0 {
                 found.first_offset.get_or_insert(at);
                 found.records += chain;
                 last_lsn = header.lsn + chain - 1;
-                gap_start = end;
-                at = end + 1;
+                // The record at `end` broke the chain but may still be
+                // intact (an LSN gap): it is the next candidate.
+                at = end;
                 window.clear();
                 continue;
             }
@@ -71,20 +86,14 @@ pub(crate) fn readable_after<R: Read + Seek>(
     Ok(found)
 }
 
-fn plausible(header: &RecordHeader, at: u64, file_len: u64, last_lsn: u64, gap_start: u64) -> bool {
+fn plausible(header: &RecordHeader, at: u64, file_len: u64, last_lsn: u64) -> bool {
     let Some(op) = Op::from_code(header.op_code) else {
         return false;
     };
     if header.size_problem().is_some() || (op == Op::Delete && header.value_len != 0) {
         return false;
     }
-    if at + header.record_len() > file_len || header.lsn <= last_lsn {
-        return false;
-    }
-    // Each record takes at least a header's worth of bytes, so the gap can
-    // hide only so many of them.
-    let most_hidden = (at - gap_start) / RECORD_HEADER_LEN as u64 + 1;
-    header.lsn - last_lsn <= most_hidden + 1
+    at + header.record_len() <= file_len && header.lsn > last_lsn
 }
 
 /// Reads valid records with contiguous LSNs from `at`; returns how many and
@@ -97,7 +106,7 @@ fn follow_chain<R: Read + Seek>(
 ) -> io::Result<(u64, u64)> {
     let mut pos = at;
     let mut count = 0;
-    while let Step::Record(_, len) = read_step(src, file_len - pos, first_lsn + count)? {
+    while let Step::Record(len) = read_step(src, file_len - pos, first_lsn + count)? {
         pos += len;
         count += 1;
     }

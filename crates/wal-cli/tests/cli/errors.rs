@@ -115,3 +115,32 @@ fn a_closed_stdout_stops_dump_quietly() {
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     assert_eq!(output.stderr, b"");
 }
+
+#[test]
+fn writers_refuse_a_log_another_writer_holds_and_readers_do_not_mind() {
+    let scratch = Scratch::with_puts(&[("a", "1")]);
+    let holder = wal::KvStore::recover(&scratch.path).expect("open the log as a writer");
+    let before = scratch.bytes();
+    for (subcommand, rest) in [
+        ("put", &["k", "v"][..]),
+        ("delete", &["a"]),
+        ("load", &["--records", "2"]),
+    ] {
+        scratch
+            .wal(subcommand, rest)
+            .assert()
+            .code(2)
+            .stdout("")
+            .stderr(predicate::str::contains("another writer has this log open"))
+            .stderr(predicate::str::contains(scratch.shown()));
+    }
+    assert_eq!(scratch.bytes(), before, "a refused writer changed the log");
+    scratch.wal("get", &["a"]).assert().code(0).stdout("1\n");
+    scratch.wal("verify", &[]).assert().code(0);
+    drop(holder);
+    scratch
+        .wal("put", &["k", "v"])
+        .assert()
+        .code(0)
+        .stdout("2\n");
+}

@@ -1,0 +1,181 @@
+//! Threads appending through one log share fsyncs, and no append returns
+//! before a sync covering its record: unique, contiguous LSNs, nothing lost,
+//! and a store's map equal to a replay of its log.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use common::{HeldSync, MemHandle, read_bytes, read_path, wait_until};
+use wal::{KvStore, Op, SyncPolicy};
+
+#[test]
+fn appends_waiting_on_one_fsync_share_the_next() {
+    const THREADS: u64 = 8;
+    // The first fsync holds until the test lets it go.
+    let held = HeldSync::new(false);
+    let file = held.file.clone();
+    let wal = Arc::new(file.wal(SyncPolicy::Always));
+    let append = |i: u64| {
+        let (wal, file) = (Arc::clone(&wal), file.clone());
+        std::thread::spawn(move || {
+            let lsn = wal
+                .append(Op::Put, format!("k{i}").as_bytes(), b"v")
+                .unwrap();
+            // Acknowledged means covered by a finished fsync.
+            let (synced, _) = read_bytes(&file.synced_bytes());
+            assert!(
+                synced.iter().any(|r| r.lsn == lsn),
+                "LSN {lsn} acked before its fsync"
+            );
+            assert!(wal.durable_lsn() >= lsn);
+            lsn
+        })
+    };
+    let first = append(0);
+    held.wait_until_held();
+    let rest: Vec<_> = (1..THREADS).map(append).collect();
+    wait_until("every append took its LSN", || wal.last_lsn() == THREADS);
+    assert_eq!(
+        wal.durable_lsn(),
+        0,
+        "nothing is durable while the fsync hangs"
+    );
+    held.release();
+    let mut lsns = vec![first.join().unwrap()];
+    lsns.extend(rest.into_iter().map(|t| t.join().unwrap()));
+    assert_eq!(lsns[0], 1);
+    lsns.sort_unstable();
+    assert_eq!(lsns, (1..=THREADS).collect::<Vec<_>>());
+    // One fsync for the first record, one shared by all the others.
+    assert_eq!(file.syncs(), 2);
+    assert_eq!(wal.durable_lsn(), THREADS);
+    let (read, summary) = read_bytes(&file.synced_bytes());
+    assert_eq!(read.len() as u64, THREADS);
+    assert_eq!(summary.damage, None);
+}
+
+#[test]
+fn concurrent_puts_and_deletes_through_one_store_survive_a_reopen() {
+    const THREADS: usize = 4;
+    const PER_THREAD: usize = 40;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log.wal");
+    let store = Arc::new(KvStore::create(&path).unwrap());
+    // A watcher checks that the durable LSN never goes back.
+    let done = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let (store, done) = (Arc::clone(&store), Arc::clone(&done));
+        std::thread::spawn(move || {
+            let mut seen = 0;
+            while !done.load(Ordering::SeqCst) {
+                let durable = store.wal().durable_lsn();
+                assert!(durable >= seen, "durable LSN went from {seen} to {durable}");
+                seen = durable;
+                std::thread::yield_now();
+            }
+        })
+    };
+    let handles: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || {
+                let mut lsns = Vec::new();
+                for i in 0..PER_THREAD {
+                    // Own keys, plus a few keys every thread fights over.
+                    let own = format!("t{t}-{i}");
+                    lsns.push(store.put(&own, format!("{t}:{i}")).unwrap());
+                    let shared = format!("shared-{}", i % 3);
+                    let lsn = if i % 4 == 3 {
+                        store.delete(&shared).unwrap()
+                    } else {
+                        store.put(&shared, format!("{t}:{i}")).unwrap()
+                    };
+                    assert!(store.wal().durable_lsn() >= lsn);
+                    lsns.push(lsn);
+                }
+                lsns
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for handle in handles {
+        let lsns = handle.join().unwrap();
+        assert!(
+            lsns.windows(2).all(|w| w[0] < w[1]),
+            "one thread's LSNs increase"
+        );
+        all.extend(lsns);
+    }
+    let total = (THREADS * PER_THREAD * 2) as u64;
+    let unique: BTreeSet<u64> = all.iter().copied().collect();
+    assert_eq!(unique.len() as u64, total, "every put got its own LSN");
+    assert_eq!(unique, (1..=total).collect());
+    done.store(true, Ordering::SeqCst);
+    watcher.join().unwrap();
+    let live = store.snapshot();
+    drop(store);
+
+    let (read, summary) = read_path(&path);
+    assert_eq!(summary.damage, None);
+    assert_eq!(
+        read.iter().map(|r| r.lsn).collect::<Vec<_>>(),
+        (1..=total).collect::<Vec<_>>()
+    );
+    let (recovered, report) = KvStore::recover(&path).unwrap();
+    assert_eq!(report.records_replayed, total);
+    // Deletes and puts to the shared keys finished their fsyncs in any
+    // order; the live map must still equal the replay in LSN order.
+    assert_eq!(live, recovered.snapshot());
+    for t in 0..THREADS {
+        for i in 0..PER_THREAD {
+            let value = recovered.get(format!("t{t}-{i}")).unwrap();
+            assert_eq!(value, format!("{t}:{i}").into_bytes());
+        }
+    }
+}
+
+#[test]
+fn batches_from_several_threads_get_disjoint_contiguous_ranges() {
+    const THREADS: u64 = 4;
+    const BATCHES: u64 = 10;
+    const SIZE: u64 = 5;
+    let file = MemHandle::default();
+    let wal = Arc::new(file.wal(SyncPolicy::Always));
+    let handles: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let wal = Arc::clone(&wal);
+            std::thread::spawn(move || {
+                (0..BATCHES)
+                    .map(|b| {
+                        let keys: Vec<Vec<u8>> = (0..SIZE)
+                            .map(|i| format!("{t}-{b}-{i}").into_bytes())
+                            .collect();
+                        let batch = keys.iter().map(|k| (Op::Put, &k[..], &b"v"[..]));
+                        let range = wal.append_batch(batch).unwrap();
+                        (range, keys)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let batches: Vec<_> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    let (read, _) = read_bytes(&file.synced_bytes());
+    assert_eq!(read.len() as u64, THREADS * BATCHES * SIZE);
+    for (range, keys) in batches {
+        assert_eq!(range.end() - range.start() + 1, SIZE);
+        for (lsn, key) in range.zip(keys) {
+            assert_eq!(
+                read[(lsn - 1) as usize].key,
+                key,
+                "batch records stay together"
+            );
+        }
+    }
+    assert!(file.syncs() as u64 <= THREADS * BATCHES);
+}

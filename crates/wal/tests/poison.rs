@@ -1,0 +1,211 @@
+//! A failed write or fsync poisons the writer for good: the failing call and
+//! every later append or sync return an error, the failed fsync is never
+//! retried, and threads waiting on it all hear about it.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{HeldSync, MemHandle, wait_until};
+use wal::{Error, KvStore, LogFile, Op, SyncPolicy, Wal};
+
+fn eio() -> std::io::Error {
+    std::io::Error::from_raw_os_error(5)
+}
+
+/// A file whose `sync_data` fails on call `n`, and `append_all` on call `m`.
+fn failing(append_fails_on: Option<usize>, sync_fails_on: Option<usize>) -> MemHandle {
+    MemHandle::with_hooks(
+        Box::new(move |call| {
+            if Some(call) == append_fails_on {
+                Err(eio())
+            } else {
+                Ok(())
+            }
+        }),
+        Box::new(move |call| {
+            if Some(call) == sync_fails_on {
+                Err(eio())
+            } else {
+                Ok(())
+            }
+        }),
+    )
+}
+
+fn assert_poisoned(result: Result<impl std::fmt::Debug, Error>, operation: &str) {
+    match result {
+        Err(Error::Poisoned {
+            path,
+            operation: op,
+            ..
+        }) => {
+            assert_eq!(op, operation);
+            assert_eq!(path, std::path::Path::new("mem.wal"));
+        }
+        other => panic!("expected a writer poisoned by a failed {operation}, got {other:?}"),
+    }
+}
+
+/// Every way of writing to `wal` fails, and none reaches the file.
+fn assert_stays_poisoned(wal: &Wal<MemHandle>, file: &MemHandle, operation: &str) {
+    let (appends, syncs) = (file.appends(), file.syncs());
+    for _ in 0..3 {
+        assert_poisoned(wal.append(Op::Put, b"later", b"v"), operation);
+        assert_poisoned(
+            wal.append_batch([(Op::Delete, &b"k"[..], &b""[..])]),
+            operation,
+        );
+        assert_poisoned(wal.sync(), operation);
+        assert_poisoned(wal.append_partial(Op::Put, b"k", b"v", 3), operation);
+    }
+    assert_eq!(file.appends(), appends, "a poisoned writer wrote");
+    assert_eq!(file.syncs(), syncs, "a poisoned writer retried the fsync");
+}
+
+#[test]
+fn a_failed_fsync_poisons_every_later_append_and_sync() {
+    let file = failing(None, Some(3));
+    let wal = file.wal(SyncPolicy::Always);
+    assert_eq!(wal.append(Op::Put, b"a", b"1").unwrap(), 1);
+    assert_eq!(wal.append(Op::Put, b"b", b"2").unwrap(), 2);
+    let err = wal.append(Op::Put, b"c", b"3").unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("mem.wal") && message.contains("fsync"),
+        "{message}"
+    );
+    assert!(message.contains("reopen"), "{message}");
+    assert_poisoned(Err::<(), _>(err), "fsync");
+    assert_eq!(wal.durable_lsn(), 2, "record 3 was never acknowledged");
+    assert_stays_poisoned(&wal, &file, "fsync");
+}
+
+#[test]
+fn a_failed_explicit_sync_poisons_a_never_syncing_writer() {
+    let file = failing(None, Some(1));
+    let wal = file.wal(SyncPolicy::Never);
+    assert_eq!(wal.append(Op::Put, b"a", b"1").unwrap(), 1);
+    assert_poisoned(wal.sync(), "fsync");
+    assert_eq!(wal.durable_lsn(), 0);
+    assert_stays_poisoned(&wal, &file, "fsync");
+}
+
+#[test]
+fn a_failed_fsync_on_the_nth_record_poisons_an_every_n_writer() {
+    let file = failing(None, Some(1));
+    let wal = file.wal(SyncPolicy::EveryN(2));
+    assert_eq!(wal.append(Op::Put, b"a", b"1").unwrap(), 1);
+    assert_poisoned(wal.append(Op::Put, b"b", b"2"), "fsync");
+    assert_stays_poisoned(&wal, &file, "fsync");
+}
+
+#[test]
+fn a_failed_write_poisons_every_later_append_and_sync() {
+    let file = failing(Some(2), None);
+    let wal = file.wal(SyncPolicy::Always);
+    assert_eq!(wal.append(Op::Put, b"a", b"1").unwrap(), 1);
+    assert_poisoned(wal.append(Op::Put, b"b", b"2"), "write");
+    assert_eq!(file.syncs(), 1, "no fsync after the failed write");
+    assert_stays_poisoned(&wal, &file, "write");
+}
+
+#[test]
+fn a_failed_write_of_a_partial_record_poisons_too() {
+    let file = failing(Some(1), None);
+    let wal = file.wal(SyncPolicy::Always);
+    assert_poisoned(wal.append_partial(Op::Put, b"k", b"v", 5), "write");
+    assert_stays_poisoned(&wal, &file, "write");
+}
+
+#[test]
+fn a_poisoned_writer_drops_without_writing() {
+    let file = failing(None, Some(1));
+    let wal = file.wal(SyncPolicy::EveryN(100));
+    assert_eq!(wal.append(Op::Put, b"a", b"1").unwrap(), 1);
+    assert_poisoned(wal.sync(), "fsync");
+    let appends = file.appends();
+    drop(wal);
+    assert_eq!(file.appends(), appends);
+}
+
+#[test]
+fn threads_waiting_on_a_failed_group_fsync_all_get_errors() {
+    // The first fsync holds until the test lets it fail.
+    let held = HeldSync::new(true);
+    let file = held.file.clone();
+    let wal = Arc::new(file.wal(SyncPolicy::Always));
+    let append = |key: &'static [u8]| {
+        let wal = Arc::clone(&wal);
+        std::thread::spawn(move || wal.append(Op::Put, key, b"v"))
+    };
+    let leader = append(b"leader");
+    held.wait_until_held();
+    // While the leader's fsync hangs, more appends buffer and wait on it.
+    let waiters: Vec<_> = [&b"w1"[..], b"w2", b"w3"].into_iter().map(append).collect();
+    // An append holds the lock from assigning its LSN until it waits, so
+    // once every LSN is taken, every waiter is waiting.
+    wait_until("every waiter took its LSN", || wal.last_lsn() == 4);
+    held.release();
+    assert_poisoned(leader.join().unwrap(), "fsync");
+    for waiter in waiters {
+        assert_poisoned(waiter.join().unwrap(), "fsync");
+    }
+    assert_eq!(file.syncs(), 1, "no waiter retried the failed fsync");
+    assert_eq!(wal.durable_lsn(), 0);
+    assert_stays_poisoned(&wal, &file, "fsync");
+}
+
+/// A real file whose fsyncs fail once `failing` is set.
+struct FlakyDisk {
+    file: std::fs::File,
+    failing: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl LogFile for FlakyDisk {
+    fn append_all(&self, buf: &[u8]) -> std::io::Result<()> {
+        self.file.append_all(buf)
+    }
+
+    fn sync_data(&self) -> std::io::Result<()> {
+        if self.failing.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(eio());
+        }
+        self.file.sync_data()
+    }
+}
+
+#[test]
+fn reopening_after_poison_recovers_what_reached_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log.wal");
+    drop(KvStore::create(&path).unwrap());
+    let failing = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    let disk = FlakyDisk {
+        file,
+        failing: Arc::clone(&failing),
+    };
+    let wal = Wal::from_file(disk, &path, 0, SyncPolicy::Always);
+    assert_eq!(wal.append(Op::Put, b"a", b"1").unwrap(), 1);
+    failing.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(matches!(
+        wal.append(Op::Put, b"b", b"2"),
+        Err(Error::Poisoned { .. })
+    ));
+    assert!(matches!(
+        wal.append(Op::Put, b"c", b"3"),
+        Err(Error::Poisoned { .. })
+    ));
+    drop(wal);
+    // Record 2 reached the page cache before its fsync failed; whether it
+    // survives is up to the disk. Record 3 was never written.
+    let (store, report) = KvStore::recover(&path).unwrap();
+    assert_eq!(report.damage, None);
+    assert_eq!(store.get("a").as_deref(), Some(&b"1"[..]));
+    assert_eq!(store.get("c"), None);
+    assert_eq!(store.put("d", "4").unwrap(), report.last_lsn + 1);
+}

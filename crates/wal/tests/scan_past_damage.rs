@@ -1,0 +1,168 @@
+//! The search past damage: whatever the damage looks like (bytes zeroed,
+//! inserted or removed, records duplicated), every intact record behind it
+//! with a later LSN is found, so damage is called a tail only when cutting
+//! there loses nothing a reader could return.
+
+mod common;
+
+use common::{Log, put, puts, read_bytes};
+use wal::{DamageKind, InvalidField};
+
+fn splice(log: &Log, from: usize, to: usize, insert: &[u8]) -> Vec<u8> {
+    let mut bytes = log.bytes[..from].to_vec();
+    bytes.extend_from_slice(insert);
+    bytes.extend_from_slice(&log.bytes[to..]);
+    bytes
+}
+
+#[test]
+fn a_zeroed_block_hides_nothing_behind_it() {
+    let records = puts(40, 50);
+    let log = Log::new(&records);
+    // Zero 300 bytes starting inside record 10: records 10..=14 are hit.
+    let from = log.offsets[9] as usize + 7;
+    let bytes = splice(&log, from, from + 300, &[0; 300]);
+    let first_intact = (0..40)
+        .find(|&i| log.offsets[i] as usize >= from + 300)
+        .unwrap();
+    let (read, summary) = read_bytes(&bytes);
+    assert_eq!(read, records[..9]);
+    let damage = summary.damage.unwrap();
+    assert_eq!(damage.offset, log.offsets[9]);
+    assert_eq!(damage.records_after, (40 - first_intact) as u64, "{damage}");
+    assert_eq!(damage.first_readable_after, Some(log.offsets[first_intact]));
+}
+
+#[test]
+fn garbage_inserted_between_records_hides_nothing() {
+    let records = puts(10, 20);
+    let log = Log::new(&records);
+    let at = log.offsets[4] as usize;
+    for garbage in [&b"x"[..], b"\x01", &[0xff; 21], &[1; 100]] {
+        let bytes = splice(&log, at, at, garbage);
+        let (read, summary) = read_bytes(&bytes);
+        assert_eq!(read, records[..4]);
+        let damage = summary.damage.unwrap();
+        assert_eq!(damage.offset, at as u64);
+        assert_eq!(damage.records_after, 6, "{garbage:?}: {damage}");
+        assert_eq!(
+            damage.first_readable_after,
+            Some((at + garbage.len()) as u64)
+        );
+    }
+}
+
+#[test]
+fn records_cut_out_of_the_middle_leave_the_rest_readable() {
+    // Bytes removed from the middle (a hand edit, a buggy copy): an LSN gap
+    // of any size, directly at the damage.
+    let records = puts(12, 0);
+    let log = Log::new(&records);
+    for removed in 1..=5 {
+        let from = log.offsets[3] as usize;
+        let to = log.offsets[3 + removed] as usize;
+        let bytes = splice(&log, from, to, b"");
+        let (read, summary) = read_bytes(&bytes);
+        assert_eq!(read, records[..3]);
+        let damage = summary.damage.unwrap();
+        let expected = InvalidField::LsnOutOfSequence {
+            expected: 4,
+            found: 4 + removed as u64,
+        };
+        assert_eq!(damage.kind, DamageKind::InvalidField(expected));
+        // The record at the damage is intact and counts, as do all after it.
+        let after = (12 - 3 - removed) as u64;
+        assert_eq!(damage.records_after, after, "{removed} removed: {damage}");
+        assert_eq!(damage.first_readable_after, Some(damage.offset));
+        assert!(!damage.is_tail_only());
+    }
+}
+
+#[test]
+fn a_gap_before_the_last_record_is_not_a_tail() {
+    // Cutting at the damage would throw away an intact record.
+    let records = puts(5, 10);
+    let mut gapped = records[..4].to_vec();
+    gapped.push(put(6, b"key-6", b"after a gap"));
+    let log = Log::new(&gapped);
+    let (read, summary) = read_bytes(&log.bytes);
+    assert_eq!(read, records[..4]);
+    let damage = summary.damage.unwrap();
+    assert_eq!(damage.offset, log.offsets[4]);
+    assert_eq!(damage.records_after, 1, "{damage}");
+    assert!(!damage.is_tail_only());
+}
+
+#[test]
+fn a_duplicated_record_is_damage_with_the_rest_behind_it() {
+    let records = puts(6, 10);
+    let mut duplicated = records[..3].to_vec();
+    duplicated.push(records[2].clone());
+    duplicated.extend_from_slice(&records[3..]);
+    let log = Log::new(&duplicated);
+    let (read, summary) = read_bytes(&log.bytes);
+    assert_eq!(read, records[..3]);
+    let damage = summary.damage.unwrap();
+    assert_eq!(
+        damage.kind,
+        DamageKind::InvalidField(InvalidField::LsnOutOfSequence {
+            expected: 4,
+            found: 3
+        })
+    );
+    assert_eq!(damage.records_after, 3, "{damage}");
+    assert_eq!(damage.first_readable_after, Some(log.offsets[4]));
+}
+
+#[test]
+fn several_damaged_places_are_all_searched_past() {
+    let records = puts(30, 15);
+    let log = Log::new(&records);
+    let mut bytes = log.bytes.clone();
+    for index in [5, 6, 12, 20, 29] {
+        bytes[log.offsets[index] as usize + 25] ^= 0x40;
+    }
+    let (read, summary) = read_bytes(&bytes);
+    assert_eq!(read, records[..5]);
+    let damage = summary.damage.unwrap();
+    // Intact after the first damage: 7..=11, 13..=19, 21..=28.
+    assert_eq!(damage.records_after, 5 + 7 + 8, "{damage}");
+    assert_eq!(damage.first_readable_after, Some(log.offsets[7]));
+}
+
+#[test]
+fn records_with_earlier_lsns_behind_the_damage_do_not_count() {
+    // A log with an old log's records pasted after its damage: the pasted
+    // records are intact but not newer, so nothing newer follows.
+    let records = puts(8, 10);
+    let log = Log::new(&records);
+    let mut bytes = log.bytes.clone();
+    bytes.truncate(log.offsets[6] as usize + 5);
+    bytes.extend_from_slice(&log.bytes[log.offsets[0] as usize..log.offsets[4] as usize]);
+    let (read, summary) = read_bytes(&bytes);
+    assert_eq!(read, records[..6]);
+    assert_eq!(summary.damage.unwrap().records_after, 0);
+}
+
+#[test]
+fn the_search_ends_on_a_large_damaged_region() {
+    // 2 MiB of pseudo-random bytes after the damage, then two thousand fake
+    // record headers: plausible op, lengths and LSNs, no valid checksum.
+    let records = puts(3, 10);
+    let log = Log::new(&records);
+    let mut bytes = log.bytes[..log.offsets[2] as usize + 3].to_vec();
+    bytes.extend(common::pseudo_random_bytes(2 << 20, 0x2545_F491_4F6C_DD1D));
+    let mut fake = Vec::new();
+    for lsn in 3..2000u64 {
+        fake.extend_from_slice(&[0, 0, 0, 0]);
+        fake.extend_from_slice(&lsn.to_le_bytes());
+        fake.push(1);
+        fake.extend_from_slice(&0u32.to_le_bytes());
+        fake.extend_from_slice(&(lsn as u32 * 7).to_le_bytes());
+    }
+    bytes.extend_from_slice(&fake);
+    let (read, summary) = read_bytes(&bytes);
+    assert_eq!(read, records[..2]);
+    let damage = summary.damage.unwrap();
+    assert_eq!(damage.records_after, 0, "{damage}");
+}
