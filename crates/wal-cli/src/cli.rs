@@ -110,10 +110,13 @@ pub enum Command {
     #[command(after_help = load::EXAMPLES)]
     Load(LoadArgs),
 
-    /// Measure append throughput under each sync policy.
+    /// Measure the log against the disk's and the CPU's own limits.
     ///
-    /// Runs the log's writer under the sync policies and reports records
-    /// per second against a baseline measured in the same run.
+    /// Buffered appends, one fsync per record, batches, group commit across
+    /// 1/4/16 threads, replay and KvStore recovery, each next to a baseline
+    /// of raw operations (64 KiB writes, write + sync_data, 64 KiB reads +
+    /// CRC) taken in the same run on the same disk, with their ratio. See
+    /// BENCHMARKS.md.
     #[command(after_help = "Examples:\n  wal bench --quick\n  wal bench --json")]
     Bench(BenchArgs),
 }

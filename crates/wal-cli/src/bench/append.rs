@@ -1,0 +1,194 @@
+//! Appending: buffered (no fsync), one fsync per record, and batches.
+
+use std::fs;
+use std::hint::black_box;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, ensure};
+use wal::{FILE_HEADER_LEN, Op, Record, SyncPolicy, Wal};
+
+use super::Plan;
+use super::figure::Figure;
+use super::workload::{
+    Keys, ScratchDir, ValueSize, create_raw, median, per_second, raw_write, raw_write_sync,
+    record_len, value,
+};
+
+/// Buffered appends (sync never) against plain 64 KiB `write` calls of the
+/// same bytes, through [`Wal::append`] (shared, takes the lock) and through
+/// [`Wal::append_exclusive`] (`&mut`, no lock). Each round appends to a new
+/// log both ways, then writes that log's record bytes to a new raw file; the
+/// first round warms up and is dropped.
+pub fn buffered(dir: &ScratchDir, plan: &Plan, size: ValueSize) -> Result<Vec<Figure>> {
+    let value = value(size.bytes);
+    let records = (plan.append_bytes / record_len(size.bytes)).max(1);
+    let payload = records * record_len(size.bytes);
+    let (mut shared, mut exclusive, mut raw) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..=plan.rounds {
+        let path = dir.file("buffered.wal")?;
+        let shared_time = fill_new_log(&path, records, &value, |wal, key, value| {
+            wal.append(Op::Put, key, value)
+        })?;
+        let bytes = fs::read(&path).context("read the log back")?;
+        ensure!(bytes.len() as u64 == FILE_HEADER_LEN as u64 + payload);
+        fs::remove_file(&path)?;
+
+        let exclusive_time = fill_new_log(&path, records, &value, |wal, key, value| {
+            wal.append_exclusive(Op::Put, key, value)
+        })?;
+        ensure!(fs::read(&path)? == bytes, "both ways write the same bytes");
+        fs::remove_file(&path)?;
+
+        let raw_path = dir.file("buffered.raw")?;
+        let raw_time = raw_write(&raw_path, &bytes[FILE_HEADER_LEN..])?;
+        fs::remove_file(&raw_path)?;
+        if round > 0 {
+            shared.push(per_second(payload as f64, shared_time));
+            exclusive.push(per_second(payload as f64, exclusive_time));
+            raw.push(per_second(payload as f64, raw_time));
+        }
+    }
+    let raw = median(raw);
+    let per_record = record_len(size.bytes) as f64;
+    let target = match size.bytes {
+        32 => Some(0.4),
+        1024 => Some(0.7),
+        _ => None,
+    };
+    let mut figures = Vec::new();
+    for (way, rate) in [
+        ("buffered", median(shared)),
+        ("buffered_exclusive", median(exclusive)),
+    ] {
+        let baseline = "write 64 KiB blocks";
+        figures.push(Figure::rate(
+            format!("append/{way}/{}", size.label),
+            rate / 1e6,
+            "MB/s",
+            raw / 1e6,
+            baseline,
+        ));
+        figures.push(Figure::rate(
+            format!("append/{way}/{}/records", size.label),
+            rate / per_record,
+            "records/s",
+            raw / per_record,
+            baseline,
+        ));
+    }
+    Ok(figures
+        .into_iter()
+        .map(|figure| match target {
+            Some(target) => figure.target(target),
+            None => figure,
+        })
+        .collect())
+}
+
+/// Appends `records` puts to a new log (sync never) at `path` through
+/// `append`, and times it until the log is closed: dropping it hands the last
+/// buffered bytes to the kernel.
+fn fill_new_log(
+    path: &Path,
+    records: u64,
+    value: &[u8],
+    append: impl Fn(&mut Wal, &[u8], &[u8]) -> wal::Result<u64>,
+) -> Result<Duration> {
+    let mut wal = Wal::create(path, SyncPolicy::Never)?;
+    let mut keys = Keys::new();
+    let start = Instant::now();
+    for _ in 0..records {
+        append(&mut wal, black_box(keys.advance()), black_box(value))?;
+    }
+    drop(wal);
+    Ok(start.elapsed())
+}
+
+/// One fsync per record (`append` under sync always) against a loop of
+/// `write` + `sync_data` of a record of the same size. The two take turns
+/// record by record, on two files growing side by side, so that the disk's
+/// moods (its cache flushing, the journal) reach both alike.
+pub fn fsync_each(dir: &ScratchDir, plan: &Plan, size: ValueSize) -> Result<Figure> {
+    let value = value(size.bytes);
+    let wal = Wal::create(dir.file("fsync.wal")?, SyncPolicy::Always)?;
+    let mut raw = create_raw(&dir.file("fsync.raw")?)?;
+    let record = wal::encode(&Record {
+        lsn: 1,
+        op: Op::Put,
+        key: Keys::new().advance().to_vec(),
+        value: value.clone(),
+    });
+    ensure!(record.len() as u64 == record_len(size.bytes));
+    let mut keys = Keys::new();
+    let (mut wal_rates, mut raw_rates) = (Vec::new(), Vec::new());
+    for round in 0..=plan.rounds {
+        let (mut raw_time, mut wal_time) = (Duration::ZERO, Duration::ZERO);
+        for _ in 0..plan.fsync_records {
+            raw_time += raw_write_sync(&mut raw, &record, 1)?;
+            let start = Instant::now();
+            wal.append(Op::Put, keys.advance(), &value)?;
+            wal_time += start.elapsed();
+        }
+        if round > 0 {
+            wal_rates.push(per_second(plan.fsync_records as f64, wal_time));
+            raw_rates.push(per_second(plan.fsync_records as f64, raw_time));
+        }
+    }
+    Ok(Figure::rate(
+        format!("append/fsync_each/{}", size.label),
+        median(wal_rates),
+        "appends/s",
+        median(raw_rates),
+        "write + sync_data loop",
+    )
+    .target(0.9))
+}
+
+/// `append_batch` of 8 and of 64 records, one fsync each, against the rate
+/// of one fsync per record (`per_record`, from [`fsync_each`]).
+pub fn batches(
+    dir: &ScratchDir,
+    plan: &Plan,
+    size: ValueSize,
+    per_record: &Figure,
+) -> Result<Vec<Figure>> {
+    let value = value(size.bytes);
+    let mut figures = Vec::new();
+    for batch_len in [8u64, 64] {
+        let wal = Wal::create(
+            dir.file(&format!("batch-{batch_len}.wal"))?,
+            SyncPolicy::Always,
+        )?;
+        let mut keys = Keys::new();
+        let mut rates = Vec::new();
+        for round in 0..=plan.rounds {
+            let start = Instant::now();
+            for _ in 0..plan.batches {
+                let batch: Vec<[u8; 12]> = (0..batch_len).map(|_| *keys.advance()).collect();
+                let lsns =
+                    wal.append_batch(batch.iter().map(|key| (Op::Put, &key[..], &value[..])))?;
+                ensure!(lsns.end() - lsns.start() + 1 == batch_len);
+            }
+            if round > 0 {
+                rates.push(per_second(
+                    (plan.batches * batch_len) as f64,
+                    start.elapsed(),
+                ));
+            }
+        }
+        let figure = Figure::rate(
+            format!("append_batch/{batch_len}/{}", size.label),
+            median(rates),
+            "records/s",
+            per_record.value,
+            "one fsync per record",
+        );
+        figures.push(if batch_len == 64 {
+            figure.target(20.0)
+        } else {
+            figure
+        });
+    }
+    Ok(figures)
+}

@@ -1,0 +1,299 @@
+//! Fuzz target `reader`: arbitrary bytes as a WAL file.
+//!
+//! The bytes go to the streaming reader (from memory) and, through a file, to
+//! `KvStore` recovery and to `replay` in every recovery mode. Besides "no
+//! panic", every input is checked against what the crate promises:
+//!
+//! * every record returned re-encodes to exactly the bytes it was read from,
+//!   at contiguous offsets with contiguous LSNs, and the summary agrees;
+//! * no single allocation is larger than a fixed allowance for the reader's
+//!   own buffers plus the input's length: a length field read from disk is
+//!   checked against the bytes left before anything is allocated, so a
+//!   16 MiB or 4 GiB length in a 100-byte file must never reach the allocator;
+//! * recovery rebuilds exactly the map the records describe, refuses a file
+//!   that is not a WAL without touching it, cuts a damaged tail only after
+//!   saving it byte for byte, and leaves a log that takes a new record;
+//! * each recovery mode accepts exactly the damage it is documented to.
+//!
+//! The allocation check needs a counting global allocator, hence the one
+//! `unsafe impl` here; the library itself forbids unsafe code.
+
+#![no_main]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use libfuzzer_sys::fuzz_target;
+use wal::{KvStore, Op, RecoveryMode, Summary, WalOptions, WalReader};
+
+/// Bytes any single allocation may take beyond the input's own length: room
+/// for the reader's read buffer and small bookkeeping, far below the 16 MiB
+/// value cap that a trusted length field would ask for.
+const ALLOWANCE: usize = 1024 * 1024;
+
+/// Inputs are cut to this length so that `ALLOWANCE + len` stays far below
+/// the caps whatever `-max_len` the fuzzer is given.
+const MAX_INPUT: usize = 256 * 1024;
+
+struct Counting;
+
+static LARGEST: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards every call unchanged to the system allocator; the only
+// addition is recording the largest size requested.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LARGEST.fetch_max(new_size, Ordering::Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+fuzz_target!(|input: &[u8]| {
+    let data = &input[..input.len().min(MAX_INPUT)];
+    LARGEST.store(0, Ordering::Relaxed);
+    let read = read_from_memory(data);
+    let path = work_dir().join("log.wal");
+    fs::write(&path, data).expect("write the input file");
+    check_recovery(&path, data, read.as_ref());
+    check_modes(&path, data, read.as_ref());
+    check_allocations(data, "recovery");
+    clear(work_dir());
+});
+
+/// What the in-memory reader made of the input: the map its records
+/// describe and its summary; `None` when the input is not a WAL.
+struct Read {
+    model: BTreeMap<Vec<u8>, Vec<u8>>,
+    summary: Summary,
+}
+
+fn read_from_memory(data: &[u8]) -> Option<Read> {
+    let len = data.len() as u64;
+    let mut reader = match WalReader::new(Cursor::new(data), len, "fuzz-input") {
+        Ok(reader) => reader,
+        Err(err) => {
+            assert!(
+                !data.starts_with(&wal::file_header()),
+                "valid header refused: {err}"
+            );
+            return None;
+        }
+    };
+    let mut model = BTreeMap::new();
+    let mut expected_offset = wal::FILE_HEADER_LEN as u64;
+    let mut expected_lsn = 1;
+    loop {
+        // Allocations first: a reader that trusted a length field would
+        // allocate for it and only then fail to read that many bytes.
+        let next = reader.next_entry();
+        check_allocations(data, "reading a record");
+        let Some(entry) = next.expect("reading memory cannot fail") else {
+            break;
+        };
+        assert_eq!(entry.offset, expected_offset, "records must be contiguous");
+        assert_eq!(entry.record.lsn, expected_lsn, "LSNs must be contiguous");
+        let encoded = wal::encode(&entry.record);
+        assert_eq!(encoded.len() as u64, entry.len);
+        let at = entry.offset as usize;
+        assert_eq!(&data[at..at + encoded.len()], &encoded[..], "record bytes");
+        expected_offset += entry.len;
+        expected_lsn += 1;
+        match entry.record.op {
+            Op::Put => {
+                model.insert(entry.record.key, entry.record.value);
+            }
+            Op::Delete => {
+                model.remove(&entry.record.key);
+            }
+        }
+    }
+    let summary = reader.finish();
+    check_allocations(data, "reading to the end");
+    let summary = summary.expect("reading memory cannot fail");
+    assert_eq!(summary.records, expected_lsn - 1);
+    assert_eq!(summary.last_lsn, expected_lsn - 1);
+    assert_eq!(summary.file_len, len);
+    match &summary.damage {
+        None => assert_eq!(summary.valid_len, len, "a clean end is the end of the file"),
+        Some(damage) => {
+            assert_eq!(damage.offset, summary.valid_len);
+            assert_eq!(damage.bytes_to_end, len - damage.offset);
+            assert!(damage.bytes_to_end > 0, "damage needs bytes");
+            assert_eq!(
+                damage.records_after > 0,
+                damage.first_readable_after.is_some()
+            );
+            if let Some(first) = damage.first_readable_after {
+                assert!(
+                    first >= damage.offset && first < len,
+                    "first readable {first}"
+                );
+            }
+        }
+    }
+    if summary.records > 0 || summary.damage.as_ref().is_some_and(|d| d.offset > 0) {
+        assert_eq!(summary.valid_len, expected_offset);
+    }
+    Some(Read { model, summary })
+}
+
+fn check_recovery(path: &Path, data: &[u8], read: Option<&Read>) {
+    let options = WalOptions::default();
+    let recovered = KvStore::recover_with(path, options);
+    let Some(read) = read else {
+        assert!(recovered.is_err(), "a file that is not a WAL was opened");
+        assert_eq!(
+            fs::read(path).expect("read back"),
+            data,
+            "refused file changed"
+        );
+        return;
+    };
+    let (store, report) = recovered.expect("point-in-time recovery accepts any damage");
+    assert_eq!(report.records_replayed, read.summary.records);
+    assert_eq!(report.last_lsn, read.summary.last_lsn);
+    assert_eq!(report.damage, read.summary.damage);
+    assert_eq!(store.snapshot(), read.model, "recovered map");
+    match (&report.damage, &report.cut) {
+        (None, None) => {}
+        (Some(damage), Some(cut)) => {
+            assert_eq!(cut.offset, damage.offset);
+            let saved = fs::read(&cut.saved_to).expect("saved tail");
+            assert_eq!(saved, &data[damage.offset as usize..], "saved tail bytes");
+        }
+        (damage, cut) => panic!("damage {damage:?} but cut {cut:?}"),
+    }
+    let lsn = store
+        .put(b"after-recovery", b"value")
+        .expect("append after recovery");
+    assert_eq!(
+        lsn,
+        read.summary.last_lsn + 1,
+        "LSNs continue after recovery"
+    );
+    drop(store);
+    let summary = WalReader::open(path)
+        .and_then(WalReader::finish)
+        .expect("reopen");
+    assert_eq!(summary.damage, None, "recovered log must read clean");
+    assert_eq!(summary.records, read.summary.records + 1);
+}
+
+/// Replays the original bytes in every recovery mode: each must accept
+/// exactly the damage it documents, report what the reader saw, and leave
+/// the file as it was.
+fn check_modes(path: &Path, data: &[u8], read: Option<&Read>) {
+    let Some(read) = read else { return };
+    clear(work_dir());
+    fs::write(path, data).expect("write the input file again");
+    let damage = read.summary.damage.as_ref();
+    for mode in [
+        RecoveryMode::PointInTime,
+        RecoveryMode::TolerateTornTail,
+        RecoveryMode::AbsoluteConsistency,
+    ] {
+        let accepted = match mode {
+            RecoveryMode::PointInTime => true,
+            RecoveryMode::TolerateTornTail => damage.is_none_or(|d| d.is_tail_only()),
+            RecoveryMode::AbsoluteConsistency => damage.is_none(),
+        };
+        let mut replayed = 0u64;
+        match wal::replay(path, mode, |_| replayed += 1) {
+            Ok(report) => {
+                assert!(accepted, "{mode} accepted {damage:?}");
+                assert_eq!(report.records_replayed, read.summary.records);
+                assert_eq!(report.damage, read.summary.damage);
+                assert_eq!(report.cut, None, "replay never cuts");
+            }
+            Err(wal::Error::Damaged {
+                damage: refused, ..
+            }) => {
+                assert!(!accepted, "{mode} refused {refused:?}");
+                assert_eq!(Some(&refused), damage);
+            }
+            Err(err) => panic!("{mode}: unexpected error {err}"),
+        }
+        assert_eq!(replayed, read.summary.records, "{mode}: records handed out");
+        assert_eq!(
+            fs::read(path).expect("read back"),
+            data,
+            "{mode} changed the file"
+        );
+    }
+}
+
+fn check_allocations(data: &[u8], stage: &str) {
+    let largest = LARGEST.load(Ordering::Relaxed);
+    assert!(
+        largest <= ALLOWANCE + data.len(),
+        "{stage}: an allocation of {largest} bytes for a {}-byte input",
+        data.len()
+    );
+}
+
+/// A directory of this process's own on tmpfs when there is one: recovery
+/// fsyncs, which costs nothing there and milliseconds on a disk.
+fn work_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let shm = Path::new("/dev/shm");
+        let base = if shm.is_dir() {
+            shm.to_path_buf()
+        } else {
+            std::env::temp_dir()
+        };
+        remove_dead_work_dirs(&base);
+        let dir = base.join(format!("{WORK_DIR_PREFIX}{}", std::process::id()));
+        fs::create_dir_all(&dir).expect("create the fuzz work directory");
+        dir
+    })
+}
+
+const WORK_DIR_PREFIX: &str = "wal-fuzz-";
+
+/// libFuzzer ends the process with `exit`, so a work directory outlives its
+/// fuzzer (emptied: every input is cleared away). Removes those left by
+/// processes that are gone; `remove_dir` only ever removes empty ones.
+fn remove_dead_work_dirs(base: &Path) {
+    let Ok(entries) = fs::read_dir(base) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(WORK_DIR_PREFIX)) else {
+            continue;
+        };
+        if !Path::new("/proc").join(pid).exists() {
+            let _ = fs::remove_dir(entry.path());
+        }
+    }
+}
+
+fn clear(dir: &Path) {
+    for entry in fs::read_dir(dir).expect("list the work directory") {
+        let path = entry.expect("directory entry").path();
+        fs::remove_file(&path).expect("remove a work file");
+    }
+}
