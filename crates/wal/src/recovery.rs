@@ -2,9 +2,11 @@
 //! cutting a damaged tail (after saving it) so that appends stay reachable.
 
 use std::fmt;
-use std::fs::{File, OpenOptions};
+use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, IoContext, Result};
 use crate::format::{self, FILE_HEADER_LEN};
@@ -222,18 +224,33 @@ impl Wal {
     }
 }
 
+/// How long a writer keeps trying for a lock that is taken. A log that was
+/// just closed can still look locked for a moment: a process forked by any
+/// thread of the closing program holds a copy of the descriptor, and so the
+/// lock, until it execs. A second writer that really is there keeps the lock
+/// far longer than this.
+const LOCK_PATIENCE: Duration = Duration::from_secs(1);
+
 /// Takes the exclusive advisory lock (`flock`) that every writer holds for as
 /// long as its file is open, so that a second writer — another process, or
 /// another `Wal` in this one — cannot interleave its records with ours or cut
 /// a tail that is still being written. The kernel drops the lock when the
 /// holder exits, however it exits, so a crash never leaves a log locked.
 fn lock_for_writing(file: &File, path: &Path) -> Result<()> {
-    match file.try_lock() {
-        Ok(()) => Ok(()),
-        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked {
-            path: path.to_path_buf(),
-        }),
-        Err(std::fs::TryLockError::Error(err)) => Err(Error::io(path, err)),
+    let deadline = Instant::now() + LOCK_PATIENCE;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                thread::sleep(Duration::from_millis(1));
+            }
+            Err(TryLockError::WouldBlock) => {
+                return Err(Error::Locked {
+                    path: path.to_path_buf(),
+                });
+            }
+            Err(TryLockError::Error(err)) => return Err(Error::io(path, err)),
+        }
     }
 }
 
