@@ -97,6 +97,9 @@
 //! * Creating a log fsyncs the file and its directory.
 //! * A failed write or fsync poisons the writer ([`Error::Poisoned`]): it never
 //!   retries and carries on.
+//! * One writer per log: a writer holds an exclusive advisory lock (`flock`)
+//!   on the file while it is open, and a second one gets [`Error::Locked`].
+//!   Readers take no lock, and a crashed writer's lock goes with its process.
 
 mod error;
 mod format;
