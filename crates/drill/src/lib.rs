@@ -43,6 +43,7 @@ mod cli;
 mod fault;
 pub mod show;
 mod steps;
+mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -53,6 +54,7 @@ pub use check::{Doing, Error, Result, expect, expect_eq};
 pub use cli::{EXIT_FAILED, EXIT_PASSED, EXIT_USAGE, main};
 pub use fault::flip_bit;
 pub use steps::Steps;
+pub use store::create_store;
 
 /// What one drill run needs to know.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,8 +1,7 @@
 //! The lesson's drill: the crash is simulated by dropping the store between
 //! the WAL write and the apply.
 
-use drill::{Doing, Options, Result, Steps, show};
-use wal::KvStore;
+use drill::{Options, Result, Steps, show};
 
 use crate::{Fault, KEY, VALUE, corrupt_first_value, recover_and_check, write_unapplied};
 
@@ -14,11 +13,7 @@ pub const STEPS: usize = 4;
 
 pub fn run(options: &Options<Fault>, steps: &mut Steps<'_>) -> Result<()> {
     let wal = options.dir.join(WAL_FILE);
-    let store = KvStore::create(&wal).doing(format!("create a KvStore at {}", wal.display()))?;
-    steps.step(format_args!(
-        "created KvStore with WAL at {}",
-        wal.display()
-    ))?;
+    let store = drill::create_store(steps, &wal)?;
 
     let lsn = write_unapplied(&store, KEY, VALUE)?;
     steps.step(format_args!(

@@ -29,11 +29,7 @@ pub const EMPTY_WAL_FILE: &str = "empty.log";
 
 pub fn run(options: &Options<Fault>, steps: &mut Steps<'_>) -> Result<()> {
     let wal = options.dir.join(WAL_FILE);
-    let store = KvStore::create(&wal).doing(format!("create a KvStore at {}", wal.display()))?;
-    steps.step(format_args!(
-        "created KvStore with WAL at {}",
-        wal.display()
-    ))?;
+    let store = drill::create_store(steps, &wal)?;
 
     write_first_five(&store)?;
     steps.step("wrote 5 valid records through put and delete, each fsync'd:")?;
