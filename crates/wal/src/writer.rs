@@ -216,6 +216,7 @@ impl<F: LogFile> Wal<F> {
 
     /// After records up to `last` were buffered: waits for their fsync when
     /// the sync policy asks for one, else hands a full buffer to the file.
+    #[inline]
     fn meet_policy(&self, mut state: MutexGuard<'_, State>, last: u64) -> Result<()> {
         if needs_sync(self.policy, state.durable_lsn, last) {
             self.wait_durable(state, last)
@@ -367,20 +368,28 @@ fn needs_sync(policy: SyncPolicy, durable_lsn: u64, last: u64) -> bool {
 }
 
 /// Refuses appends to a poisoned log or to one that ends in a partial record.
+#[inline]
 fn check_state(path: &Path, state: &State) -> Result<()> {
+    if state.poisoned.is_some() || state.ends_in_partial {
+        return Err(refusal(path, state));
+    }
+    Ok(())
+}
+
+/// Why [`check_state`] refuses: kept out of line, off the path of every
+/// append.
+#[cold]
+fn refusal(path: &Path, state: &State) -> Error {
     if let Some((operation, message)) = &state.poisoned {
-        return Err(Error::Poisoned {
+        return Error::Poisoned {
             path: path.to_path_buf(),
             operation,
             message: message.clone(),
-        });
+        };
     }
-    if state.ends_in_partial {
-        return Err(Error::EndsInPartialRecord {
-            path: path.to_path_buf(),
-        });
+    Error::EndsInPartialRecord {
+        path: path.to_path_buf(),
     }
-    Ok(())
 }
 
 fn check_sizes(op: Op, key: &[u8], value: &[u8]) -> Result<()> {
