@@ -3,7 +3,8 @@
 //! Every figure is measured in this one process, in one directory, next to a
 //! baseline taken in the same run on the same disk out of the raw operations
 //! the log is built on: plain 64 KiB `write` calls for buffered appends, a
-//! `write` + `sync_data` loop for synced appends, 64 KiB reads through
+//! `write` + `sync_data` loop into the log's own file for synced appends and
+//! batches, 64 KiB reads through
 //! `crc32fast` for replay. A figure's `ratio` says how close the log comes.
 //! Measurements and their baselines take turns round after round and each
 //! keeps its median, so a disturbance of the machine (another build, the
@@ -185,6 +186,7 @@ mod tests {
             "append/fsync_each/64KiB",
             "append_batch/8/1KiB",
             "append_batch/64/32B",
+            "append_batch_vs_raw/64/64KiB",
             "group_commit/1_thread",
             "group_commit/16_threads",
             "replay/1KiB",
@@ -194,7 +196,7 @@ mod tests {
         ] {
             assert!(names.contains(&name), "{name} missing from {names:?}");
         }
-        assert_eq!(names.len(), 12 + 3 + 6 + 3 + 9 + 1);
+        assert_eq!(names.len(), 12 + 3 + 12 + 3 + 9 + 1);
         for figure in &figures {
             assert!(
                 figure.value > 0.0 && figure.baseline > 0.0 && figure.ratio > 0.0,

@@ -169,13 +169,20 @@ pub fn raw_write(path: &Path, bytes: &[u8]) -> Result<Duration> {
     Ok(start.elapsed())
 }
 
-/// Baseline: `count` rounds of one `write` of `record` and one `sync_data`.
-pub fn raw_write_sync(file: &mut File, record: &[u8], count: u64) -> Result<Duration> {
+/// Opens an existing file to append to, as a baseline that shares the
+/// log's file.
+pub fn open_append(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .append(true)
+        .open(path)
+        .with_context(|| format!("{}: cannot open to append", path.display()))
+}
+
+/// Baseline: one `write` of `bytes` and one `sync_data`.
+pub fn raw_write_sync(file: &mut File, bytes: &[u8]) -> Result<Duration> {
     let start = Instant::now();
-    for _ in 0..count {
-        file.write_all(record).context("raw write")?;
-        file.sync_data().context("raw sync_data")?;
-    }
+    file.write_all(bytes).context("raw write")?;
+    file.sync_data().context("raw sync_data")?;
     Ok(start.elapsed())
 }
 
