@@ -93,6 +93,7 @@ pub fn encode_into(out: &mut Vec<u8>, lsn: u64, op: Op, key: &[u8], value: &[u8]
 /// once before handing it to the file: the checksums of consecutive small
 /// records then overlap in the CPU instead of each waiting on the last, and
 /// the lock is held for a copy only.
+#[inline]
 pub fn encode_unsealed_into(out: &mut Vec<u8>, lsn: u64, op: Op, key: &[u8], value: &[u8]) {
     debug_assert!(key.len() <= MAX_KEY_LEN as usize && value.len() <= MAX_VALUE_LEN as usize);
     let mut header = [0u8; RECORD_HEADER_LEN];

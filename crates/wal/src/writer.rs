@@ -145,6 +145,7 @@ impl<F: LogFile> Wal<F> {
     }
 
     /// Appends one record and returns its LSN once the sync policy is met.
+    #[inline]
     pub fn append(&self, op: Op, key: &[u8], value: &[u8]) -> Result<u64> {
         // The batch path for one record, minus its bookkeeping: small
         // records are appended at tens of millions a second, where every
@@ -166,6 +167,7 @@ impl<F: LogFile> Wal<F> {
     /// cost of appending a small record. Durability is exactly that of
     /// `append`: whenever the sync policy asks for a write or an fsync, this
     /// takes the lock and goes the same way.
+    #[inline]
     pub fn append_exclusive(&mut self, op: Op, key: &[u8], value: &[u8]) -> Result<u64> {
         check_sizes(op, key, value)?;
         let state = self
