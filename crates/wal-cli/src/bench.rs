@@ -28,7 +28,8 @@ use workload::{ScratchDir, VALUE_SIZES};
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
     /// Print the figures as a JSON array of objects with `name`, `value`,
-    /// `unit`, `baseline`, `baseline_name`, `ratio` and `target`.
+    /// `unit`, `baseline`, `baseline_name`, `ratio`, `target` and
+    /// `raw_ratio`.
     #[arg(long)]
     pub json: bool,
     /// Smaller logs and shorter runs: under 20 seconds instead of under 2
@@ -198,6 +199,11 @@ mod tests {
         }
         assert_eq!(names.len(), 12 + 3 + 12 + 3 + 9 + 1);
         for figure in &figures {
+            assert_eq!(
+                figure.raw_ratio.is_some(),
+                figure.name.starts_with("append_batch/"),
+                "{figure:?}"
+            );
             assert!(
                 figure.value > 0.0 && figure.baseline > 0.0 && figure.ratio > 0.0,
                 "{figure:?}"
