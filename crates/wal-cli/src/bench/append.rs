@@ -2,6 +2,7 @@
 
 use std::fs;
 use std::hint::black_box;
+use std::io::Read;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -11,44 +12,63 @@ use wal::{FILE_HEADER_LEN, Op, Record, SyncPolicy, Wal};
 use super::Plan;
 use super::figure::Figure;
 use super::workload::{
-    Keys, ScratchDir, ValueSize, median, open_append, per_second, raw_write, raw_write_sync,
+    BLOCK, Keys, ScratchDir, ValueSize, median, open_append, per_second, raw_write, raw_write_sync,
     record_len, value,
 };
 
 /// Buffered appends (sync never) against plain 64 KiB `write` calls of the
 /// same bytes, through [`Wal::append`] (shared, takes the lock) and through
-/// [`Wal::append_exclusive`] (`&mut`, no lock). Each round appends to a new
-/// log both ways, then writes that log's record bytes to a new raw file; the
-/// first round warms up and is dropped.
+/// [`Wal::append_exclusive`] (`&mut`, no lock). A log written first, untimed,
+/// gives the bytes the raw baseline writes. Each round then does all three
+/// into new files, taking turns at going first, so that whatever one leaves
+/// behind (freed page-cache pages, a write-back starting) falls on each alike;
+/// the first round warms up and is dropped.
 pub fn buffered(dir: &ScratchDir, plan: &Plan, size: ValueSize) -> Result<Vec<Figure>> {
+    #[derive(Clone, Copy)]
+    enum Way {
+        Shared,
+        Exclusive,
+        Raw,
+    }
+    const WAYS: [Way; 3] = [Way::Shared, Way::Exclusive, Way::Raw];
+
     let value = value(size.bytes);
     let records = (plan.append_bytes / record_len(size.bytes)).max(1);
     let payload = records * record_len(size.bytes);
-    let (mut shared, mut exclusive, mut raw) = (Vec::new(), Vec::new(), Vec::new());
+    let path = dir.file("buffered.wal")?;
+    fill_new_log(&path, records, &value, |wal, key, value| {
+        wal.append(Op::Put, key, value)
+    })?;
+    let bytes = fs::read(&path).context("read the log back")?;
+    ensure!(bytes.len() as u64 == FILE_HEADER_LEN as u64 + payload);
+    fs::remove_file(&path)?;
+
+    let mut rates = [Vec::new(), Vec::new(), Vec::new()];
     for round in 0..=plan.rounds {
-        let path = dir.file("buffered.wal")?;
-        let shared_time = fill_new_log(&path, records, &value, |wal, key, value| {
-            wal.append(Op::Put, key, value)
-        })?;
-        let bytes = fs::read(&path).context("read the log back")?;
-        ensure!(bytes.len() as u64 == FILE_HEADER_LEN as u64 + payload);
-        fs::remove_file(&path)?;
-
-        let exclusive_time = fill_new_log(&path, records, &value, |wal, key, value| {
-            wal.append_exclusive(Op::Put, key, value)
-        })?;
-        ensure!(fs::read(&path)? == bytes, "both ways write the same bytes");
-        fs::remove_file(&path)?;
-
-        let raw_path = dir.file("buffered.raw")?;
-        let raw_time = raw_write(&raw_path, &bytes[FILE_HEADER_LEN..])?;
-        fs::remove_file(&raw_path)?;
-        if round > 0 {
-            shared.push(per_second(payload as f64, shared_time));
-            exclusive.push(per_second(payload as f64, exclusive_time));
-            raw.push(per_second(payload as f64, raw_time));
+        for turn in 0..WAYS.len() {
+            let index = (turn + round) % WAYS.len();
+            let time = match WAYS[index] {
+                Way::Shared => fill_new_log(&path, records, &value, |wal, key, value| {
+                    wal.append(Op::Put, key, value)
+                })?,
+                Way::Exclusive => fill_new_log(&path, records, &value, |wal, key, value| {
+                    wal.append_exclusive(Op::Put, key, value)
+                })?,
+                Way::Raw => raw_write(&path, &bytes[FILE_HEADER_LEN..])?,
+            };
+            if !matches!(WAYS[index], Way::Raw) {
+                ensure!(
+                    same_contents(&path, &bytes)?,
+                    "every way writes the same bytes"
+                );
+            }
+            fs::remove_file(&path)?;
+            if round > 0 {
+                rates[index].push(per_second(payload as f64, time));
+            }
         }
     }
+    let [shared, exclusive, raw] = rates;
     let raw = median(raw);
     let per_record = record_len(size.bytes) as f64;
     let target = match size.bytes {
@@ -86,6 +106,26 @@ pub fn buffered(dir: &ScratchDir, plan: &Plan, size: ValueSize) -> Result<Vec<Fi
         .collect())
 }
 
+/// Whether the file at `path` holds exactly `expected`, read in blocks
+/// rather than whole, so the check allocates nothing big between timings.
+fn same_contents(path: &Path, expected: &[u8]) -> Result<bool> {
+    let mut file = fs::File::open(path).with_context(|| format!("{}: open", path.display()))?;
+    let mut block = vec![0u8; BLOCK];
+    let mut at = 0;
+    loop {
+        let n = file
+            .read(&mut block)
+            .with_context(|| format!("{}: read", path.display()))?;
+        if n == 0 {
+            return Ok(at == expected.len());
+        }
+        if expected.get(at..at + n) != Some(&block[..n]) {
+            return Ok(false);
+        }
+        at += n;
+    }
+}
+
 /// Appends `records` puts to a new log (sync never) at `path` through
 /// `append`, and times it until the log is closed: dropping it hands the last
 /// buffered bytes to the kernel.
@@ -107,8 +147,9 @@ fn fill_new_log(
 
 /// One fsync per record (`append` under sync always) against a loop of
 /// `write` + `sync_data` of a record of the same size. The two take turns
-/// record by record, so that the disk's moods (its cache flushing, the
-/// journal) reach both alike, and they append to the same file: the log's.
+/// record by record, each going first every other time, so that the disk's
+/// moods (its cache flushing, the journal) reach both alike, and they append
+/// to the same file: the log's.
 ///
 /// Two files side by side sync at rates up to a quarter apart, whichever
 /// program writes them, because their blocks land in different places of
@@ -132,11 +173,18 @@ pub fn fsync_each(dir: &ScratchDir, plan: &Plan, size: ValueSize) -> Result<Figu
     let (mut wal_rates, mut raw_rates) = (Vec::new(), Vec::new());
     for round in 0..=plan.rounds {
         let (mut raw_time, mut wal_time) = (Duration::ZERO, Duration::ZERO);
-        for _ in 0..plan.fsync_records {
-            raw_time += raw_write_sync(&mut raw, &record)?;
+        for turn in 0..plan.fsync_records {
+            // Each side goes first every other time.
+            let raw_first = turn % 2 == 0;
+            if raw_first {
+                raw_time += raw_write_sync(&mut raw, &record)?;
+            }
             let start = Instant::now();
             wal.append(Op::Put, keys.advance(), &value)?;
             wal_time += start.elapsed();
+            if !raw_first {
+                raw_time += raw_write_sync(&mut raw, &record)?;
+            }
         }
         if round > 0 {
             wal_rates.push(per_second(plan.fsync_records as f64, wal_time));
@@ -186,14 +234,20 @@ pub fn batches(
         let (mut rates, mut raw_rates) = (Vec::new(), Vec::new());
         for round in 0..=plan.rounds {
             let (mut wal_time, mut raw_time) = (Duration::ZERO, Duration::ZERO);
-            for _ in 0..plan.batches {
-                raw_time += raw_write_sync(&mut raw, &raw_batch)?;
+            for turn in 0..plan.batches {
+                let raw_first = turn % 2 == 0;
+                if raw_first {
+                    raw_time += raw_write_sync(&mut raw, &raw_batch)?;
+                }
                 let batch: Vec<[u8; 12]> = (0..batch_len).map(|_| *keys.advance()).collect();
                 let start = Instant::now();
                 let lsns =
                     wal.append_batch(batch.iter().map(|key| (Op::Put, &key[..], &value[..])))?;
                 wal_time += start.elapsed();
                 ensure!(lsns.end() - lsns.start() + 1 == batch_len);
+                if !raw_first {
+                    raw_time += raw_write_sync(&mut raw, &raw_batch)?;
+                }
             }
             if round > 0 {
                 let records = (plan.batches * batch_len) as f64;

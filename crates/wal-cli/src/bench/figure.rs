@@ -113,7 +113,7 @@ pub fn table(figures: &[Figure]) -> String {
                     figure.unit,
                     figure.baseline_name
                 ),
-                format!("{:.2}", figure.ratio),
+                ratio(figure.ratio),
                 target,
             ]
         })
@@ -139,6 +139,16 @@ pub fn table(figures: &[Figure]) -> String {
         out.push_str(&line(row));
     }
     out
+}
+
+/// A ratio to three digits (`0.398`, `1.02`, `59.9`): two decimals would
+/// print 0.398 as `0.40` beside a verdict of "≥ 0.4 MISSED".
+fn ratio(value: f64) -> String {
+    match value.abs() {
+        v if v >= 10.0 => format!("{value:.1}"),
+        v if v >= 1.0 => format!("{value:.2}"),
+        _ => format!("{value:.3}"),
+    }
 }
 
 /// A number with as many decimals as its size deserves.
@@ -188,11 +198,21 @@ mod tests {
         );
         assert!(lines[0].starts_with("| figure "));
         assert!(lines[2].contains("| 812.2 MB/s "), "{table}");
-        assert!(lines[2].contains("| 0.81 "), "{table}");
+        assert!(lines[2].contains("| 0.812 "), "{table}");
         assert!(lines[2].contains("≥ 0.7 met"), "{table}");
-        assert!(lines[3].contains("| 0.17 "), "{table}");
+        assert!(lines[3].contains("| 0.167 "), "{table}");
+        assert!(lines[4].contains("| 2.00 "), "{table}");
         let widths: Vec<usize> = lines.iter().map(|l| l.chars().count()).collect();
         assert!(widths.iter().all(|w| *w == widths[0]), "{table}");
+    }
+
+    #[test]
+    fn a_ratio_just_under_its_target_does_not_print_as_the_target() {
+        let figure = Figure::rate("append/buffered/32B", 398.5, "MB/s", 1000.0, "write");
+        let table = table(&[figure.target(0.4)]);
+        assert!(table.contains("| 0.399 | ≥ 0.4 MISSED |"), "{table}");
+        assert_eq!(ratio(59.93), "59.9");
+        assert_eq!(ratio(1.006), "1.01");
     }
 
     #[test]
