@@ -1,6 +1,6 @@
 //! Appending: buffered (no fsync), one fsync per record, and batches.
 
-use std::fs;
+use std::fs::{self, File};
 use std::hint::black_box;
 use std::io::Read;
 use std::path::Path;
@@ -162,40 +162,19 @@ pub fn fsync_each(dir: &ScratchDir, plan: &Plan, size: ValueSize) -> Result<Figu
     let path = dir.file("fsync.wal")?;
     let wal = Wal::create(&path, SyncPolicy::Always)?;
     let mut raw = open_append(&path)?;
-    let record = wal::encode(&Record {
-        lsn: 1,
-        op: Op::Put,
-        key: Keys::new().advance().to_vec(),
-        value: value.clone(),
-    });
+    let record = encoded_puts(1, &value);
     ensure!(record.len() as u64 == record_len(size.bytes));
     let mut keys = Keys::new();
-    let (mut wal_rates, mut raw_rates) = (Vec::new(), Vec::new());
-    for round in 0..=plan.rounds {
-        let (mut raw_time, mut wal_time) = (Duration::ZERO, Duration::ZERO);
-        for turn in 0..plan.fsync_records {
-            // Each side goes first every other time.
-            let raw_first = turn % 2 == 0;
-            if raw_first {
-                raw_time += raw_write_sync(&mut raw, &record)?;
-            }
-            let start = Instant::now();
-            wal.append(Op::Put, keys.advance(), &value)?;
-            wal_time += start.elapsed();
-            if !raw_first {
-                raw_time += raw_write_sync(&mut raw, &record)?;
-            }
-        }
-        if round > 0 {
-            wal_rates.push(per_second(plan.fsync_records as f64, wal_time));
-            raw_rates.push(per_second(plan.fsync_records as f64, raw_time));
-        }
-    }
+    let (rate, raw_rate) = synced_turns(plan, plan.fsync_records, 1, &mut raw, &record, || {
+        let start = Instant::now();
+        wal.append(Op::Put, keys.advance(), &value)?;
+        Ok(start.elapsed())
+    })?;
     Ok(Figure::rate(
         format!("append/fsync_each/{}", size.label),
-        median(wal_rates),
+        rate,
         "appends/s",
-        median(raw_rates),
+        raw_rate,
         "write + sync_data loop",
     )
     .target(0.9))
@@ -219,43 +198,19 @@ pub fn batches(
         let path = dir.file(&format!("batch-{batch_len}.wal"))?;
         let wal = Wal::create(&path, SyncPolicy::Always)?;
         let mut raw = open_append(&path)?;
-        let mut keys = Keys::new();
-        let raw_batch: Vec<u8> = (0..batch_len)
-            .flat_map(|_| {
-                wal::encode(&Record {
-                    lsn: 1,
-                    op: Op::Put,
-                    key: keys.advance().to_vec(),
-                    value: value.clone(),
-                })
-            })
-            .collect();
+        let raw_batch = encoded_puts(batch_len, &value);
         ensure!(raw_batch.len() as u64 == batch_len * record_len(size.bytes));
-        let (mut rates, mut raw_rates) = (Vec::new(), Vec::new());
-        for round in 0..=plan.rounds {
-            let (mut wal_time, mut raw_time) = (Duration::ZERO, Duration::ZERO);
-            for turn in 0..plan.batches {
-                let raw_first = turn % 2 == 0;
-                if raw_first {
-                    raw_time += raw_write_sync(&mut raw, &raw_batch)?;
-                }
+        let mut keys = Keys::new();
+        let (rate, raw_rate) =
+            synced_turns(plan, plan.batches, batch_len, &mut raw, &raw_batch, || {
                 let batch: Vec<[u8; 12]> = (0..batch_len).map(|_| *keys.advance()).collect();
                 let start = Instant::now();
                 let lsns =
                     wal.append_batch(batch.iter().map(|key| (Op::Put, &key[..], &value[..])))?;
-                wal_time += start.elapsed();
+                let elapsed = start.elapsed();
                 ensure!(lsns.end() - lsns.start() + 1 == batch_len);
-                if !raw_first {
-                    raw_time += raw_write_sync(&mut raw, &raw_batch)?;
-                }
-            }
-            if round > 0 {
-                let records = (plan.batches * batch_len) as f64;
-                rates.push(per_second(records, wal_time));
-                raw_rates.push(per_second(records, raw_time));
-            }
-        }
-        let (rate, raw_rate) = (median(rates), median(raw_rates));
+                Ok(elapsed)
+            })?;
         // `per_record.baseline` is the raw write + sync_data rate of one
         // record: raw batches over raw single records is what batching
         // gains on this disk with no log in the way.
@@ -281,4 +236,55 @@ pub fn batches(
         ));
     }
     Ok(figures)
+}
+
+/// `count` puts with `value`, encoded back to back (keys `key-00000001`
+/// on): the bytes a raw baseline writes in place of the log's records.
+fn encoded_puts(count: u64, value: &[u8]) -> Vec<u8> {
+    let mut keys = Keys::new();
+    (0..count)
+        .flat_map(|_| {
+            wal::encode(&Record {
+                lsn: 1,
+                op: Op::Put,
+                key: keys.advance().to_vec(),
+                value: value.to_vec(),
+            })
+        })
+        .collect()
+}
+
+/// Rounds of `turns` turns in which the log (`log_turn`, which times its own
+/// work) and one `write` + `sync_data` of `raw_bytes` into `raw` take turns,
+/// each going first every other time. Returns the median rates of the log
+/// and of the raw side, in `per_turn` records per turn, the first round
+/// dropped as a warm-up.
+fn synced_turns(
+    plan: &Plan,
+    turns: u64,
+    per_turn: u64,
+    raw: &mut File,
+    raw_bytes: &[u8],
+    mut log_turn: impl FnMut() -> Result<Duration>,
+) -> Result<(f64, f64)> {
+    let (mut rates, mut raw_rates) = (Vec::new(), Vec::new());
+    for round in 0..=plan.rounds {
+        let (mut log_time, mut raw_time) = (Duration::ZERO, Duration::ZERO);
+        for turn in 0..turns {
+            let raw_first = turn % 2 == 0;
+            if raw_first {
+                raw_time += raw_write_sync(raw, raw_bytes)?;
+            }
+            log_time += log_turn()?;
+            if !raw_first {
+                raw_time += raw_write_sync(raw, raw_bytes)?;
+            }
+        }
+        if round > 0 {
+            let records = (turns * per_turn) as f64;
+            rates.push(per_second(records, log_time));
+            raw_rates.push(per_second(records, raw_time));
+        }
+    }
+    Ok((median(rates), median(raw_rates)))
 }
