@@ -7,12 +7,14 @@ use std::io;
 /// found, so that the `FAILED: ...` line explains itself.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A check found something other than what it expected.
-    #[error("{what}: expected {expected}, found {found}")]
+    /// A check found something other than what it expected; `why`, when
+    /// known, names the likely defect in a sentence the student can act on.
+    #[error("{what}: expected {expected}, found {found}{}", likely(why))]
     Check {
         what: String,
         expected: String,
         found: String,
+        why: Option<String>,
     },
     /// An operation the drill relies on returned an error.
     #[error("{doing}: expected success, found error: {error}")]
@@ -25,6 +27,11 @@ pub enum Error {
     Output(#[source] io::Error),
 }
 
+fn likely(why: &Option<String>) -> String {
+    why.as_ref()
+        .map_or_else(String::new, |why| format!(". Likely defect: {why}"))
+}
+
 /// Result with the drill [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -33,6 +40,27 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// `expected` and `found` are only formatted; pass what reads best in the
 /// `FAILED` line (a value, or a phrase such as `nothing`).
 pub fn expect(what: &str, holds: bool, expected: impl Display, found: impl Display) -> Result<()> {
+    check(what, holds, expected, found, None)
+}
+
+/// [`expect`], naming the likely defect when the check fails.
+pub fn expect_because(
+    what: &str,
+    holds: bool,
+    expected: impl Display,
+    found: impl Display,
+    why: impl Display,
+) -> Result<()> {
+    check(what, holds, expected, found, Some(why.to_string()))
+}
+
+fn check(
+    what: &str,
+    holds: bool,
+    expected: impl Display,
+    found: impl Display,
+    why: Option<String>,
+) -> Result<()> {
     if holds {
         Ok(())
     } else {
@@ -40,6 +68,7 @@ pub fn expect(what: &str, holds: bool, expected: impl Display, found: impl Displ
             what: what.to_string(),
             expected: expected.to_string(),
             found: found.to_string(),
+            why,
         })
     }
 }
@@ -80,6 +109,11 @@ mod tests {
         assert_eq!(err.to_string(), "records replayed: expected 5, found 4");
         let err = expect("get(k)", false, "\"v\"", "nothing").unwrap_err();
         assert_eq!(err.to_string(), "get(k): expected \"v\", found nothing");
+        let err = expect_because("GET k", false, "VALUE v", "NOT_FOUND", "no replay").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "GET k: expected VALUE v, found NOT_FOUND. Likely defect: no replay"
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use clap::builder::EnumValueParser;
 use clap::{Arg, ArgAction, Command};
 
 use crate::check::{Doing, Error, Result};
-use crate::child::CHILD_FLAG;
+use crate::store::{SERVE_FLAG, Store};
 use crate::{Drill, Options};
 
 /// Every check passed.
@@ -21,43 +21,82 @@ pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 
 const KEEP: &str = "keep";
+const STORE: &str = "store";
 const INJECT_FAULT: &str = "inject-fault";
-const CHILD: &str = "child-write";
+const SERVE: &str = "serve";
 
 /// The whole `main` of a drill binary.
 ///
 /// Parses the arguments (clap exits with [`EXIT_USAGE`] on bad ones), then
-/// either plays the child of a real crash (hidden `--child-write PATH`) or
-/// runs the drill in a fresh temporary directory and prints its verdict.
+/// either serves the reference store (hidden `--serve DIR`: the drill binary
+/// is its own default store under test) or runs the drill in a fresh
+/// temporary directory and prints its verdict.
 pub fn main<D: Drill>() -> ExitCode {
     let args = command::<D>().get_matches();
-    let mut stdout = io::stdout().lock();
-    if let Some(wal) = args.get_one::<PathBuf>(CHILD) {
-        return match D::child(wal, &mut stdout) {
-            Ok(()) => ExitCode::from(EXIT_PASSED),
-            Err(err) => {
-                eprintln!("FAILED: child writing {}: {err}", wal.display());
-                ExitCode::from(EXIT_FAILED)
-            }
-        };
+    if let Some(dir) = args.get_one::<PathBuf>(SERVE) {
+        return serve_reference(dir);
     }
+    let store = match args.get_one::<String>(STORE) {
+        Some(text) => match Store::from_command_line(text) {
+            Ok(store) => store,
+            Err(err) => {
+                eprintln!("error: {err}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        },
+        None => match env::current_exe() {
+            Ok(exe) => Store::Reference { exe },
+            Err(err) => {
+                eprintln!(
+                    "error: cannot find the drill's own executable to serve the reference store: {err}"
+                );
+                return ExitCode::from(EXIT_FAILED);
+            }
+        },
+    };
+    let mut stdout = io::stdout().lock();
     let keep = args.get_flag(KEEP);
     let fault = args.get_one::<D::Fault>(INJECT_FAULT).cloned();
-    let verdict = run_in_temp_dir::<D>(keep, fault, &mut stdout);
+    let verdict = run_in_temp_dir::<D>(keep, store, fault, &mut stdout);
     finish::<D>(verdict, &mut stdout)
+}
+
+/// The reference store on `dir`, over this process's stdin and stdout.
+fn serve_reference(dir: &Path) -> ExitCode {
+    let served = store_protocol::serve(dir, io::stdin().lock(), io::stdout().lock(), io::stderr());
+    match served {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("reference store on {}: {err}", dir.display());
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
 }
 
 fn command<D: Drill>() -> Command {
     Command::new(D::NAME)
         .about(D::ABOUT)
         .after_help(
-            "Exit status: 0 when every check passed (the last line says so), \
-             1 when one failed (the last line starts with FAILED: and says what \
-             was expected and what was found), 2 for bad arguments.",
+            "The store under test is the reference store (wal::KvStore) unless --store names \
+             yours; it speaks the store protocol (docs/store-protocol.md): the drill runs \
+             `CMD... DIR`, waits for READY, and sends PUT/DEL/GET/WALPUT/CRASH lines.\n\n\
+             Examples:\n  \
+             cargo run -p w09-l07\n  \
+             cargo run -p w09-l07 -- --store \"python3 examples/stores/python/kvstore.py\"\n  \
+             cargo run -p w09-l08 -- --store ./my_store --keep\n\n\
+             Exit status: 0 when every check passed (the verdict line says so), \
+             1 when one failed (the verdict starts with FAILED: and says what \
+             was expected, what the store did, and the likely defect), 2 for bad arguments.",
         )
         .disable_version_flag(true)
+        .arg(
+            Arg::new(STORE)
+                .long(STORE)
+                .value_name("CMD")
+                .help("Test your own store: the command that runs it (split like a shell would; DIR is appended as its last argument)"),
+        )
         .arg(Arg::new(KEEP).long(KEEP).action(ArgAction::SetTrue).help(
-            "Keep the temporary directory and print the WAL's path, to inspect it with `wal dump`",
+            "Keep the store's directories (one per step) and print where they are",
         ))
         .arg(
             Arg::new(INJECT_FAULT)
@@ -68,13 +107,13 @@ fn command<D: Drill>() -> Command {
                 .help("Test hook: damage the WAL on purpose so that a check fails"),
         )
         .arg(
-            Arg::new(CHILD)
-                .long(CHILD_FLAG.trim_start_matches("--"))
-                .value_name("PATH")
+            Arg::new(SERVE)
+                .long(SERVE_FLAG.trim_start_matches("--"))
+                .value_name("DIR")
                 .value_parser(clap::value_parser!(PathBuf))
-                .conflicts_with_all([KEEP, INJECT_FAULT])
+                .conflicts_with_all([KEEP, INJECT_FAULT, STORE])
                 .hide(true)
-                .help("Internal: play the child process that is killed with SIGKILL"),
+                .help("Internal: serve the reference store on DIR over stdin/stdout"),
         )
 }
 
@@ -82,6 +121,7 @@ fn command<D: Drill>() -> Command {
 /// `keep`, in which case the WAL's path is printed.
 fn run_in_temp_dir<D: Drill>(
     keep: bool,
+    store: Store,
     fault: Option<D::Fault>,
     out: &mut dyn Write,
 ) -> Result<()> {
@@ -91,12 +131,12 @@ fn run_in_temp_dir<D: Drill>(
         .doing("create a temporary directory")?;
     let options = Options {
         dir: dir.path().to_path_buf(),
-        exe: env::current_exe().doing("find the drill's own executable")?,
+        store,
         fault,
     };
     let verdict = D::run(&options, out);
     if keep {
-        print_kept(&dir.keep().join(D::WAL_FILE), out)?;
+        print_kept(&dir.keep(), out)?;
     } else {
         let path = dir.path().to_path_buf();
         let cleanup = dir
@@ -105,7 +145,7 @@ fn run_in_temp_dir<D: Drill>(
         if verdict.is_err() {
             writeln!(
                 out,
-                "(run again with --keep to keep the WAL and inspect it)"
+                "(run again with --keep to keep the store's files and inspect them)"
             )
             .map_err(Error::Output)?;
         }
@@ -115,13 +155,12 @@ fn run_in_temp_dir<D: Drill>(
     verdict
 }
 
-fn print_kept(wal: &Path, out: &mut dyn Write) -> Result<()> {
-    let wal = wal.display();
+fn print_kept(dir: &Path, out: &mut dyn Write) -> Result<()> {
     writeln!(
         out,
-        "kept WAL: {wal} (the drill's other files are beside it)"
+        "kept: {} (the store's directory at each step, named in the steps above)",
+        dir.display()
     )
-    .and_then(|()| writeln!(out, "inspect it with: cargo run -p wal-cli -- dump {wal}"))
     .map_err(Error::Output)
 }
 
@@ -159,17 +198,12 @@ mod tests {
         type Fault = FakeFault;
         const NAME: &'static str = "fake_drill";
         const ABOUT: &'static str = "A drill for testing the harness.";
-        const WAL_FILE: &'static str = "wal.log";
         const PASSED: &'static str = "Fake drill passed";
 
         fn run(options: &Options<FakeFault>, out: &mut dyn Write) -> Result<()> {
-            std::fs::write(options.dir.join(Self::WAL_FILE), b"log").doing("write")?;
+            std::fs::write(options.dir.join("wal.log"), b"log").doing("write")?;
             writeln!(out, "[1/1] wrote the log").map_err(Error::Output)?;
             crate::expect("fault injected", options.fault.is_none(), "none", "one")
-        }
-
-        fn child(_: &Path, _: &mut dyn Write) -> Result<()> {
-            Ok(())
         }
     }
 
@@ -177,6 +211,12 @@ mod tests {
         let mut out = Vec::new();
         let code = finish::<Fake>(result, &mut out);
         (String::from_utf8(out).unwrap(), code)
+    }
+
+    fn reference() -> Store {
+        Store::Reference {
+            exe: PathBuf::from("/nonexistent"),
+        }
     }
 
     #[test]
@@ -192,28 +232,29 @@ mod tests {
     #[test]
     fn temp_dir_is_deleted_unless_kept() {
         let mut out = Vec::new();
-        run_in_temp_dir::<Fake>(false, None, &mut out).unwrap();
+        run_in_temp_dir::<Fake>(false, reference(), None, &mut out).unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), "[1/1] wrote the log\n");
 
         let mut out = Vec::new();
-        run_in_temp_dir::<Fake>(true, None, &mut out).unwrap();
+        run_in_temp_dir::<Fake>(true, reference(), None, &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
-        let wal = text
+        let kept = text
             .lines()
-            .find_map(|line| line.strip_prefix("kept WAL: "))
+            .find_map(|line| line.strip_prefix("kept: "))
             .and_then(|rest| rest.split(" (").next())
-            .expect("a kept WAL line");
-        assert!(text.contains(&format!(
-            "inspect it with: cargo run -p wal-cli -- dump {wal}"
-        )));
-        assert_eq!(std::fs::read(wal).unwrap(), b"log");
-        std::fs::remove_dir_all(Path::new(wal).parent().unwrap()).unwrap();
+            .expect("a kept line");
+        assert_eq!(
+            std::fs::read(Path::new(kept).join("wal.log")).unwrap(),
+            b"log"
+        );
+        std::fs::remove_dir_all(kept).unwrap();
     }
 
     #[test]
     fn failed_run_without_keep_suggests_keep() {
         let mut out = Vec::new();
-        let result = run_in_temp_dir::<Fake>(false, Some(FakeFault::CorruptRecord), &mut out);
+        let result =
+            run_in_temp_dir::<Fake>(false, reference(), Some(FakeFault::CorruptRecord), &mut out);
         assert!(result.is_err());
         assert!(
             String::from_utf8(out)
@@ -231,14 +272,20 @@ mod tests {
             args.get_one::<FakeFault>(INJECT_FAULT),
             Some(&FakeFault::CorruptRecord)
         );
-        let args = parse::<Fake>(&["--child-write", "/tmp/x.log"]).unwrap();
+        let args = parse::<Fake>(&["--store", "python3 s.py"]).unwrap();
         assert_eq!(
-            args.get_one::<PathBuf>(CHILD),
-            Some(&PathBuf::from("/tmp/x.log"))
+            args.get_one::<String>(STORE).map(String::as_str),
+            Some("python3 s.py")
+        );
+        let args = parse::<Fake>(&["--serve", "/tmp/x"]).unwrap();
+        assert_eq!(
+            args.get_one::<PathBuf>(SERVE),
+            Some(&PathBuf::from("/tmp/x"))
         );
         for bad in [
             &["--inject-fault", "no-such-fault"][..],
-            &["--child-write", "/tmp/x", "--keep"],
+            &["--serve", "/tmp/x", "--keep"],
+            &["--serve", "/tmp/x", "--store", "s"],
             &["extra"],
         ] {
             let err = parse::<Fake>(bad).unwrap_err();
@@ -246,7 +293,7 @@ mod tests {
         }
         let help = command::<Fake>().render_help().to_string();
         assert!(
-            help.contains("--keep") && !help.contains("child-write"),
+            help.contains("--keep") && help.contains("--store") && !help.contains("--serve"),
             "{help}"
         );
     }

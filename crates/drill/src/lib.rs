@@ -12,15 +12,31 @@
 //! * [`expect`], [`expect_eq`] and [`Doing::doing`] turn a failed check or
 //!   operation into an [`Error`] whose message says what was expected and what
 //!   was found; the drill stops at the first one;
-//! * [`child`] runs the drill binary again as a child process, waits until
-//!   the child says its write is durable, and kills it with SIGKILL: the real
-//!   crash behind every simulated one;
-//! * [`main`] is the whole of each drill's `main`: arguments (`--keep`,
-//!   `--help`, and the hidden child and fault-injection flags), a temporary
+//! * [`Store`] is the store under test: the reference store (`wal::KvStore`,
+//!   served by the drill binary itself with the hidden `--serve DIR`) or a
+//!   student's `--store CMD`; [`process::Running`] drives it over the store
+//!   protocol (`docs/store-protocol.md`) with a bound on every wait, and
+//!   kills it with SIGKILL for the real crash;
+//! * [`files`] finds the bytes an operation changed in the store's directory
+//!   and builds the torn and bit-flipped copies a crash could leave, without
+//!   ever parsing the store's format; [`cases`] restarts the store on
+//!   hundreds of them on a few threads; [`session`] holds the steps every
+//!   scenario takes (start, GET and compare, show the store's stderr);
+//! * [`main`] is the whole of each drill's `main`: arguments (`--store`,
+//!   `--keep`, `--help`, and the hidden serve and fault-injection flags), a temporary
 //!   directory that is deleted unless `--keep` is given, the final line
 //!   (the drill's "passed" line, or `FAILED: ...`) and the exit code;
 //! * `testing` (feature `testing`) checks all of that from a drill crate's
 //!   integration tests.
+//!
+//! # One scenario, any store
+//!
+//! A drill's scenario is written once, against the protocol. The reference
+//! store is not a special path through it: the drill starts it as a process
+//! like any other store. What the reference adds is words on its stderr
+//! (LSNs, offsets, what recovery cut), which the transcript shows under each
+//! step as it shows a student's own logs, and, because its format is ours,
+//! a field-by-field reading of the bytes a crash tore.
 //!
 //! # Why the verdict is printed here
 //!
@@ -37,10 +53,13 @@
 //! | 1 | a check or an operation failed (`FAILED: ...` says which) |
 //! | 2 | bad arguments (clap's usage error) |
 
+pub mod cases;
 mod check;
-pub mod child;
 mod cli;
 mod fault;
+pub mod files;
+pub mod process;
+pub mod session;
 pub mod show;
 mod steps;
 mod store;
@@ -50,27 +69,25 @@ pub mod testing;
 use std::io::Write;
 use std::path::PathBuf;
 
-pub use check::{Doing, Error, Result, expect, expect_eq};
+pub use check::{Doing, Error, Result, expect, expect_because, expect_eq};
 pub use cli::{EXIT_FAILED, EXIT_PASSED, EXIT_USAGE, main};
 pub use fault::flip_bit;
 pub use steps::Steps;
-pub use store::create_store;
+pub use store::{SERVE_FLAG, Store, StoreError};
 
 /// What one drill run needs to know.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options<F> {
     /// An empty directory for the drill's files, deleted after the run
-    /// unless `--keep` was given.
+    /// unless `--keep` was given. Each step's store directory goes inside.
     pub dir: PathBuf,
-    /// The drill's own binary, run again as the child process that is
-    /// killed (see [`child`]). `main` passes the running executable; tests
-    /// driving the library pass the built binary.
-    pub exe: PathBuf,
+    /// The store under test: the reference store, or `--store CMD`.
+    pub store: Store,
     /// A fault to inject, so that tests can watch the drill's checks fail.
     pub fault: Option<F>,
 }
 
-/// One crash drill: its name, its steps, and its child process's role.
+/// One crash drill: its name and its scenario.
 pub trait Drill {
     /// Faults a test can inject with the hidden `--inject-fault NAME` flag.
     type Fault: clap::ValueEnum + Clone + Send + Sync + 'static;
@@ -79,18 +96,10 @@ pub trait Drill {
     const NAME: &'static str;
     /// One sentence for `--help`.
     const ABOUT: &'static str;
-    /// The file name of the drill's main WAL inside [`Options::dir`]: the one
-    /// `--keep` points the student at.
-    const WAL_FILE: &'static str;
-    /// The last line of a passing run.
+    /// The verdict line of a passing run.
     const PASSED: &'static str;
 
-    /// Runs the drill, printing every step to `out`. Returns at the first
-    /// failed check.
+    /// Runs the drill's scenario against [`Options::store`], printing every
+    /// step to `out`. Returns at the first failed check.
     fn run(options: &Options<Self::Fault>, out: &mut dyn Write) -> Result<()>;
-
-    /// The child process's side of the real crash: write to the WAL at
-    /// `wal`, then announce it and wait to be killed with
-    /// [`child::ready_and_wait`].
-    fn child(wal: &std::path::Path, out: &mut dyn Write) -> Result<()>;
 }

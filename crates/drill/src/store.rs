@@ -1,17 +1,169 @@
-//! The first step every drill takes: a fresh store with its WAL.
+//! Which store a drill tests: the reference store, or a student's command.
 
-use std::path::Path;
+use std::env;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
-use wal::KvStore;
+use sha2::{Digest, Sha256};
 
-use crate::{Doing, Result, Steps};
+/// The hidden flag that makes a drill binary serve the reference store:
+/// `--serve DIR`.
+pub const SERVE_FLAG: &str = "--serve";
 
-/// Creates a `KvStore` with a new WAL at `wal` and prints the step that says so.
-pub fn create_store(steps: &mut Steps<'_>, wal: &Path) -> Result<KvStore> {
-    let store = KvStore::create(wal).doing(format!("create a KvStore at {}", wal.display()))?;
-    steps.step(format_args!(
-        "created KvStore with WAL at {}",
-        wal.display()
-    ))?;
-    Ok(store)
+/// The store under test.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Store {
+    /// `wal::KvStore` behind the store protocol, served by the drill binary
+    /// itself (`EXE --serve DIR`, the same code as `wal serve DIR`).
+    Reference { exe: PathBuf },
+    /// A student's store: `words... DIR`.
+    Command { words: Vec<String> },
+}
+
+/// Why a `--store` command line cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("--store: {0}")]
+    Split(String),
+    #[error("--store: the command is empty")]
+    Empty,
+}
+
+impl Store {
+    /// Splits `--store "CMD ARGS"` into words the way a shell would (quotes
+    /// and backslashes honoured; no variables, globs or pipes).
+    pub fn from_command_line(text: &str) -> Result<Store, StoreError> {
+        let words = shell_words::split(text).map_err(|err| StoreError::Split(err.to_string()))?;
+        if words.is_empty() {
+            return Err(StoreError::Empty);
+        }
+        Ok(Store::Command { words })
+    }
+
+    /// Whether this is the reference store (whose format the drills know,
+    /// and can explain byte by byte).
+    pub fn is_reference(&self) -> bool {
+        matches!(self, Store::Reference { .. })
+    }
+
+    /// The command that starts this store on `dir`.
+    pub fn command(&self, dir: &Path) -> Command {
+        match self {
+            Store::Reference { exe } => {
+                let mut command = Command::new(exe);
+                command.arg(SERVE_FLAG).arg(dir);
+                command
+            }
+            Store::Command { words } => {
+                let mut command = Command::new(&words[0]);
+                command.args(&words[1..]).arg(dir);
+                command
+            }
+        }
+    }
+
+    /// The command as the transcript shows it, DIR standing for the
+    /// directory.
+    pub fn command_line(&self) -> String {
+        match self {
+            Store::Reference { .. } => {
+                "the reference store (wal::KvStore, as `wal serve DIR`)".to_string()
+            }
+            Store::Command { words } => {
+                format!("{} DIR", shell_words::join(words))
+            }
+        }
+    }
+
+    /// The transcript's lines naming the store: the command, then the
+    /// SHA-256 of each file it names (the program and, say, the script), so
+    /// that a paste says exactly what was tested.
+    pub fn describe(&self) -> Vec<String> {
+        let mut lines = vec![format!("store under test: {}", self.command_line())];
+        if let Store::Command { words } = self {
+            for (index, word) in words.iter().enumerate() {
+                let path = if index == 0 {
+                    find_program(word)
+                } else {
+                    Some(PathBuf::from(word)).filter(|path| path.is_file())
+                };
+                if let Some(path) = path
+                    && let Ok(bytes) = fs::read(&path)
+                {
+                    lines.push(format!(
+                        "  sha256 {}  {}",
+                        hex(&Sha256::digest(&bytes)),
+                        path.display()
+                    ));
+                }
+            }
+        }
+        lines
+    }
+}
+
+/// The file a program name runs: itself when it has a slash, else the first
+/// match on `PATH`.
+fn find_program(name: &str) -> Option<PathBuf> {
+    if name.contains('/') {
+        return Some(PathBuf::from(name)).filter(|path| path.is_file());
+    }
+    env::split_paths(&env::var_os("PATH")?)
+        .map(|dir| dir.join(name))
+        .find(|path| path.is_file())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().fold(String::new(), |mut text, byte| {
+        let _ = write!(text, "{byte:02x}");
+        text
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_lines_split_like_a_shell() {
+        let store = Store::from_command_line(r#"python3 "my store.py" --fast"#).unwrap();
+        assert_eq!(
+            store,
+            Store::Command {
+                words: vec!["python3".into(), "my store.py".into(), "--fast".into()]
+            }
+        );
+        let command = store.command(Path::new("/tmp/d"));
+        let args: Vec<_> = command.get_args().collect();
+        assert_eq!(command.get_program(), "python3");
+        assert_eq!(args, ["my store.py", "--fast", "/tmp/d"]);
+        assert_eq!(store.command_line(), "python3 'my store.py' --fast DIR");
+        assert_eq!(Store::from_command_line("  "), Err(StoreError::Empty));
+        assert!(matches!(
+            Store::from_command_line("python3 'unclosed"),
+            Err(StoreError::Split(_))
+        ));
+    }
+
+    #[test]
+    fn describe_hashes_the_files_a_command_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("store.py");
+        fs::write(&script, b"abc").unwrap();
+        let store = Store::Command {
+            words: vec!["no-such-program-here".into(), script.display().to_string()],
+        };
+        let lines = store.describe();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        // SHA-256 of "abc".
+        assert_eq!(
+            lines[1],
+            format!(
+                "  sha256 ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad  {}",
+                script.display()
+            )
+        );
+    }
 }

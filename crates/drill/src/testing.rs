@@ -3,7 +3,7 @@
 //! Every drill shares the harness's behaviour, so every drill's tests check
 //! the same things about it: a passing run ends with the passed line and
 //! leaves no file behind; a fault ends with `FAILED: ...` and never claims to
-//! have passed; `--keep` keeps the WAL and says how to inspect it; the output
+//! have passed; `--keep` keeps the store's directories and says where; the output
 //! proves the lesson. Those checks live here once; the drill crates' tests
 //! add what is particular to their drill.
 //!
@@ -92,28 +92,28 @@ impl<D: Drill> DrillBinary<D> {
         stdout
     }
 
-    /// Runs the drill with `--keep`: exit 0, the kept WAL's path and the hint
-    /// to inspect it, the passed line last. Returns the run (the kept
-    /// directory goes when it is dropped) and the kept WAL's path.
+    /// Runs the drill with `--keep`: exit 0, the kept directory's path,
+    /// the passed line last. Returns the run (the kept directory goes when
+    /// it is dropped) and the kept directory.
     pub fn keeps(&self) -> (Run, PathBuf) {
         let run = self.run(&["--keep"], 0);
         let stdout = &run.stdout;
-        let wal = stdout
+        let kept = stdout
             .lines()
-            .find_map(|line| line.strip_prefix("kept WAL: "))
+            .find_map(|line| line.strip_prefix("kept: "))
             .and_then(|rest| rest.split(" (").next())
             .map(PathBuf::from)
-            .unwrap_or_else(|| panic!("no `kept WAL:` line:\n{stdout}"));
-        assert!(wal.starts_with(run.tmp.path()), "{}", wal.display());
-        assert!(wal.ends_with(D::WAL_FILE), "{}", wal.display());
-        assert!(wal.is_file(), "{} is not kept", wal.display());
-        let hint = format!(
-            "inspect it with: cargo run -p wal-cli -- dump {}",
-            wal.display()
-        );
-        assert!(stdout.contains(&hint), "{hint:?} missing:\n{stdout}");
+            .unwrap_or_else(|| panic!("no `kept:` line:\n{stdout}"));
+        assert!(kept.starts_with(run.tmp.path()), "{}", kept.display());
+        assert!(kept.is_dir(), "{} is not kept", kept.display());
         assert_eq!(stdout.lines().last(), Some(D::PASSED), "{stdout}");
-        (run, wal)
+        (run, kept)
+    }
+
+    /// Runs the drill against `store` (a `--store` command line): exit
+    /// `code`, and returns what it printed.
+    pub fn against(&self, store: &str, code: i32) -> String {
+        self.run(&["--store", store], code).stdout
     }
 
     /// Runs the drill through its library: `run` returns `Ok` and prints
@@ -137,6 +137,7 @@ impl<D: Drill> DrillBinary<D> {
                 what: failed,
                 expected: wanted,
                 found: got,
+                ..
             }) => assert_eq!(
                 (failed.as_str(), wanted.as_str(), got.as_str()),
                 (what, expected, found),
@@ -148,12 +149,14 @@ impl<D: Drill> DrillBinary<D> {
     }
 
     /// Runs the drill through its library in a temporary directory, the
-    /// child played by this binary.
+    /// reference store served by this binary.
     fn run_library(&self, fault: Option<D::Fault>) -> (Result<()>, String) {
         let dir = TempDir::new().expect("create a directory for the drill");
         let options = Options {
             dir: dir.path().to_path_buf(),
-            exe: self.exe.clone(),
+            store: crate::Store::Reference {
+                exe: self.exe.clone(),
+            },
             fault,
         };
         let mut out = Vec::new();

@@ -10,6 +10,7 @@ use crate::commands::{
     load::{self, LoadArgs},
     put::{self, PutArgs},
     repair::{self, RepairArgs},
+    serve::{self, ServeArgs},
     verify::{self, VerifyArgs},
 };
 
@@ -109,6 +110,17 @@ pub enum Command {
     /// real-crash tests and for benchmarks.
     #[command(after_help = load::EXAMPLES)]
     Load(LoadArgs),
+
+    /// Run the reference store on DIR over the store protocol.
+    ///
+    /// Recovers DIR/wal.log (creating it when missing), prints `READY
+    /// replayed N, skipped M`, then answers one request per line of stdin on
+    /// stdout: PUT, DEL, GET, WALPUT (logged and fsync'd but not applied)
+    /// and CRASH (exit 1 at once, no cleanup). Each write's LSN, offset and
+    /// length go to stderr. The crash drills test this store by default;
+    /// pass `--store "wal serve"` to test it as an external command.
+    #[command(after_help = serve::EXAMPLES)]
+    Serve(ServeArgs),
 
     /// Measure the log against the disk's and the CPU's own limits.
     ///

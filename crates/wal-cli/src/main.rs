@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::cli::{Cli, Command};
-use crate::commands::{delete, dump, get, load, put, repair, verify};
+use crate::commands::{delete, dump, get, load, put, repair, serve, verify};
 use crate::exit::Exit;
 
 fn main() -> ExitCode {
@@ -30,6 +30,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => verify::run(args),
         Command::Repair(args) => repair::run(args),
         Command::Load(args) => load::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Bench(args) => bench::run(args).map(|()| Exit::Success),
     };
     match result {

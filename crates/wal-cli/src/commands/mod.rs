@@ -12,6 +12,7 @@ pub mod get;
 pub mod load;
 pub mod put;
 pub mod repair;
+pub mod serve;
 pub mod verify;
 
 use std::fmt::Display;

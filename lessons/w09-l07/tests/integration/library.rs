@@ -17,8 +17,8 @@ fn run_prints_six_steps() {
 fn a_fault_is_a_check_error_with_expected_and_found() {
     binary().library_fails(
         Fault::CorruptRecord,
-        "get(test_key) after recovery",
-        "\"test_value\"",
-        "nothing",
+        "GET test_key after the restart",
+        "VALUE test_value",
+        "NOT_FOUND",
     );
 }

@@ -1,32 +1,36 @@
-use std::fs;
-
-use w09_l08::{PARTIAL_LEN, SIXTH, offset_of};
+use w09_l08::scenario::{CRASHED_DIR, EMPTY_DIR, PARTIAL_DIR};
 use wal::RecoveryMode;
 
 use crate::binary;
 
 #[test]
-fn kept_wal_is_the_log_as_the_crash_left_it() {
-    let (_run, crashed) = binary().keeps();
-    let report =
-        wal::replay(&crashed, RecoveryMode::PointInTime, |_| {}).expect("the kept WAL replays");
-    assert_eq!(report.records_replayed, 5);
-    let damage = report.damage.expect("the torn record is still there");
-    assert!(damage.is_torn_tail(), "{damage}");
-    assert_eq!(
-        (damage.offset, damage.bytes_to_end),
-        (offset_of(6), PARTIAL_LEN as u64)
-    );
-}
+fn kept_directories_hold_each_state() {
+    let (_run, kept) = binary().keeps();
+    let crashed = wal::replay(
+        kept.join(CRASHED_DIR).join("wal.log"),
+        RecoveryMode::AbsoluteConsistency,
+        |_| {},
+    )
+    .expect("the SIGKILL left a clean log");
+    assert_eq!(crashed.records_replayed, 6);
 
-#[test]
-fn recovered_wal_and_its_cut_tail_are_kept_beside_it() {
-    let (_run, crashed) = binary().keeps();
-    let wal = crashed.with_file_name("wal.log");
-    let report = wal::replay(&wal, RecoveryMode::AbsoluteConsistency, |_| {})
-        .expect("the recovered WAL replays cleanly");
-    assert_eq!(report.records_replayed, 6);
-    let torn = fs::read(wal.with_file_name(format!("wal.log.broken-{}", offset_of(6))))
-        .expect("the torn tail is kept beside the WAL");
-    assert_eq!(torn, SIXTH.encode(6)[..PARTIAL_LEN]);
+    let partial = kept.join(PARTIAL_DIR);
+    let recovered = wal::replay(
+        partial.join("wal.log"),
+        RecoveryMode::AbsoluteConsistency,
+        |_| {},
+    )
+    .expect("recovery cut the torn tail and the new PUT followed");
+    assert_eq!(recovered.records_replayed, 6);
+    let broken: Vec<_> = std::fs::read_dir(&partial)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("wal.log.broken-"))
+        .collect();
+    assert_eq!(
+        broken.len(),
+        1,
+        "the cut tail is kept beside the log: {broken:?}"
+    );
+    assert!(kept.join(EMPTY_DIR).join("wal.log").is_file());
 }

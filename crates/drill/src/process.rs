@@ -1,0 +1,377 @@
+//! A store under test, running: the tester's side of the store protocol.
+//!
+//! Every wait is bounded. The store has [`READY_TIMEOUT`] to recover and say
+//! `READY`, and [`REPLY_TIMEOUT`] for each reply; a store that hangs, exits
+//! early or prints something that is not a reply is killed, and the check
+//! that was waiting fails, quoting what the store printed and the last lines
+//! of its stderr. The store's stdout and stderr are read on their own
+//! threads, so that the tester waits on a channel with a deadline instead
+//! of blocking in `read`.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use store_protocol::{Reply, Request, ready_text};
+use wait_timeout::ChildExt;
+
+use crate::check::{Error, Result};
+use crate::store::Store;
+
+/// How long a store may take to recover and print `READY`.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a store may take to answer one request, or to exit after
+/// `CRASH` or the end of its input.
+pub const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How many of the store's last stderr lines a failure quotes.
+const STDERR_TAIL: usize = 8;
+
+/// A store process started on a directory, past its `READY` line.
+pub struct Running {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: Receiver<io::Result<String>>,
+    stderr: Receiver<String>,
+    /// Every stderr line received so far, for failure messages.
+    stderr_seen: Vec<String>,
+    /// Lines received but not yet handed out by [`Running::new_stderr`].
+    stderr_unshown: usize,
+    /// The free text of its `READY` line.
+    pub ready: String,
+}
+
+impl Running {
+    /// Starts `store` on `dir` and waits for its `READY` line.
+    pub fn start(store: &Store, dir: &Path) -> Result<Running> {
+        let mut command = store.command(dir);
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|err| Error::Check {
+                what: format!("start the store ({})", store.command_line()),
+                expected: "a running process".to_string(),
+                found: format!("error: {err}"),
+                why: Some(
+                    "check the --store command: the program must exist and be executable \
+                     (a script needs its interpreter, e.g. \"python3 kvstore.py\")"
+                        .to_string(),
+                ),
+            })?;
+        let stdin = child.stdin.take();
+        let stdout = lines_of(child.stdout.take().expect("stdout is piped"), Ok, Err);
+        let stderr = lines_of(
+            child.stderr.take().expect("stderr is piped"),
+            |line| line,
+            |err| format!("(error reading stderr: {err})"),
+        );
+        let mut running = Running {
+            child,
+            stdin,
+            stdout,
+            stderr,
+            stderr_seen: Vec::new(),
+            stderr_unshown: 0,
+            ready: String::new(),
+        };
+        let what = format!("start the store on {}", dir.display());
+        let line = running.next_line(&what, "a READY line", READY_TIMEOUT)?;
+        match ready_text(&line) {
+            Some(text) => running.ready = text.to_string(),
+            None => {
+                return Err(running.fail(
+                    &what,
+                    "a READY line",
+                    format!("{line:?}"),
+                    Some(
+                        "the first line on stdout must be READY (after recovery); \
+                         print logs to stderr, never to stdout",
+                    ),
+                ));
+            }
+        }
+        Ok(running)
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `request` and returns its reply.
+    pub fn request(&mut self, request: &Request) -> Result<Reply> {
+        self.send(request)?;
+        let what = format!("reply to {request}");
+        let line = self.next_line(&what, "one reply line", REPLY_TIMEOUT)?;
+        Reply::parse(&line).map_err(|_| {
+            self.fail(
+                &what,
+                "OK, VALUE v, NOT_FOUND or ERR message",
+                format!("{line:?}"),
+                Some("stdout carries replies only, one per request; print logs to stderr"),
+            )
+        })
+    }
+
+    /// Sends a write (`PUT`, `DEL`, `WALPUT`) and checks that it is `OK`.
+    pub fn expect_ok(&mut self, request: &Request) -> Result<()> {
+        match self.request(request)? {
+            Reply::Ok => Ok(()),
+            other => Err(self.fail(
+                &format!("reply to {request}"),
+                "OK",
+                other.to_string(),
+                None,
+            )),
+        }
+    }
+
+    /// `GET key`: `Some(value)` or `None` for `NOT_FOUND`.
+    pub fn get(&mut self, key: &str) -> Result<Option<String>> {
+        let request = Request::Get {
+            key: key.to_string(),
+        };
+        match self.request(&request)? {
+            Reply::Value(value) => Ok(Some(value)),
+            Reply::NotFound => Ok(None),
+            other => Err(self.fail(
+                &format!("reply to {request}"),
+                "VALUE v or NOT_FOUND",
+                other.to_string(),
+                None,
+            )),
+        }
+    }
+
+    /// Sends `CRASH` and waits for the store to exit without a reply.
+    pub fn crash(mut self) -> Result<Ended> {
+        self.send(&Request::Crash)?;
+        let status = self.wait_exit("CRASH", "the store to exit at once, without a reply")?;
+        let printed: Vec<String> = self.stdout.try_iter().filter_map(|l| l.ok()).collect();
+        if let Some(line) = printed.first() {
+            return Err(self.fail(
+                "CRASH",
+                "no reply (the store exits at once)",
+                format!("{line:?} before it exited ({status})"),
+                Some("CRASH means _exit(1) at once: no reply, no cleanup, no flush"),
+            ));
+        }
+        Ok(self.ended(status))
+    }
+
+    /// Sends `request`, waits for its `OK`, and kills the store with SIGKILL
+    /// the moment the reply arrives: the real crash.
+    pub fn kill_after_ok(mut self, request: &Request) -> Result<Ended> {
+        self.expect_ok(request)?;
+        let pid = self.pid();
+        self.child.kill().map_err(|err| Error::Operation {
+            doing: format!("send SIGKILL to the store (PID {pid})"),
+            error: Box::new(err),
+        })?;
+        let status = self.wait_exit("SIGKILL", "the store to die of SIGKILL")?;
+        Ok(self.ended(status))
+    }
+
+    /// Closes the store's input and checks that it exits with status 0.
+    pub fn close(mut self) -> Result<Ended> {
+        drop(self.stdin.take());
+        let status = self.wait_exit("end of input", "the store to exit with status 0")?;
+        if !status.success() {
+            return Err(self.fail(
+                "exit at the end of input",
+                "exit status 0",
+                status.to_string(),
+                Some("when its stdin ends, a store exits normally with status 0"),
+            ));
+        }
+        Ok(self.ended(status))
+    }
+
+    /// The stderr lines that arrived since the last call, in order.
+    pub fn new_stderr(&mut self) -> Vec<String> {
+        self.collect_stderr();
+        let new = self.stderr_seen[self.stderr_unshown..].to_vec();
+        self.stderr_unshown = self.stderr_seen.len();
+        new
+    }
+
+    fn send(&mut self, request: &Request) -> Result<()> {
+        let sent = match self.stdin.as_mut() {
+            Some(stdin) => writeln!(stdin, "{request}").and_then(|()| stdin.flush()),
+            None => Err(io::Error::from(io::ErrorKind::BrokenPipe)),
+        };
+        sent.map_err(|err| {
+            let found = match self.child.try_wait() {
+                Ok(Some(status)) => format!("the store had exited ({status})"),
+                _ => format!("error: {err}"),
+            };
+            self.fail(
+                &format!("send {request}"),
+                "the store reading its input",
+                found,
+                None,
+            )
+        })
+    }
+
+    /// The next stdout line, within `timeout`.
+    fn next_line(&mut self, what: &str, expected: &str, timeout: Duration) -> Result<String> {
+        match self.stdout.recv_timeout(timeout) {
+            Ok(Ok(line)) => Ok(line),
+            Ok(Err(err)) => Err(self.fail(what, expected, format!("a read error: {err}"), None)),
+            Err(RecvTimeoutError::Timeout) => {
+                let found = format!(
+                    "nothing after {} s (the store was still running; killed)",
+                    timeout.as_secs()
+                );
+                Err(self.fail(what, expected, found, Some("every reply must be flushed at once (a pipe is block-buffered: flush stdout after each line)")))
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                let status = self.reap();
+                Err(self.fail(
+                    what,
+                    expected,
+                    format!("the store exited ({status}) without printing it"),
+                    None,
+                ))
+            }
+        }
+    }
+
+    /// Waits up to [`REPLY_TIMEOUT`] for the process to end.
+    fn wait_exit(&mut self, what: &str, expected: &str) -> Result<ExitStatus> {
+        match self.child.wait_timeout(REPLY_TIMEOUT) {
+            Ok(Some(status)) => Ok(status),
+            Ok(None) => Err(self.fail(
+                what,
+                expected,
+                format!("still running after {} s (killed)", REPLY_TIMEOUT.as_secs()),
+                None,
+            )),
+            Err(err) => Err(Error::Operation {
+                doing: format!("wait for the store (PID {}) to exit", self.pid()),
+                error: Box::new(err),
+            }),
+        }
+    }
+
+    /// A failed check about this store: kills it, and adds what it said on
+    /// stderr to `found`.
+    fn fail(&mut self, what: &str, expected: &str, found: String, why: Option<&str>) -> Error {
+        let status = self.reap();
+        let _ = status;
+        self.collect_stderr_until_closed();
+        let tail: Vec<&str> = self
+            .stderr_seen
+            .iter()
+            .rev()
+            .take(STDERR_TAIL)
+            .rev()
+            .map(String::as_str)
+            .collect();
+        let found = if tail.is_empty() {
+            found
+        } else {
+            format!(
+                "{found}; the store's stderr ended with: {}",
+                tail.join(" | ")
+            )
+        };
+        Error::Check {
+            what: what.to_string(),
+            expected: expected.to_string(),
+            found,
+            why: why.map(str::to_string),
+        }
+    }
+
+    /// Kills the process if it still runs and waits for it.
+    fn reap(&mut self) -> String {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            return status.to_string();
+        }
+        let _ = self.child.kill();
+        self.child
+            .wait()
+            .map_or_else(|err| format!("unknown: {err}"), |status| status.to_string())
+    }
+
+    fn collect_stderr(&mut self) {
+        self.stderr_seen.extend(self.stderr.try_iter());
+    }
+
+    /// After the process ended: the rest of its stderr, up to a bound (a
+    /// grandchild may still hold the pipe open).
+    fn collect_stderr_until_closed(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(1);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stderr.recv_timeout(left) {
+                Ok(line) => self.stderr_seen.push(line),
+                Err(_) => break,
+            }
+        }
+    }
+
+    fn ended(mut self, status: ExitStatus) -> Ended {
+        self.collect_stderr_until_closed();
+        let stderr = self.stderr_seen[self.stderr_unshown..].to_vec();
+        Ended { status, stderr }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // A store left behind by a failed check must not outlive the drill.
+        self.reap();
+    }
+}
+
+/// How a store process ended, and the stderr lines not shown yet.
+#[derive(Debug)]
+pub struct Ended {
+    pub status: ExitStatus,
+    pub stderr: Vec<String>,
+}
+
+impl Ended {
+    /// Whether SIGKILL ended it.
+    pub fn killed_by_sigkill(&self) -> bool {
+        #[cfg(unix)]
+        {
+            use std::os::unix::process::ExitStatusExt;
+            self.status.signal() == Some(9)
+        }
+        #[cfg(not(unix))]
+        {
+            !self.status.success()
+        }
+    }
+}
+
+/// Reads `pipe` line by line on a thread; each line (or read error) goes
+/// through `line`/`error` into the returned channel, which disconnects at
+/// the end of the pipe.
+fn lines_of<T: Send + 'static>(
+    pipe: impl Read + Send + 'static,
+    line: fn(String) -> T,
+    error: fn(io::Error) -> T,
+) -> Receiver<T> {
+    let (sender, receiver) = mpsc::channel();
+    thread::spawn(move || {
+        for read in BufReader::new(pipe).lines() {
+            let item = match read {
+                Ok(text) => line(text),
+                Err(err) => error(err),
+            };
+            if sender.send(item).is_err() {
+                break;
+            }
+        }
+    });
+    receiver
+}
