@@ -143,18 +143,17 @@ class KVStore:
         """Replay every valid record; stop at the first damaged one."""
         data = self.read_log()
         offset = 0
-        replayed = 0
         while offset < len(data):
             line = self.next_record_line(data, offset)
             try:
                 lsn, op, key, value = self.decode_record(line, offset)
             except DamagedRecord as damage:
-                return replayed, self.handle_damage(data, offset, str(damage))
+                skipped = self.handle_damage(data, offset, str(damage))
+                return self.next_lsn - 1, skipped
             self.apply(op, key, value)
             self.next_lsn = lsn + 1
             offset += len(line)
-            replayed += 1
-        return replayed, 0
+        return self.next_lsn - 1, 0
 
     def next_record_line(self, data, offset):
         """The bytes of the record at offset: up to and including its LF, or
@@ -165,7 +164,7 @@ class KVStore:
     def decode_record(self, line, offset):
         """Check one record and return (lsn, op, key, value)."""
         if not line.endswith(b"\n"):
-            raise DamagedRecord(f"partial record: {len(line)} bytes, no end of line")
+            raise DamagedRecord(f"partial record: {len(line)} byte(s), no end of line")
         self.verify_checksum(line)
         return self.parse_fields(line[9:-1])
 
