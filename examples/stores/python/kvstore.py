@@ -295,6 +295,8 @@ class KVStore:
         words = line.split(" ")
         name, args = words[0], words[1:]
         arity = {"PUT": 2, "WALPUT": 2, "DEL": 1, "GET": 1}
+        if name == "CRASH":
+            return "ERR CRASH takes no arguments"
         if name not in arity:
             return f"ERR unknown request {name!r} (expected PUT, DEL, GET, WALPUT or CRASH)"
         if len(args) != arity[name]:
