@@ -236,7 +236,7 @@ class KVStore:
         os.ftruncate(self.fd, good_end)
         os.fsync(self.fd)
         print(
-            f"cut the log at offset {good_end}: {size - good_end} damaged byte(s) removed",
+            f"cut the log at offset {good_end}: {size - good_end} byte(s) removed",
             file=sys.stderr,
         )
 
