@@ -231,13 +231,15 @@ impl Running {
                 Err(self.fail(what, expected, found, Some("every reply must be flushed at once (a pipe is block-buffered: flush stdout after each line)")))
             }
             Err(RecvTimeoutError::Disconnected) => {
-                let status = self.reap();
-                Err(self.fail(
-                    what,
-                    expected,
-                    format!("the store exited ({status}) without printing it"),
-                    None,
-                ))
+                // The pipe closes when the store exits; give it the reply
+                // bound to do so before calling it a store that closed its
+                // stdout and went on running.
+                let found = match self.child.wait_timeout(REPLY_TIMEOUT) {
+                    Ok(Some(status)) => format!("the store exited ({status}) without printing it"),
+                    _ => "the store closed its stdout without printing it (still running; killed)"
+                        .to_string(),
+                };
+                Err(self.fail(what, expected, found, None))
             }
         }
     }
@@ -262,17 +264,9 @@ impl Running {
     /// A failed check about this store: kills it, and adds what it said on
     /// stderr to `found`.
     fn fail(&mut self, what: &str, expected: &str, found: String, why: Option<&str>) -> Error {
-        let status = self.reap();
-        let _ = status;
+        self.reap();
         self.collect_stderr_until_closed();
-        let tail: Vec<&str> = self
-            .stderr_seen
-            .iter()
-            .rev()
-            .take(STDERR_TAIL)
-            .rev()
-            .map(String::as_str)
-            .collect();
+        let tail = stderr_excerpt(&self.stderr_seen);
         let found = if tail.is_empty() {
             found
         } else {
@@ -353,6 +347,22 @@ impl Ended {
     }
 }
 
+/// The part of a store's stderr a failure quotes: a Rust panic's message
+/// (not the backtrace after it, which `RUST_BACKTRACE` may add), else the
+/// last lines, where a traceback ends with its exception.
+fn stderr_excerpt(lines: &[String]) -> Vec<&str> {
+    if let Some(panic) = lines.iter().position(|line| line.contains("panicked at")) {
+        return lines[panic..]
+            .iter()
+            .take(3)
+            .take_while(|line| !line.starts_with("stack backtrace:"))
+            .map(String::as_str)
+            .collect();
+    }
+    let start = lines.len().saturating_sub(STDERR_TAIL);
+    lines[start..].iter().map(String::as_str).collect()
+}
+
 /// Reads `pipe` line by line on a thread; each line (or read error) goes
 /// through `line`/`error` into the returned channel, which disconnects at
 /// the end of the pipe.
@@ -374,4 +384,35 @@ fn lines_of<T: Send + 'static>(
         }
     });
     receiver
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(text: &str) -> Vec<String> {
+        text.lines().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn a_panic_is_quoted_without_its_backtrace() {
+        let stderr = lines(
+            "starting\nthread 'main' panicked at src/main.rs:94:9:\nnot yet implemented: w09-l07: replay\nstack backtrace:\n   0: frame",
+        );
+        assert_eq!(
+            stderr_excerpt(&stderr),
+            [
+                "thread 'main' panicked at src/main.rs:94:9:",
+                "not yet implemented: w09-l07: replay"
+            ]
+        );
+    }
+
+    #[test]
+    fn otherwise_the_last_lines_are_quoted() {
+        let stderr: Vec<String> = (0..20).map(|n| format!("line {n}")).collect();
+        let excerpt = stderr_excerpt(&stderr);
+        assert_eq!(excerpt.len(), STDERR_TAIL);
+        assert_eq!(excerpt.last(), Some(&"line 19"));
+    }
 }

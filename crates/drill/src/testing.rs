@@ -110,10 +110,38 @@ impl<D: Drill> DrillBinary<D> {
         (run, kept)
     }
 
-    /// Runs the drill against `store` (a `--store` command line): exit
-    /// `code`, and returns what it printed.
-    pub fn against(&self, store: &str, code: i32) -> String {
-        self.run(&["--store", store], code).stdout
+    /// Runs the drill against `store` (a `--store` command line): exit 0,
+    /// the passed line last, the store named in the transcript. Returns
+    /// what it printed.
+    pub fn passes_against(&self, store: &str) -> String {
+        let stdout = self.run(&["--store", store], 0).stdout;
+        assert_eq!(stdout.lines().last(), Some(D::PASSED), "{stdout}");
+        assert!(
+            stdout.contains("store under test: "),
+            "the transcript names the store:\n{stdout}"
+        );
+        stdout
+    }
+
+    /// Runs the drill against a broken `store`: exit 1, a verdict line
+    /// `FAILED: ` that contains each of `parts` (the check, what was expected
+    /// and found, the likely defect), and nothing that claims a pass.
+    /// Returns what it printed.
+    pub fn fails_against(&self, store: &str, parts: &[&str]) -> String {
+        let stdout = self.run(&["--store", store], 1).stdout;
+        let verdict = stdout
+            .lines()
+            .rev()
+            .find(|line| line.starts_with("FAILED: "))
+            .unwrap_or_else(|| panic!("no FAILED: line:\n{stdout}"));
+        for part in parts {
+            assert!(
+                verdict.contains(part),
+                "{part:?} missing from the verdict:\n{verdict}\n\n{stdout}"
+            );
+        }
+        assert!(!stdout.to_lowercase().contains("passed"), "{stdout}");
+        stdout
     }
 
     /// Runs the drill through its library: `run` returns `Ok` and prints
@@ -163,6 +191,34 @@ impl<D: Drill> DrillBinary<D> {
         let result = D::run(&options, &mut out);
         (result, String::from_utf8(out).expect("UTF-8 output"))
     }
+}
+
+/// The `--store` command line that runs the Python store
+/// `examples/stores/<script>` with this machine's Python, resolved to the
+/// interpreter itself (a version manager's shim would add a process per
+/// start). `None` when there is no `python3`: the caller skips its test, as
+/// the README's "only a Rust toolchain" promises, except under CI (`CI`
+/// set), where a missing Python is a failure rather than a silent pass.
+pub fn python_store(script: &str) -> Option<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/stores")
+        .join(script);
+    assert!(path.is_file(), "{} is missing", path.display());
+    let found = std::process::Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .ok()
+        .filter(|output| output.status.success());
+    let Some(output) = found else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "python3 is needed for the store tests under CI"
+        );
+        eprintln!("skipped: python3 is not installed, so {script} cannot run");
+        return None;
+    };
+    let python = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    Some(shell_words::join([python, path.display().to_string()]))
 }
 
 /// Asserts that `stdout` passes the proof patterns of the lesson document at

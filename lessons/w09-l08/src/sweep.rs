@@ -49,11 +49,11 @@ pub fn run(options: &Options<Fault>, crashed: &Crashed, steps: &mut Steps<'_>) -
             flip: String::new(),
         })
         .collect();
-    let outcomes = run_cases(options, &root, &tears)?;
     steps.step(format_args!(
         "cut at every offset: record 6 torn after each of its first 1 to {} bytes, the store restarted on each copy",
         len - 1
     ))?;
+    let outcomes = run_cases(options, &root, &tears)?;
     steps.ok(format_args!(
         "{} of {} torn copies recovered exactly the state after the first 5 operations",
         outcomes.len(),
@@ -79,7 +79,6 @@ pub fn run(options: &Options<Fault>, crashed: &Crashed, steps: &mut Steps<'_>) -
             }
         })
         .collect();
-    let outcomes = run_cases(options, &root, &flips)?;
     let sampled = if step > 1 {
         format!(", every {step}th of its {bits} bits")
     } else {
@@ -89,6 +88,7 @@ pub fn run(options: &Options<Fault>, crashed: &Crashed, steps: &mut Steps<'_>) -
         "bit flips: each single-bit flip of record 6 ({} copies{sampled}), the store restarted on each",
         flips.len()
     ))?;
+    let outcomes = run_cases(options, &root, &flips)?;
     let mut by_outcome: BTreeMap<&str, usize> = BTreeMap::new();
     for outcome in &outcomes {
         let name = match outcome {

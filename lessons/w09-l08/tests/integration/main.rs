@@ -7,6 +7,7 @@ mod faults;
 mod keep;
 mod library;
 mod passing;
+mod stores;
 
 use drill::testing::DrillBinary;
 use w09_l08::CrashMidWrite;
