@@ -10,6 +10,7 @@ use clap::builder::EnumValueParser;
 use clap::{Arg, ArgAction, Command};
 
 use crate::check::{Doing, Error, Result};
+use crate::powerloss::Recorder;
 use crate::store::{SERVE_FLAG, Store};
 use crate::{Drill, Options};
 
@@ -45,7 +46,7 @@ pub fn main<D: Drill>() -> ExitCode {
             }
         },
         None => match env::current_exe() {
-            Ok(exe) => Store::Reference { exe },
+            Ok(exe) => Store::reference(exe),
             Err(err) => {
                 eprintln!(
                     "error: cannot find the drill's own executable to serve the reference store: {err}"
@@ -129,9 +130,10 @@ fn run_in_temp_dir<D: Drill>(
         .prefix(&format!("{}-", D::NAME))
         .tempdir()
         .doing("create a temporary directory")?;
+    let recorder = Recorder::new(dir.path().join(crate::TRACES_DIR));
     let options = Options {
         dir: dir.path().to_path_buf(),
-        store,
+        store: store.recorded(recorder),
         fault,
     };
     let verdict = D::run(&options, out);
@@ -214,9 +216,7 @@ mod tests {
     }
 
     fn reference() -> Store {
-        Store::Reference {
-            exe: PathBuf::from("/nonexistent"),
-        }
+        Store::reference(PathBuf::from("/nonexistent"))
     }
 
     #[test]

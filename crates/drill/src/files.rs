@@ -73,6 +73,18 @@ impl DirState {
         DirState { files }
     }
 
+    /// This state without `path`.
+    pub fn without_file(&self, path: &Path) -> DirState {
+        let mut files = self.files.clone();
+        files.remove(path);
+        DirState { files }
+    }
+
+    /// The files' paths, relative to the directory.
+    pub fn paths(&self) -> impl Iterator<Item = &Path> {
+        self.files.keys().map(PathBuf::as_path)
+    }
+
     /// What changed from `self` to `after`, file by file.
     pub fn changes(&self, after: &DirState) -> Vec<FileChange> {
         let paths: std::collections::BTreeSet<&PathBuf> =

@@ -58,6 +58,7 @@ mod check;
 mod cli;
 mod fault;
 pub mod files;
+pub mod powerloss;
 pub mod process;
 pub mod session;
 pub mod show;
@@ -73,10 +74,14 @@ pub use check::{Doing, Error, Result, expect, expect_because, expect_eq};
 pub use cli::{EXIT_FAILED, EXIT_PASSED, EXIT_USAGE, main};
 pub use fault::flip_bit;
 pub use steps::Steps;
-pub use store::{SERVE_FLAG, Store, StoreError};
+pub use store::{Program, SERVE_FLAG, Store, StoreError};
+
+/// Where a drill keeps the strace output of its store processes, inside
+/// [`Options::dir`].
+pub const TRACES_DIR: &str = "strace";
 
 /// What one drill run needs to know.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Options<F> {
     /// An empty directory for the drill's files, deleted after the run
     /// unless `--keep` was given. Each step's store directory goes inside.

@@ -15,10 +15,15 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
 use store_protocol::{Reply, Request, ready_text};
 use wait_timeout::ChildExt;
 
-use crate::check::{Error, Result};
+use crate::check::{Doing, Error, Result};
+use crate::files::{DirState, FileChange};
+use crate::powerloss::{Exchange, Recorder, TracedRun};
 use crate::store::Store;
 
 /// How long a store may take to recover and print `READY`.
@@ -30,8 +35,14 @@ pub const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 const STDERR_TAIL: usize = 8;
 
 /// A store process started on a directory, past its `READY` line.
+///
+/// When the store is recorded for the power-loss check, the child is
+/// `strace`, and the store is strace's child (the *tracee*): signals go to
+/// the tracee, and the trace is handed to the recorder when this ends.
 pub struct Running {
+    dir: PathBuf,
     child: Child,
+    traced: Option<Traced>,
     stdin: Option<ChildStdin>,
     stdout: Receiver<io::Result<String>>,
     stderr: Receiver<String>,
@@ -43,10 +54,40 @@ pub struct Running {
     pub ready: String,
 }
 
+struct Traced {
+    recorder: Arc<Recorder>,
+    run: TracedRun,
+    tracee: Option<u32>,
+}
+
 impl Running {
     /// Starts `store` on `dir` and waits for its `READY` line.
     pub fn start(store: &Store, dir: &Path) -> Result<Running> {
         let mut command = store.command(dir);
+        let mut traced = None;
+        if let Some(recorder) = store.recorder()
+            && let Some((wrapped, trace)) = recorder.wrap(&command)
+        {
+            command = wrapped;
+            let existing = DirState::read(dir)?
+                .paths()
+                .map(Path::to_path_buf)
+                .collect();
+            let canonical = dir
+                .canonicalize()
+                .doing(format!("find the real path of {}", dir.display()))?;
+            traced = Some(Traced {
+                recorder: Arc::clone(recorder),
+                run: TracedRun {
+                    trace,
+                    dir: canonical,
+                    existing,
+                    stdout_inode: 0,
+                    exchanges: Vec::new(),
+                },
+                tracee: None,
+            });
+        }
         let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -63,14 +104,20 @@ impl Running {
                 ),
             })?;
         let stdin = child.stdin.take();
-        let stdout = lines_of(child.stdout.take().expect("stdout is piped"), Ok, Err);
+        let stdout_pipe = child.stdout.take().expect("stdout is piped");
+        if let Some(traced) = traced.as_mut() {
+            traced.run.stdout_inode = pipe_inode(&stdout_pipe);
+        }
+        let stdout = lines_of(stdout_pipe, Ok, Err);
         let stderr = lines_of(
             child.stderr.take().expect("stderr is piped"),
             |line| line,
             |err| format!("(error reading stderr: {err})"),
         );
         let mut running = Running {
+            dir: dir.to_path_buf(),
             child,
+            traced,
             stdin,
             stdout,
             stderr,
@@ -81,7 +128,12 @@ impl Running {
         let what = format!("start the store on {}", dir.display());
         let line = running.next_line(&what, "a READY line", READY_TIMEOUT)?;
         match ready_text(&line) {
-            Some(text) => running.ready = text.to_string(),
+            Some(text) => {
+                running.ready = text.to_string();
+                if let Some(traced) = running.traced.as_mut() {
+                    traced.tracee = tracee_of(running.child.id());
+                }
+            }
             None => {
                 return Err(running.fail(
                     &what,
@@ -97,9 +149,12 @@ impl Running {
         Ok(running)
     }
 
-    /// The process id.
+    /// The store's process id (under strace, strace's child).
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.traced
+            .as_ref()
+            .and_then(|traced| traced.tracee)
+            .unwrap_or_else(|| self.child.id())
     }
 
     /// Sends `request` and returns its reply.
@@ -117,17 +172,32 @@ impl Running {
         })
     }
 
-    /// Sends a write (`PUT`, `DEL`, `WALPUT`) and checks that it is `OK`.
-    pub fn expect_ok(&mut self, request: &Request) -> Result<()> {
+    /// Sends a write (`PUT`, `DEL`, `WALPUT`), checks that it is `OK`, and
+    /// returns what it changed in the store's directory by the time the
+    /// `OK` arrived.
+    pub fn expect_ok(&mut self, request: &Request) -> Result<Vec<FileChange>> {
+        let before = DirState::read(&self.dir)?;
         match self.request(request)? {
-            Reply::Ok => Ok(()),
-            other => Err(self.fail(
-                &format!("reply to {request}"),
-                "OK",
-                other.to_string(),
-                None,
-            )),
+            Reply::Ok => {}
+            other => {
+                return Err(self.fail(
+                    &format!("reply to {request}"),
+                    "OK",
+                    other.to_string(),
+                    None,
+                ));
+            }
         }
+        let after = DirState::read(&self.dir)?;
+        let changes = before.changes(&after);
+        if let Some(exchange) = self
+            .traced
+            .as_mut()
+            .and_then(|traced| traced.run.exchanges.last_mut())
+        {
+            exchange.around = Some((before, after));
+        }
+        Ok(changes)
     }
 
     /// `GET key`: `Some(value)` or `None` for `NOT_FOUND`.
@@ -164,16 +234,25 @@ impl Running {
     }
 
     /// Sends `request`, waits for its `OK`, and kills the store with SIGKILL
-    /// the moment the reply arrives: the real crash.
-    pub fn kill_after_ok(mut self, request: &Request) -> Result<Ended> {
-        self.expect_ok(request)?;
+    /// the moment the reply arrives: the real crash. Returns how it ended
+    /// and what the write changed on disk.
+    pub fn kill_after_ok(mut self, request: &Request) -> Result<(Ended, Vec<FileChange>)> {
+        let changes = self.expect_ok(request)?;
         let pid = self.pid();
-        self.child.kill().map_err(|err| Error::Operation {
-            doing: format!("send SIGKILL to the store (PID {pid})"),
-            error: Box::new(err),
-        })?;
+        self.sigkill_store()
+            .doing(format!("send SIGKILL to the store (PID {pid})"))?;
         let status = self.wait_exit("SIGKILL", "the store to die of SIGKILL")?;
-        Ok(self.ended(status))
+        Ok((self.ended(status), changes))
+    }
+
+    /// SIGKILL to the store itself: under strace, to the tracee (strace
+    /// then reports its death, ends with the same signal and flushes the
+    /// trace).
+    fn sigkill_store(&mut self) -> io::Result<()> {
+        match self.traced.as_ref().and_then(|traced| traced.tracee) {
+            Some(tracee) => sigkill(tracee),
+            None => self.child.kill(),
+        }
     }
 
     /// Closes the store's input and checks that it exits with status 0.
@@ -200,6 +279,12 @@ impl Running {
     }
 
     fn send(&mut self, request: &Request) -> Result<()> {
+        if let Some(traced) = self.traced.as_mut() {
+            traced.run.exchanges.push(Exchange {
+                request: request.clone(),
+                around: None,
+            });
+        }
         let sent = match self.stdin.as_mut() {
             Some(stdin) => writeln!(stdin, "{request}").and_then(|()| stdin.flush()),
             None => Err(io::Error::from(io::ErrorKind::BrokenPipe)),
@@ -283,10 +368,18 @@ impl Running {
         }
     }
 
-    /// Kills the process if it still runs and waits for it.
+    /// Kills the process if it still runs and waits for it. Under strace,
+    /// the store first: a tracer killed alone leaves its tracee running.
     fn reap(&mut self) -> String {
         if let Ok(Some(status)) = self.child.try_wait() {
             return status.to_string();
+        }
+        let tracee = self
+            .traced
+            .as_ref()
+            .and_then(|traced| traced.tracee.or_else(|| tracee_of(self.child.id())));
+        if let Some(tracee) = tracee {
+            let _ = sigkill(tracee);
         }
         let _ = self.child.kill();
         self.child
@@ -322,6 +415,35 @@ impl Drop for Running {
     fn drop(&mut self) {
         // A store left behind by a failed check must not outlive the drill.
         self.reap();
+        if let Some(traced) = self.traced.take() {
+            traced.recorder.finished(traced.run);
+        }
+    }
+}
+
+/// The inode of a pipe, as strace names it (`pipe:[INODE]`).
+fn pipe_inode(pipe: &impl std::os::fd::AsRawFd) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(format!("/proc/self/fd/{}", pipe.as_raw_fd())).map_or(0, |meta| meta.ino())
+}
+
+/// The first child of process `pid`: under strace, the store.
+fn tracee_of(pid: u32) -> Option<u32> {
+    let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).ok()?;
+    children.split_whitespace().next()?.parse().ok()
+}
+
+/// SIGKILL to a process that is not our child (std can only kill its own
+/// children; `unsafe` is forbidden, so no libc): the `kill` program.
+fn sigkill(pid: u32) -> io::Result<()> {
+    let status = std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .stderr(Stdio::null())
+        .status()?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!("kill -KILL {pid}: {status}")))
     }
 }
 

@@ -5,16 +5,27 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
+
+use crate::powerloss::Recorder;
 
 /// The hidden flag that makes a drill binary serve the reference store:
 /// `--serve DIR`.
 pub const SERVE_FLAG: &str = "--serve";
 
-/// The store under test.
+/// The store under test: what to run, and whether its system calls are
+/// recorded for the power-loss check.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub program: Program,
+    recorder: Option<Arc<Recorder>>,
+}
+
+/// What runs as the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Store {
+pub enum Program {
     /// `wal::KvStore` behind the store protocol, served by the drill binary
     /// itself (`EXE --serve DIR`, the same code as `wal serve DIR`).
     Reference { exe: PathBuf },
@@ -32,6 +43,14 @@ pub enum StoreError {
 }
 
 impl Store {
+    /// The reference store, served by the drill binary `exe`.
+    pub fn reference(exe: PathBuf) -> Store {
+        Store {
+            program: Program::Reference { exe },
+            recorder: None,
+        }
+    }
+
     /// Splits `--store "CMD ARGS"` into words the way a shell would (quotes
     /// and backslashes honoured; no variables, globs or pipes).
     pub fn from_command_line(text: &str) -> Result<Store, StoreError> {
@@ -39,24 +58,50 @@ impl Store {
         if words.is_empty() {
             return Err(StoreError::Empty);
         }
-        Ok(Store::Command { words })
+        Ok(Store {
+            program: Program::Command { words },
+            recorder: None,
+        })
+    }
+
+    /// This store with its system calls recorded into `recorder` (when
+    /// strace is installed) for the power-loss check.
+    pub fn recorded(self, recorder: Arc<Recorder>) -> Store {
+        Store {
+            recorder: Some(recorder),
+            ..self
+        }
+    }
+
+    /// This store without recording: for the hundreds of restarts of a
+    /// sweep, which only read.
+    pub fn untraced(&self) -> Store {
+        Store {
+            program: self.program.clone(),
+            recorder: None,
+        }
+    }
+
+    /// Where this store's system calls go, if they are recorded.
+    pub fn recorder(&self) -> Option<&Arc<Recorder>> {
+        self.recorder.as_ref()
     }
 
     /// Whether this is the reference store (whose format the drills know,
     /// and can explain byte by byte).
     pub fn is_reference(&self) -> bool {
-        matches!(self, Store::Reference { .. })
+        matches!(self.program, Program::Reference { .. })
     }
 
     /// The command that starts this store on `dir`.
     pub fn command(&self, dir: &Path) -> Command {
-        match self {
-            Store::Reference { exe } => {
+        match &self.program {
+            Program::Reference { exe } => {
                 let mut command = Command::new(exe);
                 command.arg(SERVE_FLAG).arg(dir);
                 command
             }
-            Store::Command { words } => {
+            Program::Command { words } => {
                 let mut command = Command::new(&words[0]);
                 command.args(&words[1..]).arg(dir);
                 command
@@ -67,11 +112,11 @@ impl Store {
     /// The command as the transcript shows it, DIR standing for the
     /// directory.
     pub fn command_line(&self) -> String {
-        match self {
-            Store::Reference { .. } => {
+        match &self.program {
+            Program::Reference { .. } => {
                 "the reference store (wal::KvStore, as `wal serve DIR`)".to_string()
             }
-            Store::Command { words } => {
+            Program::Command { words } => {
                 format!("{} DIR", shell_words::join(words))
             }
         }
@@ -82,7 +127,7 @@ impl Store {
     /// that a paste says exactly what was tested.
     pub fn describe(&self) -> Vec<String> {
         let mut lines = vec![format!("store under test: {}", self.command_line())];
-        if let Store::Command { words } = self {
+        if let Program::Command { words } = &self.program {
             for (index, word) in words.iter().enumerate() {
                 let path = if index == 0 {
                     find_program(word)
@@ -106,7 +151,7 @@ impl Store {
 
 /// The file a program name runs: itself when it has a slash, else the first
 /// match on `PATH`.
-fn find_program(name: &str) -> Option<PathBuf> {
+pub(crate) fn find_program(name: &str) -> Option<PathBuf> {
     if name.contains('/') {
         return Some(PathBuf::from(name)).filter(|path| path.is_file());
     }
@@ -130,8 +175,8 @@ mod tests {
     fn command_lines_split_like_a_shell() {
         let store = Store::from_command_line(r#"python3 "my store.py" --fast"#).unwrap();
         assert_eq!(
-            store,
-            Store::Command {
+            store.program,
+            Program::Command {
                 words: vec!["python3".into(), "my store.py".into(), "--fast".into()]
             }
         );
@@ -140,7 +185,10 @@ mod tests {
         assert_eq!(command.get_program(), "python3");
         assert_eq!(args, ["my store.py", "--fast", "/tmp/d"]);
         assert_eq!(store.command_line(), "python3 'my store.py' --fast DIR");
-        assert_eq!(Store::from_command_line("  "), Err(StoreError::Empty));
+        assert_eq!(
+            Store::from_command_line("  ").unwrap_err(),
+            StoreError::Empty
+        );
         assert!(matches!(
             Store::from_command_line("python3 'unclosed"),
             Err(StoreError::Split(_))
@@ -152,9 +200,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let script = dir.path().join("store.py");
         fs::write(&script, b"abc").unwrap();
-        let store = Store::Command {
-            words: vec!["no-such-program-here".into(), script.display().to_string()],
-        };
+        let store =
+            Store::from_command_line(&format!("no-such-program-here '{}'", script.display()))
+                .unwrap();
         let lines = store.describe();
         assert_eq!(lines.len(), 2, "{lines:?}");
         // SHA-256 of "abc".

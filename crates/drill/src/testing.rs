@@ -180,11 +180,10 @@ impl<D: Drill> DrillBinary<D> {
     /// reference store served by this binary.
     fn run_library(&self, fault: Option<D::Fault>) -> (Result<()>, String) {
         let dir = TempDir::new().expect("create a directory for the drill");
+        let recorder = crate::powerloss::Recorder::new(dir.path().join(crate::TRACES_DIR));
         let options = Options {
             dir: dir.path().to_path_buf(),
-            store: crate::Store::Reference {
-                exe: self.exe.clone(),
-            },
+            store: crate::Store::reference(self.exe.clone()).recorded(recorder),
             fault,
         };
         let mut out = Vec::new();
@@ -219,6 +218,20 @@ pub fn python_store(script: &str) -> Option<String> {
     };
     let python = String::from_utf8_lossy(&output.stdout).trim().to_string();
     Some(shell_words::join([python, path.display().to_string()]))
+}
+
+/// Whether `strace` is installed, for the power-loss check's tests; under CI
+/// a missing strace is a failure (`.ci/run` installs it).
+pub fn strace_installed() -> bool {
+    let found = crate::store::find_program("strace").is_some();
+    assert!(
+        found || std::env::var_os("CI").is_none(),
+        "CI must install strace"
+    );
+    if !found {
+        eprintln!("skipped: strace is not installed");
+    }
+    found
 }
 
 /// Asserts that `stdout` passes the proof patterns of the lesson document at

@@ -19,7 +19,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use drill::files::{DirState, FileChange};
+use drill::files::FileChange;
 use drill::process::Running;
 use drill::session::{self, expect_get, walput};
 use drill::{Doing, Drill, Options, Result, Steps, expect_because};
@@ -34,8 +34,8 @@ pub const CRASH_VALUE: &str = "written_before_SIGKILL";
 /// The store's directory inside the drill's own.
 pub const STORE_DIR: &str = "store";
 
-/// Steps the drill prints.
-pub const STEPS: usize = 6;
+/// Steps the drill prints (the last is the power-loss check).
+pub const STEPS: usize = 7;
 
 const NO_REPLAY: &str = "the store does not rebuild its map from the WAL on start: \
      replay every record of the log before printing READY";
@@ -68,7 +68,8 @@ impl Drill for CrashAfterWal {
         let dir = options.dir.join(STORE_DIR);
         std::fs::create_dir(&dir).doing(format!("create {}", dir.display()))?;
         let store = simulated_crash(options, &dir, &mut steps)?;
-        real_crash(options, store, &dir, &mut steps)
+        real_crash(options, store, &dir, &mut steps)?;
+        drill::powerloss::check_step(&mut steps, &options.store, &options.dir)
     }
 }
 
@@ -82,7 +83,7 @@ fn simulated_crash(options: &Options<Fault>, dir: &Path, steps: &mut Steps<'_>) 
         format_args!("started the store on an empty directory {}", dir.display()),
     )?;
 
-    let changes = write_unapplied(&mut store, dir, KEY, VALUE, steps)?;
+    let changes = write_unapplied(&mut store, KEY, VALUE, steps)?;
     expect_get(
         &mut store,
         KEY,
@@ -127,11 +128,9 @@ fn real_crash(
     dir: &Path,
     steps: &mut Steps<'_>,
 ) -> Result<()> {
-    let before = DirState::read(dir)?;
     let request = walput(CRASH_KEY, CRASH_VALUE);
     let pid = store.pid();
-    let ended = store.kill_after_ok(&request)?;
-    let changes = before.changes(&DirState::read(dir)?);
+    let (ended, changes) = store.kill_after_ok(&request)?;
     expect_because(
         &format!("SIGKILL of the store (PID {pid}) after the OK to {request}"),
         ended.killed_by_sigkill(),
@@ -181,15 +180,12 @@ fn real_crash(
 /// then; prints the step and returns what it changed on disk.
 fn write_unapplied(
     store: &mut Running,
-    dir: &Path,
     key: &str,
     value: &str,
     steps: &mut Steps<'_>,
 ) -> Result<Vec<FileChange>> {
-    let before = DirState::read(dir)?;
     let request = walput(key, value);
-    store.expect_ok(&request)?;
-    let changes = before.changes(&DirState::read(dir)?);
+    let changes = store.expect_ok(&request)?;
     steps.step(format_args!(
         "{request} -> OK: the PUT went to the WAL only (the lesson's bypass of put), not to the in-memory map"
     ))?;

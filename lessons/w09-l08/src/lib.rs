@@ -125,13 +125,14 @@ impl Drill for CrashMidWrite {
         "Crash drill 2 passed: 5 records recovered, 1 partial record skipped";
 
     fn run(options: &Options<Fault>, out: &mut dyn Write) -> Result<()> {
-        let mut steps = Steps::new(out, scenario::STEPS + sweep::STEPS);
+        let mut steps = Steps::new(out, scenario::STEPS + sweep::STEPS + 1);
         steps.title(
             "Crash drill 2: power is lost in the middle of a WAL write, leaving a partial record",
         )?;
         session::describe_store(&mut steps, &options.store)?;
         let crashed = scenario::run(options, &mut steps)?;
-        sweep::run(options, &crashed, &mut steps)
+        sweep::run(options, &crashed, &mut steps)?;
+        drill::powerloss::check_step(&mut steps, &options.store, &options.dir)
     }
 }
 

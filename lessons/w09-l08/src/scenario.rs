@@ -50,7 +50,7 @@ pub fn run(options: &Options<Fault>, steps: &mut Steps<'_>) -> Result<Crashed> {
         format_args!("started the store on an empty directory {}", live.display()),
     )?;
 
-    let writes = write_first_five(&mut store, &live, steps)?;
+    let writes = write_first_five(&mut store, steps)?;
     let crashed = kill_after_sixth(options, store, &live, steps)?;
 
     let record = &crashed.record;
@@ -68,18 +68,12 @@ pub fn run(options: &Options<Fault>, steps: &mut Steps<'_>) -> Result<Crashed> {
 
 /// Step 2: the five operations, each `OK`, each shown with the bytes it
 /// changed; the running store must answer as the model.
-fn write_first_five(
-    store: &mut Running,
-    dir: &Path,
-    steps: &mut Steps<'_>,
-) -> Result<Vec<Vec<FileChange>>> {
+fn write_first_five(store: &mut Running, steps: &mut Steps<'_>) -> Result<Vec<Vec<FileChange>>> {
     let mut lines = Vec::new();
     let mut writes = Vec::new();
     for (index, operation) in FIRST_FIVE.iter().enumerate() {
-        let before = DirState::read(dir)?;
         let request = operation.request();
-        store.expect_ok(&request)?;
-        let changes = before.changes(&DirState::read(dir)?);
+        let changes = store.expect_ok(&request)?;
         let on_disk: Vec<String> = changes.iter().map(ToString::to_string).collect();
         lines.push(format!(
             "{}. {request}{}  -> OK; on disk: {}",
@@ -134,9 +128,9 @@ fn kill_after_sixth(
     let before = DirState::read(live)?;
     let request = SIXTH.request();
     let pid = store.pid();
-    let ended = store.kill_after_ok(&request)?;
+    let (ended, changes) = store.kill_after_ok(&request)?;
     let after = DirState::read(live)?;
-    let record = Written::single(&request.to_string(), &before.changes(&after))?;
+    let record = Written::single(&request.to_string(), &changes)?;
     steps.step(format_args!(
         "real crash: {request} -> OK, then SIGKILL to the store (PID {pid}) at once ({})",
         ended.status

@@ -118,7 +118,7 @@ fn run_cases(options: &Options<Fault>, root: &Path, cases: &[Case]) -> Result<Ve
     cases::run_all(&numbered, |(number, case)| {
         let dir = root.join(format!("case-{number}"));
         case.state.write_to(&dir)?;
-        let mut store = start_on_damage(&options.store, &dir, &case.name)?;
+        let mut store = start_on_damage(&options.store.untraced(), &dir, &case.name)?;
         let recovered = expect_recovered(&mut store, &case.name, case.six_allowed, &case.flip)?;
         store.close()?;
         fs::remove_dir_all(&dir).doing(format!("remove {}", dir.display()))?;

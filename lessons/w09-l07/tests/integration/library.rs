@@ -5,10 +5,10 @@ use w09_l07::Fault;
 use crate::binary;
 
 #[test]
-fn run_prints_six_steps() {
+fn run_prints_seven_steps() {
     let text = binary().library_passes();
     assert!(
-        text.contains("[6/6] restart after the real crash"),
+        text.contains("[6/7] restart after the real crash"),
         "{text}"
     );
 }

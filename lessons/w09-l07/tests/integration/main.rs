@@ -7,6 +7,7 @@ mod faults;
 mod keep;
 mod library;
 mod passing;
+mod power_loss;
 mod stores;
 
 use drill::testing::DrillBinary;

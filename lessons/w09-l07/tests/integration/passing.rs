@@ -13,11 +13,11 @@ fn every_step_says_what_it_did() {
     let stdout = binary().passes();
     for line in [
         "store under test: the reference store (wal::KvStore, as `wal serve DIR`)",
-        "[2/6] WALPUT test_key test_value -> OK: the PUT went to the WAL only",
+        "[2/7] WALPUT test_key test_value -> OK: the PUT went to the WAL only",
         "      on disk: wal.log: ",
         "store stderr: WALPUT test_key: LSN 1, ",
         "ok: GET test_key -> NOT_FOUND on the running store: the in-memory map was not updated",
-        "[3/6] simulated crash: CRASH -> the store exited at once (exit status: 1)",
+        "[3/7] simulated crash: CRASH -> the store exited at once (exit status: 1)",
         "store: READY replayed 1, skipped 0",
         "ok: GET test_key -> VALUE test_value: the PUT was recovered from the WAL",
         "ok: GET crash_key -> VALUE written_before_SIGKILL: the acknowledged WALPUT survived SIGKILL",
@@ -33,7 +33,7 @@ fn the_store_is_killed_with_sigkill_on_its_ok() {
         .lines()
         .find(|line| {
             line.starts_with(
-                "[5/6] real crash: WALPUT crash_key written_before_SIGKILL -> OK, then SIGKILL",
+                "[5/7] real crash: WALPUT crash_key written_before_SIGKILL -> OK, then SIGKILL",
             )
         })
         .expect("a kill line");

@@ -88,7 +88,7 @@ fn a_store_that_prints_logs_on_stdout_is_told_where_they_go() {
             "print logs to stderr, never to stdout",
         ],
     );
-    assert!(!stdout.contains("[1/6]"), "{stdout}");
+    assert!(!stdout.contains("[1/7]"), "{stdout}");
 }
 
 #[test]

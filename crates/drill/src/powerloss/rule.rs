@@ -1,0 +1,307 @@
+//! The power-loss rule over one store process's system calls: every `OK` to
+//! a `PUT`, `DEL` or `WALPUT` must come after an fsync (or a synchronous
+//! write) of each file that request wrote.
+//!
+//! The requests are known (the tester sent them), and the replies are the
+//! lines the store wrote to its stdout pipe, so the k-th line after `READY`
+//! answers the k-th request; the file writes between two replies belong to
+//! the request the second one answers. A file is *dirty* from a write until
+//! an `fsync`/`fdatasync` of it (or `sync`/`syncfs`); `sync_file_range` does
+//! not count, since it neither waits for the device's cache nor writes the
+//! metadata that finds the data again.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+
+use store_protocol::Request;
+
+use super::trace::{Event, Traced};
+
+/// An `OK` that a power loss could take back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// Index of the request in the process's requests.
+    pub request: usize,
+    /// The files (relative to the store's directory) written for it and not
+    /// synced by its `OK`, with the calls that wrote them.
+    pub unsynced: BTreeMap<PathBuf, Vec<String>>,
+}
+
+/// What the rule found in one process's trace.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Findings {
+    /// The first violation, if any.
+    pub violation: Option<Violation>,
+    /// Files created (or renamed into place) whose directory was not
+    /// fsync'd before the next `OK`: `(file, the request whose OK it was)`.
+    pub unsynced_directories: Vec<(PathBuf, usize)>,
+    /// How many `OK`s to writes were checked.
+    pub acknowledged_writes: usize,
+}
+
+/// What the rule needs to know besides the trace.
+pub struct Context<'a> {
+    /// The store's directory, as the kernel names it (canonical).
+    pub dir: &'a Path,
+    /// Files (relative) that existed when the process started.
+    pub existing: &'a BTreeSet<PathBuf>,
+    /// The inode of the store's stdout pipe.
+    pub stdout_inode: u64,
+    /// The requests sent, in order.
+    pub requests: &'a [Request],
+}
+
+pub fn check(events: &[Traced], context: &Context<'_>) -> Findings {
+    let mut state = State {
+        dirty: BTreeMap::new(),
+        written_since_reply: BTreeSet::new(),
+        synchronous: HashSet::new(),
+        known: context
+            .existing
+            .iter()
+            .map(|path| context.dir.join(path))
+            .collect(),
+        created: BTreeMap::new(),
+        warned: BTreeSet::new(),
+        line: Vec::new(),
+        replies: 0,
+        findings: Findings::default(),
+    };
+    for traced in events {
+        state.apply(traced, context);
+        if state.findings.violation.is_some() {
+            break;
+        }
+    }
+    state.findings
+}
+
+struct State {
+    /// Absolute path -> the calls that wrote it since its last sync.
+    dirty: BTreeMap<PathBuf, Vec<String>>,
+    written_since_reply: BTreeSet<PathBuf>,
+    /// (fd, path) opened with O_SYNC or O_DSYNC.
+    synchronous: HashSet<(i64, PathBuf)>,
+    /// Files that exist, as far as the trace tells.
+    known: BTreeSet<PathBuf>,
+    /// Created files waiting for an fsync of their directory.
+    created: BTreeMap<PathBuf, PathBuf>,
+    warned: BTreeSet<PathBuf>,
+    line: Vec<u8>,
+    replies: usize,
+    findings: Findings,
+}
+
+impl State {
+    fn apply(&mut self, traced: &Traced, context: &Context<'_>) {
+        let inside = |path: &Path| path.starts_with(context.dir) && path != context.dir;
+        match &traced.event {
+            Event::WriteFile { path, call } if inside(path) => {
+                let synchronous = traced
+                    .fd
+                    .is_some_and(|fd| self.synchronous.contains(&(fd, path.clone())));
+                if !synchronous {
+                    self.dirty
+                        .entry(path.clone())
+                        .or_default()
+                        .push(call.clone());
+                    self.written_since_reply.insert(path.clone());
+                }
+            }
+            Event::WriteFile { .. } => {}
+            Event::Open {
+                path,
+                fd,
+                creates,
+                synchronous,
+            } => {
+                if *synchronous {
+                    self.synchronous.insert((*fd, path.clone()));
+                } else {
+                    self.synchronous.remove(&(*fd, path.clone()));
+                }
+                if *creates && inside(path) && self.known.insert(path.clone()) {
+                    self.created.insert(path.clone(), parent(path));
+                }
+            }
+            Event::Sync { path } => {
+                self.dirty.remove(path);
+                self.created.retain(|_, dir| dir != path);
+            }
+            Event::SyncAll => {
+                self.dirty.clear();
+                self.created.clear();
+            }
+            Event::Rename { from, to } => {
+                if let Some(calls) = self.dirty.remove(from) {
+                    self.dirty.insert(to.clone(), calls);
+                }
+                self.known.remove(from);
+                self.created.remove(from);
+                if inside(to) {
+                    self.known.insert(to.clone());
+                    self.created.insert(to.clone(), parent(to));
+                }
+            }
+            Event::Unlink { path } => {
+                self.dirty.remove(path);
+                self.known.remove(path);
+                self.created.remove(path);
+            }
+            Event::WritePipe { inode, bytes } if *inode == context.stdout_inode => {
+                for &byte in bytes {
+                    if byte == b'\n' {
+                        let line = std::mem::take(&mut self.line);
+                        self.reply(&line, context);
+                    } else {
+                        self.line.push(byte);
+                    }
+                }
+            }
+            Event::WritePipe { .. } => {}
+        }
+    }
+
+    /// A whole line on stdout: `READY` first, then one reply per request.
+    fn reply(&mut self, line: &[u8], context: &Context<'_>) {
+        let index = self.replies;
+        self.replies += 1;
+        let written = std::mem::take(&mut self.written_since_reply);
+        // Line 0 is READY; line k answers request k - 1.
+        let Some(request) = index.checked_sub(1).and_then(|i| context.requests.get(i)) else {
+            return;
+        };
+        let ok = line.strip_suffix(b"\r").unwrap_or(line) == b"OK";
+        if !(ok && request.writes()) {
+            return;
+        }
+        self.findings.acknowledged_writes += 1;
+        let unsynced: BTreeMap<PathBuf, Vec<String>> = written
+            .iter()
+            .filter_map(|path| {
+                let calls = self.dirty.get(path)?;
+                let relative = path.strip_prefix(context.dir).ok()?.to_path_buf();
+                Some((relative, calls.clone()))
+            })
+            .collect();
+        if !unsynced.is_empty() {
+            self.findings.violation = Some(Violation {
+                request: index - 1,
+                unsynced,
+            });
+            return;
+        }
+        for file in self.created.keys() {
+            if self.warned.insert(file.clone())
+                && let Ok(relative) = file.strip_prefix(context.dir)
+            {
+                self.findings
+                    .unsynced_directories
+                    .push((relative.to_path_buf(), index - 1));
+            }
+        }
+    }
+}
+
+fn parent(path: &Path) -> PathBuf {
+    path.parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::powerloss::trace::parse;
+
+    fn findings(trace: &str, requests: &[&str]) -> Findings {
+        let requests: Vec<Request> = requests
+            .iter()
+            .map(|line| Request::parse(line).unwrap())
+            .collect();
+        let existing = BTreeSet::new();
+        check(
+            &parse(trace),
+            &Context {
+                dir: Path::new("/s"),
+                existing: &existing,
+                stdout_inode: 9,
+                requests: &requests,
+            },
+        )
+    }
+
+    const CREATE: &str = "1 openat(AT_FDCWD</>, \"/s/wal.log\", O_RDWR|O_CREAT|O_APPEND, 0644) = 3</s/wal.log>\n\
+                          1 fsync(3</s/wal.log>) = 0\n";
+    const DIR_SYNC: &str = "1 openat(AT_FDCWD</>, \"/s\", O_RDONLY) = 4</s>\n1 fsync(4</s>) = 0\n";
+    const READY: &str = "1 write(1<pipe:[9]>, \"READY\\n\", 6) = 6\n";
+
+    #[test]
+    fn an_fsync_before_each_ok_passes() {
+        let trace = format!(
+            "{CREATE}{DIR_SYNC}{READY}1 write(3</s/wal.log>, \"rec\", 3) = 3\n1 fdatasync(3</s/wal.log>) = 0\n1 write(1<pipe:[9]>, \"OK\\n\", 3) = 3\n"
+        );
+        let found = findings(&trace, &["PUT a 1"]);
+        assert_eq!(found.violation, None);
+        assert_eq!(found.acknowledged_writes, 1);
+        assert!(found.unsynced_directories.is_empty());
+    }
+
+    #[test]
+    fn a_write_without_fsync_before_its_ok_is_a_violation() {
+        let trace = format!(
+            "{CREATE}{DIR_SYNC}{READY}1 write(1<pipe:[9]>, \"VALUE x\\n\", 8) = 8\n1 write(3</s/wal.log>, \"rec\", 3) = 3\n1 write(1<pipe:[9]>, \"OK\\n\", 3) = 3\n1 fsync(3</s/wal.log>) = 0\n"
+        );
+        let found = findings(&trace, &["GET a", "PUT a 1"]);
+        let violation = found.violation.expect("a violation");
+        assert_eq!(violation.request, 1);
+        assert_eq!(
+            violation.unsynced,
+            BTreeMap::from([(PathBuf::from("wal.log"), vec!["write".to_string()])])
+        );
+    }
+
+    #[test]
+    fn sync_file_range_and_other_pipes_do_not_count() {
+        let trace = format!(
+            "{CREATE}{DIR_SYNC}{READY}1 write(3</s/wal.log>, \"rec\", 3) = 3\n1 sync_file_range(3</s/wal.log>, 0, 3, SYNC_FILE_RANGE_WRITE) = 0\n1 write(1<pipe:[7]>, \"OK\\n\", 3) = 3\n1 write(1<pipe:[9]>, \"O\", 1) = 1\n1 write(1<pipe:[9]>, \"K\\n\", 2) = 2\n"
+        );
+        assert!(findings(&trace, &["WALPUT a 1"]).violation.is_some());
+    }
+
+    #[test]
+    fn synchronous_opens_and_sync_all_count_as_fsync() {
+        let osync = format!(
+            "1 openat(AT_FDCWD</>, \"/s/wal.log\", O_WRONLY|O_CREAT|O_DSYNC, 0644) = 3</s/wal.log>\n{DIR_SYNC}{READY}1 write(3</s/wal.log>, \"rec\", 3) = 3\n1 write(1<pipe:[9]>, \"OK\\n\", 3) = 3\n"
+        );
+        assert_eq!(findings(&osync, &["PUT a 1"]).violation, None);
+        let sync = format!(
+            "{CREATE}{READY}1 write(3</s/wal.log>, \"rec\", 3) = 3\n1 sync() = 0\n1 write(1<pipe:[9]>, \"OK\\n\", 3) = 3\n"
+        );
+        let found = findings(&sync, &["PUT a 1"]);
+        assert_eq!(found.violation, None);
+        assert!(
+            found.unsynced_directories.is_empty(),
+            "sync() covers the directory too"
+        );
+    }
+
+    #[test]
+    fn a_created_file_without_a_directory_fsync_is_a_warning() {
+        let trace = format!(
+            "{CREATE}{READY}1 write(3</s/wal.log>, \"rec\", 3) = 3\n1 fsync(3</s/wal.log>) = 0\n1 write(1<pipe:[9]>, \"OK\\nOK\\n\", 6) = 6\n"
+        );
+        let found = findings(&trace, &["PUT a 1", "PUT b 2"]);
+        assert_eq!(found.violation, None);
+        assert_eq!(found.unsynced_directories, [(PathBuf::from("wal.log"), 0)]);
+        assert_eq!(found.acknowledged_writes, 2);
+    }
+
+    #[test]
+    fn a_file_renamed_into_place_needs_its_directory_synced() {
+        let trace = format!(
+            "{CREATE}{DIR_SYNC}{READY}1 openat(AT_FDCWD</>, \"/s/snap.tmp\", O_WRONLY|O_CREAT, 0644) = 5</s/snap.tmp>\n1 write(5</s/snap.tmp>, \"x\", 1) = 1\n1 fsync(5</s/snap.tmp>) = 0\n1 rename(\"/s/snap.tmp\", \"/s/snap\") = 0\n1 write(1<pipe:[9]>, \"OK\\n\", 3) = 3\n"
+        );
+        let found = findings(&trace, &["PUT a 1"]);
+        assert_eq!(found.violation, None);
+        assert_eq!(found.unsynced_directories, [(PathBuf::from("snap"), 0)]);
+    }
+}

@@ -1,0 +1,334 @@
+//! Reading `strace -f -y` output: the file system calls of a store, in
+//! order, with the path behind every file descriptor.
+//!
+//! Only what the power-loss rule needs is kept: writes (to which file, or
+//! which bytes to the store's stdout), syncs, opens with their flags, and
+//! renames, unlinks and truncations. A call that failed (`= -1 ...`) did
+//! nothing and is dropped. With several processes or threads, strace splits
+//! a call into `<unfinished ...>` and `<... NAME resumed>` lines; they are
+//! joined back per process id before parsing.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// One system call that matters to durability.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Bytes written to a file (any of the write family, or a truncation).
+    WriteFile { path: PathBuf, call: String },
+    /// Bytes written to a pipe, with the pipe's inode and the bytes.
+    WritePipe { inode: u64, bytes: Vec<u8> },
+    /// `fsync` or `fdatasync` of a file or directory.
+    Sync { path: PathBuf },
+    /// `sync` or `syncfs`: everything.
+    SyncAll,
+    /// An open: the path it resolved to, whether it may have created the
+    /// file, and whether writes through it are synchronous.
+    Open {
+        path: PathBuf,
+        fd: i64,
+        creates: bool,
+        synchronous: bool,
+    },
+    /// A rename into `to`.
+    Rename { from: PathBuf, to: PathBuf },
+    /// An unlink.
+    Unlink { path: PathBuf },
+}
+
+/// A write through a file descriptor opened with `O_SYNC`/`O_DSYNC` is
+/// durable when it returns; the rule needs to know which descriptors those
+/// are, per process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Traced {
+    pub pid: u32,
+    pub fd: Option<i64>,
+    pub event: Event,
+}
+
+/// Parses a whole trace.
+pub fn parse(text: &str) -> Vec<Traced> {
+    let mut pending: HashMap<u32, String> = HashMap::new();
+    let mut events = Vec::new();
+    for line in text.lines() {
+        let Some((pid, rest)) = split_pid(line) else {
+            continue;
+        };
+        let call = if let Some(head) = rest.strip_suffix(" <unfinished ...>") {
+            pending.insert(pid, head.to_string());
+            continue;
+        } else if let Some(resumed) = rest.strip_prefix("<... ") {
+            let Some((_, tail)) = resumed.split_once(" resumed>") else {
+                continue;
+            };
+            match pending.remove(&pid) {
+                Some(head) => format!("{head}{tail}"),
+                None => continue,
+            }
+        } else {
+            rest.to_string()
+        };
+        if let Some(event) = parse_call(&call) {
+            events.push(Traced {
+                pid,
+                fd: event.1,
+                event: event.0,
+            });
+        }
+    }
+    events
+}
+
+fn split_pid(line: &str) -> Option<(u32, &str)> {
+    let (pid, rest) = line.split_once(' ')?;
+    Some((pid.parse().ok()?, rest.trim_start()))
+}
+
+/// `name(args) = result`: the event, and the file descriptor it used.
+fn parse_call(call: &str) -> Option<(Event, Option<i64>)> {
+    let open = call.find('(')?;
+    let name = &call[..open];
+    // strace pads short calls to a column: `fsync(3</d/log>)      = 0`.
+    let (args, result) = call[open + 1..].rsplit_once(" = ")?;
+    let args = args.trim_end().strip_suffix(')')?;
+    let result = result.trim();
+    if result.starts_with('-') || result.starts_with('?') {
+        return None;
+    }
+    let (fd, fd_path) = leading_fd(args);
+    let event = match name {
+        "write" | "pwrite64" | "writev" | "pwritev" | "pwritev2" | "ftruncate" | "fallocate" => {
+            let path = fd_path?;
+            match pipe_inode(&path) {
+                Some(inode) => Event::WritePipe {
+                    inode,
+                    bytes: quoted_strings(args),
+                },
+                None => Event::WriteFile {
+                    path: PathBuf::from(path),
+                    call: name.to_string(),
+                },
+            }
+        }
+        "fsync" | "fdatasync" => Event::Sync {
+            path: PathBuf::from(fd_path?),
+        },
+        "sync" | "syncfs" => Event::SyncAll,
+        "open" | "openat" | "creat" => {
+            let (new_fd, path) = leading_fd(result);
+            let flags = args;
+            Event::Open {
+                path: PathBuf::from(path?),
+                fd: new_fd?,
+                creates: name == "creat" || flags.contains("O_CREAT"),
+                synchronous: flags.contains("O_SYNC") || flags.contains("O_DSYNC"),
+            }
+        }
+        "rename" | "renameat" | "renameat2" => {
+            let paths = resolved_paths(args);
+            let [from, to] = paths.get(..2)?.to_vec().try_into().ok()?;
+            Event::Rename { from, to }
+        }
+        "truncate" => Event::WriteFile {
+            path: resolved_paths(args).into_iter().next()?,
+            call: name.to_string(),
+        },
+        "unlink" | "unlinkat" => Event::Unlink {
+            path: resolved_paths(args).into_iter().next()?,
+        },
+        _ => return None,
+    };
+    Some((event, fd))
+}
+
+/// `3</tmp/d/wal.log>, ...`: the descriptor and its path.
+fn leading_fd(text: &str) -> (Option<i64>, Option<String>) {
+    let Some(open) = text.find('<') else {
+        return (
+            text.split([',', ' ']).next().and_then(|n| n.parse().ok()),
+            None,
+        );
+    };
+    let fd = text[..open].parse().ok();
+    let rest = &text[open + 1..];
+    // A path may itself hold '>' (rare); the descriptor's text ends at the
+    // first ">, " or at a final '>'.
+    let end = rest.find(">, ").or_else(|| rest.rfind('>'));
+    (fd, end.map(|end| rest[..end].to_string()))
+}
+
+fn pipe_inode(path: &str) -> Option<u64> {
+    path.strip_prefix("pipe:[")?.strip_suffix(']')?.parse().ok()
+}
+
+/// The paths a call names, each made absolute: a quoted path relative to
+/// the directory descriptor before it (`AT_FDCWD</cwd>, "wal.tmp"`).
+fn resolved_paths(args: &str) -> Vec<PathBuf> {
+    let mut paths = Vec::new();
+    let mut base: Option<PathBuf> = None;
+    let mut rest = args;
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix('"') {
+            let (bytes, tail) = unescape(after);
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            let path = Path::new(&text);
+            paths.push(match &base {
+                Some(base) if path.is_relative() => base.join(path),
+                _ => path.to_path_buf(),
+            });
+            rest = tail;
+        } else if let Some(open) = rest.find(['<', '"']) {
+            if rest.as_bytes()[open] == b'<' {
+                let after = &rest[open + 1..];
+                let end = after.find('>').unwrap_or(after.len());
+                base = Some(PathBuf::from(&after[..end]));
+                rest = &after[end..];
+            } else {
+                rest = &rest[open..];
+            }
+        } else {
+            break;
+        }
+    }
+    paths
+}
+
+/// Every quoted string in `args`, unescaped and joined: the bytes of a
+/// `write` or of a `writev`'s buffers.
+fn quoted_strings(args: &str) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    let mut rest = args;
+    while let Some(start) = rest.find('"') {
+        let (string, tail) = unescape(&rest[start + 1..]);
+        bytes.extend(string);
+        rest = tail;
+    }
+    bytes
+}
+
+/// Reads a C string strace printed, from just after its opening quote:
+/// returns its bytes and the text after its closing quote.
+fn unescape(text: &str) -> (Vec<u8>, &str) {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => return (out, &text[i + 1..]),
+            b'\\' if i + 1 < bytes.len() => {
+                i += 1;
+                match bytes[i] {
+                    b'n' => out.push(b'\n'),
+                    b't' => out.push(b'\t'),
+                    b'r' => out.push(b'\r'),
+                    b'v' => out.push(0x0b),
+                    b'f' => out.push(0x0c),
+                    b'x' => {
+                        let hex = text.get(i + 1..i + 3).unwrap_or("");
+                        out.push(u8::from_str_radix(hex, 16).unwrap_or(0));
+                        i += 2;
+                    }
+                    b'0'..=b'7' => {
+                        let digits = bytes[i..]
+                            .iter()
+                            .take(3)
+                            .take_while(|b| (b'0'..=b'7').contains(*b))
+                            .count();
+                        let octal = &text[i..i + digits];
+                        out.push(u8::from_str_radix(octal, 8).unwrap_or(0));
+                        i += digits - 1;
+                    }
+                    other => out.push(other),
+                }
+                i += 1;
+            }
+            other => {
+                out.push(other);
+                i += 1;
+            }
+        }
+    }
+    (out, "")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TRACE: &str = r#"659   openat(AT_FDCWD</tmp/t>, "/tmp/t/d/wal.log", O_RDWR|O_CREAT|O_EXCL|O_APPEND|O_CLOEXEC, 0644) = 3</tmp/t/d/wal.log>
+659   fsync(3</tmp/t/d/wal.log>)   = 0
+659   openat(AT_FDCWD</tmp/t>, "/tmp/t/d", O_RDONLY|O_CLOEXEC) = 4</tmp/t/d>
+659   fsync(4</tmp/t/d>)           = 0
+659   write(1<pipe:[161913]>, "READY replayed 0, skipped 0\n", 28) = 28
+659   write(3</tmp/t/d/wal.log>, "09006bca 1 PUT a 1\n", 19) = 19
+659   openat(AT_FDCWD</tmp/t>, "/nope", O_RDONLY) = -1 ENOENT (No such file or directory)
+660   write(1<pipe:[161913]>, "O" <unfinished ...>
+661   renameat2(AT_FDCWD</tmp/t/d>, "snap.tmp", AT_FDCWD</tmp/t/d>, "snap", RENAME_NOREPLACE) = 0
+660   <... write resumed>, 1) = 1
+659   writev(1<pipe:[161913]>, [{iov_base="K", iov_len=1}, {iov_base="\n\303\251\0", iov_len=4}], 2) = 5
+659   --- SIGCHLD {si_signo=SIGCHLD} ---
+659   +++ killed by SIGKILL +++
+"#;
+
+    #[test]
+    fn a_trace_becomes_events_in_order() {
+        let events: Vec<Event> = parse(TRACE).into_iter().map(|t| t.event).collect();
+        assert_eq!(
+            events,
+            [
+                Event::Open {
+                    path: "/tmp/t/d/wal.log".into(),
+                    fd: 3,
+                    creates: true,
+                    synchronous: false
+                },
+                Event::Sync {
+                    path: "/tmp/t/d/wal.log".into()
+                },
+                Event::Open {
+                    path: "/tmp/t/d".into(),
+                    fd: 4,
+                    creates: false,
+                    synchronous: false
+                },
+                Event::Sync {
+                    path: "/tmp/t/d".into()
+                },
+                Event::WritePipe {
+                    inode: 161913,
+                    bytes: b"READY replayed 0, skipped 0\n".to_vec()
+                },
+                Event::WriteFile {
+                    path: "/tmp/t/d/wal.log".into(),
+                    call: "write".into()
+                },
+                Event::Rename {
+                    from: "/tmp/t/d/snap.tmp".into(),
+                    to: "/tmp/t/d/snap".into()
+                },
+                Event::WritePipe {
+                    inode: 161913,
+                    bytes: b"O".to_vec()
+                },
+                Event::WritePipe {
+                    inode: 161913,
+                    bytes: b"K\n\xc3\xa9\0".to_vec()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn sync_opens_are_marked() {
+        let events = parse(
+            "7 openat(AT_FDCWD</w>, \"/w/log\", O_WRONLY|O_CREAT|O_DSYNC, 0644) = 5</w/log>\n",
+        );
+        assert!(matches!(
+            events[0].event,
+            Event::Open {
+                synchronous: true,
+                ..
+            }
+        ));
+    }
+}

@@ -1,0 +1,101 @@
+//! The power-loss check: a store that never fsyncs fails with the request
+//! named and the loss shown; a store that fsyncs passes; a store that never
+//! fsyncs its directory passes with a warning; without strace the check
+//! says it was skipped.
+
+use drill::testing::{python_store, strace_installed};
+
+use crate::binary;
+
+#[test]
+fn the_reference_store_passes_the_check() {
+    if !strace_installed() {
+        return;
+    }
+    let stdout = binary().passes();
+    assert!(
+        stdout.contains(
+            "[7/7] power-loss check: strace recorded 3 store processes; each of the 2 OKs"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("why: a SIGKILL leaves the kernel's page cache alone"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("warning:"), "{stdout}");
+}
+
+#[test]
+fn a_store_that_never_fsyncs_fails_and_the_loss_is_shown() {
+    if !strace_installed() {
+        return;
+    }
+    let Some(store) = python_store("broken/no_fsync.py") else {
+        return;
+    };
+    let stdout = binary().fails_against(
+        &store,
+        &[
+            "FAILED: power-loss check: the OK to WALPUT test_key test_value: expected an fsync of wal.log after its write and before the OK, found write to wal.log, then OK with no fsync in between",
+            "Likely defect: the store writes (and flushes) but does not fsync before replying",
+        ],
+    );
+    assert!(
+        stdout.contains("the store answered GET test_key -> NOT_FOUND, though WALPUT test_key test_value was acknowledged"),
+        "the loss is shown:\n{stdout}"
+    );
+    // Every SIGKILL check before it passed: only this check sees it.
+    assert!(
+        stdout.contains("the acknowledged WALPUT survived SIGKILL"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn the_model_python_store_passes_the_check_without_warnings() {
+    if !strace_installed() {
+        return;
+    }
+    let Some(store) = python_store("python/kvstore.py") else {
+        return;
+    };
+    let stdout = binary().passes_against(&store);
+    assert!(
+        stdout.contains("[7/7] power-loss check: strace recorded"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("warning:"), "{stdout}");
+}
+
+#[test]
+fn a_log_created_without_a_directory_fsync_is_a_warning() {
+    if !strace_installed() {
+        return;
+    }
+    let Some(store) = python_store("broken/no_dir_fsync.py") else {
+        return;
+    };
+    let stdout = binary().passes_against(&store);
+    assert!(
+        stdout.contains("warning: wal.log was created (or renamed into place) in the store's directory, and the directory was not fsync'd before the OK to WALPUT test_key test_value"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn without_strace_the_check_says_it_was_skipped() {
+    // No PATH: no strace (the reference store needs no other program).
+    let tmp = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_test_crash_after_wal"))
+        .env("PATH", "")
+        .env("TMPDIR", tmp.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("[7/7] power-loss check skipped: strace is not installed"),
+        "{stdout}"
+    );
+}

@@ -1,0 +1,64 @@
+//! The power-loss check in this drill: a store that never fsyncs fails at
+//! its first acknowledged PUT with the loss shown; the reference passes; a
+//! log created without a directory fsync is a warning.
+
+use drill::testing::{python_store, strace_installed};
+
+use crate::binary;
+
+#[test]
+fn the_reference_store_passes_the_check() {
+    if !strace_installed() {
+        return;
+    }
+    let stdout = binary().passes();
+    assert!(
+        stdout.contains(
+            "[9/9] power-loss check: strace recorded 5 store processes; each of the 7 OKs"
+        ),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("warning:"), "{stdout}");
+}
+
+#[test]
+fn a_store_that_never_fsyncs_fails_at_its_first_put() {
+    if !strace_installed() {
+        return;
+    }
+    let Some(store) = python_store("broken/no_fsync.py") else {
+        return;
+    };
+    let stdout = binary().fails_against(
+        &store,
+        &[
+            "FAILED: power-loss check: the OK to PUT user:1 alice: expected an fsync of wal.log",
+            "Likely defect: the store writes (and flushes) but does not fsync before replying",
+        ],
+    );
+    assert!(
+        stdout.contains(
+            "the store answered GET user:1 -> NOT_FOUND, though PUT user:1 alice was acknowledged"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("flipped copies recovered no changed value"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_log_created_without_a_directory_fsync_is_a_warning() {
+    if !strace_installed() {
+        return;
+    }
+    let Some(store) = python_store("broken/no_dir_fsync.py") else {
+        return;
+    };
+    let stdout = binary().passes_against(&store);
+    assert!(
+        stdout.contains("warning: wal.log was created (or renamed into place) in the store's directory, and the directory was not fsync'd before the OK to PUT user:1 alice"),
+        "{stdout}"
+    );
+}
