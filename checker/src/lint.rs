@@ -116,7 +116,7 @@ fn check_lesson(
         orders.insert(key, (lesson.path.clone(), positions.order));
     }
     for example in lesson.expected_outputs() {
-        if let Some(reason) = lesson.check(example.text.as_bytes()).failure() {
+        if let Some(reason) = lesson.check_example(example.text).failure() {
             problems.push(format!(
                 "{}:{}: the expected output \"{}\" fails the lesson's own proof: {reason}",
                 lesson.path.display(),

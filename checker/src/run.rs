@@ -1,8 +1,9 @@
 //! `checker run`: build the selected drills, run them in parallel, grade their
 //! output.
 //!
-//! A drill passes when it exits with code 0 *and* every pattern matches. The
-//! text markers of a failed run that `grade` looks for in pastes are not used
+//! A drill passes when it exits with code 0 *and* every pattern matches a line
+//! of its output (not an echo of the lesson) *and* its receipt matches its
+//! transcript. The verdict table that `grade` reads pastes with is not used
 //! here: the real exit status is known, and it is the better witness.
 
 use std::collections::HashMap;
@@ -136,9 +137,10 @@ fn run_one(
         return;
     }
     let text = normalize(&run.output);
+    // The exit status, not the text, says whether the run failed.
     let report = ProofReport {
-        patterns: lesson.matcher().match_patterns(&text),
         failed_run: None,
+        ..lesson.check_text(&text)
     };
     let (exit_code, failure) = match run.ending {
         Ending::Exited(status) => (status.code(), drill::describe_failure(status)),

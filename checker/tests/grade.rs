@@ -244,15 +244,15 @@ fn a_paste_showing_a_failed_run_fails_even_when_patterns_match() {
     for (paste, reason) in [
         (
             "Simulated crash\nthread 'main' panicked at src/main.rs:9:5:\nassertion failed: key not recovered\n",
-            "the run panicked (line 2",
+            "failed run: line 2: thread 'main' panicked at",
         ),
         (
             "Simulated crash\ndata recovered\nexit code: 101\n",
-            "the run exited with code 101 (line 3",
+            "failed run: line 3: exit code: 101",
         ),
         (
             "Simulated crash, recovered\nerror: process didn't exit successfully: `target/debug/drill` (exit status: 1)\n",
-            "cargo reports the run failed",
+            "failed run: line 2: error: process didn't exit successfully",
         ),
     ] {
         let report = grade_json(&lesson, &[], paste.as_bytes(), 1);
@@ -365,28 +365,31 @@ fn commands_that_cannot_run_exit_2() {
 }
 
 #[test]
-fn the_real_lessons_grade_their_own_expected_output() {
+fn the_real_lessons_expected_output_pasted_alone_is_an_echo() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let dir = tempfile::tempdir().unwrap();
-    for (id, expected) in [
+    for (id, expected, pattern) in [
         (
             "w09-l07",
             "Crash drill 1 passed: data recovered from WAL\nexit code: 0\n",
+            "crash|simulate",
         ),
         (
             "w09-l08",
             "5 records recovered, 1 partial record skipped, exit code 0\n",
+            "partial|truncat|corrupt",
         ),
     ] {
         let paste = paste(dir.path(), "paste.txt", expected);
         let lesson = root.join("lessons").join(id).join("lesson.md");
-        checker(dir.path())
-            .arg("grade")
-            .arg(&lesson)
-            .arg(&paste)
-            .assert()
-            .success()
-            .stdout(predicate::str::ends_with("1 passed, 0 failed\n"));
+        let report = grade_json(&lesson, &[&paste], b"", 1);
+        let message = report["results"][0]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(&format!(
+                "`{pattern}` matches only text copied from the lesson itself (line 1: "
+            )),
+            "{message}"
+        );
     }
 }
 

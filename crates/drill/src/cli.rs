@@ -9,8 +9,11 @@ use std::process::ExitCode;
 use clap::builder::EnumValueParser;
 use clap::{Arg, ArgAction, Command};
 
+use lesson::receipt::{self, Receipt};
+
 use crate::check::{Doing, Error, Result};
 use crate::child::CHILD_FLAG;
+use crate::tee::Tee;
 use crate::{Drill, Options};
 
 /// Every check passed.
@@ -43,17 +46,30 @@ pub fn main<D: Drill>() -> ExitCode {
     }
     let keep = args.get_flag(KEEP);
     let fault = args.get_one::<D::Fault>(INJECT_FAULT).cloned();
-    let verdict = run_in_temp_dir::<D>(keep, fault, &mut stdout);
-    finish::<D>(verdict, &mut stdout)
+    let mut transcript = Tee::new(&mut stdout);
+    let verdict = run_in_temp_dir::<D>(keep, fault, &mut transcript);
+    let code = finish::<D>(verdict, &mut transcript);
+    let recorded = transcript.recorded;
+    print_receipt::<D>(&recorded, &mut stdout);
+    code
+}
+
+/// Prints the receipt of the transcript, the last line of every run.
+fn print_receipt<D: Drill>(transcript: &[u8], out: &mut dyn Write) {
+    let receipt = Receipt::issue(D::LESSON, &receipt::fresh_run_id(), transcript);
+    // The verdict is out (or on stderr); a receipt that cannot be written
+    // leaves a transcript the checker will call cut short, which it is.
+    let _ = writeln!(out, "{receipt}").and_then(|()| out.flush());
 }
 
 fn command<D: Drill>() -> Command {
     Command::new(D::NAME)
         .about(D::ABOUT)
         .after_help(
-            "Exit status: 0 when every check passed (the last line says so), \
-             1 when one failed (the last line starts with FAILED: and says what \
-             was expected and what was found), 2 for bad arguments.",
+            "Exit status: 0 when every check passed (the verdict line says so), \
+             1 when one failed (the verdict line starts with FAILED: and says what \
+             was expected and what was found), 2 for bad arguments. The last line, \
+             after the verdict, is the run's receipt: paste it with the rest.",
         )
         .disable_version_flag(true)
         .arg(Arg::new(KEEP).long(KEEP).action(ArgAction::SetTrue).help(
@@ -161,6 +177,7 @@ mod tests {
         const ABOUT: &'static str = "A drill for testing the harness.";
         const WAL_FILE: &'static str = "wal.log";
         const PASSED: &'static str = "Fake drill passed";
+        const LESSON: &'static str = "w00-l00";
 
         fn run(options: &Options<FakeFault>, out: &mut dyn Write) -> Result<()> {
             std::fs::write(options.dir.join(Self::WAL_FILE), b"log").doing("write")?;
@@ -187,6 +204,23 @@ mod tests {
         let (text, code) = output(crate::expect_eq("records", 5, 4));
         assert_eq!(text, "FAILED: records: expected 5, found 4\n");
         assert_eq!(code, ExitCode::from(EXIT_FAILED));
+    }
+
+    #[test]
+    fn the_receipt_covers_the_transcript() {
+        let mut out = Vec::new();
+        let mut transcript = Tee::new(&mut out);
+        run_in_temp_dir::<Fake>(false, None, &mut transcript).unwrap();
+        finish::<Fake>(Ok(()), &mut transcript);
+        let recorded = transcript.recorded;
+        print_receipt::<Fake>(&recorded, &mut out);
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[..2], ["[1/1] wrote the log", "Fake drill passed"]);
+        let receipt = Receipt::parse(lines[2]).unwrap().unwrap();
+        assert_eq!((receipt.lesson.as_str(), receipt.lines), ("w00-l00", 2));
+        let verified = receipt::verify("w00-l00", &text);
+        assert_eq!((verified.receipts.len(), verified.problem), (1, None));
     }
 
     #[test]

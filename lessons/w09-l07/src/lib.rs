@@ -47,6 +47,7 @@ impl Drill for CrashAfterWal {
          applied to memory, then the process crashes; recovery must bring the PUT back.";
     const WAL_FILE: &'static str = simulated::WAL_FILE;
     const PASSED: &'static str = "Crash drill 1 passed: data recovered from WAL";
+    const LESSON: &'static str = "w09-l07";
 
     fn run(options: &Options<Fault>, out: &mut dyn Write) -> Result<()> {
         let mut steps = Steps::new(out, simulated::STEPS + real::STEPS);

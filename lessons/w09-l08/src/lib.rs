@@ -152,6 +152,7 @@ impl Drill for CrashMidWrite {
     const WAL_FILE: &'static str = lesson::CRASHED_FILE;
     const PASSED: &'static str =
         "Crash drill 2 passed: 5 records recovered, 1 partial record skipped";
+    const LESSON: &'static str = "w09-l08";
 
     fn run(options: &Options<Fault>, out: &mut dyn Write) -> Result<()> {
         let mut steps = Steps::new(out, lesson::STEPS + sweep::STEPS + real::STEPS);

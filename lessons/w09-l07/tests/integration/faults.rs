@@ -1,4 +1,4 @@
-//! Each injected fault must make a real check fail: exit 1, a last line that
+//! Each injected fault must make a real check fail: exit 1, a verdict line that
 //! says what was expected and what was found, and no passed line.
 
 use drill::testing::assert_fails_lesson;
