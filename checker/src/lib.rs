@@ -35,6 +35,7 @@
 //! lesson document), and `lint` found problems.
 
 pub mod catalog;
+pub mod class;
 pub mod cli;
 pub mod drill;
 pub mod error;

@@ -8,10 +8,14 @@ use serde::Serialize;
 
 use crate::catalog::{self, Entry};
 use crate::error::Error;
-use crate::outcome::SCHEMA_VERSION;
 
 /// One lesson in `list --format json`: its full frontmatter, its document and
 /// its drill.
+
+/// Version of `list --format json`. It stays 1 while the results of `run` and
+/// `grade` moved to 2 (`copy_of`): the list's document did not change.
+pub const LIST_SCHEMA_VERSION: u32 = 1;
+
 #[derive(Debug, Serialize)]
 pub struct ListedLesson<'a> {
     /// Every frontmatter field, at the top level of the object.
@@ -43,7 +47,7 @@ pub fn list(lessons_dir: &Path, json: bool, out: &mut dyn Write) -> Result<(), E
     let entries = catalog::load(lessons_dir)?;
     if json {
         let document = Document {
-            schema: SCHEMA_VERSION,
+            schema: LIST_SCHEMA_VERSION,
             lessons: entries.iter().map(listed).collect(),
         };
         serde_json::to_writer_pretty(&mut *out, &document).map_err(std::io::Error::from)?;

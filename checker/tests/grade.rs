@@ -99,7 +99,8 @@ fn json_follows_the_schema() {
     let good = paste(dir.path(), "good.txt", GOOD);
     let bad = paste(dir.path(), "bad.txt", BAD);
     let report = grade_json(&lesson, &[&good, &bad], b"", 1);
-    assert_eq!(report["schema"], 1);
+    assert_eq!(report["schema"], 2);
+    assert_eq!(report["results"][0]["copy_of"], serde_json::json!([]));
     let pass = &report["results"][0];
     assert_eq!(pass["lesson"], "w01-l01");
     assert_eq!(pass["source"], good.display().to_string());
@@ -156,24 +157,30 @@ fn junit_has_a_case_per_paste() {
 }
 
 #[test]
-fn csv_grades_a_class_folder_in_name_order() {
+fn csv_grades_a_class_folder_in_name_order_with_copies() {
     let (dir, lesson) = setup(PATTERNS);
     let class = dir.path().join("class");
-    paste(&class, "carol.txt", GOOD);
+    paste(&class, "carol.txt", GOOD.replace('\n', "  \r\n"));
     paste(&class, "alice.txt", GOOD);
     paste(&class, "bob, jr.txt", BAD);
     paste(&class, ".DS_Store", "not a submission");
-    paste(&class.join("drafts"), "old.txt", BAD);
+    paste(&class.join("dave"), "run.txt", BAD);
     let csv = grade("csv", &lesson, &[&class], b"", 1);
     let at = |name: &str| class.join(name).display().to_string();
     let expected = format!(
-        "lesson,source,status,xp,missing_patterns,message\n\
-         w01-l01,{},pass,75,,\n\
-         w01-l01,\"{}\",fail,0,recover,no line matches `recover`\n\
-         w01-l01,{},pass,75,,\n",
+        "lesson,source,status,xp,missing_patterns,message,copy_of\n\
+         w01-l01,{},pass,75,,,{}\n\
+         w01-l01,\"{}\",fail,0,recover,no line matches `recover`,{}\n\
+         w01-l01,{},pass,75,,,{}\n\
+         w01-l01,{},fail,0,recover,no line matches `recover`,\"{}\"\n",
         at("alice.txt"),
-        at("bob, jr.txt"),
         at("carol.txt"),
+        at("bob, jr.txt"),
+        at("dave/run.txt"),
+        at("carol.txt"),
+        at("alice.txt"),
+        at("dave/run.txt"),
+        at("bob, jr.txt"),
     );
     assert_eq!(csv, expected);
 }
