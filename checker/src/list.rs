@@ -9,13 +9,12 @@ use serde::Serialize;
 use crate::catalog::{self, Entry};
 use crate::error::Error;
 
-/// One lesson in `list --format json`: its full frontmatter, its document and
-/// its drill.
-
 /// Version of `list --format json`. It stays 1 while the results of `run` and
 /// `grade` moved to 2 (`copy_of`): the list's document did not change.
 pub const LIST_SCHEMA_VERSION: u32 = 1;
 
+/// One lesson in `list --format json`: its full frontmatter, its document and
+/// its drill.
 #[derive(Debug, Serialize)]
 pub struct ListedLesson<'a> {
     /// Every frontmatter field, at the top level of the object.

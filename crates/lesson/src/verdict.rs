@@ -524,3 +524,43 @@ pub fn find_failed_run(text: &str) -> Option<FailedRun> {
         line: line_at(text, offset, offset),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_rule_decides_its_own_example() {
+        for rule in RULES {
+            let (found, outcome) = classify(rule.example)
+                .unwrap_or_else(|| panic!("{}: no rule matches {:?}", rule.name, rule.example));
+            assert_eq!(
+                found.name, rule.name,
+                "{:?} is taken by an earlier rule",
+                rule.example
+            );
+            let expected = match rule.says {
+                Says::Passed => Outcome::Passed,
+                Says::Nothing => Outcome::Nothing,
+                _ if rule.name == "harness zero count" => Outcome::Passed,
+                _ => Outcome::Failed,
+            };
+            assert_eq!(outcome, expected, "{}", rule.name);
+            assert!(!rule.toolchain.is_empty());
+        }
+    }
+
+    #[test]
+    fn ordinary_lines_decide_nothing() {
+        for line in [
+            "[4/6] restart: new KvStore (empty map) recovering from /tmp/x/wal.log",
+            "      child PID 11839 wrote PUT crash_key = \"written before SIGKILL\" to the WAL only",
+            "ok: 248 of 248 single-bit flips in record 6 were caught and never applied",
+            "Crash drill 2 passed: 5 records recovered, 1 partial record skipped",
+            "How to simulate a crash: call `_exit(1)` (not `exit()`). Or use `kill -9` on the process.",
+            "the run was killed by nobody",
+        ] {
+            assert_eq!(classify(line).map(|(rule, _)| rule.name), None, "{line}");
+        }
+    }
+}
