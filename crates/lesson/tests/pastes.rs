@@ -147,7 +147,7 @@ fn echoes_of_the_lesson_fail_and_say_so() {
         ("the patterns", patterns.into(), Some(both("line 1: crash|simulate", "line 2: recover|replay|found"))),
         ("a real run that also prints the Expected line", "simulated crash\nreplay found 1 record\nCrash drill 1 passed: data recovered from WAL\n".into(), None),
     ];
-    let mut cases: Vec<(&str, &[u8], Option<&str>)> = cases
+    let cases: Vec<(&str, &[u8], Option<&str>)> = cases
         .iter()
         .map(|(n, p, m)| (*n, p.as_bytes(), m.as_deref()))
         .collect();
