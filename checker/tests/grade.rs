@@ -10,16 +10,8 @@ use predicates::prelude::*;
 use serde_json::Value;
 use tempfile::TempDir;
 
-/// A folder with `lesson.md` (patterns `crash|simulate`, `recover`) outside
-/// any workspace.
 fn setup(patterns: &[&str]) -> (TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let lesson = dir.path().join("lesson.md");
-    write(
-        &lesson,
-        document("w01-l01", "w01", 1, 75, patterns, "# Lesson\n"),
-    );
-    (dir, lesson)
+    common::lesson_outside_workspace(patterns)
 }
 
 const PATTERNS: &[&str] = &["crash|simulate", "recover"];
