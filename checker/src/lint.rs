@@ -25,7 +25,9 @@ use crate::error::Error;
 /// `out`, and return the number of problems.
 pub fn lint(lessons_dir: &Path, out: &mut dyn Write) -> Result<usize, Error> {
     let dirs = catalog::lesson_dirs(lessons_dir)?;
-    if dirs.is_empty() {
+    // Not one lesson document: most likely the wrong folder, not a folder
+    // of broken lessons.
+    if !dirs.iter().any(|dir| dir.join(DOCUMENT).is_file()) {
         return Err(Error::NoLessons(lessons_dir.into()));
     }
     let manifests: Vec<PathBuf> = dirs

@@ -413,3 +413,101 @@ fn colour_only_on_a_terminal_and_never_with_no_color() {
         ColorChoice::Never
     );
 }
+
+#[test]
+fn an_unknown_id_suggests_the_closest_and_lists_the_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    common::lesson(dir.path(), "w09-l07", "w09", 7, PATTERNS, "");
+    common::lesson(dir.path(), "w09-l08", "w09", 8, PATTERNS, "");
+    checker(dir.path())
+        .args(["grade", "w09-l7", "--lessons", "lessons"])
+        .write_stdin(GOOD)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "unknown lesson `w09-l7`: there is no lessons/w09-l7/lesson.md; \
+             did you mean `w09-l07`? known lessons: w09-l07, w09-l08",
+        ));
+    // Nothing close: only the list.
+    checker(dir.path())
+        .args(["grade", "intro", "--lessons", "lessons"])
+        .write_stdin(GOOD)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::ends_with(
+            "there is no lessons/intro/lesson.md; known lessons: w09-l07, w09-l08\n",
+        ));
+    // A lesson folder stands for its lesson.md.
+    checker(dir.path())
+        .args(["grade", "lessons/w09-l07"])
+        .write_stdin(GOOD)
+        .assert()
+        .success();
+}
+
+#[test]
+fn a_lessons_folder_without_lessons_exits_2_saying_so() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("empty/not-a-lesson")).unwrap();
+    for args in [&["grade", "w09-l07"][..], &["list"], &["lint"], &["run"]] {
+        checker(dir.path())
+            .args(args)
+            .args(["--lessons", "empty"])
+            .write_stdin(GOOD)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(
+                "empty: no lessons here (no folder in it holds a lesson.md)",
+            ));
+    }
+}
+
+#[test]
+fn a_closed_stdout_pipe_ends_quietly_with_0() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    use wait_timeout::ChildExt;
+
+    let (dir, lesson) = setup(PATTERNS);
+    let class = dir.path().join("class");
+    // Far more report than a pipe holds.
+    for n in 0..400 {
+        paste(&class, &format!("{n:04}.txt"), format!("{GOOD}{n}\n"));
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_checker"))
+        .arg("grade")
+        .arg(&lesson)
+        .arg(&class)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("PASS"), "{first}");
+    // The reader is gone: like `checker grade ... | head -1`.
+    let status = child
+        .wait_timeout(std::time::Duration::from_secs(60))
+        .unwrap()
+        .expect("the checker ends");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!((status.code(), stderr.as_str()), (Some(0), ""));
+}
+
+#[test]
+fn help_has_examples_and_exit_codes() {
+    let output = checker(Path::new(".")).arg("--help").assert().success();
+    let help = stdout(output.get_output());
+    for part in [
+        "Examples:",
+        "checker grade w09-l07 class/ --format csv",
+        "checker run --store",
+        "Exit codes:",
+        "  2  the command could not run",
+    ] {
+        assert!(help.contains(part), "{part:?} missing:\n{help}");
+    }
+}
