@@ -38,7 +38,8 @@ pub struct PatternRecord {
     pub matched: bool,
     /// First matching line, counting from 1; `null` when not matched.
     pub line: Option<usize>,
-    /// Text of that line, cut to 200 characters; `null` when not matched.
+    /// Text of that line, cut to a window of 200 characters around the match
+    /// when longer; `null` when not matched.
     pub text: Option<String>,
 }
 

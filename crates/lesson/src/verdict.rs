@@ -23,7 +23,7 @@
 use std::fmt;
 use std::sync::LazyLock;
 
-use regex::{Captures, Regex};
+use regex::{Captures, Regex, RegexSet};
 
 use crate::matcher::{MatchedLine, line_at};
 
@@ -419,11 +419,16 @@ pub const RULES: &[Rule] = &[
     ),
 ];
 
-static COMPILED: LazyLock<Vec<Regex>> = LazyLock::new(|| {
-    RULES
-        .iter()
-        .map(|rule| Regex::new(rule.pattern).expect("the verdict rules are valid"))
-        .collect()
+/// Every rule's pattern in one set, so that a line is scanned once whatever
+/// the number of rules (a 16 MiB paste has hundreds of thousands of lines),
+/// plus each pattern alone for its capture groups.
+static COMPILED: LazyLock<(RegexSet, Vec<Regex>)> = LazyLock::new(|| {
+    let patterns = RULES.iter().map(|rule| rule.pattern);
+    let set = RegexSet::new(patterns.clone()).expect("the verdict rules are valid");
+    let each = patterns
+        .map(|pattern| Regex::new(pattern).expect("the verdict rules are valid"))
+        .collect();
+    (set, each)
 });
 
 /// The line of a paste that decided it shows a failed run, and the rule that
@@ -458,9 +463,10 @@ impl fmt::Display for FailedRun {
 /// rule matches. A zero count and an exit code of 0 say `Passed` (final) or
 /// nothing (marker).
 pub fn classify(line: &str) -> Option<(&'static Rule, Outcome)> {
-    let index = COMPILED.iter().position(|regex| regex.is_match(line))?;
+    let (set, each) = &*COMPILED;
+    let index = set.matches(line).into_iter().next()?;
     let rule = &RULES[index];
-    let captures = COMPILED[index].captures(line);
+    let captures = each[index].captures(line);
     let outcome = match rule.says {
         Failed => Outcome::Failed,
         Passed => Outcome::Passed,
