@@ -260,3 +260,47 @@ fn numbered(text: &str, lines: &[&str], index: usize) -> MatchedLine {
     }
     line_at(text, start, start)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_receipt_line_parses_back() {
+        let receipt = Receipt::issue(
+            "w09-l07",
+            "0123456789abcdef",
+            b"title\r\n\x1b[1mverdict\x1b[0m  \n",
+        );
+        assert_eq!(receipt.lines, 2);
+        let line = receipt.to_string();
+        assert!(line.starts_with("receipt: w09-l07 run=0123456789abcdef lines=2 sha256="));
+        assert_eq!(
+            Receipt::parse(&format!("  {line}  ")),
+            Some(Ok(receipt.clone()))
+        );
+        // CRLF, colour and trailing spaces do not change the digest.
+        assert_eq!(
+            Receipt::issue("w09-l07", "0123456789abcdef", b"title\nverdict\n"),
+            receipt
+        );
+        assert_eq!(Receipt::parse("receipt: w09-l07 run=xyz"), Some(Err(())));
+        assert_eq!(Receipt::parse("no receipt"), None);
+    }
+
+    #[test]
+    fn run_ids_are_16_hex_digits_and_differ() {
+        let ids: Vec<String> = (0..8).map(|_| fresh_run_id()).collect();
+        for id in &ids {
+            assert_eq!(id.len(), 16);
+            assert!(
+                id.chars()
+                    .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+            );
+        }
+        let mut unique = ids.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), ids.len());
+    }
+}

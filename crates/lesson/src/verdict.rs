@@ -91,16 +91,9 @@ use Rank::{Final, Marker};
 use Says::{Count, ExitCode, Failed, Nothing, Passed};
 
 /// The rules, tried in order on every line; the first match decides the line.
+/// Order matters where lines could match two rules: the zero count before
+/// the drill verdict, the verdict and panics before a child's exit.
 pub const RULES: &[Rule] = &[
-    // A child process's end, reported as such, is not the run's.
-    rule(
-        "child exit",
-        "any: a program reporting on its child process",
-        Nothing,
-        Marker,
-        "      child PID 4242 killed with SIGKILL after WAL fsync (signal: 9 (SIGKILL))",
-        r"(?i)\bchild\b.*\b(exit|exited|killed|signal|status|code)\b",
-    ),
     // Zero counts first, so that the drill verdict rule below does not see them.
     rule(
         "harness zero count",
@@ -117,6 +110,24 @@ pub const RULES: &[Rule] = &[
         Final,
         "FAILED: get(test_key) after recovery: expected \"test_value\", found nothing",
         r"^\s*FAILED:",
+    ),
+    rule(
+        "rust panic",
+        "Rust",
+        Failed,
+        Marker,
+        "thread 'main' panicked at src/main.rs:9:5:",
+        r"panicked at",
+    ),
+    // A child process's end, reported as such, is not the run's (after the
+    // verdict and panic rules: a failed check or a panic about a child is).
+    rule(
+        "child exit",
+        "any: a program reporting on its child process",
+        Nothing,
+        Marker,
+        "      child PID 4242 killed with SIGKILL after WAL fsync (signal: 9 (SIGKILL))",
+        r"(?i)\bchild\b.*\b(exit|exited|killed|signal|status|code)\b",
     ),
     // Shells and IDEs reporting the exit status.
     rule(
@@ -338,14 +349,6 @@ pub const RULES: &[Rule] = &[
         r"(?i)^(\S+: )?(line \d+:\s+)?(\d+\s+)?(segmentation fault|aborted|abort|killed|bus error|floating point exception|illegal instruction|trace/breakpoint trap)(\s+\(core dumped\))?(\s+[./\w-]+){0,2}\s*$",
     ),
     rule(
-        "rust panic",
-        "Rust",
-        Failed,
-        Marker,
-        "thread 'main' panicked at src/main.rs:9:5:",
-        r"panicked at",
-    ),
-    rule(
         "go panic",
         "Go",
         Failed,
@@ -557,7 +560,7 @@ mod tests {
     }
 
     #[test]
-    fn ordinary_lines_decide_nothing() {
+    fn ordinary_lines_decide_nothing_and_order_settles_overlaps() {
         for line in [
             "[4/6] restart: new KvStore (empty map) recovering from /tmp/x/wal.log",
             "      child PID 11839 wrote PUT crash_key = \"written before SIGKILL\" to the WAL only",
@@ -567,6 +570,20 @@ mod tests {
             "the run was killed by nobody",
         ] {
             assert_eq!(classify(line).map(|(rule, _)| rule.name), None, "{line}");
+        }
+        for (line, rule) in [
+            (
+                "FAILED: child PID 7 exited with code 3 before its WAL write",
+                "drill verdict",
+            ),
+            ("thread 'child' panicked at src/child.rs:3:5:", "rust panic"),
+            ("child exit code: 1", "child exit"),
+        ] {
+            assert_eq!(
+                classify(line).map(|(rule, _)| rule.name),
+                Some(rule),
+                "{line}"
+            );
         }
     }
 }
