@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
 use common::{checker, stdout, write};
@@ -122,7 +121,10 @@ fn copies_are_flagged_not_failed() {
 }
 
 #[test]
+#[cfg(unix)]
 fn student_subfolders_are_submissions_and_skipped_entries_are_listed() {
+    use std::os::unix::fs::symlink;
+
     let (dir, lesson) = setup();
     let class = dir.path().join("class");
     write(&class.join("alice/run.txt"), GOOD);

@@ -110,6 +110,7 @@ impl Reporter for Human {
     fn event(&mut self, event: &Event) -> io::Result<()> {
         match event {
             Event::Started { lesson, source } => {
+                let (lesson, source) = (printable(lesson), printable(source));
                 writeln!(self.out, "{DIM}RUN   {lesson} {source}{DIM:#}")?;
             }
             Event::Finished(finished) => self.finished(finished)?,
