@@ -70,6 +70,31 @@ pub fn visible_entries(dir: &Path, keep: fn(&Path) -> bool) -> io::Result<Vec<Pa
     Ok(paths)
 }
 
+/// The error for an unknown id: the closest known id and the list of ids, or
+/// that `lessons_dir` holds no lessons at all.
+pub fn unknown_lesson(id: &str, lessons_dir: &Path, expected: PathBuf) -> Error {
+    let known: Vec<String> = lesson_dirs(lessons_dir)
+        .unwrap_or_default()
+        .iter()
+        .filter(|dir| dir.join(DOCUMENT).is_file())
+        .filter_map(|dir| Some(dir.file_name()?.to_string_lossy().into_owned()))
+        .collect();
+    if known.is_empty() {
+        return Error::NoLessons(lessons_dir.into());
+    }
+    let closest = known
+        .iter()
+        .min_by_key(|candidate| strsim::levenshtein(id, candidate))
+        .filter(|candidate| strsim::levenshtein(id, candidate) <= candidate.len() / 2)
+        .map(|candidate| format!("did you mean `{candidate}`? "))
+        .unwrap_or_default();
+    Error::UnknownLesson {
+        id: id.into(),
+        expected,
+        hint: format!("{closest}known lessons: {}", known.join(", ")),
+    }
+}
+
 /// A drill: the cargo package in a lesson folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Drill {
@@ -196,6 +221,9 @@ pub fn load(lessons_dir: &Path) -> Result<Vec<Entry>, Error> {
     }
     if !errors.is_empty() {
         return Err(Error::Lessons(errors));
+    }
+    if lessons.is_empty() {
+        return Err(Error::NoLessons(lessons_dir.into()));
     }
     let manifests: Vec<Option<PathBuf>> = lessons
         .iter()

@@ -9,6 +9,7 @@ use anstream::{AutoStream, ColorChoice};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::catalog;
+use crate::class::{self, Paste};
 use crate::error::Error;
 use crate::grade;
 use crate::lint;
@@ -25,10 +26,27 @@ pub const EXIT_FAILED: u8 = 1;
 /// lesson document); also what `lint` returns when it finds problems.
 pub const EXIT_UNUSABLE: u8 = 2;
 
+const AFTER_HELP: &str = "\
+Examples:
+  checker list
+  checker run                               build and run every drill
+  checker run w09-l07 --format junit        one drill, JUnit XML for CI
+  checker run --store \"./my_kv\"             every drill against a student's store
+  checker grade w09-l07 paste.txt           grade one paste by lesson id
+  checker grade lessons/w09-l07 class/      a lesson folder; a class folder
+  checker grade w09-l07 class/ --format csv > grades.csv
+  pbpaste | checker grade w09-l07           stdin
+
+Exit codes:
+  0  every result passed (and `lint` found nothing)
+  1  a result failed or could not be graded
+  2  the command could not run: usage, unknown lesson, no lessons, unreadable
+     paste, invalid lesson document; and `lint` found problems";
+
 /// Grade course lessons: run their drills, or grade pasted output against
 /// each lesson's proof patterns.
 #[derive(Debug, Parser)]
-#[command(name = "checker", version)]
+#[command(name = "checker", version, after_help = AFTER_HELP)]
 pub struct Cli {
     /// Folder holding one folder per lesson [default: `lessons/` of the cargo
     /// workspace containing the current directory]
@@ -61,13 +79,19 @@ pub enum Command {
         /// Output format
         #[arg(long, value_enum, default_value_t = RunFormat::Human)]
         format: RunFormat,
+        /// Pass `--store CMD` to every drill: run the drills against the KV
+        /// store started by CMD (a drill without the option exits 2, reported)
+        #[arg(long, value_name = "CMD")]
+        store: Option<String>,
     },
     /// Grade pasted output against a lesson's proof
     Grade {
-        /// A lesson id, or a path to a lesson .md (a path ends in .md or holds a /)
+        /// A lesson id, a lesson folder, or a path to a lesson .md (a path ends in .md or
+        /// holds a /)
         lesson: String,
-        /// A file, a folder (each regular, non-hidden file in it is one submission), or - for
-        /// stdin [default: stdin]
+        /// A file, a class folder (each regular file in it, or in a student's subfolder, is
+        /// one submission; skipped entries are listed on stderr), or - for stdin [default:
+        /// stdin]
         #[arg(value_name = "PASTE")]
         pastes: Vec<PathBuf>,
         /// Output format
@@ -90,7 +114,7 @@ pub enum ListFormat {
 pub enum RunFormat {
     /// Readable text, coloured on a terminal
     Human,
-    /// `{"schema":1,"results":[...],"summary":{...}}`
+    /// `{"schema":2,"results":[...],"summary":{...}}`
     Json,
     /// JUnit XML
     Junit,
@@ -101,11 +125,11 @@ pub enum RunFormat {
 pub enum GradeFormat {
     /// Readable text, coloured on a terminal
     Human,
-    /// `{"schema":1,"results":[...],"summary":{...}}`
+    /// `{"schema":2,"results":[...],"summary":{...}}`
     Json,
     /// JUnit XML
     Junit,
-    /// lesson,source,status,xp,missing_patterns,message
+    /// lesson,source,status,xp,missing_patterns,message,copy_of
     Csv,
 }
 
@@ -171,10 +195,10 @@ fn output_for(format: Format) -> Box<dyn Write> {
 pub fn execute(cli: Cli) -> ExitCode {
     match dispatch(cli) {
         Ok(code) => ExitCode::from(code),
-        // A reader that stops reading (`checker ... | head`) made that choice;
-        // the report is incomplete, so do not claim success either.
+        // A reader that stops reading (`checker ... | head`) made that choice,
+        // as with any Unix tool: end quietly.
         Err(Error::Output(error)) if error.kind() == io::ErrorKind::BrokenPipe => {
-            ExitCode::from(EXIT_FAILED)
+            ExitCode::from(EXIT_PASSED)
         }
         Err(error) => {
             let _ = writeln!(io::stderr(), "checker: error: {error}");
@@ -211,10 +235,15 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             ids,
             timeout,
             format,
+            store,
         } => {
             let format = Format::from(format);
             let mut reporter = report::reporter(format, output_for(format));
-            run::run(&lessons_dir()?, &ids, timeout, reporter.as_mut()).map(verdict)
+            let options = run::Options {
+                timeout,
+                store: store.as_deref(),
+            };
+            run::run(&lessons_dir()?, &ids, &options, reporter.as_mut()).map(verdict)
         }
         Command::Grade {
             lesson,
@@ -222,10 +251,22 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             format,
         } => {
             let lesson = grade::find_lesson(&lesson, lessons_dir)?;
-            let pastes = grade::pastes(&pastes)?;
+            let found = class::submissions(&pastes)?;
+            let mut stderr = io::stderr().lock();
+            for skipped in &found.skipped {
+                let path = report::printable(&skipped.path.display().to_string()).into_owned();
+                let _ = writeln!(stderr, "checker: skipped {path}: {}", skipped.reason);
+            }
+            if found.pastes.contains(&Paste::Stdin) && io::stdin().is_terminal() {
+                let _ = writeln!(
+                    stderr,
+                    "checker: reading the paste from stdin until end of file (Ctrl-D; Ctrl-Z Enter on Windows)"
+                );
+            }
+            drop(stderr);
             let format = Format::from(format);
             let mut reporter = report::reporter(format, output_for(format));
-            grade::grade(&lesson, &pastes, reporter.as_mut()).map(verdict)
+            grade::grade(&lesson, &found.pastes, reporter.as_mut()).map(verdict)
         }
     }
 }

@@ -114,12 +114,18 @@ struct Capture {
     overflowed: bool,
 }
 
-/// Run `executable` in `dir` with stdin closed, stdout and stderr captured
-/// together, killed after `timeout`.
-pub fn run(executable: &Path, dir: &Path, timeout: Duration) -> io::Result<Run> {
+/// Run `executable` with `arguments` in `dir` with stdin closed, stdout and
+/// stderr captured together, killed after `timeout`.
+pub fn run(
+    executable: &Path,
+    arguments: &[&str],
+    dir: &Path,
+    timeout: Duration,
+) -> io::Result<Run> {
     let (mut reader, writer) = io::pipe()?;
     let mut command = Command::new(executable);
     command
+        .args(arguments)
         .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(writer.try_clone()?)

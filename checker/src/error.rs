@@ -32,13 +32,22 @@ pub enum Error {
     },
 
     /// A lesson id does not name a lesson folder.
-    #[error("unknown lesson `{id}`: there is no {}", .expected.display())]
+    #[error("unknown lesson `{id}`: there is no {}; {hint}", .expected.display())]
     UnknownLesson {
         /// The id asked for.
         id: String,
         /// Where its document would be.
         expected: PathBuf,
+        /// The closest id, and the known ids.
+        hint: String,
     },
+
+    /// The lessons folder holds no lesson folder with a `lesson.md`.
+    #[error(
+        "{}: no lessons here (no folder in it holds a lesson.md); pass --lessons DIR",
+        .0.display()
+    )]
+    NoLessons(PathBuf),
 
     /// A lesson asked to run has no drill, or its drill is not one binary.
     #[error("lesson `{id}` cannot be run: {reason}")]

@@ -2,115 +2,76 @@
 //!
 //! Works without any lesson crate and outside a workspace when the lesson is
 //! given as a path: instructors only need the `.md` file and the pastes.
+//!
+//! Every paste is read and graded before the report starts, because copies
+//! can only be found once all submissions are known: each result's `copy_of`
+//! lists the others that are identical after normalising whitespace and line
+//! ends, or that carry a drill receipt with the same run id.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use lesson::{Lesson, OUTPUT_LIMIT, normalize, read_limited};
+use lesson::{Lesson, OUTPUT_LIMIT, normalize, not_text, read_limited};
 
 use crate::catalog::{self, DOCUMENT};
+use crate::class::Paste;
 use crate::error::Error;
-use crate::outcome::{Event, Finished, Summary};
+use crate::outcome::{Event, Finished, Status, Summary};
 use crate::report::{self, Reporter};
 
-/// One submission.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Paste {
-    /// Standard input (`-`, or no PASTE at all).
-    Stdin,
-    /// A file, named directly or found in a folder.
-    File(PathBuf),
-}
-
-impl Paste {
-    /// The name used as a result's `source`.
-    pub fn name(&self) -> String {
-        match self {
-            Self::Stdin => "<stdin>".into(),
-            Self::File(path) => path.display().to_string(),
-        }
-    }
-}
-
-/// Find the lesson named by `lesson`: a path when it ends in `.md` or holds a
-/// `/`, otherwise an id looked up in `lessons_dir` (computed only then, so a
-/// path works outside any workspace).
+/// Find the lesson named by `lesson`: a lesson folder (its `lesson.md`), a
+/// path when it ends in `.md` or holds a `/`, otherwise an id looked up in
+/// `lessons_dir` (computed only then, so a path works outside any
+/// workspace).
 pub fn find_lesson(
     lesson: &str,
     lessons_dir: impl FnOnce() -> Result<PathBuf, Error>,
 ) -> Result<Lesson, Error> {
+    let given = Path::new(lesson);
     let is_path = lesson.ends_with(".md") || lesson.contains(['/', std::path::MAIN_SEPARATOR]);
-    let path = if is_path {
-        PathBuf::from(lesson)
+    let path = if given.is_dir() {
+        given.join(DOCUMENT)
+    } else if is_path {
+        given.to_owned()
     } else {
-        let path = lessons_dir()?.join(lesson).join(DOCUMENT);
+        let dir = lessons_dir()?;
+        let path = dir.join(lesson).join(DOCUMENT);
         if !path.is_file() {
-            return Err(Error::UnknownLesson {
-                id: lesson.into(),
-                expected: path,
-            });
+            return Err(catalog::unknown_lesson(lesson, &dir, path));
         }
         path
     };
     Lesson::load(&path).map_err(|error| Error::Lessons(vec![error]))
 }
 
-/// Expand PASTE arguments into submissions. `-` is stdin; a folder stands for
-/// every regular, non-hidden file directly inside it, sorted by name; no
-/// argument at all means stdin. Files named directly must be readable, and
-/// folders must hold a file: otherwise the command cannot run.
-pub fn pastes(arguments: &[PathBuf]) -> Result<Vec<Paste>, Error> {
-    if arguments.is_empty() {
-        return Ok(vec![Paste::Stdin]);
-    }
-    let mut pastes = Vec::new();
-    for argument in arguments {
-        if argument.as_os_str() == "-" {
-            pastes.push(Paste::Stdin);
-        } else if argument.is_dir() {
-            let before = pastes.len();
-            pastes.extend(folder(argument)?.into_iter().map(Paste::File));
-            if pastes.len() == before {
-                return Err(Error::EmptyFolder(argument.clone()));
-            }
-        } else {
-            File::open(argument).map_err(|source| Error::Paste {
-                path: argument.clone(),
-                source,
-            })?;
-            pastes.push(Paste::File(argument.clone()));
-        }
-    }
-    Ok(pastes)
-}
-
-fn folder(dir: &Path) -> Result<Vec<PathBuf>, Error> {
-    catalog::visible_entries(dir, Path::is_file).map_err(|source| Error::Paste {
-        path: dir.into(),
-        source,
-    })
-}
-
 /// Grade every paste against `lesson`, in order, reporting to `reporter`.
-/// A paste that cannot be read, or is too large, is an `error` result; the
-/// others are still graded.
+/// A paste that cannot be read, is too large or is not text is an `error`
+/// result; the others are still graded.
 pub fn grade(
     lesson: &Lesson,
     pastes: &[Paste],
     reporter: &mut dyn Reporter,
 ) -> Result<Summary, Error> {
-    let events = pastes.iter().enumerate().map(|(index, paste)| {
+    let mut results = Vec::with_capacity(pastes.len());
+    let mut copies = Copies::default();
+    for (index, paste) in pastes.iter().enumerate() {
         let result = match read(paste) {
             Ok(bytes) => {
                 let text = normalize(&bytes);
                 let report = lesson.check_text(&text);
+                copies.add(index, &text, report.receipts.iter().map(|r| r.run.as_str()));
                 Finished::graded(index, lesson, paste.name(), text, &report, None)
             }
             Err(message) => Finished::error(index, lesson, paste.name(), message),
         };
-        Event::Finished(Box::new(result))
-    });
+        results.push(result);
+    }
+    copies.mark(&mut results);
+    let events = results
+        .into_iter()
+        .map(|result| Event::Finished(Box::new(result)));
     report::drive(events, reporter).map_err(Error::Output)
 }
 
@@ -122,5 +83,51 @@ fn read(paste: &Paste) -> Result<Vec<u8>, String> {
             read_limited(file, OUTPUT_LIMIT)
         }
     };
-    bytes.map_err(|error| error.to_string())
+    let bytes = bytes.map_err(|error| error.to_string())?;
+    match not_text(&bytes) {
+        Some(what) => Err(format!("not a text paste: it looks like {what}")),
+        None => Ok(bytes),
+    }
+}
+
+/// Submissions grouped by what makes them copies of each other.
+#[derive(Default)]
+struct Copies {
+    /// Whitespace-normalised text → the submissions with it.
+    texts: HashMap<String, Vec<usize>>,
+    /// Receipt run id → the submissions carrying it.
+    runs: HashMap<String, Vec<usize>>,
+}
+
+impl Copies {
+    fn add<'a>(&mut self, index: usize, text: &str, runs: impl Iterator<Item = &'a str>) {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        if !words.is_empty() {
+            self.texts.entry(words.join(" ")).or_default().push(index);
+        }
+        for run in runs {
+            let holders = self.runs.entry(run.to_owned()).or_default();
+            if !holders.contains(&index) {
+                holders.push(index);
+            }
+        }
+    }
+
+    /// Fill every result's `copy_of` with the other members of its groups.
+    fn mark(self, results: &mut [Finished]) {
+        let sources: Vec<String> = results.iter().map(|f| f.result.source.clone()).collect();
+        let mut others: Vec<Vec<usize>> = vec![Vec::new(); results.len()];
+        for group in self.texts.values().chain(self.runs.values()) {
+            for &member in group {
+                others[member].extend(group.iter().filter(|&&other| other != member));
+            }
+        }
+        for (result, mut others) in results.iter_mut().zip(others) {
+            others.sort_unstable();
+            others.dedup();
+            if result.result.status != Status::Error {
+                result.result.copy_of = others.iter().map(|&i| sources[i].clone()).collect();
+            }
+        }
+    }
 }

@@ -4,7 +4,7 @@
 //! ```text
 //! checker list                        lessons, sorted by part then order
 //! checker lint                        every problem in every lesson, with file:line
-//! checker run [ID...]                 build and run drills, grade their output
+//! checker run [ID...] [--store CMD]   build and run drills, grade their output
 //! checker grade LESSON [PASTE...]     grade pastes: files, class folders, stdin
 //! ```
 //!
@@ -13,8 +13,13 @@
 //! - **One source of truth.** The proof lives in the lesson document and is
 //!   read by the `lesson` crate; `run` and `grade` differ only in where the
 //!   output comes from. A drill passes when it exits 0 and every pattern
-//!   matches; a paste passes when every pattern matches and it shows no
-//!   failed run (a panic, a non-zero `exit code: N`).
+//!   matches; a paste passes when every pattern matches a line of the run
+//!   (not an echo of the lesson), the run's own verdict is not a failure (in
+//!   any language: `lesson::verdict`), and no drill transcript is cut or
+//!   edited (`lesson::receipt`).
+//! - **Copies are flagged, not failed.** `grade` reads every submission
+//!   before reporting, so each result can list the others it copies
+//!   (`copy_of`); the instructor decides.
 //! - **Engine separate from the interface.** [`cli`] parses arguments and maps
 //!   outcomes to exit codes; the other modules do the work and can be driven
 //!   from tests without a process.
@@ -30,11 +35,13 @@
 //!   and stdout and stderr on one pipe (so they interleave in write order),
 //!   under a timeout, with its output capped at 16 MiB; see [`drill`].
 //!
-//! Exit codes: 0 every result passed; 1 a result failed or errored; 2 the
-//! command could not run (usage, unknown lesson, unreadable file, invalid
-//! lesson document), and `lint` found problems.
+//! Exit codes: 0 every result passed (or the reader of the report went away);
+//! 1 a result failed or errored; 2 the command could not run (usage, unknown
+//! lesson, no lessons, unreadable file, invalid lesson document), and `lint`
+//! found problems.
 
 pub mod catalog;
+pub mod class;
 pub mod cli;
 pub mod drill;
 pub mod error;

@@ -25,6 +25,11 @@ use crate::error::Error;
 /// `out`, and return the number of problems.
 pub fn lint(lessons_dir: &Path, out: &mut dyn Write) -> Result<usize, Error> {
     let dirs = catalog::lesson_dirs(lessons_dir)?;
+    // Not one lesson document: most likely the wrong folder, not a folder
+    // of broken lessons.
+    if !dirs.iter().any(|dir| dir.join(DOCUMENT).is_file()) {
+        return Err(Error::NoLessons(lessons_dir.into()));
+    }
     let manifests: Vec<PathBuf> = dirs
         .iter()
         .map(|dir| dir.join("Cargo.toml"))
@@ -116,7 +121,7 @@ fn check_lesson(
         orders.insert(key, (lesson.path.clone(), positions.order));
     }
     for example in lesson.expected_outputs() {
-        if let Some(reason) = lesson.check(example.text.as_bytes()).failure() {
+        if let Some(reason) = lesson.check_example(example.text).failure() {
             problems.push(format!(
                 "{}:{}: the expected output \"{}\" fails the lesson's own proof: {reason}",
                 lesson.path.display(),

@@ -8,7 +8,10 @@ use serde::Serialize;
 
 use crate::catalog::{self, Entry};
 use crate::error::Error;
-use crate::outcome::SCHEMA_VERSION;
+
+/// Version of `list --format json`. It stays 1 while the results of `run` and
+/// `grade` moved to 2 (`copy_of`): the list's document did not change.
+pub const LIST_SCHEMA_VERSION: u32 = 1;
 
 /// One lesson in `list --format json`: its full frontmatter, its document and
 /// its drill.
@@ -43,7 +46,7 @@ pub fn list(lessons_dir: &Path, json: bool, out: &mut dyn Write) -> Result<(), E
     let entries = catalog::load(lessons_dir)?;
     if json {
         let document = Document {
-            schema: SCHEMA_VERSION,
+            schema: LIST_SCHEMA_VERSION,
             lessons: entries.iter().map(listed).collect(),
         };
         serde_json::to_writer_pretty(&mut *out, &document).map_err(std::io::Error::from)?;

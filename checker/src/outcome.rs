@@ -11,8 +11,9 @@ use lesson::{Lesson, ProofReport};
 use serde::Serialize;
 
 /// Version of the JSON documents this crate writes. Bumped on any change that
-/// could break a consumer (a field removed, renamed or retyped).
-pub const SCHEMA_VERSION: u32 = 1;
+/// could break a consumer (a field removed, renamed or retyped), and on a
+/// field added to every result: 2 added `copy_of`.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// What happened to one output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -37,7 +38,8 @@ pub struct PatternRecord {
     pub matched: bool,
     /// First matching line, counting from 1; `null` when not matched.
     pub line: Option<usize>,
-    /// Text of that line, cut to 200 characters; `null` when not matched.
+    /// Text of that line, cut to a window of 200 characters around the match
+    /// when longer; `null` when not matched.
     pub text: Option<String>,
 }
 
@@ -61,6 +63,11 @@ pub struct LessonResult {
     pub message: Option<String>,
     /// Experience points earned: the lesson's `xp` on a pass, else 0.
     pub xp: u32,
+    /// The other submissions this one is a copy of: identical after
+    /// normalising whitespace and line ends, or carrying the same drill
+    /// receipt run id. Empty when none (always, for `run`). A flag for the
+    /// instructor, not a failure.
+    pub copy_of: Vec<String>,
 }
 
 /// Totals over all results.
@@ -176,6 +183,7 @@ impl Finished {
                 duration_ms: None,
                 message,
                 xp: if status == Status::Pass { fm.xp } else { 0 },
+                copy_of: Vec::new(),
             },
             xp_available: fm.xp,
             instructions: fm.proof.instructions.clone(),

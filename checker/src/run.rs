@@ -1,8 +1,9 @@
 //! `checker run`: build the selected drills, run them in parallel, grade their
 //! output.
 //!
-//! A drill passes when it exits with code 0 *and* every pattern matches. The
-//! text markers of a failed run that `grade` looks for in pastes are not used
+//! A drill passes when it exits with code 0 *and* every pattern matches a line
+//! of its output (not an echo of the lesson) *and* its receipt matches its
+//! transcript. The verdict table that `grade` reads pastes with is not used
 //! here: the real exit status is known, and it is the better witness.
 
 use std::collections::HashMap;
@@ -20,12 +21,29 @@ use crate::error::Error;
 use crate::outcome::{Event, Finished, Summary};
 use crate::report::{self, Reporter};
 
+/// How to run the drills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options<'a> {
+    /// Kill a drill still running after this long.
+    pub timeout: Duration,
+    /// Passed to every drill as `--store CMD`.
+    pub store: Option<&'a str>,
+}
+
+impl Options<'_> {
+    /// The drill's arguments.
+    fn arguments(&self) -> Vec<&str> {
+        self.store
+            .map_or_else(Vec::new, |store| vec!["--store", store])
+    }
+}
+
 /// Run the drills of the lessons named by `ids` (all lessons with a drill when
 /// empty) and report to `reporter`.
 pub fn run(
     lessons_dir: &Path,
     ids: &[String],
-    timeout: Duration,
+    options: &Options<'_>,
     reporter: &mut dyn Reporter,
 ) -> Result<Summary, Error> {
     let entries = select(catalog::load(lessons_dir)?, ids, lessons_dir)?;
@@ -49,7 +67,7 @@ pub fn run(
                 loop {
                     let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
                     let Some((index, entry)) = next else { break };
-                    run_one(index, entry, executables, timeout, &events);
+                    run_one(index, entry, executables, options, &events);
                 }
             });
         }
@@ -63,10 +81,11 @@ pub fn run(
 fn select(entries: Vec<Entry>, ids: &[String], lessons_dir: &Path) -> Result<Vec<Entry>, Error> {
     for id in ids {
         let Some(entry) = entries.iter().find(|e| &e.lesson.frontmatter.id == id) else {
-            return Err(Error::UnknownLesson {
-                id: id.clone(),
-                expected: lessons_dir.join(id).join(DOCUMENT),
-            });
+            return Err(catalog::unknown_lesson(
+                id,
+                lessons_dir,
+                lessons_dir.join(id).join(DOCUMENT),
+            ));
         };
         if entry.drill.is_none() {
             return Err(Error::NotRunnable {
@@ -98,9 +117,10 @@ fn run_one(
     index: usize,
     entry: &Entry,
     executables: &HashMap<PackageId, PathBuf>,
-    timeout: Duration,
+    options: &Options<'_>,
     events: &mpsc::Sender<Event>,
 ) {
+    let timeout = options.timeout;
     // A send fails only when the reporter stopped early (it could not write);
     // that error is already on its way to the user.
     let send = |event| {
@@ -118,7 +138,7 @@ fn run_one(
         lesson: lesson.frontmatter.id.clone(),
         source: source.clone(),
     });
-    let run = match drill::run(executable, &entry.dir, timeout) {
+    let run = match drill::run(executable, &options.arguments(), &entry.dir, timeout) {
         Ok(run) => run,
         Err(error) => {
             let message = format!("cannot run {}: {error}", executable.display());
@@ -136,12 +156,24 @@ fn run_one(
         return;
     }
     let text = normalize(&run.output);
+    // The exit status, not the text, says whether the run failed.
     let report = ProofReport {
-        patterns: lesson.matcher().match_patterns(&text),
         failed_run: None,
+        ..lesson.check_text(&text)
     };
     let (exit_code, failure) = match run.ending {
-        Ending::Exited(status) => (status.code(), drill::describe_failure(status)),
+        Ending::Exited(status) => {
+            let failure = drill::describe_failure(status).map(|failure| {
+                match (status.code(), options.store) {
+                    (Some(USAGE), Some(store)) => format!(
+                        "{failure}: the drill refused its arguments `--store {store}` \
+                         (a usage error: does this drill support --store?)"
+                    ),
+                    _ => failure,
+                }
+            });
+            (status.code(), failure)
+        }
         Ending::TimedOut => (
             None,
             Some(format!("timed out after {}; killed", seconds(timeout))),
@@ -160,6 +192,9 @@ fn run_one(
     }
     send(finished(result));
 }
+
+/// The exit code of a drill given arguments it does not accept (clap's).
+const USAGE: i32 = 2;
 
 fn finished(result: Finished) -> Event {
     Event::Finished(Box::new(result))

@@ -10,16 +10,8 @@ use predicates::prelude::*;
 use serde_json::Value;
 use tempfile::TempDir;
 
-/// A folder with `lesson.md` (patterns `crash|simulate`, `recover`) outside
-/// any workspace.
 fn setup(patterns: &[&str]) -> (TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let lesson = dir.path().join("lesson.md");
-    write(
-        &lesson,
-        document("w01-l01", "w01", 1, 75, patterns, "# Lesson\n"),
-    );
-    (dir, lesson)
+    common::lesson_outside_workspace(patterns)
 }
 
 const PATTERNS: &[&str] = &["crash|simulate", "recover"];
@@ -99,7 +91,8 @@ fn json_follows_the_schema() {
     let good = paste(dir.path(), "good.txt", GOOD);
     let bad = paste(dir.path(), "bad.txt", BAD);
     let report = grade_json(&lesson, &[&good, &bad], b"", 1);
-    assert_eq!(report["schema"], 1);
+    assert_eq!(report["schema"], 2);
+    assert_eq!(report["results"][0]["copy_of"], serde_json::json!([]));
     let pass = &report["results"][0];
     assert_eq!(pass["lesson"], "w01-l01");
     assert_eq!(pass["source"], good.display().to_string());
@@ -156,24 +149,30 @@ fn junit_has_a_case_per_paste() {
 }
 
 #[test]
-fn csv_grades_a_class_folder_in_name_order() {
+fn csv_grades_a_class_folder_in_name_order_with_copies() {
     let (dir, lesson) = setup(PATTERNS);
     let class = dir.path().join("class");
-    paste(&class, "carol.txt", GOOD);
+    paste(&class, "carol.txt", GOOD.replace('\n', "  \r\n"));
     paste(&class, "alice.txt", GOOD);
     paste(&class, "bob, jr.txt", BAD);
     paste(&class, ".DS_Store", "not a submission");
-    paste(&class.join("drafts"), "old.txt", BAD);
+    paste(&class.join("dave"), "run.txt", BAD);
     let csv = grade("csv", &lesson, &[&class], b"", 1);
     let at = |name: &str| class.join(name).display().to_string();
     let expected = format!(
-        "lesson,source,status,xp,missing_patterns,message\n\
-         w01-l01,{},pass,75,,\n\
-         w01-l01,\"{}\",fail,0,recover,no line matches `recover`\n\
-         w01-l01,{},pass,75,,\n",
+        "lesson,source,status,xp,missing_patterns,message,copy_of\n\
+         w01-l01,{},pass,75,,,{}\n\
+         w01-l01,\"{}\",fail,0,recover,no line matches `recover`,{}\n\
+         w01-l01,{},pass,75,,,{}\n\
+         w01-l01,{},fail,0,recover,no line matches `recover`,\"{}\"\n",
         at("alice.txt"),
-        at("bob, jr.txt"),
         at("carol.txt"),
+        at("bob, jr.txt"),
+        at("dave/run.txt"),
+        at("carol.txt"),
+        at("alice.txt"),
+        at("dave/run.txt"),
+        at("bob, jr.txt"),
     );
     assert_eq!(csv, expected);
 }
@@ -244,15 +243,15 @@ fn a_paste_showing_a_failed_run_fails_even_when_patterns_match() {
     for (paste, reason) in [
         (
             "Simulated crash\nthread 'main' panicked at src/main.rs:9:5:\nassertion failed: key not recovered\n",
-            "the run panicked (line 2",
+            "failed run: line 2: thread 'main' panicked at",
         ),
         (
             "Simulated crash\ndata recovered\nexit code: 101\n",
-            "the run exited with code 101 (line 3",
+            "failed run: line 3: exit code: 101",
         ),
         (
             "Simulated crash, recovered\nerror: process didn't exit successfully: `target/debug/drill` (exit status: 1)\n",
-            "cargo reports the run failed",
+            "failed run: line 2: error: process didn't exit successfully",
         ),
     ] {
         let report = grade_json(&lesson, &[], paste.as_bytes(), 1);
@@ -365,28 +364,31 @@ fn commands_that_cannot_run_exit_2() {
 }
 
 #[test]
-fn the_real_lessons_grade_their_own_expected_output() {
+fn the_real_lessons_expected_output_pasted_alone_is_an_echo() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let dir = tempfile::tempdir().unwrap();
-    for (id, expected) in [
+    for (id, expected, pattern) in [
         (
             "w09-l07",
             "Crash drill 1 passed: data recovered from WAL\nexit code: 0\n",
+            "crash|simulate",
         ),
         (
             "w09-l08",
             "5 records recovered, 1 partial record skipped, exit code 0\n",
+            "partial|truncat|corrupt",
         ),
     ] {
         let paste = paste(dir.path(), "paste.txt", expected);
         let lesson = root.join("lessons").join(id).join("lesson.md");
-        checker(dir.path())
-            .arg("grade")
-            .arg(&lesson)
-            .arg(&paste)
-            .assert()
-            .success()
-            .stdout(predicate::str::ends_with("1 passed, 0 failed\n"));
+        let report = grade_json(&lesson, &[&paste], b"", 1);
+        let message = report["results"][0]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(&format!(
+                "`{pattern}` matches only text copied from the lesson itself (line 1: "
+            )),
+            "{message}"
+        );
     }
 }
 
@@ -410,4 +412,102 @@ fn colour_only_on_a_terminal_and_never_with_no_color() {
         color_choice(true, false, ColorChoice::Never),
         ColorChoice::Never
     );
+}
+
+#[test]
+fn an_unknown_id_suggests_the_closest_and_lists_the_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    common::lesson(dir.path(), "w09-l07", "w09", 7, PATTERNS, "");
+    common::lesson(dir.path(), "w09-l08", "w09", 8, PATTERNS, "");
+    checker(dir.path())
+        .args(["grade", "w09-l7", "--lessons", "lessons"])
+        .write_stdin(GOOD)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "unknown lesson `w09-l7`: there is no lessons/w09-l7/lesson.md; \
+             did you mean `w09-l07`? known lessons: w09-l07, w09-l08",
+        ));
+    // Nothing close: only the list.
+    checker(dir.path())
+        .args(["grade", "intro", "--lessons", "lessons"])
+        .write_stdin(GOOD)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::ends_with(
+            "there is no lessons/intro/lesson.md; known lessons: w09-l07, w09-l08\n",
+        ));
+    // A lesson folder stands for its lesson.md.
+    checker(dir.path())
+        .args(["grade", "lessons/w09-l07"])
+        .write_stdin(GOOD)
+        .assert()
+        .success();
+}
+
+#[test]
+fn a_lessons_folder_without_lessons_exits_2_saying_so() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("empty/not-a-lesson")).unwrap();
+    for args in [&["grade", "w09-l07"][..], &["list"], &["lint"], &["run"]] {
+        checker(dir.path())
+            .args(args)
+            .args(["--lessons", "empty"])
+            .write_stdin(GOOD)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(
+                "empty: no lessons here (no folder in it holds a lesson.md)",
+            ));
+    }
+}
+
+#[test]
+fn a_closed_stdout_pipe_ends_quietly_with_0() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    use wait_timeout::ChildExt;
+
+    let (dir, lesson) = setup(PATTERNS);
+    let class = dir.path().join("class");
+    // Far more report than a pipe holds.
+    for n in 0..400 {
+        paste(&class, &format!("{n:04}.txt"), format!("{GOOD}{n}\n"));
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_checker"))
+        .arg("grade")
+        .arg(&lesson)
+        .arg(&class)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("PASS"), "{first}");
+    // The reader is gone: like `checker grade ... | head -1`.
+    let status = child
+        .wait_timeout(std::time::Duration::from_secs(60))
+        .unwrap()
+        .expect("the checker ends");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!((status.code(), stderr.as_str()), (Some(0), ""));
+}
+
+#[test]
+fn help_has_examples_and_exit_codes() {
+    let output = checker(Path::new(".")).arg("--help").assert().success();
+    let help = stdout(output.get_output());
+    for part in [
+        "Examples:",
+        "checker grade w09-l07 class/ --format csv",
+        "checker run --store",
+        "Exit codes:",
+        "  2  the command could not run",
+    ] {
+        assert!(help.contains(part), "{part:?} missing:\n{help}");
+    }
 }

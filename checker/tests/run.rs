@@ -90,7 +90,24 @@ const BROKEN: &str = r#"fn main() {
 }
 "#;
 
+const STORE: &str = r#"fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match &args[..] {
+        [] => println!("no store"),
+        [flag, command] if flag == "--store" && command == "./kv --fast" => {
+            println!("store: {command}")
+        }
+        _ => {
+            eprintln!("error: unexpected argument '{}' found", args[0]);
+            std::process::exit(2);
+        }
+    }
+}
+"#;
+
 /// (id, binary, main.rs, patterns), in run order (part w01, order = index + 1).
+/// No pattern is a whole output line: that line would be an echo of the
+/// lesson document, which lists the patterns.
 const DRILLS: &[(&str, &str, &str, &[&str])] = &[
     ("w01-l01", "drill_pass", PASS, &["^alpha ok$", "^beta ok$"]),
     (
@@ -101,11 +118,12 @@ const DRILLS: &[(&str, &str, &str, &[&str])] = &[
     ),
     ("w01-l03", "drill_missing", MISSING, &["alpha", "gamma"]),
     ("w01-l04", "drill_exit3", EXIT3, &["alpha"]),
-    ("w01-l05", "drill_sleep", SLEEP, &["started"]),
-    ("w01-l06", "drill_abort", ABORT, &["about to abort"]),
+    ("w01-l05", "drill_sleep", SLEEP, &["start"]),
+    ("w01-l06", "drill_abort", ABORT, &["about to"]),
     ("w01-l07", "drill_flood", FLOOD, &["x"]),
-    ("w01-l08", "drill_linger", LINGER, &["parent done"]),
+    ("w01-l08", "drill_linger", LINGER, &["parent"]),
     ("w01-l09", "drill_broken", BROKEN, &["never"]),
+    ("w01-l11", "drill_store", STORE, &[r"store: \./kv --fast"]),
 ];
 
 /// A lesson without a drill.
@@ -187,7 +205,7 @@ fn every_drill_in_json() {
         String::from_utf8_lossy(&output.stderr)
     );
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(report["schema"], 1);
+    assert_eq!(report["schema"], 2);
     let order: Vec<&str> = report["results"]
         .as_array()
         .unwrap()
@@ -206,6 +224,11 @@ fn every_drill_in_json() {
         (&"pass".into(), &0.into(), &50.into())
     );
     assert_eq!(pass["source"], "drill_pass");
+    assert_eq!(
+        pass["copy_of"],
+        serde_json::json!([]),
+        "run never flags copies"
+    );
     assert!(pass["duration_ms"].is_u64());
     assert_eq!(pass["patterns"][1]["text"], "beta ok", "stderr is captured");
 
@@ -272,9 +295,12 @@ fn every_drill_in_json() {
         "the drill did not build (see cargo's messages above)"
     );
 
+    let no_store = result(&report, "w01-l11");
+    assert_eq!(no_store["status"], "fail", "run without --store");
+
     assert_eq!(
         report["summary"],
-        serde_json::json!({"passed": 3, "failed": 4, "errors": 2, "xp_earned": 150, "xp_total": 450})
+        serde_json::json!({"passed": 3, "failed": 5, "errors": 2, "xp_earned": 150, "xp_total": 500})
     );
 }
 
@@ -335,6 +361,34 @@ fn a_child_left_behind_holding_the_output_does_not_hang_the_run() {
         elapsed < std::time::Duration::from_secs(20),
         "the checker waited for the child: {elapsed:?}"
     );
+}
+
+#[test]
+fn store_is_passed_to_every_drill_and_a_refusal_is_reported() {
+    let output = run(&[
+        "w01-l11",
+        "w01-l01",
+        "--store",
+        "./kv --fast",
+        "--format",
+        "json",
+    ]);
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(output.status.code(), Some(0), "{report}");
+    assert_eq!(
+        result(&report, "w01-l11")["status"],
+        "pass",
+        "the argument reached argv"
+    );
+
+    for format in ["json", "junit"] {
+        let output = run(&["w01-l11", "--store", "./other", "--format", format]);
+        assert_eq!(output.status.code(), Some(1));
+        let message = "exited with code 2: the drill refused its arguments `--store ./other` \
+                       (a usage error: does this drill support --store?)";
+        let text = stdout(&output);
+        assert!(text.contains(message), "{format}: {text}");
+    }
 }
 
 #[test]

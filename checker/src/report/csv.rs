@@ -1,8 +1,12 @@
 //! The CSV report for instructors: one row per submission, streamed.
 //!
-//! Columns: `lesson,source,status,xp,missing_patterns,message`.
-//! `missing_patterns` lists the patterns that did not match, separated by
-//! `; `. Fields are quoted as RFC 4180 asks (commas, quotes, line ends).
+//! Columns: `lesson,source,status,xp,missing_patterns,message,copy_of`.
+//! `missing_patterns` lists the patterns that did not match and `copy_of` the
+//! submissions this one is a copy of, each separated by `; `. Fields are
+//! quoted as RFC 4180 asks (commas, quotes, line ends), and a field that a
+//! spreadsheet would read as a formula (starting with `=`, `+`, `-`, `@`, tab
+//! or CR: a file named `=HYPERLINK(...)`) is prefixed with `'`, as OWASP's
+//! CSV-injection advice says.
 
 use std::io::{self, Write};
 
@@ -26,7 +30,10 @@ impl Csv {
     fn header(&mut self) -> io::Result<()> {
         if !self.header_written {
             self.header_written = true;
-            writeln!(self.out, "lesson,source,status,xp,missing_patterns,message")?;
+            writeln!(
+                self.out,
+                "lesson,source,status,xp,missing_patterns,message,copy_of"
+            )?;
         }
         Ok(())
     }
@@ -41,10 +48,15 @@ fn status(status: Status) -> &'static str {
 }
 
 fn field(value: &str) -> String {
+    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{value}")
+    } else {
+        value.to_owned()
+    };
     if value.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", value.replace('"', "\"\""))
     } else {
-        value.to_owned()
+        value
     }
 }
 
@@ -64,10 +76,11 @@ impl Reporter for Csv {
         let row = [
             field(&result.lesson),
             field(&result.source),
-            status(result.status).to_owned(),
+            field(status(result.status)),
             result.xp.to_string(),
             field(&missing.join("; ")),
             field(result.message.as_deref().unwrap_or("")),
+            field(&result.copy_of.join("; ")),
         ];
         writeln!(self.out, "{}", row.join(","))
     }
@@ -75,5 +88,23 @@ impl Reporter for Csv {
     fn finish(&mut self, _summary: &Summary) -> io::Result<()> {
         self.header()?;
         self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::field;
+
+    #[test]
+    fn formulas_are_neutralised_and_separators_quoted() {
+        assert_eq!(field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        for risky in ["+1", "-1", "@SUM(A1)", "\tx", "\rx"] {
+            assert!(
+                field(risky).trim_start_matches('"').starts_with('\''),
+                "{risky:?}"
+            );
+        }
+        assert_eq!(field("a, b"), "\"a, b\"");
+        assert_eq!(field("plain"), "plain");
     }
 }

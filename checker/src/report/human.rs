@@ -9,6 +9,9 @@
 //!   ✗ recover|replay|found       no matching line
 //!   no line matches `recover|replay|found`
 //!   to pass: Paste output showing: ...
+//! PASS  w09-l07  carol.txt  +75 XP
+//!   ...
+//!   copy of: dave.txt
 //!
 //! XP earned: 75 of 150
 //! 1 passed, 1 failed
@@ -21,12 +24,13 @@ use std::io::{self, Write};
 
 use anstyle::{AnsiColor, Style};
 
-use super::Reporter;
+use super::{Reporter, printable};
 use crate::outcome::{Event, Finished, Status, Summary};
 
 const PASS: Style = AnsiColor::Green.on_default().bold();
 const FAIL: Style = AnsiColor::Red.on_default().bold();
 const DIM: Style = Style::new().dimmed();
+const COPY: Style = AnsiColor::Yellow.on_default().bold();
 
 /// Writes each result as it finishes.
 pub struct Human {
@@ -49,7 +53,8 @@ impl Human {
         write!(
             self.out,
             "{style}{label}{style:#} {} {DIM}{}{DIM:#}",
-            result.lesson, result.source
+            printable(&result.lesson),
+            printable(&result.source)
         )?;
         if result.xp > 0 {
             write!(self.out, "  {PASS}+{} XP{PASS:#}", result.xp)?;
@@ -66,13 +71,14 @@ impl Human {
             match (pattern.line, &pattern.text) {
                 (Some(line), Some(text)) => writeln!(
                     self.out,
-                    "  {PASS}✓{PASS:#} {}{pad}  {DIM}line {line}:{DIM:#} {text}",
-                    pattern.pattern
+                    "  {PASS}✓{PASS:#} {}{pad}  {DIM}line {line}:{DIM:#} {}",
+                    printable(&pattern.pattern),
+                    printable(text)
                 )?,
                 _ => writeln!(
                     self.out,
                     "  {FAIL}✗{FAIL:#} {}{pad}  {DIM}no matching line{DIM:#}",
-                    pattern.pattern
+                    printable(&pattern.pattern)
                 )?,
             }
         }
@@ -87,10 +93,14 @@ impl Human {
             writeln!(self.out, "  {DIM}{}{DIM:#}", facts.join(", "))?;
         }
         if let Some(message) = &result.message {
-            writeln!(self.out, "  {style}{message}{style:#}")?;
+            writeln!(self.out, "  {style}{}{style:#}", printable(message))?;
+        }
+        if !result.copy_of.is_empty() {
+            let copies: Vec<_> = result.copy_of.iter().map(|c| printable(c)).collect();
+            writeln!(self.out, "  {COPY}copy of: {}{COPY:#}", copies.join(", "))?;
         }
         if result.status == Status::Fail {
-            writeln!(self.out, "  to pass: {}", finished.instructions)?;
+            writeln!(self.out, "  to pass: {}", printable(&finished.instructions))?;
         }
         Ok(())
     }
@@ -100,6 +110,7 @@ impl Reporter for Human {
     fn event(&mut self, event: &Event) -> io::Result<()> {
         match event {
             Event::Started { lesson, source } => {
+                let (lesson, source) = (printable(lesson), printable(source));
                 writeln!(self.out, "{DIM}RUN   {lesson} {source}{DIM:#}")?;
             }
             Event::Finished(finished) => self.finished(finished)?,

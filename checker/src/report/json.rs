@@ -1,4 +1,4 @@
-//! The JSON report: `{"schema":1,"results":[...],"summary":{...}}`.
+//! The JSON report: `{"schema":2,"results":[...],"summary":{...}}`.
 
 use std::io::{self, Write};
 

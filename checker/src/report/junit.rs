@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
-use super::{Collected, Reporter};
+use super::{Collected, Reporter, printable, printable_keeping};
 use crate::outcome::{Event, Finished, Status, Summary};
 
 /// Writes one XML document when the stream ends.
@@ -34,7 +34,7 @@ fn test_case(finished: &Finished) -> TestCase {
                 NonSuccessKind::Error
             };
             let mut status = TestCaseStatus::non_success(kind);
-            status.set_message(result.message.clone().unwrap_or_default());
+            status.set_message(printable(result.message.as_deref().unwrap_or_default()));
             let mut description = String::new();
             for pattern in &result.patterns {
                 let mark = if pattern.matched {
@@ -42,20 +42,32 @@ fn test_case(finished: &Finished) -> TestCase {
                 } else {
                     "missing"
                 };
-                description.push_str(&format!("{mark}: {}\n", pattern.pattern));
+                description.push_str(&format!("{mark}: {}\n", printable(&pattern.pattern)));
             }
-            description.push_str(&format!("instructions: {}\n", finished.instructions));
+            if !result.copy_of.is_empty() {
+                let copies = printable(&result.copy_of.join(", ")).into_owned();
+                description.push_str(&format!("copy of: {copies}\n"));
+            }
+            description.push_str(&format!(
+                "instructions: {}\n",
+                printable(&finished.instructions)
+            ));
             status.set_description(description);
             status
         }
     };
-    let mut case = TestCase::new(result.source.clone(), status);
-    case.set_classname(result.lesson.clone());
+    let mut case = TestCase::new(printable(&result.source), status);
+    case.set_classname(printable(&result.lesson));
     if let Some(duration) = finished.duration {
         case.set_time(duration);
     }
+    if !result.copy_of.is_empty() && result.status == Status::Pass {
+        let copies = printable(&result.copy_of.join(", ")).into_owned();
+        case.set_system_err(format!("copy of: {copies}\n"));
+    }
     if result.status != Status::Pass && !finished.output.is_empty() {
-        case.set_system_out(finished.output.clone());
+        // XML 1.0 cannot hold most control characters at all.
+        case.set_system_out(printable_keeping(&finished.output, &['\n', '\t']));
     }
     case
 }

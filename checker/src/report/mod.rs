@@ -5,6 +5,7 @@ mod human;
 mod json;
 mod junit;
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 
 use crate::outcome::{Event, Finished, Summary};
@@ -16,12 +17,40 @@ pub use human::Human;
 pub enum Format {
     /// Readable text; colour only on a terminal and never with `NO_COLOR`.
     Human,
-    /// One JSON document with `"schema": 1`.
+    /// One JSON document with `"schema": 2`.
     Json,
     /// JUnit XML, for CI systems.
     Junit,
     /// Comma-separated values, one row per result (grade only).
     Csv,
+}
+
+/// `text` with control characters (and the bidirectional overrides that can
+/// reorder what a terminal shows) escaped as `\u{1b}`, so that a file name or
+/// a pasted line cannot move the cursor, recolour or rewrite a report.
+/// `keep` lists the controls to leave alone (`\n` in multi-line output).
+pub fn printable_keeping<'a>(text: &'a str, keep: &[char]) -> Cow<'a, str> {
+    let escape = |c: char| {
+        !keep.contains(&c)
+            && (c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'))
+    };
+    if !text.chars().any(escape) {
+        return Cow::Borrowed(text);
+    }
+    let mut shown = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if escape(c) {
+            shown.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            shown.push(c);
+        }
+    }
+    Cow::Owned(shown)
+}
+
+/// [`printable_keeping`] with every control escaped: for one-line texts.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    printable_keeping(text, &[])
 }
 
 /// Consumes events as they happen and writes a report.

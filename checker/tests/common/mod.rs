@@ -77,3 +77,15 @@ pub fn checker(dir: &Path) -> assert_cmd::Command {
 pub fn stdout(output: &std::process::Output) -> String {
     String::from_utf8(output.stdout.clone()).unwrap()
 }
+
+/// A folder with `lesson.md` (lesson `w01-l01`, 75 XP, `patterns`) outside
+/// any workspace, as an instructor grading pastes has it.
+pub fn lesson_outside_workspace(patterns: &[&str]) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let lesson = dir.path().join("lesson.md");
+    write(
+        &lesson,
+        document("w01-l01", "w01", 1, 75, patterns, "# Lesson\n"),
+    );
+    (dir, lesson)
+}

@@ -9,9 +9,12 @@ use std::process::ExitCode;
 use clap::builder::EnumValueParser;
 use clap::{Arg, ArgAction, Command};
 
+use lesson::receipt::{self, Receipt};
+
 use crate::check::{Doing, Error, Result};
 use crate::powerloss::Recorder;
 use crate::store::{SERVE_FLAG, Store};
+use crate::tee::Tee;
 use crate::{Drill, Options};
 
 /// Every check passed.
@@ -58,8 +61,20 @@ pub fn main<D: Drill>() -> ExitCode {
     let mut stdout = io::stdout().lock();
     let keep = args.get_flag(KEEP);
     let fault = args.get_one::<D::Fault>(INJECT_FAULT).cloned();
-    let verdict = run_in_temp_dir::<D>(keep, store, fault, &mut stdout);
-    finish::<D>(verdict, &mut stdout)
+    let mut transcript = Tee::new(&mut stdout);
+    let verdict = run_in_temp_dir::<D>(keep, store, fault, &mut transcript);
+    let code = finish::<D>(verdict, &mut transcript);
+    let recorded = transcript.recorded;
+    print_receipt::<D>(&recorded, &mut stdout);
+    code
+}
+
+/// Prints the receipt of the transcript, the last line of every run.
+fn print_receipt<D: Drill>(transcript: &[u8], out: &mut dyn Write) {
+    let receipt = Receipt::issue(D::LESSON, &receipt::fresh_run_id(), transcript);
+    // The verdict is out (or on stderr); a receipt that cannot be written
+    // leaves a transcript the checker will call cut short, which it is.
+    let _ = writeln!(out, "{receipt}").and_then(|()| out.flush());
 }
 
 /// The reference store on `dir`, over this process's stdin and stdout.
@@ -87,7 +102,8 @@ fn command<D: Drill>() -> Command {
              cargo run -p w09-l08 -- --store ./my_store --keep\n\n\
              Exit status: 0 when every check passed (the verdict line says so), \
              1 when one failed (the verdict starts with FAILED: and says what \
-             was expected, what the store did, and the likely defect), 2 for bad arguments.",
+             was expected, what the store did, and the likely defect), 2 for bad arguments. The last line, after the verdict, is the run's receipt: \
+             paste it with the rest.",
         )
         .disable_version_flag(true)
         .arg(
@@ -201,6 +217,7 @@ mod tests {
         const NAME: &'static str = "fake_drill";
         const ABOUT: &'static str = "A drill for testing the harness.";
         const PASSED: &'static str = "Fake drill passed";
+        const LESSON: &'static str = "w00-l00";
 
         fn run(options: &Options<FakeFault>, out: &mut dyn Write) -> Result<()> {
             std::fs::write(options.dir.join("wal.log"), b"log").doing("write")?;
@@ -227,6 +244,23 @@ mod tests {
         let (text, code) = output(crate::expect_eq("records", 5, 4));
         assert_eq!(text, "FAILED: records: expected 5, found 4\n");
         assert_eq!(code, ExitCode::from(EXIT_FAILED));
+    }
+
+    #[test]
+    fn the_receipt_covers_the_transcript() {
+        let mut out = Vec::new();
+        let mut transcript = Tee::new(&mut out);
+        run_in_temp_dir::<Fake>(false, reference(), None, &mut transcript).unwrap();
+        finish::<Fake>(Ok(()), &mut transcript);
+        let recorded = transcript.recorded;
+        print_receipt::<Fake>(&recorded, &mut out);
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[..2], ["[1/1] wrote the log", "Fake drill passed"]);
+        let receipt = Receipt::parse(lines[2]).unwrap().unwrap();
+        assert_eq!((receipt.lesson.as_str(), receipt.lines), ("w00-l00", 2));
+        let verified = receipt::verify("w00-l00", &text);
+        assert_eq!((verified.receipts.len(), verified.problem), (1, None));
     }
 
     #[test]

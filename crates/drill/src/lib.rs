@@ -24,8 +24,10 @@
 //!   scenario takes (start, GET and compare, show the store's stderr);
 //! * [`main`] is the whole of each drill's `main`: arguments (`--store`,
 //!   `--keep`, `--help`, and the hidden serve and fault-injection flags), a temporary
-//!   directory that is deleted unless `--keep` is given, the final line
-//!   (the drill's "passed" line, or `FAILED: ...`) and the exit code;
+//!   directory that is deleted unless `--keep` is given, the verdict line
+//!   (the drill's "passed" line, or `FAILED: ...`), the receipt line after
+//!   it (`lesson::receipt`: a digest of the transcript, so that a cut or
+//!   edited paste is caught) and the exit code;
 //! * `testing` (feature `testing`) checks all of that from a drill crate's
 //!   integration tests.
 //!
@@ -43,7 +45,7 @@
 //! A drill's [`Drill::run`] prints its steps and returns; the harness prints
 //! [`Drill::PASSED`] only when `run` returned `Ok`, after the `--keep` lines.
 //! No drill can print its passed line and then go on to fail, and a failure
-//! is always the last line of the output.
+//! is always the verdict line, followed only by the receipt.
 //!
 //! # Exit codes
 //!
@@ -64,6 +66,7 @@ pub mod session;
 pub mod show;
 mod steps;
 mod store;
+mod tee;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -101,8 +104,11 @@ pub trait Drill {
     const NAME: &'static str;
     /// One sentence for `--help`.
     const ABOUT: &'static str;
-    /// The verdict line of a passing run.
+    /// The verdict line of a passing run (the line before the receipt).
     const PASSED: &'static str;
+    /// The id of the lesson the drill belongs to (`w09-l07`), printed in the
+    /// receipt that ends every run.
+    const LESSON: &'static str;
 
     /// Runs the drill's scenario against [`Options::store`], printing every
     /// step to `out`. Returns at the first failed check.

@@ -1,9 +1,10 @@
 //! Support for a drill crate's integration tests (feature `testing`).
 //!
 //! Every drill shares the harness's behaviour, so every drill's tests check
-//! the same things about it: a passing run ends with the passed line and
-//! leaves no file behind; a fault ends with `FAILED: ...` and never claims to
-//! have passed; `--keep` keeps the store's directories and says where; the output
+//! the same things about it: a passing run's verdict ([`verdict_line`], the
+//! line before the receipt) is the passed line, and it leaves no file behind;
+//! a fault's verdict is `FAILED: ...` and it never claims to have passed;
+//! `--keep` keeps the store's directories and says where; the output
 //! proves the lesson. Those checks live here once; the drill crates' tests
 //! add what is particular to their drill.
 //!
@@ -59,7 +60,7 @@ impl<D: Drill> DrillBinary<D> {
     /// Runs the drill: exit 0, the passed line last, no file left behind.
     pub fn passes(&self) -> String {
         let run = self.run(&[], 0);
-        assert_eq!(run.stdout.lines().last(), Some(D::PASSED), "{}", run.stdout);
+        assert_eq!(verdict_line::<D>(&run.stdout), D::PASSED, "{}", run.stdout);
         let left: Vec<_> = fs::read_dir(run.tmp.path())
             .expect("read the TMPDIR")
             .map(|entry| entry.expect("a directory entry").path())
@@ -79,7 +80,7 @@ impl<D: Drill> DrillBinary<D> {
             .to_string();
         let run = self.run(&["--inject-fault", &name], 1);
         let stdout = run.stdout;
-        assert_eq!(stdout.lines().last(), Some(failed), "{stdout}");
+        assert_eq!(verdict_line::<D>(&stdout), failed, "{stdout}");
         assert!(!stdout.to_lowercase().contains("passed"), "{stdout}");
         // The passed line's claim, such as "data recovered from WAL".
         let claim = D::PASSED
@@ -106,7 +107,7 @@ impl<D: Drill> DrillBinary<D> {
             .unwrap_or_else(|| panic!("no `kept:` line:\n{stdout}"));
         assert!(kept.starts_with(run.tmp.path()), "{}", kept.display());
         assert!(kept.is_dir(), "{} is not kept", kept.display());
-        assert_eq!(stdout.lines().last(), Some(D::PASSED), "{stdout}");
+        assert_eq!(verdict_line::<D>(stdout), D::PASSED, "{stdout}");
         (run, kept)
     }
 
@@ -115,7 +116,7 @@ impl<D: Drill> DrillBinary<D> {
     /// what it printed.
     pub fn passes_against(&self, store: &str) -> String {
         let stdout = self.run(&["--store", store], 0).stdout;
-        assert_eq!(stdout.lines().last(), Some(D::PASSED), "{stdout}");
+        assert_eq!(verdict_line::<D>(&stdout), D::PASSED, "{stdout}");
         assert!(
             stdout.contains("store under test: "),
             "the transcript names the store:\n{stdout}"
@@ -129,11 +130,8 @@ impl<D: Drill> DrillBinary<D> {
     /// Returns what it printed.
     pub fn fails_against(&self, store: &str, parts: &[&str]) -> String {
         let stdout = self.run(&["--store", store], 1).stdout;
-        let verdict = stdout
-            .lines()
-            .rev()
-            .find(|line| line.starts_with("FAILED: "))
-            .unwrap_or_else(|| panic!("no FAILED: line:\n{stdout}"));
+        let verdict = verdict_line::<D>(&stdout);
+        assert!(verdict.starts_with("FAILED: "), "{stdout}");
         for part in parts {
             assert!(
                 verdict.contains(part),
@@ -232,6 +230,25 @@ pub fn strace_installed() -> bool {
         eprintln!("skipped: strace is not installed");
     }
     found
+}
+
+/// The verdict line of a drill's output: the line before the receipt that
+/// ends every run. Asserts that the last line is a receipt of `D`'s lesson
+/// that matches the transcript above it.
+pub fn verdict_line<D: Drill>(stdout: &str) -> &str {
+    let lines: Vec<&str> = stdout.lines().collect();
+    let [.., verdict, receipt] = lines[..] else {
+        panic!("no verdict and receipt lines:\n{stdout}");
+    };
+    let parsed = lesson::Receipt::parse(receipt);
+    assert!(
+        matches!(&parsed, Some(Ok(r)) if r.lesson == D::LESSON),
+        "the last line is not a receipt of {}:\n{stdout}",
+        D::LESSON
+    );
+    let verified = lesson::receipt::verify(D::LESSON, stdout);
+    assert_eq!(verified.problem, None, "{stdout}");
+    verdict
 }
 
 /// Asserts that `stdout` passes the proof patterns of the lesson document at

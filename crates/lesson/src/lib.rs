@@ -33,28 +33,38 @@
 //!   grading many pastes reuses the compiled [`ProofMatcher`].
 //! - **Output is normalised before matching** ([`normalize`]): colour codes,
 //!   CRLF and invalid UTF-8 should not decide whether a student passes.
-//! - **Patterns are not the whole verdict.** A paste that shows a panic or a
-//!   non-zero exit code fails even when every pattern matches
-//!   ([`find_failed_run`]), because `assertion failed: key not recovered`
-//!   contains "recover".
+//! - **Patterns are not the whole verdict.** A paste that shows a failed run,
+//!   in any language, fails even when every pattern matches, because
+//!   `assertion failed: key not recovered` contains "recover". The lines that
+//!   show how a run ended live in one table, [`verdict::RULES`], each rule with
+//!   its toolchain; the last final line (exit code, runner summary) decides.
+//! - **Echoes are not runs.** Patterns count only on lines that are not the
+//!   lesson document's own ([`Echoes`]): pasting the `Expected:` line or the
+//!   instructions proves nothing.
+//! - **Drill transcripts carry a receipt** ([`receipt`]): a digest of the
+//!   lines from the title to the verdict, so a cut or edited transcript
+//!   fails.
 //! - **Sizes are capped.** Outputs and documents over [`OUTPUT_LIMIT`] are
 //!   refused and never read into memory beyond the cap ([`read_limited`]).
 
+mod echo;
 mod error;
 mod frontmatter;
 mod matcher;
 mod output;
+pub mod receipt;
+pub mod verdict;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+pub use echo::Echoes;
 pub use error::{LessonError, OutputError};
 pub use frontmatter::{FieldPositions, Frontmatter, Position, Proof, ProofKind};
-pub use matcher::{
-    FailedRun, FailedRunKind, LINE_TEXT_LIMIT, MatchedLine, PatternResult, ProofMatcher,
-    ProofReport, find_failed_run,
-};
-pub use output::{OUTPUT_LIMIT, normalize, read_limited};
+pub use matcher::{LINE_TEXT_LIMIT, MatchedLine, PatternResult, ProofMatcher, ProofReport};
+pub use output::{OUTPUT_LIMIT, normalize, not_text, read_limited};
+pub use receipt::{Receipt, ReceiptProblem};
+pub use verdict::{FailedRun, find_failed_run};
 
 use frontmatter::Fragment;
 
@@ -70,6 +80,7 @@ pub struct Lesson {
     positions: FieldPositions,
     body_line: usize,
     matcher: ProofMatcher,
+    echoes: Echoes,
 }
 
 /// A piece of a lesson's body and the document line it starts on: a section
@@ -116,22 +127,46 @@ impl Lesson {
             positions,
             body_line: fragment.body_line(),
             matcher,
+            echoes: Echoes::of_document(text),
         })
     }
 
-    /// Grade an output or a paste: normalise it, match every pattern, and look
-    /// for the marks of a failed run. Passing means every pattern matched and
-    /// no failed run was found.
+    /// Grade an output or a paste: normalise it, match every pattern on the
+    /// lines that are not the lesson's own text ([`Echoes`]), decide the
+    /// run's verdict ([`verdict`]) and verify drill receipts ([`receipt`]).
+    /// Passing means every pattern matched a line of the run, no failed run
+    /// was found and no drill transcript is cut or edited.
     pub fn check(&self, output: &[u8]) -> ProofReport {
         self.check_text(&normalize(output))
     }
 
     /// [`Lesson::check`] for output already normalised with [`normalize`].
     pub fn check_text(&self, normalized: &str) -> ProofReport {
+        let receipts = receipt::verify(&self.frontmatter.id, normalized);
         ProofReport {
-            patterns: self.matcher.match_patterns(normalized),
+            patterns: self.matcher.match_patterns_except(normalized, &self.echoes),
             failed_run: find_failed_run(normalized),
+            receipts: receipts.receipts,
+            receipt_problem: receipts.problem,
         }
+    }
+
+    /// Check one of the lesson's own example outputs (an `Expected:` quote)
+    /// against its proof: like [`Lesson::check`], but the example is the
+    /// lesson's text by definition, so echoes count and there is no receipt.
+    pub fn check_example(&self, example: &str) -> ProofReport {
+        let normalized = normalize(example.as_bytes());
+        ProofReport {
+            patterns: self.matcher.match_patterns(&normalized),
+            failed_run: find_failed_run(&normalized),
+            receipts: Vec::new(),
+            receipt_problem: None,
+        }
+    }
+
+    /// The lines of the document, to recognise pastes of them.
+    pub fn echoes(&self) -> &Echoes {
+        &self.echoes
     }
 
     /// The compiled proof patterns.

@@ -1,16 +1,18 @@
 //! Proof matching: compiled patterns, and what they found in an output.
 
-use std::fmt;
 use std::path::Path;
-use std::sync::LazyLock;
 
 use regex::{Regex, RegexBuilder};
 
+use crate::echo::Echoes;
 use crate::error::LessonError;
 use crate::frontmatter::FieldPositions;
+use crate::receipt::{Receipt, ReceiptProblem};
+use crate::verdict::FailedRun;
 
-/// Matched lines in reports are cut to this many characters (marked with `…`)
-/// so a single enormous line cannot flood a report.
+/// Matched lines in reports are cut to about this many characters around the
+/// match (cuts marked with `…`) so a single enormous line cannot flood a
+/// report, while the match itself always shows.
 pub const LINE_TEXT_LIMIT: usize = 200;
 
 /// A lesson's proof patterns, compiled once.
@@ -97,11 +99,42 @@ impl ProofMatcher {
     /// Match every pattern against already normalised text (see
     /// [`crate::normalize`]), in the order the lesson lists them.
     pub fn match_patterns(&self, text: &str) -> Vec<PatternResult> {
+        self.match_patterns_except(text, &Echoes::default())
+    }
+
+    /// Like [`ProofMatcher::match_patterns`], but a match on a line that
+    /// `echoes` recognises as the lesson's own text does not count: the
+    /// search goes on from the next line, and the first such line is kept
+    /// as [`PatternResult::echo`] to explain a miss.
+    pub fn match_patterns_except(&self, text: &str, echoes: &Echoes) -> Vec<PatternResult> {
         self.patterns
             .iter()
-            .map(|(source, regex)| PatternResult {
-                pattern: source.clone(),
-                first_match: regex.find(text).map(|found| line_at(text, found.start())),
+            .map(|(source, regex)| {
+                let mut echo = None;
+                let mut from = 0;
+                let first_match = loop {
+                    let Some(found) = regex.find_at(text, from) else {
+                        break None;
+                    };
+                    let start = text[..found.start()].rfind('\n').map_or(0, |n| n + 1);
+                    let end = text[found.start()..]
+                        .find('\n')
+                        .map_or(text.len(), |n| found.start() + n);
+                    let line = line_at(text, start, found.start());
+                    if !echoes.is_echo(&text[start..end]) {
+                        break Some(line);
+                    }
+                    echo.get_or_insert(line);
+                    if end >= text.len() {
+                        break None;
+                    }
+                    from = end + 1;
+                };
+                PatternResult {
+                    pattern: source.clone(),
+                    echo: if first_match.is_none() { echo } else { None },
+                    first_match,
+                }
             })
             .collect()
     }
@@ -126,28 +159,45 @@ fn regex_message(error: &regex::Error) -> String {
         .to_owned()
 }
 
-/// The line containing byte `offset` of `text`.
-fn line_at(text: &str, offset: usize) -> MatchedLine {
-    let start = text[..offset].rfind('\n').map_or(0, |newline| newline + 1);
-    let end = text[offset..].find('\n').map_or(text.len(), |n| offset + n);
+/// The line of `text` starting at byte `start`, shown around byte `at` (a
+/// match in it): numbered from 1, and cut to a window of about
+/// [`LINE_TEXT_LIMIT`] characters around `at` when it is longer.
+pub(crate) fn line_at(text: &str, start: usize, at: usize) -> MatchedLine {
+    let end = text[at..].find('\n').map_or(text.len(), |n| at + n);
+    let line = &text[start..end];
     MatchedLine {
         number: 1 + text.as_bytes()[..start]
             .iter()
             .filter(|&&b| b == b'\n')
             .count(),
-        text: cut(&text[start..end]),
+        text: window(line, line[..at - start].chars().count()),
     }
 }
 
-fn cut(line: &str) -> String {
-    match line.char_indices().nth(LINE_TEXT_LIMIT) {
-        Some((index, _)) => format!("{}…", &line[..index]),
-        None => line.to_owned(),
+/// `line` whole when short, else [`LINE_TEXT_LIMIT`] characters of it that
+/// start a little before character `at`, with `…` where it was cut.
+fn window(line: &str, at: usize) -> String {
+    let chars: Vec<char> = line.chars().collect();
+    if chars.len() <= LINE_TEXT_LIMIT {
+        return line.to_owned();
     }
+    let first = at
+        .saturating_sub(LINE_TEXT_LIMIT / 4)
+        .min(chars.len() - LINE_TEXT_LIMIT);
+    let last = first + LINE_TEXT_LIMIT;
+    let mut shown = String::new();
+    if first > 0 {
+        shown.push('…');
+    }
+    shown.extend(&chars[first..last]);
+    if last < chars.len() {
+        shown.push('…');
+    }
+    shown
 }
 
-/// A line of output: its number (from 1) and its text, cut to
-/// [`LINE_TEXT_LIMIT`] characters.
+/// A line of output: its number (from 1) and its text, cut to a window of
+/// [`LINE_TEXT_LIMIT`] characters around what was found on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MatchedLine {
     /// Line number, counting from 1.
@@ -163,6 +213,9 @@ pub struct PatternResult {
     pub pattern: String,
     /// The line where its first match starts; `None` if it does not match.
     pub first_match: Option<MatchedLine>,
+    /// When it does not match a line of the run but matches text copied from
+    /// the lesson itself: the first such line.
+    pub echo: Option<MatchedLine>,
 }
 
 impl PatternResult {
@@ -180,12 +233,20 @@ pub struct ProofReport {
     /// Set when the output shows that the run failed; the proof then fails
     /// whatever the patterns say.
     pub failed_run: Option<FailedRun>,
+    /// The drill receipts found and verified (see [`crate::receipt`]).
+    pub receipts: Vec<Receipt>,
+    /// Set when a drill transcript is cut short or edited; the proof then
+    /// fails.
+    pub receipt_problem: Option<ReceiptProblem>,
 }
 
 impl ProofReport {
-    /// Every pattern matched and the output does not show a failed run.
+    /// Every pattern matched a line of the run, the output does not show a
+    /// failed run, and no drill transcript in it is cut or edited.
     pub fn passed(&self) -> bool {
-        self.failed_run.is_none() && self.patterns.iter().all(PatternResult::matched)
+        self.failed_run.is_none()
+            && self.receipt_problem.is_none()
+            && self.patterns.iter().all(PatternResult::matched)
     }
 
     /// The patterns that did not match.
@@ -197,99 +258,27 @@ impl ProofReport {
     }
 
     /// Why the proof failed, in one line; `None` when it passed. Example:
-    /// ``the run panicked (line 3: ...); no line matches `recover` ``.
+    /// ``failed run: line 3: Segmentation fault; no line matches `recover` ``.
     pub fn failure(&self) -> Option<String> {
         let mut reasons: Vec<String> = self.failed_run.iter().map(ToString::to_string).collect();
-        let missing: Vec<String> = self.missing().map(|p| format!("`{p}`")).collect();
+        reasons.extend(self.receipt_problem.iter().map(ToString::to_string));
+        for result in &self.patterns {
+            if let (None, Some(echo)) = (&result.first_match, &result.echo) {
+                reasons.push(format!(
+                    "`{}` matches only text copied from the lesson itself (line {}: {}), not a run's output",
+                    result.pattern, echo.number, echo.text
+                ));
+            }
+        }
+        let missing: Vec<String> = self
+            .patterns
+            .iter()
+            .filter(|result| !result.matched() && result.echo.is_none())
+            .map(|result| format!("`{}`", result.pattern))
+            .collect();
         if !missing.is_empty() {
             reasons.push(format!("no line matches {}", missing.join(", ")));
         }
         (!reasons.is_empty()).then(|| reasons.join("; "))
     }
-}
-
-/// A line of a paste showing that the run failed.
-///
-/// Patterns alone cannot tell success from failure: `assertion failed: key
-/// not recovered` matches `recover`. A paste is therefore also searched for
-/// the marks a failed run leaves.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FailedRun {
-    /// What kind of failure the line shows.
-    pub kind: FailedRunKind,
-    /// The line it was found on.
-    pub line: MatchedLine,
-}
-
-/// The marks of a failed run that [`find_failed_run`] recognises.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FailedRunKind {
-    /// A Rust panic message (`panicked at`).
-    Panic,
-    /// An `exit code: N` line (the colon is optional) with N ≠ 0; holds N as
-    /// written.
-    ExitCode(String),
-    /// Cargo's `error: process didn't exit successfully` line.
-    CargoRunFailed,
-    /// A line starting with `FAILED:`, the verdict a drill prints when one of
-    /// its checks fails; it stands even when the paste lacks an exit code.
-    CheckFailed,
-    /// A C or C++ `assert` that fired (glibc prints ``Assertion `x' failed``).
-    AssertionFailed,
-}
-
-impl fmt::Display for FailedRun {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let what = match &self.kind {
-            FailedRunKind::Panic => "the run panicked".to_owned(),
-            FailedRunKind::ExitCode(code) => format!("the run exited with code {code}"),
-            FailedRunKind::CargoRunFailed => "cargo reports the run failed".to_owned(),
-            FailedRunKind::CheckFailed => "the drill reports a failed check".to_owned(),
-            FailedRunKind::AssertionFailed => "an assertion failed".to_owned(),
-        };
-        write!(f, "{what} (line {}: {})", self.line.number, self.line.text)
-    }
-}
-
-static EXIT_CODE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?im)\bexit code[ \t]*:?[ \t]*(-?[0-9]+)").expect("the exit-code pattern is valid")
-});
-
-static C_ASSERTION: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"Assertion [`'].*' failed").expect("the assertion pattern is valid")
-});
-
-/// Find the first line of normalised `text` that shows a failed run: a Rust
-/// panic (`panicked at`), an `exit code: N` line with N ≠ 0 (case-insensitive,
-/// colon optional), cargo's `error: process didn't exit successfully`, a drill's
-/// `FAILED:` verdict at the start of a line, or a C assertion
-/// (``Assertion `…' failed``).
-/// `exit code: 0` is a success and is not reported.
-pub fn find_failed_run(text: &str) -> Option<FailedRun> {
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        let kind = if line.contains("panicked at") {
-            Some(FailedRunKind::Panic)
-        } else if line.contains("error: process didn't exit successfully") {
-            Some(FailedRunKind::CargoRunFailed)
-        } else if line.trim_start().starts_with("FAILED:") {
-            Some(FailedRunKind::CheckFailed)
-        } else if C_ASSERTION.is_match(line) {
-            Some(FailedRunKind::AssertionFailed)
-        } else {
-            EXIT_CODE
-                .captures_iter(line)
-                .map(|captures| captures[1].to_owned())
-                .find(|code| !code.trim_start_matches(['-', '0']).is_empty())
-                .map(FailedRunKind::ExitCode)
-        };
-        if let Some(kind) = kind {
-            return Some(FailedRun {
-                kind,
-                line: line_at(text, offset),
-            });
-        }
-        offset += line.len();
-    }
-    None
 }

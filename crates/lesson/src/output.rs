@@ -31,16 +31,20 @@ pub fn read_limited(reader: impl Read, limit: usize) -> Result<Vec<u8>, OutputEr
 
 /// Turn raw program output into the text that patterns are matched against.
 ///
+/// - UTF-16 (LE or BE) with a byte-order mark is decoded (Windows Notepad's
+///   "Unicode"); a UTF-8 byte-order mark is dropped;
 /// - invalid UTF-8 sequences become U+FFFD (the replacement character);
-/// - a leading byte-order mark is dropped;
 /// - ANSI escape sequences (colours, cursor movement, hyperlinks, titles) are
 ///   removed: CSI (`ESC [` … final byte, or the one-byte C1 form U+009B),
 ///   OSC/DCS/SOS/PM/APC strings (`ESC ]`, `ESC P`, `ESC X`, `ESC ^`, `ESC _`,
 ///   up to BEL or `ESC \`, and never past the end of the line), and the short
 ///   `ESC` + one or more intermediate bytes + final byte forms;
-/// - CRLF becomes LF. A lone CR is kept.
+/// - CRLF becomes LF. A lone CR is a line end in a text with no LF at all
+///   (old Mac editors); elsewhere it is a terminal returning to the start of
+///   the line to overwrite it (progress bars), and the line keeps the last
+///   text written on it.
 pub fn normalize(output: &[u8]) -> String {
-    let decoded = String::from_utf8_lossy(output);
+    let decoded = decode(output);
     let decoded = decoded.strip_prefix('\u{FEFF}').unwrap_or(&decoded);
     let mut text = String::with_capacity(decoded.len());
     let mut chars = decoded.chars().peekable();
@@ -72,7 +76,80 @@ pub fn normalize(output: &[u8]) -> String {
             c => text.push(c),
         }
     }
-    text
+    resolve_carriage_returns(text)
+}
+
+/// The text of `output`: UTF-16 when a byte-order mark says so, otherwise
+/// UTF-8 with invalid sequences replaced.
+fn decode(output: &[u8]) -> std::borrow::Cow<'_, str> {
+    let utf16 = |rest: &[u8], from: fn([u8; 2]) -> u16| {
+        let units = rest.chunks(2).map(|pair| match pair {
+            [a, b] => from([*a, *b]),
+            _ => 0xFFFD, // an odd byte at the end
+        });
+        char::decode_utf16(units)
+            .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+            .collect::<String>()
+            .into()
+    };
+    match output {
+        [0xFF, 0xFE, rest @ ..] => utf16(rest, u16::from_le_bytes),
+        [0xFE, 0xFF, rest @ ..] => utf16(rest, u16::from_be_bytes),
+        _ => String::from_utf8_lossy(output),
+    }
+}
+
+/// Apply the lone-CR rule of [`normalize`] to text whose CRLFs are already LF.
+fn resolve_carriage_returns(text: String) -> String {
+    if !text.contains('\r') {
+        return text;
+    }
+    if !text.contains('\n') {
+        return text.replace('\r', "\n");
+    }
+    let mut resolved = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let (body, end) = match line.strip_suffix('\n') {
+            Some(body) => (body, "\n"),
+            None => (line, ""),
+        };
+        // The last text written over the line; a trailing CR writes nothing.
+        let last = body.split('\r').rev().find(|part| !part.is_empty());
+        resolved.push_str(last.unwrap_or(""));
+        resolved.push_str(end);
+    }
+    resolved
+}
+
+/// What `output` looks like when it is not text: a known image, document or
+/// archive signature, or NUL bytes (outside UTF-16 with a byte-order mark).
+/// `None` for text. Grading such a file would only produce nonsense, so it
+/// is refused with this description.
+pub fn not_text(output: &[u8]) -> Option<&'static str> {
+    const SIGNATURES: &[(&[u8], &str)] = &[
+        (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+        (b"\xFF\xD8\xFF", "a JPEG image"),
+        (b"GIF87a", "a GIF image"),
+        (b"GIF89a", "a GIF image"),
+        (b"%PDF-", "a PDF document"),
+        (b"PK\x03\x04", "a ZIP archive (or a .docx/.xlsx/.jar file)"),
+        (b"\x1F\x8B", "a gzip archive"),
+        (b"7z\xBC\xAF\x27\x1C", "a 7-Zip archive"),
+        (b"Rar!\x1A\x07", "a RAR archive"),
+        (b"\x7FELF", "an ELF executable"),
+    ];
+    if let Some((_, what)) = SIGNATURES
+        .iter()
+        .find(|(magic, _)| output.starts_with(magic))
+    {
+        return Some(what);
+    }
+    if output.starts_with(b"RIFF") && output.get(8..12) == Some(b"WEBP") {
+        return Some("a WebP image");
+    }
+    let utf16 = output.starts_with(&[0xFF, 0xFE]) || output.starts_with(&[0xFE, 0xFF]);
+    (!utf16 && output.contains(&0))
+        .then_some("binary data: it holds NUL bytes (UTF-16 text needs a byte-order mark)")
 }
 
 type Chars<'a> = std::iter::Peekable<std::str::Chars<'a>>;

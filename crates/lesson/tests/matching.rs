@@ -1,7 +1,7 @@
 //! Matching rules: every pattern somewhere, case-insensitive, multi-line,
 //! first matching line reported, failed runs detected.
 
-use lesson::{FailedRunKind, ProofMatcher, find_failed_run};
+use lesson::{ProofMatcher, find_failed_run};
 
 fn matcher(patterns: &[&str]) -> ProofMatcher {
     ProofMatcher::new(patterns).unwrap()
@@ -50,38 +50,40 @@ fn long_lines_are_cut_in_reports() {
     let text = &result.first_match.as_ref().unwrap().text;
     assert_eq!(text.chars().count(), lesson::LINE_TEXT_LIMIT + 1);
     assert!(text.ends_with('…'));
+
+    // A match far into a long line shows, with the cut marked on both sides.
+    let line = format!("{} recovered {}", "x".repeat(400), "y".repeat(400));
+    let text = matcher(&["recovered"]).match_patterns(&line)[0]
+        .first_match
+        .clone()
+        .unwrap()
+        .text;
+    assert!(text.contains(" recovered "), "{text}");
+    assert!(text.starts_with('…') && text.ends_with('…'), "{text}");
+    assert_eq!(text.chars().count(), lesson::LINE_TEXT_LIMIT + 2);
 }
 
 #[test]
 fn failed_runs_are_found_and_successes_are_not() {
     let panic = find_failed_run("ok\nthread 'main' panicked at src/main.rs:3:5:\n").unwrap();
-    assert_eq!(panic.kind, FailedRunKind::Panic);
+    assert_eq!(panic.rule.name, "rust panic");
     assert_eq!(panic.line.number, 2);
 
     let exit = find_failed_run("recovered\nexit code: 101\n").unwrap();
-    assert_eq!(exit.kind, FailedRunKind::ExitCode("101".into()));
-    assert_eq!(
-        exit.to_string(),
-        "the run exited with code 101 (line 2: exit code: 101)"
-    );
+    assert_eq!(exit.rule.name, "exit code");
+    assert_eq!(exit.to_string(), "failed run: line 2: exit code: 101");
     assert!(find_failed_run("Exit Code 1\n").is_some());
     assert!(find_failed_run("exit code: -1\n").is_some());
 
     let cargo = "error: process didn't exit successfully: `target/debug/drill` (signal: 9, SIGKILL: kill)\n";
-    assert_eq!(
-        find_failed_run(cargo).unwrap().kind,
-        FailedRunKind::CargoRunFailed
-    );
+    assert_eq!(find_failed_run(cargo).unwrap().rule.name, "cargo run");
 
     let check = find_failed_run("[4/6] recovered\nFAILED: get(k): expected \"v\", found nothing\n")
         .unwrap();
-    assert_eq!(check.kind, FailedRunKind::CheckFailed);
+    assert_eq!(check.rule.name, "drill verdict");
     assert_eq!(check.line.number, 2);
     let assertion = "test: test.cc:12: int main(): Assertion `store.get(\"k\")' failed.\n";
-    assert_eq!(
-        find_failed_run(assertion).unwrap().kind,
-        FailedRunKind::AssertionFailed
-    );
+    assert_eq!(find_failed_run(assertion).unwrap().rule.name, "c assert");
 
     for success in [
         "5 records recovered, 1 partial record skipped, exit code 0\n",

@@ -26,8 +26,62 @@ fn an_unterminated_control_string_stops_at_the_line_end() {
 }
 
 #[test]
-fn crlf_becomes_lf_and_a_lone_cr_stays() {
-    assert_eq!(normalize(b"a\r\nb\rc\r\n"), "a\nb\rc\n");
+fn crlf_becomes_lf_and_a_lone_cr_overwrites_its_line() {
+    // A terminal capture: the progress line keeps the last text written.
+    assert_eq!(normalize(b"a\r\nb\rc\r\n"), "a\nc\n");
+    assert_eq!(
+        normalize(b"step 1\n 10%\r 50%\r100%\ndone\r\r\n"),
+        "step 1\n100%\ndone\n"
+    );
+}
+
+#[test]
+fn lone_crs_are_line_ends_where_there_is_no_lf() {
+    // Old Mac editors: the whole paste on "one line" for a LF reader.
+    assert_eq!(
+        normalize(b"Crash drill 1 passed\rFAILED: x\r"),
+        "Crash drill 1 passed\nFAILED: x\n"
+    );
+}
+
+#[test]
+fn utf16_with_a_bom_is_decoded() {
+    let text = "Crash drill 1 passed\r\nexit code: 0\r\n";
+    let le: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain(text.encode_utf16().flat_map(u16::to_le_bytes))
+        .collect();
+    let be: Vec<u8> = [0xFE, 0xFF]
+        .into_iter()
+        .chain(text.encode_utf16().flat_map(u16::to_be_bytes))
+        .collect();
+    for bytes in [&le, &be] {
+        assert_eq!(normalize(bytes), "Crash drill 1 passed\nexit code: 0\n");
+        assert_eq!(lesson::not_text(bytes), None);
+    }
+    // An odd trailing byte is replaced, not dropped silently.
+    let mut odd = le.clone();
+    odd.push(b'x');
+    assert!(normalize(&odd).ends_with('\u{fffd}'));
+}
+
+#[test]
+fn files_that_are_not_text_say_what_they_look_like() {
+    for (bytes, what) in [
+        (&b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"[..], "a PNG image"),
+        (b"\xFF\xD8\xFF\xE0\0\x10JFIF", "a JPEG image"),
+        (b"%PDF-1.7\n", "a PDF document"),
+        (
+            b"PK\x03\x04\x14\0",
+            "a ZIP archive (or a .docx/.xlsx/.jar file)",
+        ),
+        (b"RIFF\x10\0\0\0WEBPVP8 ", "a WebP image"),
+    ] {
+        assert_eq!(lesson::not_text(bytes), Some(what));
+    }
+    assert!(lesson::not_text(b"ok\0ok").unwrap().contains("NUL bytes"));
+    assert_eq!(lesson::not_text(b"Crash drill 1 passed\n"), None);
+    assert_eq!(lesson::not_text("é ✓\n".as_bytes()), None);
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! The real lesson documents parse, and their own example outputs pass their
-//! own proofs.
+//! own proofs (but not when pasted as if they were a run).
 
 use std::path::PathBuf;
 
@@ -25,10 +25,17 @@ fn assert_examples_pass(id: &str) {
     let examples = lesson.expected_outputs();
     assert!(!examples.is_empty(), "{id} quotes no Expected output");
     for example in examples {
-        let report = lesson.check(example.text.as_bytes());
+        let report = lesson.check_example(example.text);
         assert!(
             report.passed(),
             "{id}: {example:?} fails its own proof: {report:?}"
+        );
+        // Pasted alone, the same text is an echo of the lesson, not a run.
+        let pasted = lesson.check(format!("{}\nexit code: 0\n", example.text).as_bytes());
+        let failure = pasted.failure().expect("an echo does not pass");
+        assert!(
+            failure.contains("matches only text copied from the lesson itself"),
+            "{failure}"
         );
     }
 }

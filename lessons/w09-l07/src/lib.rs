@@ -58,6 +58,7 @@ impl Drill for CrashAfterWal {
     const ABOUT: &'static str = "Crash drill 1 (w09-l07): a PUT is fsync'd to the WAL but never \
          applied to memory, then the process crashes; recovery must bring the PUT back.";
     const PASSED: &'static str = "Crash drill 1 passed: data recovered from WAL";
+    const LESSON: &'static str = "w09-l07";
 
     fn run(options: &Options<Fault>, out: &mut dyn Write) -> Result<()> {
         let mut steps = Steps::new(out, STEPS);

@@ -123,6 +123,7 @@ impl Drill for CrashMidWrite {
          written; recovery must skip the partial record and replay every complete one before it.";
     const PASSED: &'static str =
         "Crash drill 2 passed: 5 records recovered, 1 partial record skipped";
+    const LESSON: &'static str = "w09-l08";
 
     fn run(options: &Options<Fault>, out: &mut dyn Write) -> Result<()> {
         let mut steps = Steps::new(out, scenario::STEPS + sweep::STEPS + 1);

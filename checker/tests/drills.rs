@@ -1,0 +1,212 @@
+//! `checker grade` on the real drills' output, produced here by building and
+//! running the drill binaries (never a stored fixture that could rot): pasted
+//! whole with the lesson's Verify shell lines it passes; cut after any line
+//! before the receipt, or with any one number changed, it fails and says why.
+//!
+//! The drills are built into their own target folder under cargo's scratch
+//! space, so this test never waits on the build lock of the `cargo test`
+//! running it; reruns reuse that build.
+
+mod common;
+
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use cargo_metadata::Message;
+use common::{checker, stdout};
+use lesson::Lesson;
+use serde_json::Value;
+
+const DRILLS: &[(&str, &str)] = &[
+    ("w09-l07", "test_crash_after_wal"),
+    ("w09-l08", "test_crash_mid_write"),
+];
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Build the drills; their executables by binary name.
+fn build() -> Vec<(String, PathBuf)> {
+    let mut command = Command::new(env!("CARGO"));
+    command
+        .args(["build", "--quiet", "--message-format=json"])
+        .arg("--manifest-path")
+        .arg(root().join("Cargo.toml"))
+        .env(
+            "CARGO_TARGET_DIR",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("real-drills"),
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    for (id, _) in DRILLS {
+        command.args(["-p", id]);
+    }
+    let mut child = command.spawn().expect("cargo starts");
+    let messages = BufReader::new(child.stdout.take().unwrap());
+    let mut executables = Vec::new();
+    for message in Message::parse_stream(messages) {
+        if let Message::CompilerArtifact(artifact) = message.unwrap()
+            && let Some(exe) = artifact.executable
+        {
+            executables.push((artifact.target.name.clone(), exe.into_std_path_buf()));
+        }
+    }
+    assert!(child.wait().unwrap().success(), "the drills build");
+    executables
+}
+
+/// The lesson's Verify section's shell lines: the command, then the echo.
+fn verify_lines(lesson: &Lesson) -> (String, String) {
+    let section = lesson.section("Verify").expect("a Verify section").text;
+    let shell: Vec<&str> = section
+        .lines()
+        .skip_while(|line| !line.starts_with("```"))
+        .skip(1)
+        .take_while(|line| !line.starts_with("```"))
+        .collect();
+    let [command, echo] = shell[..] else {
+        panic!("two shell lines expected: {shell:?}");
+    };
+    (command.to_owned(), echo.to_owned())
+}
+
+/// Run `exe` as the Verify section does, in a terminal transcript.
+fn transcript(exe: &Path, command: &str, echo: &str, args: &[&str]) -> String {
+    let tmp = tempfile::tempdir().unwrap();
+    let output = Command::new(exe)
+        .args(args)
+        .env("TMPDIR", tmp.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let code = output.status.code().expect("the drill exits");
+    format!(
+        "$ {command}\n{}$ {echo}\nexit code: {code}\n",
+        String::from_utf8(output.stdout).unwrap()
+    )
+}
+
+/// Grade every file of `folder` against `lesson_md` in JSON.
+fn grade_folder(lesson_md: &Path, folder: &Path) -> Value {
+    let output = checker(folder)
+        .args(["grade", "--format", "json"])
+        .arg(lesson_md)
+        .arg(folder)
+        .output()
+        .unwrap();
+    serde_json::from_str(&stdout(&output)).expect("one JSON document")
+}
+
+#[test]
+fn real_drill_output_passes_whole_and_fails_cut_or_edited() {
+    let executables = build();
+    for (id, binary) in DRILLS {
+        let lesson_md = root().join("lessons").join(id).join("lesson.md");
+        let lesson = Lesson::load(&lesson_md).unwrap();
+        let exe = &executables
+            .iter()
+            .find(|(name, _)| name == binary)
+            .unwrap_or_else(|| panic!("{binary} was built"))
+            .1;
+        let (command, echo) = verify_lines(&lesson);
+        let whole = transcript(exe, &command, &echo, &[]);
+
+        // Whole, with the shell lines: passes.
+        let dir = tempfile::tempdir().unwrap();
+        let paste = dir.path().join("whole.txt");
+        std::fs::write(&paste, &whole).unwrap();
+        checker(dir.path())
+            .arg("grade")
+            .arg(&lesson_md)
+            .arg(&paste)
+            .assert()
+            .success();
+
+        // Cut after every line before the receipt, and every number changed.
+        let lines: Vec<&str> = whole.lines().collect();
+        let receipt = lines
+            .iter()
+            .position(|line| line.starts_with("receipt: "))
+            .expect("a receipt line");
+        let class = tempfile::tempdir().unwrap();
+        let mut expected = Vec::new();
+        for cut in 1..receipt {
+            let text: String = lines[..cut].iter().map(|l| format!("{l}\n")).collect();
+            let name = format!("cut-{cut:03}.txt");
+            std::fs::write(class.path().join(&name), text).unwrap();
+            expected.push((name, "cut"));
+        }
+        for (index, line) in lines.iter().enumerate().take(receipt).skip(1) {
+            let Some(at) = line.find(|c: char| c.is_ascii_digit()) else {
+                continue;
+            };
+            let digit = line.as_bytes()[at] - b'0';
+            let changed = format!("{}{}{}", &line[..at], (digit + 1) % 10, &line[at + 1..]);
+            let mut edited = lines.clone();
+            edited[index] = &changed;
+            let name = format!("edit-{index:03}.txt");
+            std::fs::write(class.path().join(&name), edited.join("\n") + "\n").unwrap();
+            expected.push((name, "edited"));
+        }
+        let report = grade_folder(&lesson_md, class.path());
+        let results = report["results"].as_array().unwrap();
+        assert_eq!(results.len(), expected.len());
+        for (result, (name, why)) in results.iter().zip(&expected) {
+            assert!(result["source"].as_str().unwrap().ends_with(name.as_str()));
+            assert_eq!(result["status"], "fail", "{id} {name}: {result}");
+            let message = result["message"].as_str().unwrap();
+            match *why {
+                // A cut inside the transcript says so; a cut before any step
+                // line only lacks what the lesson asks for.
+                "cut" => assert!(
+                    message.contains("cut short") || message.contains("no line matches"),
+                    "{id} {name}: {message}"
+                ),
+                _ => assert!(
+                    message.starts_with(&format!(
+                        "edited: the receipt on line {} does not match",
+                        receipt + 1
+                    )),
+                    "{id} {name}: {message}"
+                ),
+            }
+        }
+        // Once the first step line is in, every cut is reported as cut short.
+        let first_step = lines.iter().position(|l| l.starts_with('[')).unwrap();
+        for (result, (name, _)) in results.iter().zip(&expected).skip(first_step) {
+            if name.starts_with("cut") {
+                let message = result["message"].as_str().unwrap();
+                // The line above the first step (1-based: `first_step`).
+                let from = format!("cut short: the drill transcript from line {first_step} (");
+                assert!(message.starts_with(&from), "{id} {name}: {message}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_real_failing_drill_run_fails_with_its_verdict_line() {
+    let executables = build();
+    let (id, binary) = DRILLS[0];
+    let lesson_md = root().join("lessons").join(id).join("lesson.md");
+    let lesson = Lesson::load(&lesson_md).unwrap();
+    let exe = &executables
+        .iter()
+        .find(|(name, _)| name == binary)
+        .unwrap()
+        .1;
+    let (command, echo) = verify_lines(&lesson);
+    let failed = transcript(exe, &command, &echo, &["--inject-fault", "corrupt-record"]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("failed.txt"), &failed).unwrap();
+    let report = grade_folder(&lesson_md, dir.path());
+    let message = report["results"][0]["message"].as_str().unwrap();
+    let exit_line = failed.lines().count();
+    assert_eq!(
+        message,
+        format!("failed run: line {exit_line}: exit code: 1"),
+        "{failed}"
+    );
+}
