@@ -138,7 +138,10 @@ fn run_one(
         lesson: lesson.frontmatter.id.clone(),
         source: source.clone(),
     });
-    let run = match drill::run(executable, &options.arguments(), &entry.dir, timeout) {
+    // The drill runs where the checker was started, as it would when the
+    // student runs it: a relative `--store ./my_store` means the same thing.
+    let here = std::env::current_dir().unwrap_or_else(|_| entry.dir.clone());
+    let run = match drill::run(executable, &options.arguments(), &here, timeout) {
         Ok(run) => run,
         Err(error) => {
             let message = format!("cannot run {}: {error}", executable.display());

@@ -210,3 +210,54 @@ fn a_real_failing_drill_run_fails_with_its_verdict_line() {
         "{failed}"
     );
 }
+
+/// `python3` resolved to the interpreter, or `None` off CI when there is
+/// none (the README promises tests that need only a Rust toolchain).
+fn python() -> Option<String> {
+    let output = Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .ok()
+        .filter(|output| output.status.success());
+    if output.is_none() {
+        assert!(std::env::var_os("CI").is_none(), "CI needs python3");
+        eprintln!("skipped: python3 is not installed");
+    }
+    output.map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
+#[test]
+fn run_with_a_store_grades_both_lessons_in_json_and_junit() {
+    let Some(python) = python() else { return };
+    build();
+    let store = format!("{python} examples/stores/python/kvstore.py");
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("real-drills");
+    let json = checker(&root())
+        .env("CARGO_TARGET_DIR", &target)
+        .args(["run", "--store", &store, "--format", "json"])
+        .output()
+        .unwrap();
+    let text = stdout(&json);
+    assert!(json.status.success(), "{text}");
+    let report: Value = serde_json::from_str(&text).unwrap();
+    let results = report["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2, "{text}");
+    for result in results {
+        assert_eq!(result["status"], "pass", "{result}");
+    }
+
+    // A broken store fails the lesson whose drill catches it, in JUnit too.
+    let broken = format!("{python} examples/stores/broken/no_replay.py");
+    let junit = checker(&root())
+        .env("CARGO_TARGET_DIR", &target)
+        .args(["run", "w09-l07", "--store", &broken, "--format", "junit"])
+        .output()
+        .unwrap();
+    let xml = stdout(&junit);
+    assert_eq!(junit.status.code(), Some(1), "{xml}");
+    assert!(xml.contains("<failure"), "{xml}");
+    assert!(
+        xml.contains("GET test_key after the restart: expected VALUE test_value, found NOT_FOUND"),
+        "{xml}"
+    );
+}
