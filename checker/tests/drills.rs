@@ -198,7 +198,7 @@ fn a_real_failing_drill_run_fails_with_its_verdict_line() {
         .unwrap()
         .1;
     let (command, echo) = verify_lines(&lesson);
-    let failed = transcript(exe, &command, &echo, &["--inject-fault", "corrupt-record"]);
+    let failed = transcript(exe, &command, &echo, &["--break", "corrupt-record"]);
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("failed.txt"), &failed).unwrap();
     let report = grade_folder(&lesson_md, dir.path());

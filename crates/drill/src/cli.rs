@@ -26,7 +26,7 @@ pub const EXIT_USAGE: u8 = 2;
 
 const KEEP: &str = "keep";
 const STORE: &str = "store";
-const INJECT_FAULT: &str = "inject-fault";
+const BREAK: &str = "break";
 const SERVE: &str = "serve";
 
 /// The whole `main` of a drill binary.
@@ -60,7 +60,7 @@ pub fn main<D: Drill>() -> ExitCode {
     };
     let mut stdout = io::stdout().lock();
     let keep = args.get_flag(KEEP);
-    let fault = args.get_one::<D::Fault>(INJECT_FAULT).cloned();
+    let fault = args.get_one::<D::Fault>(BREAK).cloned();
     let mut transcript = Tee::new(&mut stdout);
     let verdict = run_in_temp_dir::<D>(keep, store, fault, &mut transcript);
     let code = finish::<D>(verdict, &mut transcript);
@@ -116,19 +116,18 @@ fn command<D: Drill>() -> Command {
             "Keep the store's directories (one per step) and print where they are",
         ))
         .arg(
-            Arg::new(INJECT_FAULT)
-                .long(INJECT_FAULT)
-                .value_name("FAULT")
+            Arg::new(BREAK)
+                .long(BREAK)
+                .value_name("DAMAGE")
                 .value_parser(EnumValueParser::<D::Fault>::new())
-                .hide(true)
-                .help("Test hook: damage the WAL on purpose so that a check fails"),
+                .help("Damage the store's files on purpose during the run, to watch a check fail and read its explanation"),
         )
         .arg(
             Arg::new(SERVE)
                 .long(SERVE_FLAG.trim_start_matches("--"))
                 .value_name("DIR")
                 .value_parser(clap::value_parser!(PathBuf))
-                .conflicts_with_all([KEEP, INJECT_FAULT, STORE])
+                .conflicts_with_all([KEEP, BREAK, STORE])
                 .hide(true)
                 .help("Internal: serve the reference store on DIR over stdin/stdout"),
         )
@@ -154,7 +153,7 @@ fn run_in_temp_dir<D: Drill>(
     };
     let verdict = D::run(&options, out);
     if keep {
-        print_kept(&dir.keep(), out)?;
+        print_kept::<D>(&dir.keep(), &options.store, out)?;
     } else {
         let path = dir.path().to_path_buf();
         let cleanup = dir
@@ -173,13 +172,37 @@ fn run_in_temp_dir<D: Drill>(
     verdict
 }
 
-fn print_kept(dir: &Path, out: &mut dyn Write) -> Result<()> {
-    writeln!(
-        out,
-        "kept: {} (the store's directory at each step, named in the steps above)",
+/// The `--keep` legend: each kept directory, what it holds, and for the
+/// reference store the `wal` command that shows its log.
+fn print_kept<D: Drill>(dir: &Path, store: &Store, out: &mut dyn Write) -> Result<()> {
+    let mut lines = vec![format!(
+        "kept: {} (the store's directory for each state the drill tested):",
         dir.display()
-    )
-    .map_err(Error::Output)
+    )];
+    let width = D::KEPT.iter().map(|kept| kept.dir.len()).max().unwrap_or(0) + 1;
+    for kept in D::KEPT.iter().filter(|kept| dir.join(kept.dir).is_dir()) {
+        let name = format!("{}/", kept.dir);
+        lines.push(format!("  {name:<width$}  {}", kept.holds));
+        if store.is_reference() {
+            let log = dir.join(kept.dir).join(store_protocol::LOG_FILE);
+            lines.push(format!(
+                "  {:<width$}  see it: cargo run -p wal-cli -- {} {}",
+                "",
+                kept.show,
+                log.display()
+            ));
+        }
+    }
+    if dir.join(crate::TRACES_DIR).is_dir() {
+        let name = format!("{}/", crate::TRACES_DIR);
+        lines.push(format!(
+            "  {name:<width$}  the store's file system calls, one file per store process (the power-loss check's input)"
+        ));
+    }
+    for line in lines {
+        writeln!(out, "{line}").map_err(Error::Output)?;
+    }
+    Ok(())
 }
 
 /// Prints the last line, the drill's passed line or `FAILED: ...`, and picks
@@ -217,10 +240,16 @@ mod tests {
         const NAME: &'static str = "fake_drill";
         const ABOUT: &'static str = "A drill for testing the harness.";
         const PASSED: &'static str = "Fake drill passed";
+        const KEPT: &'static [crate::Kept] = &[crate::Kept {
+            dir: "store",
+            holds: "the store after the run",
+            show: "dump",
+        }];
         const LESSON: &'static str = "w00-l00";
 
         fn run(options: &Options<FakeFault>, out: &mut dyn Write) -> Result<()> {
-            std::fs::write(options.dir.join("wal.log"), b"log").doing("write")?;
+            std::fs::create_dir(options.dir.join("store")).doing("create")?;
+            std::fs::write(options.dir.join("store/wal.log"), b"log").doing("write")?;
             writeln!(out, "[1/1] wrote the log").map_err(Error::Output)?;
             crate::expect("fault injected", options.fault.is_none(), "none", "one")
         }
@@ -301,9 +330,9 @@ mod tests {
     fn arguments() {
         let args = parse::<Fake>(&["--keep"]).unwrap();
         assert!(args.get_flag(KEEP));
-        let args = parse::<Fake>(&["--inject-fault", "corrupt-record"]).unwrap();
+        let args = parse::<Fake>(&["--break", "corrupt-record"]).unwrap();
         assert_eq!(
-            args.get_one::<FakeFault>(INJECT_FAULT),
+            args.get_one::<FakeFault>(BREAK),
             Some(&FakeFault::CorruptRecord)
         );
         let args = parse::<Fake>(&["--store", "python3 s.py"]).unwrap();
@@ -317,7 +346,7 @@ mod tests {
             Some(&PathBuf::from("/tmp/x"))
         );
         for bad in [
-            &["--inject-fault", "no-such-fault"][..],
+            &["--break", "no-such-fault"][..],
             &["--serve", "/tmp/x", "--keep"],
             &["--serve", "/tmp/x", "--store", "s"],
             &["extra"],
@@ -327,7 +356,10 @@ mod tests {
         }
         let help = command::<Fake>().render_help().to_string();
         assert!(
-            help.contains("--keep") && help.contains("--store") && !help.contains("--serve"),
+            help.contains("--keep")
+                && help.contains("--store")
+                && help.contains("--break")
+                && !help.contains("--serve"),
             "{help}"
         );
     }

@@ -95,9 +95,22 @@ pub struct Options<F> {
     pub fault: Option<F>,
 }
 
+/// A directory a drill leaves behind, as the `--keep` legend shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kept {
+    /// Its name inside the drill's directory.
+    pub dir: &'static str,
+    /// What state it holds, in a phrase.
+    pub holds: &'static str,
+    /// The `wal` subcommand that shows the reference store's log in it
+    /// (`dump`, or `dump --bytes` where single bytes matter).
+    pub show: &'static str,
+}
+
 /// One crash drill: its name and its scenario.
 pub trait Drill {
-    /// Faults a test can inject with the hidden `--inject-fault NAME` flag.
+    /// Damage a student (or a test) can inject with `--break NAME`, to watch
+    /// a check fail; each variant's doc comment is its `--help` text.
     type Fault: clap::ValueEnum + Clone + Send + Sync + 'static;
 
     /// The binary's name, as the lesson's Verify section runs it.
@@ -106,6 +119,9 @@ pub trait Drill {
     const ABOUT: &'static str;
     /// The verdict line of a passing run (the line before the receipt).
     const PASSED: &'static str;
+    /// The directories a run leaves in [`Options::dir`], for the legend
+    /// `--keep` prints.
+    const KEPT: &'static [Kept];
     /// The id of the lesson the drill belongs to (`w09-l07`), printed in the
     /// receipt that ends every run.
     const LESSON: &'static str;

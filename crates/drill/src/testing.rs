@@ -78,7 +78,7 @@ impl<D: Drill> DrillBinary<D> {
             .expect("faults are not skipped")
             .get_name()
             .to_string();
-        let run = self.run(&["--inject-fault", &name], 1);
+        let run = self.run(&["--break", &name], 1);
         let stdout = run.stdout;
         assert_eq!(verdict_line::<D>(&stdout), failed, "{stdout}");
         assert!(!stdout.to_lowercase().contains("passed"), "{stdout}");

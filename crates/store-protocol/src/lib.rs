@@ -25,7 +25,7 @@ mod serve;
 
 use std::fmt;
 
-pub use serve::{Ending, serve};
+pub use serve::{Ending, LOG_FILE, serve};
 
 /// The first line a store prints once it has recovered; text after
 /// `READY ` is free (the transcript shows it).

@@ -19,10 +19,11 @@
 use std::io::Write;
 use std::path::Path;
 
+use drill::files::DirState;
 use drill::files::FileChange;
 use drill::process::Running;
 use drill::session::{self, expect_get, walput};
-use drill::{Doing, Drill, Options, Result, Steps, expect_because};
+use drill::{Doing, Drill, Kept, Options, Result, Steps, expect_because};
 
 /// The key and value of the simulated crash, as the lesson names them.
 pub const KEY: &str = "test_key";
@@ -33,6 +34,8 @@ pub const CRASH_VALUE: &str = "written_before_SIGKILL";
 
 /// The store's directory inside the drill's own.
 pub const STORE_DIR: &str = "store";
+/// A copy of it as the SIGKILL left it.
+pub const KILLED_DIR: &str = "killed-after-walput";
 
 /// Steps the drill prints (the last is the power-loss check).
 pub const STEPS: usize = 7;
@@ -40,12 +43,13 @@ pub const STEPS: usize = 7;
 const NO_REPLAY: &str = "the store does not rebuild its map from the WAL on start: \
      replay every record of the log before printing READY";
 
-/// Faults a test can inject (`--inject-fault NAME`) to watch a check fail.
+/// Damage `--break NAME` injects, to watch a check fail (what a disk that
+/// returns other bytes than it was given does to a store).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Fault {
-    /// Flip a bit in the bytes the first WALPUT wrote, before the restart.
+    /// flip one bit in the record the first WALPUT wrote, after the CRASH and before the restart
     CorruptRecord,
-    /// Flip a bit in the bytes the second WALPUT wrote, after the SIGKILL.
+    /// flip one bit in the record the second WALPUT wrote, after the SIGKILL and before the restart
     CorruptCrashedRecord,
 }
 
@@ -59,6 +63,18 @@ impl Drill for CrashAfterWal {
          applied to memory, then the process crashes; recovery must bring the PUT back.";
     const PASSED: &'static str = "Crash drill 1 passed: data recovered from WAL";
     const LESSON: &'static str = "w09-l07";
+    const KEPT: &'static [Kept] = &[
+        Kept {
+            dir: KILLED_DIR,
+            holds: "as the SIGKILL left it: both WALPUT records, before the last restart",
+            show: "dump",
+        },
+        Kept {
+            dir: STORE_DIR,
+            holds: "the store's directory after the last restart",
+            show: "dump",
+        },
+    ];
 
     fn run(options: &Options<Fault>, out: &mut dyn Write) -> Result<()> {
         let mut steps = Steps::new(out, STEPS);
@@ -146,6 +162,7 @@ fn real_crash(
     show_changes(steps, &changes)?;
     session::show_stderr(steps, &ended.stderr)?;
     expect_written(&request, &changes)?;
+    DirState::read(dir)?.write_to(&options.dir.join(KILLED_DIR))?;
     if options.fault == Some(Fault::CorruptCrashedRecord) {
         corrupt(steps, dir, &changes)?;
     }

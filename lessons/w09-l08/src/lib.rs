@@ -31,7 +31,7 @@ pub mod sweep;
 use std::io::Write;
 
 use drill::session::{self, State};
-use drill::{Drill, Options, Result, Steps};
+use drill::{Drill, Kept, Options, Result, Steps};
 use store_protocol::Request;
 
 /// One operation of the drill, as a protocol request.
@@ -105,11 +105,11 @@ pub fn model_six() -> State {
     model(&[FIRST_FIVE.as_slice(), &[SIXTH]].concat())
 }
 
-/// Faults a test can inject (`--inject-fault NAME`) to watch a check fail.
+/// Damage `--break NAME` injects, to watch a check fail (what a disk that
+/// returns other bytes than it was given does to a store).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Fault {
-    /// Flip a bit in the bytes of operation 3, in the copy holding the
-    /// partial record.
+    /// flip one bit in operation 3's record, in the copy that holds the partial record 6
     CorruptRecord,
 }
 
@@ -124,6 +124,38 @@ impl Drill for CrashMidWrite {
     const PASSED: &'static str =
         "Crash drill 2 passed: 5 records recovered, 1 partial record skipped";
     const LESSON: &'static str = "w09-l08";
+    const KEPT: &'static [Kept] = &[
+        Kept {
+            dir: scenario::LIVE_DIR,
+            holds: "the five operations and the sixth PUT, as the SIGKILL left them",
+            show: "dump",
+        },
+        Kept {
+            dir: scenario::CRASHED_DIR,
+            holds: "a copy of it, after a restart that found all six operations",
+            show: "dump",
+        },
+        Kept {
+            dir: scenario::PARTIAL_AS_BUILT_DIR,
+            holds: "as built: the five records, then only the first 10 bytes of record 6 (no restart yet)",
+            show: "dump --bytes",
+        },
+        Kept {
+            dir: scenario::PARTIAL_DIR,
+            holds: "after the restart on the partial record (its torn tail cut) and the new PUT",
+            show: "dump",
+        },
+        Kept {
+            dir: scenario::EMPTY_AS_BUILT_DIR,
+            holds: "as built: the log truncated to 0 bytes (no restart yet)",
+            show: "dump",
+        },
+        Kept {
+            dir: scenario::EMPTY_DIR,
+            holds: "after the restart on the 0-byte log (the reference store writes a new 16-byte header)",
+            show: "dump",
+        },
+    ];
 
     fn run(options: &Options<Fault>, out: &mut dyn Write) -> Result<()> {
         let mut steps = Steps::new(out, scenario::STEPS + sweep::STEPS + 1);

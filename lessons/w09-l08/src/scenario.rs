@@ -19,6 +19,10 @@ pub const LIVE_DIR: &str = "store";
 pub const CRASHED_DIR: &str = "killed-after-put-6";
 pub const PARTIAL_DIR: &str = "partial-record-6";
 pub const EMPTY_DIR: &str = "empty-log";
+/// Copies of the built states as the store first saw them: the store may
+/// change the directories above when it recovers.
+pub const PARTIAL_AS_BUILT_DIR: &str = "partial-record-6.as-built";
+pub const EMPTY_AS_BUILT_DIR: &str = "empty-log.as-built";
 
 /// What the real crash left: the directory before the sixth PUT, and the
 /// sixth record's bytes.
@@ -179,6 +183,7 @@ fn partial_record(
     let len = partial_len(record);
     let dir = options.dir.join(PARTIAL_DIR);
     partial.write_to(&dir)?;
+    partial.write_to(&options.dir.join(PARTIAL_AS_BUILT_DIR))?;
     let case = format!(
         "the first {len} of the {} bytes of record 6 on disk",
         record.changed.len()
@@ -193,6 +198,10 @@ fn partial_record(
         steps.note(format_args!(
             "in the reference format those {len} bytes are {}",
             describe_cut(len, &SIXTH)
+        ))?;
+        steps.note(format_args!(
+            "(the lesson's record ends with its checksum; ours starts with it, so a reader knows what to check before it trusts any length; see every byte: cargo run -p wal-cli -- dump --bytes {})",
+            options.dir.join(PARTIAL_AS_BUILT_DIR).join(store_protocol::LOG_FILE).display()
         ))?;
     }
     session::show_ready(steps, &mut store)?;
@@ -242,7 +251,9 @@ fn new_put_survives(
 fn empty_log(options: &Options<Fault>, crashed: &Crashed, steps: &mut Steps<'_>) -> Result<()> {
     let dir = options.dir.join(EMPTY_DIR);
     let log = &crashed.record.path;
-    crashed.before.with_file(log, Vec::new()).write_to(&dir)?;
+    let empty = crashed.before.with_file(log, Vec::new());
+    empty.write_to(&dir)?;
+    empty.write_to(&options.dir.join(EMPTY_AS_BUILT_DIR))?;
     let case = format!("{} truncated to 0 bytes", log.display());
     let mut store = start_on_damage(&options.store, &dir, &case)?;
     steps.step(format_args!(

@@ -1,36 +1,82 @@
-use w09_l08::scenario::{CRASHED_DIR, EMPTY_DIR, PARTIAL_DIR};
+//! `--keep`: every kept directory holds the state its legend line says.
+
+use std::path::Path;
+
+use w09_l08::scenario::{
+    CRASHED_DIR, EMPTY_AS_BUILT_DIR, EMPTY_DIR, LIVE_DIR, PARTIAL_AS_BUILT_DIR, PARTIAL_DIR,
+};
 use wal::RecoveryMode;
 
 use crate::binary;
 
-#[test]
-fn kept_directories_hold_each_state() {
-    let (_run, kept) = binary().keeps();
-    let crashed = wal::replay(
-        kept.join(CRASHED_DIR).join("wal.log"),
-        RecoveryMode::AbsoluteConsistency,
-        |_| {},
-    )
-    .expect("the SIGKILL left a clean log");
-    assert_eq!(crashed.records_replayed, 6);
+fn replay(path: &Path, mode: RecoveryMode) -> wal::RecoveryReport {
+    wal::replay(path, mode, |_| {}).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+}
 
-    let partial = kept.join(PARTIAL_DIR);
-    let recovered = wal::replay(
-        partial.join("wal.log"),
-        RecoveryMode::AbsoluteConsistency,
-        |_| {},
-    )
-    .expect("recovery cut the torn tail and the new PUT followed");
-    assert_eq!(recovered.records_replayed, 6);
-    let broken: Vec<_> = std::fs::read_dir(&partial)
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| name.starts_with("wal.log.broken-"))
-        .collect();
+#[test]
+fn each_kept_directory_holds_what_the_legend_says() {
+    let (run, kept) = binary().keeps();
+    let log = |dir: &str| kept.join(dir).join("wal.log");
+    for dir in [LIVE_DIR, CRASHED_DIR] {
+        let report = replay(&log(dir), RecoveryMode::AbsoluteConsistency);
+        assert_eq!(
+            report.records_replayed, 6,
+            "{dir}: five operations and the sixth PUT"
+        );
+    }
+
+    let built = replay(&log(PARTIAL_AS_BUILT_DIR), RecoveryMode::PointInTime);
+    assert_eq!(built.records_replayed, 5);
+    let damage = built.damage.expect("the partial record is still there");
+    assert!(damage.is_torn_tail(), "{damage}");
     assert_eq!(
-        broken.len(),
-        1,
-        "the cut tail is kept beside the log: {broken:?}"
+        damage.bytes_to_end, 10,
+        "only the first 10 bytes of record 6"
     );
-    assert!(kept.join(EMPTY_DIR).join("wal.log").is_file());
+
+    let recovered = replay(&log(PARTIAL_DIR), RecoveryMode::AbsoluteConsistency);
+    assert_eq!(
+        recovered.records_replayed, 6,
+        "the torn tail cut, the new PUT after it"
+    );
+    let saved = std::fs::read_dir(kept.join(PARTIAL_DIR))
+        .unwrap()
+        .filter(|entry| {
+            let name = entry.as_ref().unwrap().file_name();
+            name.to_string_lossy().starts_with("wal.log.broken-")
+        })
+        .count();
+    assert_eq!(saved, 1, "the cut tail is saved beside the log");
+
+    assert_eq!(std::fs::metadata(log(EMPTY_AS_BUILT_DIR)).unwrap().len(), 0);
+    let empty = replay(&log(EMPTY_DIR), RecoveryMode::AbsoluteConsistency);
+    assert_eq!(empty.records_replayed, 0);
+    assert_eq!(
+        std::fs::metadata(log(EMPTY_DIR)).unwrap().len(),
+        wal::FILE_HEADER_LEN as u64,
+        "the legend says the reference store writes a new header"
+    );
+
+    let legend = [
+        format!(
+            "  {PARTIAL_AS_BUILT_DIR}/  as built: the five records, then only the first 10 bytes of record 6"
+        ),
+        format!(
+            "see it: cargo run -p wal-cli -- dump --bytes {}",
+            log(PARTIAL_AS_BUILT_DIR).display()
+        ),
+        format!(
+            "see it: cargo run -p wal-cli -- dump {}",
+            log(EMPTY_DIR).display()
+        ),
+        "  strace/ ".to_string(),
+    ];
+    for line in legend {
+        assert!(
+            run.stdout.contains(&line),
+            "{line:?} missing:\n{}",
+            run.stdout
+        );
+    }
+    assert!(kept.join("strace").is_dir() || !drill::testing::strace_installed());
 }
