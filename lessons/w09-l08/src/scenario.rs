@@ -200,7 +200,7 @@ fn partial_record(
             describe_cut(len, &SIXTH)
         ))?;
         steps.note(format_args!(
-            "(the lesson's record ends with its checksum; ours starts with it, so a reader knows what to check before it trusts any length; see every byte: cargo run -p wal-cli -- dump --bytes {})",
+            "(the lesson's record ends with its checksum; ours starts with it, so a reader knows what to check before it trusts any length; to see every byte, run with --keep, then: cargo run -p wal-cli -- dump --bytes {})",
             options.dir.join(PARTIAL_AS_BUILT_DIR).join(store_protocol::LOG_FILE).display()
         ))?;
     }
