@@ -94,7 +94,11 @@
 //! * A record is acknowledged (its `append` returns) only after `fdatasync`
 //!   under [`SyncPolicy::Always`], the default. [`Wal::append_batch`] covers
 //!   many records with one fsync, and concurrent appenders share fsyncs.
-//! * Creating a log fsyncs the file and its directory.
+//! * Creating a log is atomic: the header is written, fsync'd and locked in a
+//!   temporary file beside the log, which is linked to the log's name only if
+//!   that name is still free, and the directory is fsync'd. No writer ever
+//!   sees a log without its header, so two first writers cannot both write
+//!   one (and both hand out LSN 1).
 //! * A failed write or fsync poisons the writer ([`Error::Poisoned`]): it never
 //!   retries and carries on.
 //! * One writer per log: a writer holds an exclusive advisory lock (`flock`)

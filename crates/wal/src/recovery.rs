@@ -157,20 +157,32 @@ pub fn open(
     on_record: impl FnMut(Record),
 ) -> Result<(Wal, RecoveryReport)> {
     let path = path.as_ref();
-    let file = match OpenOptions::new().read(true).append(true).open(path) {
-        Ok(file) => file,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => {
-            let wal = Wal::create(path, options.sync)?;
-            let report = RecoveryReport {
-                records_replayed: 0,
-                last_lsn: 0,
-                valid_len: FILE_HEADER_LEN as u64,
-                damage: None,
-                cut: None,
-            };
-            return Ok((wal, report));
+    // Bounded: losing the creation race means the log now exists, and only
+    // a log removed again at once could send us round more than twice.
+    let mut attempts = 0;
+    let file = loop {
+        attempts += 1;
+        match OpenOptions::new().read(true).append(true).open(path) {
+            Ok(file) => break file,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+            Err(err) => return Err(Error::io(path, err)),
         }
-        Err(err) => return Err(Error::io(path, err)),
+        match Wal::create(path, options.sync) {
+            Ok(wal) => {
+                let report = RecoveryReport {
+                    records_replayed: 0,
+                    last_lsn: 0,
+                    valid_len: FILE_HEADER_LEN as u64,
+                    damage: None,
+                    cut: None,
+                };
+                return Ok((wal, report));
+            }
+            // Another writer created it between our open and our create:
+            // open theirs.
+            Err(Error::AlreadyExists { .. }) if attempts < 10 => {}
+            Err(err) => return Err(err),
+        }
     };
     lock_for_writing(&file, path)?;
     let len = file.metadata().at(path)?.len();
@@ -200,28 +212,48 @@ pub fn open(
 impl Wal {
     /// Creates a new, empty log at `path`; fails if the file exists.
     /// The header and the directory entry are fsync'd before it returns.
+    ///
+    /// Creation is atomic: the header is written and fsync'd in a temporary
+    /// file beside the log, which is locked, and only then linked to `path`
+    /// if that name is still free. No other process can ever see the log
+    /// without its header, nor take its lock before its creator has it.
     pub fn create(path: impl AsRef<Path>, policy: SyncPolicy) -> Result<Wal> {
         let path = path.as_ref();
-        let file = match OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create_new(true)
-            .open(path)
-        {
-            Ok(file) => file,
-            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
-                return Err(Error::AlreadyExists {
-                    path: path.to_path_buf(),
-                });
-            }
-            Err(err) => return Err(Error::io(path, err)),
-        };
-        lock_for_writing(&file, path)?;
-        (&file).write_all(&format::file_header()).at(path)?;
-        file.sync_all().at(path)?;
-        sync_parent_dir(path)?;
+        let file = create_atomically(path)?;
         Ok(Wal::from_file(file, path, 0, policy))
     }
+}
+
+/// Writes a header into a locked temporary file in `path`'s directory and
+/// links it to `path` only if no file has that name; returns the file,
+/// still locked, positioned after the header.
+fn create_atomically(path: &Path) -> Result<File> {
+    let dir = parent_dir(path);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "wal".into());
+    let temp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".creating")
+        .tempfile_in(dir)
+        .at(path)?;
+    // Locked before it has its name: a writer that opens the new log at once
+    // waits for us instead of appending to it first.
+    lock_for_writing(temp.as_file(), path)?;
+    temp.as_file().write_all(&format::file_header()).at(path)?;
+    temp.as_file().sync_all().at(path)?;
+    let file = temp.persist_noclobber(path).map_err(|err| {
+        if err.error.kind() == io::ErrorKind::AlreadyExists {
+            Error::AlreadyExists {
+                path: path.to_path_buf(),
+            }
+        } else {
+            Error::io(path, err.error)
+        }
+    })?;
+    sync_parent_dir(path)?;
+    Ok(file)
 }
 
 /// How long a writer keeps trying for a lock that is taken. A log that was
@@ -304,10 +336,15 @@ fn create_broken_file(path: &Path, offset: u64) -> Result<(PathBuf, File)> {
 
 /// fsyncs the directory holding `path`, so a created file's name survives.
 pub(crate) fn sync_parent_dir(path: &Path) -> Result<()> {
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
+    let dir = parent_dir(path);
     File::open(dir).and_then(|d| d.sync_all()).at(dir)?;
     Ok(())
+}
+
+/// The directory holding `path` (`.` for a bare file name).
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    }
 }

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod create_race;
 mod dump;
 mod errors;
 mod help;
