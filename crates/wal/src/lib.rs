@@ -105,6 +105,7 @@
 //!   on the file while it is open, and a second one gets [`Error::Locked`].
 //!   Readers take no lock, and a crashed writer's lock goes with its process.
 
+mod crc_algebra;
 mod error;
 mod format;
 mod reader;

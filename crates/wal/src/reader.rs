@@ -13,7 +13,7 @@
 //! the iterator) cost one copy of the key and the value each.
 
 use std::fs::File;
-use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, IoContext, Result};
@@ -25,9 +25,6 @@ use crate::scan;
 /// next to the checksum work, small enough that the buffer stays in the L2
 /// cache between the copy and the checksum pass.
 const READ_BUFFER: usize = 256 * 1024;
-
-/// Buffer for the search past damage, which seeks around.
-const SCAN_BUFFER: usize = 64 * 1024;
 
 /// A record and where it sits in the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,17 +95,6 @@ pub struct Summary {
     pub damage: Option<Damage>,
 }
 
-/// The result of trying to read one record at the current position, for
-/// the search past damage, which needs only the sizes of good records.
-pub(crate) enum Step {
-    /// A readable record of this many bytes.
-    Record(u64),
-    /// The end of the file.
-    End,
-    /// Anything that is not a readable record.
-    Damaged,
-}
-
 /// What a record's header alone says is wrong with it, `remaining` bytes
 /// before the end of the file: a size over a cap, or a record that runs past
 /// the end. `None` means its bytes can be read and checked.
@@ -160,36 +146,6 @@ fn check_record<'a>(
         op,
         key,
         value,
-    })
-}
-
-/// Reads the record at the current position of `src`, `remaining` bytes
-/// before the end of the file, expecting LSN `expected_lsn`.
-pub(crate) fn read_step<R: Read>(
-    src: &mut R,
-    remaining: u64,
-    expected_lsn: u64,
-) -> io::Result<Step> {
-    if remaining == 0 {
-        return Ok(Step::End);
-    }
-    if remaining < RECORD_HEADER_LEN as u64 {
-        return Ok(Step::Damaged);
-    }
-    let mut header_bytes = [0u8; RECORD_HEADER_LEN];
-    src.read_exact(&mut header_bytes)?;
-    let header = RecordHeader::parse(&header_bytes);
-    if header_damage(&header, remaining).is_some() {
-        return Ok(Step::Damaged);
-    }
-    // Both lengths are now under the caps and inside the file.
-    let len = header.record_len();
-    let mut bytes = vec![0u8; len as usize];
-    bytes[..RECORD_HEADER_LEN].copy_from_slice(&header_bytes);
-    src.read_exact(&mut bytes[RECORD_HEADER_LEN..])?;
-    Ok(match check_record(&header, &bytes, expected_lsn) {
-        Ok(_) => Step::Record(len),
-        Err(_) => Step::Damaged,
     })
 }
 
@@ -388,11 +344,11 @@ impl<R: Read + Seek> WalReader<R> {
         while self.next_ref()?.is_some() {}
         let damage = match std::mem::replace(&mut self.state, State::Clean) {
             State::Damaged(kind) => {
-                // The search seeks on its own; it gets a buffer of its own.
+                // The search reads on its own, in one pass from the damage.
                 self.buf = Vec::new();
-                let mut src = BufReader::with_capacity(SCAN_BUFFER, &mut self.src);
-                let found = scan::readable_after(&mut src, self.file_len, self.pos, self.last_lsn)
-                    .at(&self.path)?;
+                let found =
+                    scan::readable_after(&mut self.src, self.file_len, self.pos, self.last_lsn)
+                        .at(&self.path)?;
                 Some(Damage {
                     offset: self.pos,
                     kind,
