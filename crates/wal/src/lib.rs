@@ -30,10 +30,12 @@
 //! | 12     | 4    | header CRC | CRC-32 (IEEE) of bytes 0..12                   |
 //!
 //! A file whose first bytes are not this header is refused
-//! ([`Error::NotAWal`]): it is never read as a log with zero records. Two
-//! exceptions come from crashes during creation: an empty file is an empty
-//! log, and a file holding only the first bytes of a header is an empty log
-//! with a torn tail at offset 0.
+//! ([`Error::NotAWal`]): it is never read as a log with zero records. Three
+//! exceptions come from crashes during creation by builds that did not create
+//! logs atomically: an empty file is an empty log; a file holding only the
+//! first bytes of a header is an empty log with a torn tail at offset 0; and
+//! a file whose first sector (512 bytes, or the whole file if shorter) is all
+//! zeros is an empty log with a zero-filled torn tail at offset 0.
 //!
 //! ## Record
 //!
@@ -74,12 +76,26 @@
 //! length field pointing past the end of the file would otherwise pass off as
 //! a torn tail).
 //!
+//! **Zero-filled** damage is a torn tail too ([`Damage::zero_filled`]): the
+//! damaged record (or the file header) overlaps a 512-byte sector, aligned to
+//! the file, that is all zeros. A power failure during an unsynced write
+//! leaves exactly that: each sector lands whole or not at all, in any order,
+//! and one that never landed reads as zeros. Nothing from such a record on
+//! was ever acknowledged, readable records after it included: an fsync that
+//! covered any of them would have covered the zeroed sector too. So a writer
+//! cuts it (saving it first) as it cuts any torn tail, and `wal verify`
+//! reports the records behind it as never acknowledged. The price: a sector
+//! zeroed by a faulty disk *after* it was synced is taken for a torn write
+//! (etcd and LevelDB make the same call); and a damaged record whose own bytes
+//! hold a whole aligned sector of zeros (a value of zeros with a bit flip
+//! elsewhere) is too.
+//!
 //! # Recovery modes
 //!
 //! | mode | accepts | use |
 //! |------|---------|-----|
-//! | [`RecoveryMode::PointInTime`] (default) | any damage: the readable prefix is kept, the rest skipped with the warning `skipping corrupt record at offset N` | what the lessons teach; a crash never costs an acknowledged record |
-//! | [`RecoveryMode::TolerateTornTail`] | damage with nothing readable behind it | refuse to drop intact records silently |
+//! | [`RecoveryMode::PointInTime`] (default) | any damage: the readable prefix is kept, the rest skipped with the warning `skipping corrupt record at offset N (...)` (followed by `; a torn tail` when it is one) | what the lessons teach; a crash never costs an acknowledged record |
+//! | [`RecoveryMode::TolerateTornTail`] | damage with nothing readable behind it, or zero-filled damage | refuse to drop acknowledged records silently |
 //! | [`RecoveryMode::AbsoluteConsistency`] | nothing: any damage is an error | logs that must be byte-perfect |
 //!
 //! When a writer opens a damaged log ([`open`], [`KvStore::recover`]) and the
@@ -114,6 +130,7 @@ mod recovery;
 mod scan;
 mod store;
 mod writer;
+mod zeros;
 
 pub use error::{Error, Result};
 pub use format::{

@@ -20,6 +20,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::format::{self, FILE_HEADER_LEN, HeaderProblem, RECORD_HEADER_LEN, RecordHeader};
 use crate::record::{Damage, DamageKind, InvalidField, Op, Record};
 use crate::scan;
+use crate::zeros;
 
 /// Bytes asked of the kernel per read. Large enough that a syscall is rare
 /// next to the checksum work, small enough that the buffer stays in the L2
@@ -202,7 +203,21 @@ impl<R: Read + Seek> WalReader<R> {
             .take(FILE_HEADER_LEN as u64)
             .read_to_end(&mut head)
             .at(&path)?;
-        let state = if head.len() < FILE_HEADER_LEN {
+        let zeroed_head = !head.is_empty() && head.iter().all(|&byte| byte == 0);
+        let state = if zeroed_head && zeros::header_is_zero_filled(&mut src, len).at(&path)? {
+            // A crash while the header was written (by a build that did not
+            // create logs atomically): an empty log whose header is a torn
+            // tail, marked zero-filled by `finish`.
+            State::Damaged(if head.len() < FILE_HEADER_LEN {
+                DamageKind::Incomplete { bytes: len }
+            } else {
+                let stored = u32::from_le_bytes(head[12..16].try_into().expect("4 bytes"));
+                DamageKind::ChecksumMismatch {
+                    stored,
+                    computed: crc32fast::hash(&head[..12]),
+                }
+            })
+        } else if head.len() < FILE_HEADER_LEN {
             if head.len() as u64 != len.min(FILE_HEADER_LEN as u64) {
                 return Err(Error::io(&path, io::ErrorKind::UnexpectedEof.into()));
             }
@@ -349,12 +364,16 @@ impl<R: Read + Seek> WalReader<R> {
                 let found =
                     scan::readable_after(&mut self.src, self.file_len, self.pos, self.last_lsn)
                         .at(&self.path)?;
+                let zero_filled =
+                    zeros::damage_is_zero_filled(&mut self.src, self.file_len, self.pos)
+                        .at(&self.path)?;
                 Some(Damage {
                     offset: self.pos,
                     kind,
                     bytes_to_end: self.file_len - self.pos,
                     records_after: found.records,
                     first_readable_after: found.first_offset,
+                    zero_filled,
                 })
             }
             _ => None,

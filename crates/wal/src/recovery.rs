@@ -21,7 +21,8 @@ pub enum RecoveryMode {
     /// (warning about it). What the lessons teach, and the default.
     #[default]
     PointInTime,
-    /// Accept damage only at the tail: nothing readable may follow it.
+    /// Accept damage only at the tail: nothing readable may follow it,
+    /// unless it is zero-filled (nothing after it was acknowledged).
     TolerateTornTail,
     /// Any damage at all is an error.
     AbsoluteConsistency,
@@ -39,7 +40,7 @@ impl RecoveryMode {
     fn accepts(self, damage: &Damage) -> bool {
         match self {
             RecoveryMode::PointInTime => true,
-            RecoveryMode::TolerateTornTail => damage.is_tail_only(),
+            RecoveryMode::TolerateTornTail => damage.is_cuttable(),
             RecoveryMode::AbsoluteConsistency => false,
         }
     }
@@ -93,7 +94,10 @@ impl RecoveryReport {
     }
 
     /// The warning recovery gives about skipped bytes, if any:
-    /// `skipping corrupt record at offset N (...)`.
+    /// `skipping corrupt record at offset N (...)`, the lessons' words,
+    /// followed by `; a torn tail` when it is one, the words of
+    /// [`Damage`]'s verdict (`torn tail at offset N`), so that the two read
+    /// as one account.
     pub fn warning(&self) -> Option<String> {
         let damage = self.damage.as_ref()?;
         let mut line = format!(
@@ -104,6 +108,9 @@ impl RecoveryReport {
         if damage.records_after > 0 {
             let after = crate::record::readable_records(damage.records_after);
             line.push_str(&format!(" and the {after} after it"));
+        }
+        if damage.is_torn_tail() {
+            line.push_str("; a torn tail");
         }
         Some(line)
     }
