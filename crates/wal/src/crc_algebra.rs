@@ -47,7 +47,13 @@ pub(crate) struct Shifter {
 }
 
 impl Shifter {
-    pub(crate) fn new() -> Self {
+    /// The tables, built once per process (a thousand multiplications).
+    pub(crate) fn get() -> &'static Shifter {
+        static SHIFTER: std::sync::OnceLock<Shifter> = std::sync::OnceLock::new();
+        SHIFTER.get_or_init(Shifter::new)
+    }
+
+    fn new() -> Self {
         let mut tables = Box::new([[ONE; 256]; 4]);
         // x^8: one byte.
         let mut unit = ONE >> 8;

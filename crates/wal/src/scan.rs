@@ -68,7 +68,7 @@ pub(crate) fn readable_after<R: Read + Seek>(
         hasher: crc32fast::Hasher::new(),
         hashed_to: damage_offset,
         waiting: BinaryHeap::new(),
-        shifter: Shifter::new(),
+        shifter: Shifter::get(),
         chains: Chains::new(damage_offset, last_lsn),
         counted_to: damage_offset,
     };
@@ -109,7 +109,7 @@ struct Pass<'a, R> {
     hashed_to: u64,
     /// Candidates not yet decided, soonest end first.
     waiting: BinaryHeap<Reverse<Waiting>>,
-    shifter: Shifter,
+    shifter: &'static Shifter,
     chains: Chains,
     /// Where the chains were last counted up to.
     counted_to: u64,
