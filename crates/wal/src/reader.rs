@@ -179,8 +179,13 @@ pub struct WalReader<R = File> {
 
 impl WalReader<File> {
     /// Opens `path` for reading. The file is never modified.
+    ///
+    /// Anything but a regular file (a FIFO, a directory, a device) is
+    /// refused with [`Error::NotAFile`] before it is opened: opening a FIFO
+    /// blocks until a writer comes, and reading a device may never end.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
+        check_regular_file(path)?;
         let file = File::open(path).at(path)?;
         let len = file.metadata().at(path)?.len();
         WalReader::new(file, len, path)
@@ -399,6 +404,34 @@ impl<R: Read + Seek> Iterator for WalReader<R> {
     fn next(&mut self) -> Option<Self::Item> {
         self.next_entry().transpose()
     }
+}
+
+/// Refuses `path` unless it is a regular file (following symlinks), before
+/// anything opens it. A missing file passes: opening it reports that.
+pub(crate) fn check_regular_file(path: &Path) -> Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    let file_type = match std::fs::metadata(path) {
+        Ok(metadata) => metadata.file_type(),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(err) => return Err(Error::io(path, err)),
+    };
+    let kind = if file_type.is_file() {
+        return Ok(());
+    } else if file_type.is_dir() {
+        "directory"
+    } else if file_type.is_fifo() {
+        "FIFO"
+    } else if file_type.is_socket() {
+        "socket"
+    } else if file_type.is_block_device() || file_type.is_char_device() {
+        "device"
+    } else {
+        "special file"
+    };
+    Err(Error::NotAFile {
+        path: path.to_path_buf(),
+        kind,
+    })
 }
 
 fn not_a_wal(path: &Path, reason: &str) -> Error {

@@ -169,6 +169,7 @@ pub fn open(
     let mut attempts = 0;
     let file = loop {
         attempts += 1;
+        crate::reader::check_regular_file(path)?;
         match OpenOptions::new().read(true).append(true).open(path) {
             Ok(file) => break file,
             Err(err) if err.kind() == io::ErrorKind::NotFound => {}
@@ -293,24 +294,42 @@ fn lock_for_writing(file: &File, path: &Path) -> Result<()> {
     }
 }
 
-/// Saves `file[offset..len]` beside `path`, then truncates `file` to `offset`.
+/// Saves `file[offset..len]` beside `path` (beside the file it links to,
+/// when `path` is a symlink), then truncates `file` to `offset`. A failed
+/// attempt removes the copy it started, so that retries leave nothing.
 fn cut_tail(path: &Path, file: &File, offset: u64, len: u64) -> Result<CutTail> {
-    let (saved_to, mut saved) = create_broken_file(path, offset)?;
-    let mut source = file;
-    source.seek(SeekFrom::Start(offset)).at(path)?;
-    let copied = io::copy(&mut source.take(len - offset), &mut saved).at(&saved_to)?;
-    if copied != len - offset {
-        return Err(Error::io(path, io::ErrorKind::UnexpectedEof.into()));
+    let real = std::fs::canonicalize(path).at(path)?;
+    let (saved_to, saved) = create_broken_file(&real, offset)?;
+    if let Err(err) = save_tail(path, file, offset, len, &saved_to, saved) {
+        let _ = std::fs::remove_file(&saved_to);
+        return Err(err);
     }
-    saved.sync_all().at(&saved_to)?;
-    sync_parent_dir(&saved_to)?;
     file.set_len(offset).at(path)?;
     file.sync_all().at(path)?;
     Ok(CutTail {
         offset,
-        bytes: copied,
+        bytes: len - offset,
         saved_to,
     })
+}
+
+/// Copies `file[offset..len]` into `saved` and makes it durable, name and all.
+fn save_tail(
+    path: &Path,
+    file: &File,
+    offset: u64,
+    len: u64,
+    saved_to: &Path,
+    mut saved: File,
+) -> Result<()> {
+    let mut source = file;
+    source.seek(SeekFrom::Start(offset)).at(path)?;
+    let copied = io::copy(&mut source.take(len - offset), &mut saved).at(saved_to)?;
+    if copied != len - offset {
+        return Err(Error::io(path, io::ErrorKind::UnexpectedEof.into()));
+    }
+    saved.sync_all().at(saved_to)?;
+    sync_parent_dir(saved_to)
 }
 
 fn create_broken_file(path: &Path, offset: u64) -> Result<(PathBuf, File)> {
