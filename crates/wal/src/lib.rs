@@ -116,7 +116,16 @@
 //!   sees a log without its header, so two first writers cannot both write
 //!   one (and both hand out LSN 1).
 //! * A failed write or fsync poisons the writer ([`Error::Poisoned`]): it never
-//!   retries and carries on.
+//!   retries and carries on. **What a failed append leaves behind:** the
+//!   writer cuts the file back, best effort, to the length its last
+//!   successful fsync covered (and fsyncs that), so records written but
+//!   never acknowledged as durable do not come back on a reopen, neither from
+//!   the disk nor from a page cache the kernel marked clean after failing to
+//!   write it. An append that returned an error was not acknowledged; under
+//!   [`SyncPolicy::Never`] or [`SyncPolicy::EveryN`], neither were the
+//!   records since the last fsync, and they are gone too. If the cut itself
+//!   fails (the disk is gone), what is left is whatever reached the disk: a
+//!   reopen reads it as usual, judging any torn or zero-filled end.
 //! * One writer per log: a writer holds an exclusive advisory lock (`flock`)
 //!   on the file while it is open, and a second one gets [`Error::Locked`].
 //!   Readers take no lock, and a crashed writer's lock goes with its process.
