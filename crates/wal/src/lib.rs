@@ -136,6 +136,7 @@ mod format;
 mod reader;
 mod record;
 mod recovery;
+mod saved_tail;
 mod scan;
 mod store;
 mod writer;
@@ -149,5 +150,6 @@ pub use format::{
 pub use reader::{Entry, EntryRef, RecordRef, Summary, WalReader};
 pub use record::{Damage, DamageKind, InvalidField, Op, Record};
 pub use recovery::{CutTail, RecoveryMode, RecoveryReport, WalOptions, open, replay};
+pub use saved_tail::{SavedTail, TailPiece, saved_tail_origin};
 pub use store::KvStore;
 pub use writer::{LogFile, SyncPolicy, Wal};

@@ -150,6 +150,22 @@ fn check_record<'a>(
     })
 }
 
+/// Checks the record at the start of `bytes` (which run to the end of the
+/// file), accepting any LSN: what a reader of a saved tail needs, since the
+/// LSN before it is not in the file. Returns the record and its length.
+pub(crate) fn record_at_any_lsn(bytes: &[u8]) -> Result<(RecordRef<'_>, u64), DamageKind> {
+    let remaining = bytes.len() as u64;
+    if remaining < RECORD_HEADER_LEN as u64 {
+        return Err(DamageKind::Incomplete { bytes: remaining });
+    }
+    let header = RecordHeader::parse(bytes[..RECORD_HEADER_LEN].try_into().expect("header"));
+    if let Some(kind) = header_damage(&header, remaining) {
+        return Err(kind);
+    }
+    let len = header.record_len();
+    check_record(&header, &bytes[..len as usize], header.lsn).map(|record| (record, len))
+}
+
 /// Where the reader is.
 enum State {
     Reading,

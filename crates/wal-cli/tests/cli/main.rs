@@ -5,6 +5,7 @@ mod support;
 
 mod create_race;
 mod dump;
+mod dump_bytes;
 mod errors;
 mod help;
 mod load;
