@@ -307,9 +307,13 @@ mod tests {
             .and_then(|rest| rest.split(" (").next())
             .expect("a kept line");
         assert_eq!(
-            std::fs::read(Path::new(kept).join("wal.log")).unwrap(),
+            std::fs::read(Path::new(kept).join("store/wal.log")).unwrap(),
             b"log"
         );
+        let legend = format!(
+            "  store/  the store after the run\n          see it: cargo run -p wal-cli -- dump {kept}/store/wal.log\n"
+        );
+        assert!(text.contains(&legend), "{text}");
         std::fs::remove_dir_all(kept).unwrap();
     }
 

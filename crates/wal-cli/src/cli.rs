@@ -75,7 +75,10 @@ pub enum Command {
     /// {"records":[{"offset","lsn","op","key","value"}],"tail":{"state",
     /// "offset","bytes","reason","records_after"}} with full keys and values
     /// ("key_hex"/"value_hex" added when the bytes are not UTF-8; a delete's
-    /// value is null).
+    /// value is null). With --bytes, every record's bytes in hex under the
+    /// names of its fields, and a damaged or partial record's bytes with
+    /// the fields they cover and what is missing. A saved tail
+    /// (FILE.broken-OFFSET) is read too: its records, then its damage.
     #[command(after_help = dump::EXAMPLES)]
     Dump(DumpArgs),
 

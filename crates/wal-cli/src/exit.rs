@@ -27,7 +27,7 @@ impl Exit {
     /// `verify` would for the same damage; everything else is an error.
     pub fn for_error(err: &anyhow::Error) -> Exit {
         match err.downcast_ref::<wal::Error>() {
-            Some(wal::Error::Damaged { damage, .. }) if !damage.is_tail_only() => {
+            Some(wal::Error::Damaged { damage, .. }) if !damage.is_cuttable() => {
                 Exit::ReadableAfterDamage
             }
             Some(wal::Error::Damaged { .. }) => Exit::Negative,

@@ -10,6 +10,7 @@ mod cli;
 mod commands;
 mod exit;
 mod json;
+mod layout;
 mod text;
 
 use std::process::ExitCode;

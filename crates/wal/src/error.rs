@@ -11,6 +11,11 @@ pub enum Error {
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: io::Error },
 
+    /// A FIFO, a directory, a device: opening one could block or read
+    /// forever, so it is refused before it is opened.
+    #[error("{}: not a regular file (a {kind}); a WAL is a regular file", path.display())]
+    NotAFile { path: PathBuf, kind: &'static str },
+
     #[error("{}: not a WAL file ({reason})", path.display())]
     NotAWal { path: PathBuf, reason: String },
 

@@ -30,10 +30,12 @@
 //! | 12     | 4    | header CRC | CRC-32 (IEEE) of bytes 0..12                   |
 //!
 //! A file whose first bytes are not this header is refused
-//! ([`Error::NotAWal`]): it is never read as a log with zero records. Two
-//! exceptions come from crashes during creation: an empty file is an empty
-//! log, and a file holding only the first bytes of a header is an empty log
-//! with a torn tail at offset 0.
+//! ([`Error::NotAWal`]): it is never read as a log with zero records. Three
+//! exceptions come from crashes during creation by builds that did not create
+//! logs atomically: an empty file is an empty log; a file holding only the
+//! first bytes of a header is an empty log with a torn tail at offset 0; and
+//! a file whose first sector (512 bytes, or the whole file if shorter) is all
+//! zeros is an empty log with a zero-filled torn tail at offset 0.
 //!
 //! ## Record
 //!
@@ -74,12 +76,26 @@
 //! length field pointing past the end of the file would otherwise pass off as
 //! a torn tail).
 //!
+//! **Zero-filled** damage is a torn tail too ([`Damage::zero_filled`]): the
+//! damaged record (or the file header) overlaps a 512-byte sector, aligned to
+//! the file, that is all zeros. A power failure during an unsynced write
+//! leaves exactly that: each sector lands whole or not at all, in any order,
+//! and one that never landed reads as zeros. Nothing from such a record on
+//! was ever acknowledged, readable records after it included: an fsync that
+//! covered any of them would have covered the zeroed sector too. So a writer
+//! cuts it (saving it first) as it cuts any torn tail, and `wal verify`
+//! reports the records behind it as never acknowledged. The price: a sector
+//! zeroed by a faulty disk *after* it was synced is taken for a torn write
+//! (etcd and LevelDB make the same call); and a damaged record whose own bytes
+//! hold a whole aligned sector of zeros (a value of zeros with a bit flip
+//! elsewhere) is too.
+//!
 //! # Recovery modes
 //!
 //! | mode | accepts | use |
 //! |------|---------|-----|
-//! | [`RecoveryMode::PointInTime`] (default) | any damage: the readable prefix is kept, the rest skipped with the warning `skipping corrupt record at offset N` | what the lessons teach; a crash never costs an acknowledged record |
-//! | [`RecoveryMode::TolerateTornTail`] | damage with nothing readable behind it | refuse to drop intact records silently |
+//! | [`RecoveryMode::PointInTime`] (default) | any damage: the readable prefix is kept, the rest skipped with the warning `skipping corrupt record at offset N (...)` (followed by `; a torn tail` when it is one) | what the lessons teach; a crash never costs an acknowledged record |
+//! | [`RecoveryMode::TolerateTornTail`] | damage with nothing readable behind it, or zero-filled damage | refuse to drop acknowledged records silently |
 //! | [`RecoveryMode::AbsoluteConsistency`] | nothing: any damage is an error | logs that must be byte-perfect |
 //!
 //! When a writer opens a damaged log ([`open`], [`KvStore::recover`]) and the
@@ -94,21 +110,37 @@
 //! * A record is acknowledged (its `append` returns) only after `fdatasync`
 //!   under [`SyncPolicy::Always`], the default. [`Wal::append_batch`] covers
 //!   many records with one fsync, and concurrent appenders share fsyncs.
-//! * Creating a log fsyncs the file and its directory.
+//! * Creating a log is atomic: the header is written, fsync'd and locked in a
+//!   temporary file beside the log, which is linked to the log's name only if
+//!   that name is still free, and the directory is fsync'd. No writer ever
+//!   sees a log without its header, so two first writers cannot both write
+//!   one (and both hand out LSN 1).
 //! * A failed write or fsync poisons the writer ([`Error::Poisoned`]): it never
-//!   retries and carries on.
+//!   retries and carries on. **What a failed append leaves behind:** the
+//!   writer cuts the file back, best effort, to the length its last
+//!   successful fsync covered (and fsyncs that), so records written but
+//!   never acknowledged as durable do not come back on a reopen, neither from
+//!   the disk nor from a page cache the kernel marked clean after failing to
+//!   write it. An append that returned an error was not acknowledged; under
+//!   [`SyncPolicy::Never`] or [`SyncPolicy::EveryN`], neither were the
+//!   records since the last fsync, and they are gone too. If the cut itself
+//!   fails (the disk is gone), what is left is whatever reached the disk: a
+//!   reopen reads it as usual, judging any torn or zero-filled end.
 //! * One writer per log: a writer holds an exclusive advisory lock (`flock`)
 //!   on the file while it is open, and a second one gets [`Error::Locked`].
 //!   Readers take no lock, and a crashed writer's lock goes with its process.
 
+mod crc_algebra;
 mod error;
 mod format;
 mod reader;
 mod record;
 mod recovery;
+mod saved_tail;
 mod scan;
 mod store;
 mod writer;
+mod zeros;
 
 pub use error::{Error, Result};
 pub use format::{
@@ -118,5 +150,6 @@ pub use format::{
 pub use reader::{Entry, EntryRef, RecordRef, Summary, WalReader};
 pub use record::{Damage, DamageKind, InvalidField, Op, Record};
 pub use recovery::{CutTail, RecoveryMode, RecoveryReport, WalOptions, open, replay};
+pub use saved_tail::{SavedTail, TailPiece, saved_tail_origin};
 pub use store::KvStore;
 pub use writer::{LogFile, SyncPolicy, Wal};

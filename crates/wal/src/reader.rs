@@ -13,21 +13,19 @@
 //! the iterator) cost one copy of the key and the value each.
 
 use std::fs::File;
-use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, IoContext, Result};
 use crate::format::{self, FILE_HEADER_LEN, HeaderProblem, RECORD_HEADER_LEN, RecordHeader};
 use crate::record::{Damage, DamageKind, InvalidField, Op, Record};
 use crate::scan;
+use crate::zeros;
 
 /// Bytes asked of the kernel per read. Large enough that a syscall is rare
 /// next to the checksum work, small enough that the buffer stays in the L2
 /// cache between the copy and the checksum pass.
 const READ_BUFFER: usize = 256 * 1024;
-
-/// Buffer for the search past damage, which seeks around.
-const SCAN_BUFFER: usize = 64 * 1024;
 
 /// A record and where it sits in the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,17 +96,6 @@ pub struct Summary {
     pub damage: Option<Damage>,
 }
 
-/// The result of trying to read one record at the current position, for
-/// the search past damage, which needs only the sizes of good records.
-pub(crate) enum Step {
-    /// A readable record of this many bytes.
-    Record(u64),
-    /// The end of the file.
-    End,
-    /// Anything that is not a readable record.
-    Damaged,
-}
-
 /// What a record's header alone says is wrong with it, `remaining` bytes
 /// before the end of the file: a size over a cap, or a record that runs past
 /// the end. `None` means its bytes can be read and checked.
@@ -163,34 +150,20 @@ fn check_record<'a>(
     })
 }
 
-/// Reads the record at the current position of `src`, `remaining` bytes
-/// before the end of the file, expecting LSN `expected_lsn`.
-pub(crate) fn read_step<R: Read>(
-    src: &mut R,
-    remaining: u64,
-    expected_lsn: u64,
-) -> io::Result<Step> {
-    if remaining == 0 {
-        return Ok(Step::End);
-    }
+/// Checks the record at the start of `bytes` (which run to the end of the
+/// file), accepting any LSN: what a reader of a saved tail needs, since the
+/// LSN before it is not in the file. Returns the record and its length.
+pub(crate) fn record_at_any_lsn(bytes: &[u8]) -> Result<(RecordRef<'_>, u64), DamageKind> {
+    let remaining = bytes.len() as u64;
     if remaining < RECORD_HEADER_LEN as u64 {
-        return Ok(Step::Damaged);
+        return Err(DamageKind::Incomplete { bytes: remaining });
     }
-    let mut header_bytes = [0u8; RECORD_HEADER_LEN];
-    src.read_exact(&mut header_bytes)?;
-    let header = RecordHeader::parse(&header_bytes);
-    if header_damage(&header, remaining).is_some() {
-        return Ok(Step::Damaged);
+    let header = RecordHeader::parse(bytes[..RECORD_HEADER_LEN].try_into().expect("header"));
+    if let Some(kind) = header_damage(&header, remaining) {
+        return Err(kind);
     }
-    // Both lengths are now under the caps and inside the file.
     let len = header.record_len();
-    let mut bytes = vec![0u8; len as usize];
-    bytes[..RECORD_HEADER_LEN].copy_from_slice(&header_bytes);
-    src.read_exact(&mut bytes[RECORD_HEADER_LEN..])?;
-    Ok(match check_record(&header, &bytes, expected_lsn) {
-        Ok(_) => Step::Record(len),
-        Err(_) => Step::Damaged,
-    })
+    check_record(&header, &bytes[..len as usize], header.lsn).map(|record| (record, len))
 }
 
 /// Where the reader is.
@@ -222,8 +195,13 @@ pub struct WalReader<R = File> {
 
 impl WalReader<File> {
     /// Opens `path` for reading. The file is never modified.
+    ///
+    /// Anything but a regular file (a FIFO, a directory, a device) is
+    /// refused with [`Error::NotAFile`] before it is opened: opening a FIFO
+    /// blocks until a writer comes, and reading a device may never end.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
+        check_regular_file(path)?;
         let file = File::open(path).at(path)?;
         let len = file.metadata().at(path)?.len();
         WalReader::new(file, len, path)
@@ -246,7 +224,21 @@ impl<R: Read + Seek> WalReader<R> {
             .take(FILE_HEADER_LEN as u64)
             .read_to_end(&mut head)
             .at(&path)?;
-        let state = if head.len() < FILE_HEADER_LEN {
+        let zeroed_head = !head.is_empty() && head.iter().all(|&byte| byte == 0);
+        let state = if zeroed_head && zeros::header_is_zero_filled(&mut src, len).at(&path)? {
+            // A crash while the header was written (by a build that did not
+            // create logs atomically): an empty log whose header is a torn
+            // tail, marked zero-filled by `finish`.
+            State::Damaged(if head.len() < FILE_HEADER_LEN {
+                DamageKind::Incomplete { bytes: len }
+            } else {
+                let stored = u32::from_le_bytes(head[12..16].try_into().expect("4 bytes"));
+                DamageKind::ChecksumMismatch {
+                    stored,
+                    computed: crc32fast::hash(&head[..12]),
+                }
+            })
+        } else if head.len() < FILE_HEADER_LEN {
             if head.len() as u64 != len.min(FILE_HEADER_LEN as u64) {
                 return Err(Error::io(&path, io::ErrorKind::UnexpectedEof.into()));
             }
@@ -388,17 +380,21 @@ impl<R: Read + Seek> WalReader<R> {
         while self.next_ref()?.is_some() {}
         let damage = match std::mem::replace(&mut self.state, State::Clean) {
             State::Damaged(kind) => {
-                // The search seeks on its own; it gets a buffer of its own.
+                // The search reads on its own, in one pass from the damage.
                 self.buf = Vec::new();
-                let mut src = BufReader::with_capacity(SCAN_BUFFER, &mut self.src);
-                let found = scan::readable_after(&mut src, self.file_len, self.pos, self.last_lsn)
-                    .at(&self.path)?;
+                let found =
+                    scan::readable_after(&mut self.src, self.file_len, self.pos, self.last_lsn)
+                        .at(&self.path)?;
+                let zero_filled =
+                    zeros::damage_is_zero_filled(&mut self.src, self.file_len, self.pos)
+                        .at(&self.path)?;
                 Some(Damage {
                     offset: self.pos,
                     kind,
                     bytes_to_end: self.file_len - self.pos,
                     records_after: found.records,
                     first_readable_after: found.first_offset,
+                    zero_filled,
                 })
             }
             _ => None,
@@ -424,6 +420,34 @@ impl<R: Read + Seek> Iterator for WalReader<R> {
     fn next(&mut self) -> Option<Self::Item> {
         self.next_entry().transpose()
     }
+}
+
+/// Refuses `path` unless it is a regular file (following symlinks), before
+/// anything opens it. A missing file passes: opening it reports that.
+pub(crate) fn check_regular_file(path: &Path) -> Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    let file_type = match std::fs::metadata(path) {
+        Ok(metadata) => metadata.file_type(),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(err) => return Err(Error::io(path, err)),
+    };
+    let kind = if file_type.is_file() {
+        return Ok(());
+    } else if file_type.is_dir() {
+        "directory"
+    } else if file_type.is_fifo() {
+        "FIFO"
+    } else if file_type.is_socket() {
+        "socket"
+    } else if file_type.is_block_device() || file_type.is_char_device() {
+        "device"
+    } else {
+        "special file"
+    };
+    Err(Error::NotAFile {
+        path: path.to_path_buf(),
+        kind,
+    })
 }
 
 fn not_a_wal(path: &Path, reason: &str) -> Error {

@@ -135,6 +135,12 @@ pub struct Damage {
     pub records_after: u64,
     /// Offset of the first of those records (`offset` itself in that case).
     pub first_readable_after: Option<u64>,
+    /// The damaged record (or the file header) overlaps a 512-byte sector
+    /// that is all zeros: what a power failure leaves of a write that was
+    /// never synced. Nothing from there on was ever acknowledged (an fsync
+    /// that covered a later record would have covered these bytes too), so
+    /// this is a torn tail whatever readable records follow.
+    pub zero_filled: bool,
 }
 
 impl Damage {
@@ -144,10 +150,19 @@ impl Damage {
         self.records_after == 0
     }
 
-    /// A torn tail: an unfinished last write, nothing readable behind it.
-    /// Everything else is corruption.
+    /// A torn tail: an unfinished last write with nothing readable behind
+    /// it, or a zero-filled one (whatever follows it was never acknowledged
+    /// either). Everything else is corruption.
     pub fn is_torn_tail(&self) -> bool {
-        self.is_tail_only() && matches!(self.kind, DamageKind::Incomplete { .. })
+        self.zero_filled
+            || (self.is_tail_only() && matches!(self.kind, DamageKind::Incomplete { .. }))
+    }
+
+    /// True when cutting the log at `offset` loses no acknowledged record:
+    /// nothing readable follows, or the damage is zero-filled. What a
+    /// writer may cut without being told to.
+    pub fn is_cuttable(&self) -> bool {
+        self.is_tail_only() || self.zero_filled
     }
 
     /// `"torn"` or `"corrupt"`, as `wal dump --json` names the tail state.
@@ -161,11 +176,16 @@ impl Damage {
 
     /// The reason in a few words, without the offset.
     pub fn reason(&self) -> String {
-        match (&self.kind, self.records_after) {
+        let reason = match (&self.kind, self.records_after) {
             (DamageKind::Incomplete { .. }, n) if n > 0 => {
                 "record length runs past the end of the file".to_string()
             }
             (kind, _) => kind.to_string(),
+        };
+        if self.zero_filled {
+            format!("{reason}, zero-filled")
+        } else {
+            reason
         }
     }
 }
@@ -173,7 +193,21 @@ impl Damage {
 impl fmt::Display for Damage {
     /// The verdict line of `wal dump` and `wal verify`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.is_torn_tail() {
+        if self.zero_filled {
+            write!(
+                f,
+                "torn tail at offset {} ({} bytes, zero-filled",
+                self.offset, self.bytes_to_end
+            )?;
+            if self.records_after > 0 {
+                write!(
+                    f,
+                    "; {} after it, never acknowledged",
+                    readable_records(self.records_after)
+                )?;
+            }
+            f.write_str(")")
+        } else if self.is_torn_tail() {
             write!(
                 f,
                 "torn tail at offset {} ({} bytes)",

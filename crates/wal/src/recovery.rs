@@ -21,7 +21,8 @@ pub enum RecoveryMode {
     /// (warning about it). What the lessons teach, and the default.
     #[default]
     PointInTime,
-    /// Accept damage only at the tail: nothing readable may follow it.
+    /// Accept damage only at the tail: nothing readable may follow it,
+    /// unless it is zero-filled (nothing after it was acknowledged).
     TolerateTornTail,
     /// Any damage at all is an error.
     AbsoluteConsistency,
@@ -39,7 +40,7 @@ impl RecoveryMode {
     fn accepts(self, damage: &Damage) -> bool {
         match self {
             RecoveryMode::PointInTime => true,
-            RecoveryMode::TolerateTornTail => damage.is_tail_only(),
+            RecoveryMode::TolerateTornTail => damage.is_cuttable(),
             RecoveryMode::AbsoluteConsistency => false,
         }
     }
@@ -93,7 +94,10 @@ impl RecoveryReport {
     }
 
     /// The warning recovery gives about skipped bytes, if any:
-    /// `skipping corrupt record at offset N (...)`.
+    /// `skipping corrupt record at offset N (...)`, the lessons' words,
+    /// followed by `; a torn tail` when it is one, the words of
+    /// [`Damage`]'s verdict (`torn tail at offset N`), so that the two read
+    /// as one account.
     pub fn warning(&self) -> Option<String> {
         let damage = self.damage.as_ref()?;
         let mut line = format!(
@@ -104,6 +108,9 @@ impl RecoveryReport {
         if damage.records_after > 0 {
             let after = crate::record::readable_records(damage.records_after);
             line.push_str(&format!(" and the {after} after it"));
+        }
+        if damage.is_torn_tail() {
+            line.push_str("; a torn tail");
         }
         Some(line)
     }
@@ -157,20 +164,33 @@ pub fn open(
     on_record: impl FnMut(Record),
 ) -> Result<(Wal, RecoveryReport)> {
     let path = path.as_ref();
-    let file = match OpenOptions::new().read(true).append(true).open(path) {
-        Ok(file) => file,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => {
-            let wal = Wal::create(path, options.sync)?;
-            let report = RecoveryReport {
-                records_replayed: 0,
-                last_lsn: 0,
-                valid_len: FILE_HEADER_LEN as u64,
-                damage: None,
-                cut: None,
-            };
-            return Ok((wal, report));
+    // Bounded: losing the creation race means the log now exists, and only
+    // a log removed again at once could send us round more than twice.
+    let mut attempts = 0;
+    let file = loop {
+        attempts += 1;
+        crate::reader::check_regular_file(path)?;
+        match OpenOptions::new().read(true).append(true).open(path) {
+            Ok(file) => break file,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+            Err(err) => return Err(Error::io(path, err)),
         }
-        Err(err) => return Err(Error::io(path, err)),
+        match Wal::create(path, options.sync) {
+            Ok(wal) => {
+                let report = RecoveryReport {
+                    records_replayed: 0,
+                    last_lsn: 0,
+                    valid_len: FILE_HEADER_LEN as u64,
+                    damage: None,
+                    cut: None,
+                };
+                return Ok((wal, report));
+            }
+            // Another writer created it between our open and our create:
+            // open theirs.
+            Err(Error::AlreadyExists { .. }) if attempts < 10 => {}
+            Err(err) => return Err(err),
+        }
     };
     lock_for_writing(&file, path)?;
     let len = file.metadata().at(path)?.len();
@@ -200,28 +220,48 @@ pub fn open(
 impl Wal {
     /// Creates a new, empty log at `path`; fails if the file exists.
     /// The header and the directory entry are fsync'd before it returns.
+    ///
+    /// Creation is atomic: the header is written and fsync'd in a temporary
+    /// file beside the log, which is locked, and only then linked to `path`
+    /// if that name is still free. No other process can ever see the log
+    /// without its header, nor take its lock before its creator has it.
     pub fn create(path: impl AsRef<Path>, policy: SyncPolicy) -> Result<Wal> {
         let path = path.as_ref();
-        let file = match OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create_new(true)
-            .open(path)
-        {
-            Ok(file) => file,
-            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
-                return Err(Error::AlreadyExists {
-                    path: path.to_path_buf(),
-                });
-            }
-            Err(err) => return Err(Error::io(path, err)),
-        };
-        lock_for_writing(&file, path)?;
-        (&file).write_all(&format::file_header()).at(path)?;
-        file.sync_all().at(path)?;
-        sync_parent_dir(path)?;
+        let file = create_atomically(path)?;
         Ok(Wal::from_file(file, path, 0, policy))
     }
+}
+
+/// Writes a header into a locked temporary file in `path`'s directory and
+/// links it to `path` only if no file has that name; returns the file,
+/// still locked, positioned after the header.
+fn create_atomically(path: &Path) -> Result<File> {
+    let dir = parent_dir(path);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "wal".into());
+    let temp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".creating")
+        .tempfile_in(dir)
+        .at(path)?;
+    // Locked before it has its name: a writer that opens the new log at once
+    // waits for us instead of appending to it first.
+    lock_for_writing(temp.as_file(), path)?;
+    temp.as_file().write_all(&format::file_header()).at(path)?;
+    temp.as_file().sync_all().at(path)?;
+    let file = temp.persist_noclobber(path).map_err(|err| {
+        if err.error.kind() == io::ErrorKind::AlreadyExists {
+            Error::AlreadyExists {
+                path: path.to_path_buf(),
+            }
+        } else {
+            Error::io(path, err.error)
+        }
+    })?;
+    sync_parent_dir(path)?;
+    Ok(file)
 }
 
 /// How long a writer keeps trying for a lock that is taken. A log that was
@@ -254,24 +294,42 @@ fn lock_for_writing(file: &File, path: &Path) -> Result<()> {
     }
 }
 
-/// Saves `file[offset..len]` beside `path`, then truncates `file` to `offset`.
+/// Saves `file[offset..len]` beside `path` (beside the file it links to,
+/// when `path` is a symlink), then truncates `file` to `offset`. A failed
+/// attempt removes the copy it started, so that retries leave nothing.
 fn cut_tail(path: &Path, file: &File, offset: u64, len: u64) -> Result<CutTail> {
-    let (saved_to, mut saved) = create_broken_file(path, offset)?;
-    let mut source = file;
-    source.seek(SeekFrom::Start(offset)).at(path)?;
-    let copied = io::copy(&mut source.take(len - offset), &mut saved).at(&saved_to)?;
-    if copied != len - offset {
-        return Err(Error::io(path, io::ErrorKind::UnexpectedEof.into()));
+    let real = std::fs::canonicalize(path).at(path)?;
+    let (saved_to, saved) = create_broken_file(&real, offset)?;
+    if let Err(err) = save_tail(path, file, offset, len, &saved_to, saved) {
+        let _ = std::fs::remove_file(&saved_to);
+        return Err(err);
     }
-    saved.sync_all().at(&saved_to)?;
-    sync_parent_dir(&saved_to)?;
     file.set_len(offset).at(path)?;
     file.sync_all().at(path)?;
     Ok(CutTail {
         offset,
-        bytes: copied,
+        bytes: len - offset,
         saved_to,
     })
+}
+
+/// Copies `file[offset..len]` into `saved` and makes it durable, name and all.
+fn save_tail(
+    path: &Path,
+    file: &File,
+    offset: u64,
+    len: u64,
+    saved_to: &Path,
+    mut saved: File,
+) -> Result<()> {
+    let mut source = file;
+    source.seek(SeekFrom::Start(offset)).at(path)?;
+    let copied = io::copy(&mut source.take(len - offset), &mut saved).at(saved_to)?;
+    if copied != len - offset {
+        return Err(Error::io(path, io::ErrorKind::UnexpectedEof.into()));
+    }
+    saved.sync_all().at(saved_to)?;
+    sync_parent_dir(saved_to)
 }
 
 fn create_broken_file(path: &Path, offset: u64) -> Result<(PathBuf, File)> {
@@ -304,10 +362,15 @@ fn create_broken_file(path: &Path, offset: u64) -> Result<(PathBuf, File)> {
 
 /// fsyncs the directory holding `path`, so a created file's name survives.
 pub(crate) fn sync_parent_dir(path: &Path) -> Result<()> {
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
+    let dir = parent_dir(path);
     File::open(dir).and_then(|d| d.sync_all()).at(dir)?;
     Ok(())
+}
+
+/// The directory holding `path` (`.` for a bare file name).
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    }
 }

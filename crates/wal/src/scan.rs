@@ -3,30 +3,52 @@
 //! A damaged length field can point past the end of the file and so look
 //! exactly like a torn last write, while intact records sit behind it. Only a
 //! search of the bytes after the damage tells the two apart, so the reader
-//! runs one whenever it stops early. A candidate must look like a record a
-//! writer produced (known op, lengths under the caps and inside the file, an
-//! LSN after the last good one) before its checksum is computed; that keeps
-//! the search linear in practice and makes a false positive need a 32-bit
-//! checksum collision too.
+//! runs one whenever it stops early.
+//!
+//! Any byte offset may start a record, and a record may claim up to 16 MiB,
+//! so checksumming each candidate's bytes would cost up to file size ×
+//! 16 MiB: a crafted 32 MiB file would take hours. The search is one pass
+//! instead, whatever the bytes. It keeps the running CRC of everything from
+//! the damage on, `C(x)` at offset `x`, and uses the algebra of CRC-32 (see
+//! [`crate::crc_algebra`]): the checksum of the bytes between `x` and `y` is
+//! `C(y) ⊕ shift(C(x), y − x)`. So for a candidate at `a` that claims `L`
+//! bytes and a checksum `s`, the search computes, at `a + 4`, the value
+//! `C(a + L)` must have for the checksum to hold, and compares it when the
+//! pass reaches `a + L`. Each byte is hashed once and each candidate costs a
+//! few multiplications, so the search is linear in the file size; memory
+//! holds the candidates still waiting for their end (16 bytes each) and the
+//! readable records found in the last record-length of the file.
+//!
+//! A candidate must look like a record a writer produced (known op, lengths
+//! under the caps and inside the file, an LSN after the last good one) before
+//! it is considered; a false positive needs a 32-bit checksum collision too.
 //!
 //! The search starts *at* the damage, not after it: a record whose only fault
 //! is an LSN ahead of the expected one (records cut out of the middle of the
 //! log) is intact and must count, or cutting the log there would pass for
 //! harmless. For the same reason the LSN may be any distance ahead: bytes
 //! removed from a file can hide any number of records in no bytes at all.
+//! Readable records are counted in chains of consecutive LSNs, as the reader
+//! would return them: from the first readable record with a later LSN, on
+//! through records that follow each other with LSNs one apart; where a chain
+//! breaks, the search goes on from its end.
 
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::io::{self, Read, Seek, SeekFrom};
 
-use crate::format::{RECORD_HEADER_LEN, RecordHeader};
-use crate::reader::{Step, read_step};
+use crate::crc_algebra::Shifter;
+use crate::format::{MAX_KEY_LEN, MAX_VALUE_LEN, RECORD_HEADER_LEN, RecordHeader};
 use crate::record::Op;
 
-const WINDOW: u64 = 64 * 1024;
+/// Bytes read from the file at a time.
+const CHUNK: usize = 64 * 1024;
 
-/// Where the op byte sits in a record header (see the format table).
-const OP_OFFSET: usize = 12;
+/// The longest record the format allows: no candidate claims more.
+const MAX_RECORD_LEN: u64 = RECORD_HEADER_LEN as u64 + MAX_KEY_LEN as u64 + MAX_VALUE_LEN as u64;
 
 /// What a search after damage found.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Found {
     pub records: u64,
     pub first_offset: Option<u64>,
@@ -38,52 +60,118 @@ pub(crate) fn readable_after<R: Read + Seek>(
     src: &mut R,
     file_len: u64,
     damage_offset: u64,
-    mut last_lsn: u64,
+    last_lsn: u64,
 ) -> io::Result<Found> {
-    let header_len = RECORD_HEADER_LEN as u64;
-    let mut found = Found {
-        records: 0,
-        first_offset: None,
+    src.seek(SeekFrom::Start(damage_offset))?;
+    let mut pass = Pass {
+        bytes: Window::new(src, damage_offset),
+        hasher: crc32fast::Hasher::new(),
+        hashed_to: damage_offset,
+        waiting: BinaryHeap::new(),
+        shifter: Shifter::get(),
+        chains: Chains::new(damage_offset, last_lsn),
+        counted_to: damage_offset,
     };
-    let mut window: Vec<u8> = Vec::new();
-    let mut window_start = 0u64;
+    let header_len = RECORD_HEADER_LEN as u64;
     let mut at = damage_offset;
     while at + header_len <= file_len {
-        if at < window_start || at + header_len > window_start + window.len() as u64 {
-            src.seek(SeekFrom::Start(at))?;
-            window.clear();
-            src.by_ref().take(WINDOW).read_to_end(&mut window)?;
-            window_start = at;
+        pass.settle_before(at)?;
+        if at.saturating_sub(pass.hashed_to) > CHUNK as u64 {
+            // Nothing waits for a CRC before `at`: hash up to it, so the
+            // window holds little more than a chunk.
+            pass.hash_to(at)?;
         }
-        let start = (at - window_start) as usize;
-        // Almost every offset fails on its op byte; test that byte before
-        // decoding a whole header (a tenfold speed-up in debug builds).
-        if Op::from_code(window[start + OP_OFFSET]).is_none() {
-            at += 1;
-            continue;
-        }
-        let header = RecordHeader::parse(
-            window[start..start + RECORD_HEADER_LEN]
-                .try_into()
-                .expect("header length"),
-        );
-        if plausible(&header, at, file_len, last_lsn) {
-            src.seek(SeekFrom::Start(at))?;
-            let (chain, end) = follow_chain(src, at, file_len, header.lsn)?;
-            if chain > 0 {
-                found.first_offset.get_or_insert(at);
-                found.records += chain;
-                last_lsn = header.lsn + chain - 1;
-                // The record at `end` broke the chain but may still be
-                // intact (an LSN gap): it is the next candidate.
-                at = end;
-                window.clear();
-                continue;
-            }
+        pass.bytes.release(pass.hashed_to.min(at));
+        let header = pass.bytes.header_at(at)?;
+        if let Some(header) = header.filter(|h| plausible(h, at, file_len, last_lsn)) {
+            pass.consider(at, &header)?;
         }
         at += 1;
     }
-    Ok(found)
+    pass.settle_before(u64::MAX)?;
+    Ok(pass.chains.finish())
+}
+
+/// A candidate whose checksum is decided when the pass reaches `end`: it
+/// holds when the running CRC there equals `expected`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Waiting {
+    end: u64,
+    expected: u32,
+    len: u32,
+    lsn: u64,
+}
+
+struct Pass<'a, R> {
+    bytes: Window<'a, R>,
+    /// The CRC of the bytes from the damage to `hashed_to`.
+    hasher: crc32fast::Hasher,
+    hashed_to: u64,
+    /// Candidates not yet decided, soonest end first.
+    waiting: BinaryHeap<Reverse<Waiting>>,
+    shifter: &'static Shifter,
+    chains: Chains,
+    /// Where the chains were last counted up to.
+    counted_to: u64,
+}
+
+impl<R: Read> Pass<'_, R> {
+    /// Decides every candidate that ends before `offset`.
+    fn settle_before(&mut self, offset: u64) -> io::Result<()> {
+        while let Some(Reverse(next)) = self.waiting.peek().copied() {
+            if next.end >= offset {
+                break;
+            }
+            self.waiting.pop();
+            self.hash_to(next.end)?;
+            if self.hasher.clone().finalize() == next.expected {
+                let start = next.end - u64::from(next.len);
+                self.chains.add(start, u64::from(next.len), next.lsn);
+            }
+        }
+        // Records that start more than a record-length back are all known;
+        // counting them now and then keeps few of them in memory.
+        let known = offset.saturating_sub(MAX_RECORD_LEN + 1);
+        if known >= self.counted_to + CHUNK as u64 || offset == u64::MAX {
+            self.chains.advance(known);
+            self.counted_to = known;
+        }
+        Ok(())
+    }
+
+    /// A plausible header at `at`: works out what the running CRC must be at
+    /// its end for its checksum to hold.
+    fn consider(&mut self, at: u64, header: &RecordHeader) -> io::Result<()> {
+        let len = header.record_len();
+        // Candidates ending by `at + 4` must be decided before the hash
+        // moves past them; none can end sooner than `at + 21`.
+        self.settle_before(at + 5)?;
+        self.hash_to(at + 4)?;
+        let before = self.hasher.clone().finalize();
+        let expected = header.crc ^ self.shifter.shift(before, len - 4);
+        self.waiting.push(Reverse(Waiting {
+            end: at + len,
+            expected,
+            len: u32::try_from(len).expect("a record under the caps"),
+            lsn: header.lsn,
+        }));
+        Ok(())
+    }
+
+    fn hash_to(&mut self, offset: u64) -> io::Result<()> {
+        while self.hashed_to < offset {
+            let end = offset.min(self.hashed_to + CHUNK as u64);
+            let bytes = self.bytes.range(self.hashed_to, end)?;
+            self.hasher.update(bytes);
+            self.hashed_to = end;
+            if self.bytes.start + (2 * CHUNK) as u64 <= self.hashed_to {
+                // Only at the end does the hash run far ahead of the
+                // candidates; what it has passed is not needed again.
+                self.bytes.release(self.hashed_to);
+            }
+        }
+        Ok(())
+    }
 }
 
 fn plausible(header: &RecordHeader, at: u64, file_len: u64, last_lsn: u64) -> bool {
@@ -96,19 +184,282 @@ fn plausible(header: &RecordHeader, at: u64, file_len: u64, last_lsn: u64) -> bo
     at + header.record_len() <= file_len && header.lsn > last_lsn
 }
 
-/// Reads valid records with contiguous LSNs from `at`; returns how many and
-/// the offset where the run stops.
-fn follow_chain<R: Read + Seek>(
-    src: &mut R,
-    at: u64,
-    file_len: u64,
-    first_lsn: u64,
-) -> io::Result<(u64, u64)> {
-    let mut pos = at;
-    let mut count = 0;
-    while let Step::Record(len) = read_step(src, file_len - pos, first_lsn + count)? {
-        pos += len;
-        count += 1;
+/// The file's bytes from the damage on, read once, front to back.
+///
+/// Keeps what the pass still needs: from the lower of the hash position and
+/// the candidate position on.
+struct Window<'a, R> {
+    src: &'a mut R,
+    buf: Vec<u8>,
+    /// File offset of `buf[0]`.
+    start: u64,
+}
+
+impl<'a, R: Read> Window<'a, R> {
+    fn new(src: &'a mut R, start: u64) -> Self {
+        Window {
+            src,
+            buf: Vec::with_capacity(2 * CHUNK),
+            start,
+        }
     }
-    Ok((count, pos))
+
+    /// Forgets the bytes before `offset` (once there are enough of them to
+    /// be worth moving the rest): the pass never looks back.
+    fn release(&mut self, offset: u64) {
+        let drop = (offset - self.start) as usize;
+        if drop > CHUNK {
+            self.buf.drain(..drop);
+            self.start = offset;
+        }
+    }
+
+    /// The bytes `from..to`, read from the file as needed.
+    fn range(&mut self, from: u64, to: u64) -> io::Result<&[u8]> {
+        debug_assert!(from >= self.start);
+        let need = (to - self.start) as usize;
+        while self.buf.len() < need {
+            let have = self.buf.len();
+            self.buf.resize(have + CHUNK, 0);
+            let read = self.src.read(&mut self.buf[have..])?;
+            self.buf.truncate(have + read);
+            if read == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+        }
+        let from = (from - self.start) as usize;
+        Ok(&self.buf[from..need])
+    }
+
+    /// The record header at `at` (its bytes are inside the file).
+    fn header_at(&mut self, at: u64) -> io::Result<Option<RecordHeader>> {
+        let bytes = self.range(at, at + RECORD_HEADER_LEN as u64)?;
+        // Almost every offset fails on its op byte; test that byte before
+        // decoding a whole header.
+        if Op::from_code(bytes[OP_OFFSET]).is_none() {
+            return Ok(None);
+        }
+        Ok(Some(RecordHeader::parse(
+            bytes.try_into().expect("header length"),
+        )))
+    }
+}
+
+/// Where the op byte sits in a record header (see the format table).
+const OP_OFFSET: usize = 12;
+
+/// Readable records found so far, counted in chains of consecutive LSNs in
+/// file order once no earlier record can still turn up.
+struct Chains {
+    /// Readable records not yet counted: offset → (length, LSN).
+    pending: BTreeMap<u64, (u64, u64)>,
+    /// Where the next chain may start.
+    at: u64,
+    last_lsn: u64,
+    found: Found,
+}
+
+impl Chains {
+    fn new(at: u64, last_lsn: u64) -> Self {
+        Chains {
+            pending: BTreeMap::new(),
+            at,
+            last_lsn,
+            found: Found {
+                records: 0,
+                first_offset: None,
+            },
+        }
+    }
+
+    fn add(&mut self, offset: u64, len: u64, lsn: u64) {
+        self.pending.insert(offset, (len, lsn));
+    }
+
+    /// Counts the chains that start before `known`: every readable record
+    /// starting before `known` has been found.
+    fn advance(&mut self, known: u64) {
+        // Records before `at` lie inside counted chains: never counted.
+        self.pending = self.pending.split_off(&self.at);
+        while let Some((&offset, &(len, lsn))) = self.pending.first_key_value() {
+            if offset >= known {
+                break;
+            }
+            if lsn <= self.last_lsn {
+                self.pending.remove(&offset);
+                continue;
+            }
+            // A chain's later records may not be known yet; it then stops
+            // short, and they start a chain of their own when they are,
+            // which counts the same.
+            let (end, last) = self.follow(offset + len, lsn);
+            self.found.first_offset.get_or_insert(offset);
+            self.last_lsn = last;
+            self.at = end;
+            self.pending = self.pending.split_off(&end);
+        }
+    }
+
+    /// Follows a chain from the record ending at `end` with LSN `lsn`
+    /// through the records known so far, and counts its records.
+    fn follow(&mut self, mut end: u64, mut lsn: u64) -> (u64, u64) {
+        let mut count = 1;
+        while let Some(next_lsn) = lsn.checked_add(1) {
+            match self.pending.get(&end) {
+                Some(&(len, next)) if next == next_lsn => {
+                    end += len;
+                    lsn = next;
+                    count += 1;
+                }
+                _ => break,
+            }
+        }
+        self.found.records += count;
+        (end, lsn)
+    }
+
+    fn finish(mut self) -> Found {
+        self.advance(u64::MAX);
+        self.found
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Cursor;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::format::encode_into;
+
+    /// A readable record at `at`, checked the slow, obvious way: its length
+    /// and LSN.
+    fn record_at(bytes: &[u8], at: usize) -> Option<(usize, u64)> {
+        let header = RecordHeader::parse(bytes.get(at..at + RECORD_HEADER_LEN)?.try_into().ok()?);
+        let op = Op::from_code(header.op_code)?;
+        if header.size_problem().is_some() || (op == Op::Delete && header.value_len != 0) {
+            return None;
+        }
+        let len = header.record_len() as usize;
+        let record = bytes.get(at..at + len)?;
+        (crc32fast::hash(&record[4..]) == header.crc).then_some((len, header.lsn))
+    }
+
+    /// The search as first written: try every offset, checksum every
+    /// plausible candidate, follow chains of consecutive LSNs.
+    fn reference(bytes: &[u8], damage: usize, mut last_lsn: u64) -> Found {
+        let mut found = Found {
+            records: 0,
+            first_offset: None,
+        };
+        let mut at = damage;
+        while at + RECORD_HEADER_LEN <= bytes.len() {
+            match record_at(bytes, at) {
+                Some((len, lsn)) if lsn > last_lsn => {
+                    found.first_offset.get_or_insert(at as u64);
+                    let (mut end, mut last) = (at + len, lsn);
+                    found.records += 1;
+                    while let Some((len, lsn)) = record_at(bytes, end) {
+                        if Some(lsn) != last.checked_add(1) {
+                            break;
+                        }
+                        found.records += 1;
+                        (end, last) = (end + len, lsn);
+                    }
+                    (at, last_lsn) = (end, last);
+                }
+                _ => at += 1,
+            }
+        }
+        found
+    }
+
+    fn piece() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            // A record with an LSN near the others, so chains form.
+            (0u64..8, 0usize..6, 0usize..40, any::<bool>()).prop_map(|(lsn, key, value, del)| {
+                let mut out = Vec::new();
+                let (op, value) = if del {
+                    (Op::Delete, 0)
+                } else {
+                    (Op::Put, value)
+                };
+                encode_into(&mut out, lsn, op, &vec![b'k'; key], &vec![b'v'; value]);
+                out
+            }),
+            // Garbage, zeros, and bytes that look like headers.
+            proptest::collection::vec(any::<u8>(), 0..30),
+            proptest::collection::vec(0u8..3, 0..40),
+            (0u64..u64::MAX).prop_map(|lsn| {
+                let mut out = Vec::new();
+                encode_into(&mut out, lsn, Op::Put, b"", b"x");
+                out
+            }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// The one-pass search finds exactly what checksumming every
+        /// candidate finds.
+        #[test]
+        fn the_one_pass_search_agrees_with_checksumming_every_candidate(
+            pieces in proptest::collection::vec(piece(), 0..12),
+            damage in 0usize..64,
+            last_lsn in 0u64..4,
+        ) {
+            let bytes = pieces.concat();
+            let damage = damage.min(bytes.len());
+            let found = readable_after(
+                &mut Cursor::new(&bytes),
+                bytes.len() as u64,
+                damage as u64,
+                last_lsn,
+            )
+            .unwrap();
+            prop_assert_eq!(found, reference(&bytes, damage, last_lsn));
+        }
+
+        /// Counting chains as the pass goes (whenever every record before
+        /// some offset is known) gives what counting them at the end gives.
+        #[test]
+        fn chains_counted_along_the_way_match_chains_counted_at_the_end(
+            records in proptest::collection::vec((1u64..40, 0u64..12), 0..30),
+            steps in proptest::collection::vec(0u64..200, 0..30),
+            last_lsn in 0u64..4,
+        ) {
+            // Records back to back (some pieces of the file hold none).
+            let mut offset = 0;
+            let mut laid = Vec::new();
+            for (len, lsn) in records {
+                if lsn % 5 != 4 {
+                    laid.push((offset, len, lsn));
+                }
+                offset += len;
+            }
+            let mut at_end = Chains::new(0, last_lsn);
+            for &(offset, len, lsn) in &laid {
+                at_end.add(offset, len, lsn);
+            }
+            let mut along = Chains::new(0, last_lsn);
+            let mut added = 0;
+            let mut known = 0;
+            for step in steps {
+                known += step;
+                // Everything starting before `known` must have been found.
+                while added < laid.len() && laid[added].0 < known {
+                    let (offset, len, lsn) = laid[added];
+                    along.add(offset, len, lsn);
+                    added += 1;
+                }
+                along.advance(known);
+            }
+            for &(offset, len, lsn) in &laid[added..] {
+                along.add(offset, len, lsn);
+            }
+            prop_assert_eq!(along.finish(), at_end.finish());
+        }
+    }
 }

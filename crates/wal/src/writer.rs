@@ -53,6 +53,17 @@ pub trait LogFile: Send + Sync {
     fn append_all(&self, buf: &[u8]) -> io::Result<()>;
     /// Makes everything appended so far durable (`fdatasync`).
     fn sync_data(&self) -> io::Result<()>;
+    /// The file's length now. A file that cannot say is never cut back
+    /// after a failure (see [`LogFile::cut_back_to`]).
+    fn current_len(&self) -> io::Result<u64> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+    /// Truncates the file to `len` and makes that durable: how a poisoned
+    /// writer takes back what it wrote but never made durable.
+    fn cut_back_to(&self, len: u64) -> io::Result<()> {
+        let _ = len;
+        Err(io::ErrorKind::Unsupported.into())
+    }
 }
 
 impl LogFile for File {
@@ -63,6 +74,15 @@ impl LogFile for File {
 
     fn sync_data(&self) -> io::Result<()> {
         File::sync_data(self)
+    }
+
+    fn current_len(&self) -> io::Result<u64> {
+        Ok(self.metadata()?.len())
+    }
+
+    fn cut_back_to(&self, len: u64) -> io::Result<()> {
+        self.set_len(len)?;
+        self.sync_all()
     }
 }
 
@@ -75,6 +95,11 @@ struct State {
     sealed: usize,
     next_lsn: u64,
     durable_lsn: u64,
+    /// Length of the file once every write handed to it so far lands, and
+    /// the length the last successful fsync covered; `None` when the file
+    /// cannot tell its length (then a failure cuts nothing back).
+    written_len: Option<u64>,
+    durable_len: Option<u64>,
     /// A leader is fsyncing outside the lock.
     syncing: bool,
     poisoned: Option<(&'static str, String)>,
@@ -108,6 +133,7 @@ impl<F: LogFile> Wal<F> {
     /// This is the seam for tests that inject a failing [`LogFile`]; real
     /// callers use [`crate::open`], [`Wal::create`] or `KvStore`.
     pub fn from_file(file: F, path: impl Into<PathBuf>, last_lsn: u64, policy: SyncPolicy) -> Self {
+        let len = file.current_len().ok();
         Wal {
             file,
             path: path.into(),
@@ -117,6 +143,8 @@ impl<F: LogFile> Wal<F> {
                 sealed: 0,
                 next_lsn: last_lsn + 1,
                 durable_lsn: last_lsn,
+                written_len: len,
+                durable_len: len,
                 syncing: false,
                 poisoned: None,
                 ends_in_partial: false,
@@ -263,6 +291,7 @@ impl<F: LogFile> Wal<F> {
             return Err(self.poison(&mut state, "fsync", err));
         }
         state.durable_lsn = lsn - 1;
+        state.durable_len = state.written_len;
         Ok(lsn)
     }
 
@@ -278,7 +307,18 @@ impl<F: LogFile> Wal<F> {
         check_state(&self.path, state)
     }
 
+    /// Poisons the writer and, best effort, cuts the file back to the
+    /// length the last successful fsync covered: bytes written after it were
+    /// never acknowledged as durable, and after a failed write or fsync the
+    /// kernel may still hold some of them (or have marked them clean without
+    /// writing them), so a reopen could otherwise replay records nobody was
+    /// told are durable, or miss ones it read from a stale page cache.
     fn poison(&self, state: &mut State, operation: &'static str, err: io::Error) -> Error {
+        if let Some(len) = state.durable_len {
+            // Best effort: the writer is unusable either way, and the
+            // reader judges whatever is left.
+            let _ = self.file.cut_back_to(len);
+        }
         state.poisoned = Some((operation, err.to_string()));
         self.synced.notify_all();
         Error::Poisoned {
@@ -298,6 +338,8 @@ impl<F: LogFile> Wal<F> {
         if let Err(err) = self.file.append_all(&state.buffer) {
             return Err(self.poison(state, "write", err));
         }
+        let written = state.buffer.len() as u64;
+        state.written_len = state.written_len.map(|len| len + written);
         state.buffer.clear();
         state.sealed = 0;
         Ok(())
@@ -319,6 +361,7 @@ impl<F: LogFile> Wal<F> {
             }
             self.write_out(&mut state)?;
             let target = state.next_lsn - 1;
+            let target_len = state.written_len;
             state.syncing = true;
             drop(state);
             let synced = self.file.sync_data();
@@ -327,6 +370,7 @@ impl<F: LogFile> Wal<F> {
             match synced {
                 Ok(()) => {
                     state.durable_lsn = state.durable_lsn.max(target);
+                    state.durable_len = state.durable_len.max(target_len);
                     self.synced.notify_all();
                 }
                 Err(err) => return Err(self.poison(&mut state, "fsync", err)),

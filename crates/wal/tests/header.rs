@@ -197,6 +197,15 @@ fn a_missing_file_is_an_io_error_for_readers_and_created_by_writers() {
 fn a_directory_is_refused_with_its_path() {
     let dir = tempfile::tempdir().unwrap();
     let err = KvStore::recover(dir.path()).err().unwrap();
-    assert!(matches!(err, Error::Io { .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::NotAFile {
+                kind: "directory",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert!(err.to_string().contains(&dir.path().display().to_string()));
 }

@@ -209,3 +209,40 @@ fn reopening_after_poison_recovers_what_reached_the_file() {
     assert_eq!(store.get("c"), None);
     assert_eq!(store.put("d", "4").unwrap(), report.last_lsn + 1);
 }
+
+/// After a failed fsync the file is cut back to what the last good fsync
+/// covered: the records written since were never acknowledged, and left in
+/// place a reopen would replay them (from the disk, or from a page cache
+/// the kernel marked clean without writing).
+#[test]
+fn a_failed_fsync_cuts_the_file_back_to_its_durable_length() {
+    let file = failing(None, Some(3));
+    let wal = file.wal(SyncPolicy::Always);
+    wal.append(Op::Put, b"a", b"1").unwrap();
+    wal.append(Op::Put, b"b", b"2").unwrap();
+    let durable = file.bytes();
+    assert_poisoned(wal.append(Op::Put, b"c", b"3"), "fsync");
+    assert_eq!(file.bytes(), durable, "only acknowledged records remain");
+    assert_eq!(file.bytes(), file.synced_bytes());
+}
+
+/// A failed write in the middle of unsynced records takes back every record
+/// since the last fsync, however many writes reached the file before it.
+#[test]
+fn a_failed_write_cuts_back_every_unsynced_write() {
+    let file = failing(Some(3), None);
+    let wal = file.wal(SyncPolicy::Never);
+    let value = vec![b'v'; 200 * 1024];
+    wal.append(Op::Put, b"a", b"1").unwrap();
+    wal.sync().unwrap();
+    let durable = file.bytes();
+    // Each of these fills the write buffer: appends 2 and 3 hand it over.
+    wal.append(Op::Put, b"big1", &value).unwrap();
+    wal.append(Op::Put, b"big2", &value).unwrap();
+    let mut failed = false;
+    for _ in 0..4 {
+        failed |= wal.append(Op::Put, b"big", &value).is_err();
+    }
+    assert!(failed, "the third write fails");
+    assert_eq!(file.bytes(), durable, "nothing unsynced remains");
+}

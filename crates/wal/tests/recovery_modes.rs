@@ -217,3 +217,39 @@ fn a_second_cut_at_the_same_offset_never_overwrites_the_first() {
         dir.path().join(format!("log.wal.broken-{offset}.1"))
     );
 }
+
+/// The lessons' warning names a torn tail in the words `wal verify` uses,
+/// and only a torn tail.
+#[test]
+fn the_warning_says_torn_tail_exactly_when_it_is_one() {
+    let log = Log::new(&puts(3, 10));
+    let torn = &log.bytes[..log.bytes.len() - 4];
+    let corrupt = {
+        let mut bytes = log.bytes.clone();
+        bytes[log.offsets[1] as usize + 25] ^= 1;
+        bytes
+    };
+    for (bytes, torn_tail) in [(torn.to_vec(), true), (corrupt, false)] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.wal");
+        std::fs::write(&path, &bytes).unwrap();
+        let report = wal::replay(&path, RecoveryMode::PointInTime, |_| {}).unwrap();
+        let warning = report.warning().unwrap();
+        assert!(
+            warning.starts_with("skipping corrupt record at offset "),
+            "{warning}"
+        );
+        assert_eq!(warning.ends_with("; a torn tail"), torn_tail, "{warning}");
+        if torn_tail {
+            let offset = log.offsets[2];
+            assert_eq!(
+                warning,
+                format!(
+                    "skipping corrupt record at offset {offset} (incomplete record: \
+                     only {} bytes before the end of the file); a torn tail",
+                    bytes.len() as u64 - offset
+                )
+            );
+        }
+    }
+}

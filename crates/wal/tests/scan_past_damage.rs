@@ -166,3 +166,84 @@ fn the_search_ends_on_a_large_damaged_region() {
     let damage = summary.damage.unwrap();
     assert_eq!(damage.records_after, 0, "{damage}");
 }
+
+/// A reader that counts the bytes it hands out and refuses to hand out more
+/// than `limit`: the search past damage must read each byte about once.
+struct Counting<R> {
+    inner: R,
+    read: u64,
+    limit: u64,
+}
+
+impl<R: std::io::Read> std::io::Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        assert!(
+            self.read <= self.limit,
+            "read {} bytes of a {}-byte file: the search is not linear",
+            self.read,
+            self.limit / 2
+        );
+        Ok(n)
+    }
+}
+
+impl<R: std::io::Seek> std::io::Seek for Counting<R> {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.inner.seek(pos)
+    }
+}
+
+/// A crafted 32 MiB file in which every eighth offset looks like the header
+/// of a 16 MiB record (a known op, lengths under the caps and inside the
+/// file, a later LSN), followed by one intact record. Checksumming each
+/// candidate's bytes, as the search once did, reads 16 MiB two million
+/// times; the search must read the file about once and still find the one
+/// readable record.
+#[test]
+fn a_crafted_file_of_plausible_headers_is_searched_in_one_pass() {
+    const SIZE: usize = 32 * 1024 * 1024;
+    let mut bytes = wal::file_header().to_vec();
+    // Period 8: `01 00 00 00 00 00 00 00`. At offsets 4 past each `01`
+    // (counted from the first record) the op byte is 1, the key length 0
+    // and the value length 0x01000000, the 16 MiB cap.
+    bytes.extend((0..SIZE).map(|i| u8::from(i % 8 == 0)));
+    let intact_at = bytes.len() as u64;
+    bytes.extend_from_slice(&wal::encode(&put(7, b"found", b"me")));
+    let len = bytes.len() as u64;
+    let src = Counting {
+        inner: std::io::Cursor::new(&bytes),
+        read: 0,
+        limit: 2 * len,
+    };
+    let summary = wal::WalReader::new(src, len, "crafted.wal")
+        .unwrap()
+        .finish()
+        .unwrap();
+    assert_eq!(summary.records, 0);
+    let damage = summary.damage.unwrap();
+    assert_eq!(damage.offset, wal::FILE_HEADER_LEN as u64);
+    assert_eq!(damage.records_after, 1, "{damage}");
+    assert_eq!(damage.first_readable_after, Some(intact_at));
+}
+
+/// Hostile LSNs after damage: the largest LSN there is, then an LSN that a
+/// wrapping addition would take for its successor. Neither may overflow
+/// (a debug build panicked), and only the first is a readable record with a
+/// later LSN (a release build counted the LSN-0 record too).
+#[test]
+fn an_lsn_of_u64_max_after_damage_ends_its_chain() {
+    let log = Log::new(&puts(2, 10));
+    let mut bytes = log.bytes.clone();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    let at = bytes.len() as u64;
+    bytes.extend_from_slice(&wal::encode(&put(u64::MAX, b"max", b"1")));
+    bytes.extend_from_slice(&wal::encode(&put(0, b"wrapped", b"2")));
+    let (read, summary) = read_bytes(&bytes);
+    assert_eq!(read.len(), 1);
+    let damage = summary.damage.unwrap();
+    assert_eq!(damage.records_after, 1, "{damage}");
+    assert_eq!(damage.first_readable_after, Some(at));
+}

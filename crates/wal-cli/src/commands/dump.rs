@@ -3,14 +3,18 @@
 //! Records are written out as they are read, in both formats, so memory
 //! stays bounded by one record whatever the size of the file.
 
-use std::io::{self, BufWriter, Write};
-use std::path::PathBuf;
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
 
-use wal::{Entry, Op, Summary, WalReader};
+use anyhow::Context;
+
+use wal::{Entry, Op, SavedTail, Summary, WalReader};
 
 use super::stdout_error;
 use crate::exit::Exit;
 use crate::json::{JsonDumpWriter, JsonRecord, JsonTail};
+use crate::layout::{damaged_table, header_table, record_table};
 use crate::text::{PREVIEW_CHARS, quoted_preview};
 
 #[derive(Debug, clap::Args)]
@@ -18,8 +22,14 @@ pub struct DumpArgs {
     /// The log; never modified.
     pub file: PathBuf,
     /// Write one JSON document instead of a table (full keys and values).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "bytes")]
     pub json: bool,
+    /// Show every record's bytes in hex under the names of its fields (CRC,
+    /// LSN, op, key len, value len, key, value) with their offsets; for a
+    /// damaged or partial record, the bytes that are there, the fields they
+    /// cover and what is missing.
+    #[arg(long)]
+    pub bytes: bool,
 }
 
 pub const EXAMPLES: &str = "\
@@ -28,11 +38,28 @@ offset X (N bytes)`, or `corrupt at offset X (reason); K readable records
 after it`. dump exits 0 whenever it could read the file, whatever the
 verdict; `wal verify` turns the verdict into an exit code.
 
+A saved tail (FILE.broken-OFFSET, what a writer or `wal repair` cut off a
+log) has no header: dump reads it from its first byte, listing its readable
+records and its damaged stretches in order, at the offsets they had in the
+log.
+
 Examples:
   wal dump shop.wal
+  wal dump shop.wal --bytes          every field of every record, in hex
+  wal dump shop.wal.broken-170       what a cut removed
   wal dump shop.wal --json | jq '.records[] | select(.op == \"delete\")'";
 
 pub fn run(args: &DumpArgs) -> anyhow::Result<Exit> {
+    if wal::saved_tail_origin(&args.file).is_some() {
+        let tail = SavedTail::open(&args.file)?;
+        // A log that happens to be named like a saved tail is a log.
+        if !tail.bytes.starts_with(&wal::MAGIC) {
+            return saved_tail::run(&tail, args);
+        }
+    }
+    if args.bytes {
+        return dump_bytes(&args.file);
+    }
     let mut reader = WalReader::open(&args.file)?;
     let out = BufWriter::new(io::stdout().lock());
     let mut format = if args.json {
@@ -108,11 +135,153 @@ impl Table {
         )
     }
 
+    /// A line of its own among the rows.
+    fn line(&mut self, line: &str) -> io::Result<()> {
+        self.out.write_all(line.as_bytes())
+    }
+
     fn finish(mut self, summary: &Summary) -> io::Result<Stdout> {
         match &summary.damage {
             None => writeln!(self.out, "clean")?,
             Some(damage) => writeln!(self.out, "{damage}")?,
         }
         Ok(self.out)
+    }
+}
+
+/// `--bytes` on a log: the header, every readable record, then the damaged
+/// or partial record where reading stopped, each field by field.
+fn dump_bytes(path: &Path) -> anyhow::Result<Exit> {
+    let mut reader = WalReader::open(path)?;
+    let mut out = BufWriter::new(io::stdout().lock());
+    let mut file = File::open(path).with_context(|| path.display().to_string())?;
+    let head = read_at(&mut file, 0, wal::FILE_HEADER_LEN as u64)
+        .with_context(|| path.display().to_string())?;
+    let mut entries = 0;
+    while let Some(entry) = reader.next_entry()? {
+        if entries == 0 {
+            write!(out, "{}", header_table(&head)).map_err(stdout_error)?;
+        }
+        entries += 1;
+        let table = record_table(entry.offset, &wal::encode(&entry.record));
+        write!(out, "{table}").map_err(stdout_error)?;
+    }
+    let summary = reader.finish()?;
+    match &summary.damage {
+        None => {
+            if entries == 0 && head.len() == wal::FILE_HEADER_LEN {
+                write!(out, "{}", header_table(&head)).map_err(stdout_error)?;
+            }
+            writeln!(out, "clean").map_err(stdout_error)?;
+        }
+        Some(damage) => {
+            if entries == 0 && damage.offset > 0 {
+                write!(out, "{}", header_table(&head)).map_err(stdout_error)?;
+            }
+            // The damaged record as far as its header claims (the caps bound
+            // that), or the header's worth when it cannot be believed.
+            let most = (wal::RECORD_HEADER_LEN as u64 + u64::from(wal::MAX_KEY_LEN))
+                + u64::from(wal::MAX_VALUE_LEN);
+            let bytes = read_at(&mut file, damage.offset, damage.bytes_to_end.min(most))
+                .with_context(|| path.display().to_string())?;
+            let mut why = damage.reason();
+            if damage.is_torn_tail() {
+                why.push_str("; a torn tail");
+            }
+            if damage.offset == 0 {
+                writeln!(out, "file header at offset 0 ({why})").map_err(stdout_error)?;
+            } else {
+                let table = damaged_table(damage.offset, &bytes, &why);
+                write!(out, "{table}").map_err(stdout_error)?;
+            }
+            writeln!(out, "{damage}").map_err(stdout_error)?;
+        }
+    }
+    out.flush().map_err(stdout_error)?;
+    Ok(Exit::Success)
+}
+
+/// Up to `len` bytes of `file` from `offset`.
+fn read_at(file: &mut File, offset: u64, len: u64) -> io::Result<Vec<u8>> {
+    file.seek(SeekFrom::Start(offset))?;
+    let mut bytes = Vec::new();
+    file.take(len).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// Dumping a saved tail: its records and damaged stretches, in order.
+mod saved_tail {
+    use std::io::{self, Write};
+
+    use wal::{SavedTail, TailPiece};
+
+    use super::{DumpArgs, Table, damaged_table, record_table, stdout_error};
+    use crate::exit::Exit;
+    use crate::text::count;
+
+    pub fn run(tail: &SavedTail, args: &DumpArgs) -> anyhow::Result<Exit> {
+        anyhow::ensure!(
+            !args.json,
+            "{}: --json does not read saved tails; use the table or --bytes",
+            tail.path.display()
+        );
+        let mut out = io::BufWriter::new(io::stdout().lock());
+        writeln!(
+            out,
+            "saved tail: the bytes cut off a log at offset {} ({} bytes), \
+             shown at the offsets they had in the log",
+            tail.origin,
+            tail.bytes.len()
+        )
+        .map_err(stdout_error)?;
+        let mut table = (!args.bytes)
+            .then(|| Table::begin(out))
+            .transpose()
+            .map_err(stdout_error)?;
+        let mut out = io::BufWriter::new(io::stdout().lock());
+        let (mut records, mut damaged) = (0, 0);
+        for piece in &tail.pieces {
+            match piece {
+                TailPiece::Record(entry) => {
+                    records += 1;
+                    match &mut table {
+                        Some(table) => table.record(entry),
+                        None => {
+                            let at = (entry.offset - tail.origin) as usize;
+                            let bytes = &tail.bytes[at..at + entry.len as usize];
+                            write!(out, "{}", record_table(entry.offset, bytes))
+                        }
+                    }
+                    .map_err(stdout_error)?;
+                }
+                TailPiece::Damaged { offset, len, kind } => {
+                    damaged += 1;
+                    let line = match &table {
+                        Some(_) => format!("damaged at offset {offset} ({len} bytes): {kind}\n"),
+                        None => {
+                            let at = (offset - tail.origin) as usize;
+                            let bytes = &tail.bytes[at..at + *len as usize];
+                            damaged_table(*offset, bytes, &kind.to_string())
+                        }
+                    };
+                    match &mut table {
+                        Some(table) => table.line(&line),
+                        None => write!(out, "{line}"),
+                    }
+                    .map_err(stdout_error)?;
+                }
+            }
+        }
+        let stretches = if damaged == 1 { "stretch" } else { "stretches" };
+        let end = format!(
+            "saved tail: {}, {damaged} damaged {stretches}\n",
+            count(records, "readable record"),
+        );
+        match table {
+            Some(mut table) => table.line(&end).and_then(|()| table.out.flush()),
+            None => write!(out, "{end}").and_then(|()| out.flush()),
+        }
+        .map_err(stdout_error)?;
+        Ok(Exit::Success)
     }
 }

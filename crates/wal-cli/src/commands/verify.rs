@@ -35,7 +35,7 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<Exit> {
     ))?;
     Ok(match &summary.damage {
         None => Exit::Success,
-        Some(damage) if damage.is_tail_only() => Exit::Negative,
+        Some(damage) if damage.is_cuttable() => Exit::Negative,
         Some(_) => Exit::ReadableAfterDamage,
     })
 }

@@ -3,7 +3,9 @@
 
 mod support;
 
+mod create_race;
 mod dump;
+mod dump_bytes;
 mod errors;
 mod help;
 mod load;

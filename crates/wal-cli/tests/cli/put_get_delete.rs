@@ -171,3 +171,52 @@ fn get_on_a_log_with_mid_log_damage_warns_and_answers_from_the_prefix() {
     // `cherry` sits behind the damage: replay never reaches it.
     scratch.wal("get", &["cherry"]).assert().code(1);
 }
+
+#[test]
+fn get_on_a_torn_log_says_in_its_warning_that_it_is_a_torn_tail() {
+    let scratch = Scratch::torn(5);
+    let damage = damage_of(&scratch.path);
+    scratch
+        .wal("get", &["apple"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(format!(
+            "{}: warning: skipping corrupt record at offset {} (incomplete record: \
+             only {} bytes before the end of the file); a torn tail\n",
+            scratch.shown(),
+            damage.offset,
+            damage.bytes_to_end
+        )));
+    // The same words as the verdict of `wal verify`.
+    scratch
+        .wal("verify", &[])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(format!(
+            "torn tail at offset {}",
+            damage.offset
+        )));
+}
+
+/// A power failure zeroed a sector of an unsynced write while later sectors
+/// landed: the writers cut it as a torn tail instead of refusing (exit 3).
+#[test]
+fn put_cuts_a_zero_filled_tail_with_records_behind_it() {
+    let scratch = Scratch::with_puts(&[("k", &"v".repeat(1200)), ("k2", "after")]);
+    let mut bytes = scratch.bytes();
+    bytes[512..1024].fill(0);
+    fs::write(&scratch.path, &bytes).unwrap();
+    scratch
+        .wal("verify", &[])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "zero-filled; 1 readable record after it, never acknowledged",
+        ));
+    scratch
+        .wal("put", &["new", "value"])
+        .assert()
+        .success()
+        .stdout("1\n")
+        .stderr(predicate::str::contains("cut torn tail at offset 16"));
+}

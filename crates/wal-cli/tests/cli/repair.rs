@@ -123,3 +123,50 @@ fn a_second_cut_at_the_same_offset_does_not_overwrite_the_first() {
     assert_eq!(fs::read(scratch.broken_file(113)).unwrap(), first_tail);
     assert_eq!(scratch.files().len(), 3, "{:?}", scratch.files());
 }
+
+/// A cut whose copy of the tail fails (here the file size limit stops it)
+/// leaves the log as it was and removes the copy it started: retrying it
+/// used to leave an empty `.broken-N.k` file per attempt.
+#[test]
+fn a_failed_cut_leaves_no_saved_file_behind() {
+    let scratch = Scratch::with_puts(&[("small", "1"), ("big", &"x".repeat(8000))]);
+    let mut bytes = scratch.bytes();
+    bytes.truncate(bytes.len() - 5);
+    fs::write(&scratch.path, &bytes).unwrap();
+    for _ in 0..2 {
+        // `ulimit -f 4` is 2 KiB in dash and 4 KiB in bash: less than the
+        // tail either way. SIGXFSZ ignored, the write fails with EFBIG.
+        std::process::Command::new("sh")
+            .args(["-c", "trap '' XFSZ; ulimit -f 4; exec \"$0\" repair \"$1\""])
+            .arg(assert_cmd::cargo::cargo_bin!("wal"))
+            .arg(&scratch.path)
+            .output()
+            .map(|output| assert_eq!(output.status.code(), Some(2), "{output:?}"))
+            .unwrap();
+    }
+    assert_eq!(scratch.files(), ["test.wal"], "no saved tail is left");
+    assert_eq!(scratch.bytes(), bytes, "the log is untouched");
+}
+
+#[test]
+fn a_fifo_is_refused_at_once_with_exit_2() {
+    let scratch = Scratch::new();
+    let status = std::process::Command::new("mkfifo")
+        .arg(&scratch.path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for subcommand in ["verify", "dump", "repair"] {
+        scratch
+            .wal(subcommand, &[])
+            .timeout(std::time::Duration::from_secs(20))
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("not a regular file (a FIFO)"));
+    }
+    scratch
+        .wal("get", &["k"])
+        .timeout(std::time::Duration::from_secs(20))
+        .assert()
+        .code(2);
+}

@@ -175,6 +175,15 @@ impl wal::LogFile for MemHandle {
         Ok(())
     }
 
+    fn current_len(&self) -> std::io::Result<u64> {
+        Ok(self.0.data.lock().unwrap().len() as u64)
+    }
+
+    fn cut_back_to(&self, len: u64) -> std::io::Result<()> {
+        self.0.data.lock().unwrap().truncate(len as usize);
+        Ok(())
+    }
+
     fn sync_data(&self) -> std::io::Result<()> {
         let call = self
             .0

@@ -1,0 +1,128 @@
+//! Reading what a writer cut off a log: the `NAME.broken-OFFSET` files.
+//!
+//! A saved tail holds the log's bytes from the damage on, byte for byte, and
+//! nothing else: no file header, and no record of the LSN before it. So it
+//! is read on its own terms: from its first byte, every readable record (any
+//! LSN) and every damaged stretch between them, in file order, with offsets
+//! as they were in the log (`OFFSET` from the file's name plus the position
+//! in the tail). Damaged stretches end where the search past damage finds
+//! the next readable record.
+
+use std::fs;
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, IoContext, Result};
+use crate::reader::{Entry, check_regular_file, record_at_any_lsn};
+use crate::record::DamageKind;
+use crate::scan;
+
+/// One stretch of a saved tail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TailPiece {
+    /// A readable record (offset as it was in the log).
+    Record(Entry),
+    /// Bytes that are not a readable record, up to the next one or the end.
+    Damaged {
+        offset: u64,
+        len: u64,
+        /// What is wrong with a record starting there.
+        kind: DamageKind,
+    },
+}
+
+/// A saved tail, read whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedTail {
+    pub path: PathBuf,
+    /// Offset in the log of the tail's first byte (from the file's name).
+    pub origin: u64,
+    /// The tail's bytes, in order.
+    pub bytes: Vec<u8>,
+    pub pieces: Vec<TailPiece>,
+}
+
+/// The offset a saved tail's name says it was cut at: `NAME.broken-OFFSET`
+/// or `NAME.broken-OFFSET.K`. `None` for any other name.
+pub fn saved_tail_origin(path: &Path) -> Option<u64> {
+    let name = path.file_name()?.to_str()?;
+    let (_, after) = name.rsplit_once(".broken-")?;
+    let digits = after.split_once('.').map_or(after, |(offset, k)| {
+        if !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()) {
+            offset
+        } else {
+            ""
+        }
+    });
+    digits.parse().ok()
+}
+
+impl SavedTail {
+    /// Reads the saved tail at `path`, which must be named like one. The
+    /// whole tail is held in memory: a tail is what one cut removed.
+    pub fn open(path: impl AsRef<Path>) -> Result<SavedTail> {
+        let path = path.as_ref();
+        let origin = saved_tail_origin(path).ok_or_else(|| Error::NotAWal {
+            path: path.to_path_buf(),
+            reason: "not named like a saved tail (NAME.broken-OFFSET)".to_string(),
+        })?;
+        check_regular_file(path)?;
+        let bytes = fs::read(path).at(path)?;
+        let pieces = pieces_of(&bytes, origin).at(path)?;
+        Ok(SavedTail {
+            path: path.to_path_buf(),
+            origin,
+            bytes,
+            pieces,
+        })
+    }
+}
+
+fn pieces_of(bytes: &[u8], origin: u64) -> std::io::Result<Vec<TailPiece>> {
+    let len = bytes.len() as u64;
+    let mut pieces = Vec::new();
+    let mut pos = 0u64;
+    while pos < len {
+        match record_at_any_lsn(&bytes[pos as usize..]) {
+            Ok((record, record_len)) => {
+                pieces.push(TailPiece::Record(Entry {
+                    offset: origin + pos,
+                    len: record_len,
+                    record: record.to_record(),
+                }));
+                pos += record_len;
+            }
+            Err(kind) => {
+                // LSN 0 before it: any readable record ends the stretch.
+                let found = scan::readable_after(&mut Cursor::new(bytes), len, pos, 0)?;
+                let end = found.first_offset.unwrap_or(len);
+                pieces.push(TailPiece::Damaged {
+                    offset: origin + pos,
+                    len: end - pos,
+                    kind,
+                });
+                pos = end;
+            }
+        }
+    }
+    Ok(pieces)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_of_saved_tails_give_their_offset() {
+        for (name, origin) in [
+            ("shop.wal.broken-170", Some(170)),
+            ("dir/shop.wal.broken-16.2", Some(16)),
+            ("shop.wal", None),
+            ("shop.wal.broken-", None),
+            ("shop.wal.broken-12x", None),
+            ("shop.wal.broken-12.x", None),
+        ] {
+            assert_eq!(saved_tail_origin(Path::new(name)), origin, "{name}");
+        }
+    }
+}
