@@ -218,6 +218,22 @@ pub fn python_store(script: &str) -> Option<String> {
     Some(shell_words::join([python, path.display().to_string()]))
 }
 
+/// Builds the untouched Rust starter store (`examples/stores/rust-starter`,
+/// its own Cargo project) into `target` and returns its executable.
+pub fn rust_starter(target: &Path) -> PathBuf {
+    let manifest =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/stores/rust-starter/Cargo.toml");
+    let built =
+        std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+            .args(["build", "--quiet", "--manifest-path"])
+            .arg(&manifest)
+            .env("CARGO_TARGET_DIR", target)
+            .status()
+            .expect("run cargo");
+    assert!(built.success(), "the starter builds");
+    target.join("debug/kvstore-starter")
+}
+
 /// Whether `strace` is installed, for the power-loss check's tests; under CI
 /// a missing strace is a failure (`.ci/run` installs it).
 pub fn strace_installed() -> bool {

@@ -3,7 +3,9 @@
 //! its defect, with the explanation a student can act on; the untouched
 //! Rust starter must fail with its `todo!` visible.
 
-use drill::testing::python_store;
+use std::path::Path;
+
+use drill::testing::{python_store, rust_starter};
 
 use crate::binary;
 
@@ -105,20 +107,9 @@ fn a_store_that_never_answers_is_killed_after_the_bound() {
 
 #[test]
 fn the_untouched_rust_starter_fails_with_its_todo() {
-    let manifest = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../examples/stores/rust-starter/Cargo.toml"
-    );
     // Cargo's scratch space for integration tests: kept between runs, so
     // the starter is compiled once.
-    let target = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("rust-starter");
-    let built = std::process::Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "--manifest-path", manifest])
-        .env("CARGO_TARGET_DIR", &target)
-        .status()
-        .expect("run cargo");
-    assert!(built.success(), "the starter builds");
-    let exe = target.join("debug/kvstore-starter");
+    let exe = rust_starter(&Path::new(env!("CARGO_TARGET_TMPDIR")).join("rust-starter"));
     binary().fails_against(
         &exe.display().to_string(),
         &[

@@ -2,7 +2,9 @@
 //! pass; each deliberately broken store must fail at the check that catches
 //! its defect, with the explanation a student can act on.
 
-use drill::testing::python_store;
+use std::path::Path;
+
+use drill::testing::{python_store, rust_starter};
 
 use crate::binary;
 
@@ -104,6 +106,19 @@ fn discarding_the_log_on_damage_loses_the_five_operations() {
             "FAILED: the first 10 of the ",
             "found {user:1=NOT_FOUND, user:2=NOT_FOUND, user:3=NOT_FOUND, user:4=NOT_FOUND}",
             "Likely defect: intact records before the damaged one were lost",
+        ],
+    );
+}
+
+#[test]
+fn the_untouched_rust_starter_fails_with_its_todo() {
+    let exe = rust_starter(&Path::new(env!("CARGO_TARGET_TMPDIR")).join("rust-starter"));
+    binary().fails_against(
+        &exe.display().to_string(),
+        &[
+            "start the store on ",
+            "expected a READY line, found the store exited (exit status: 101) without printing it",
+            "not yet implemented: w09-l07:",
         ],
     );
 }
