@@ -193,6 +193,12 @@ fn print_kept<D: Drill>(dir: &Path, store: &Store, out: &mut dyn Write) -> Resul
             ));
         }
     }
+    if !store.is_reference() {
+        lines.push(
+            "  (the files in them are your store's own: the drill never parses them, it only compared their bytes)"
+                .to_string(),
+        );
+    }
     if dir.join(crate::TRACES_DIR).is_dir() {
         let name = format!("{}/", crate::TRACES_DIR);
         lines.push(format!(
