@@ -150,8 +150,9 @@ fn run_in_temp_dir<D: Drill>(
         dir: dir.path().to_path_buf(),
         store: store.recorded(recorder),
         fault,
+        keep,
     };
-    let verdict = D::run(&options, out);
+    let verdict = D::run(&options, out).map_err(|err| blame_the_break(err, options.fault.as_ref()));
     if keep {
         print_kept::<D>(&dir.keep(), &options.store, out)?;
     } else {
@@ -170,6 +171,36 @@ fn run_in_temp_dir<D: Drill>(
         return verdict.and(cleanup);
     }
     verdict
+}
+
+/// A check that failed under `--break NAME` failed because of the damage the
+/// drill did on purpose, not because of a defect of the store: say so
+/// instead of guessing a defect.
+fn blame_the_break<F: clap::ValueEnum>(err: Error, fault: Option<&F>) -> Error {
+    let Some(value) = fault.and_then(|fault| fault.to_possible_value()) else {
+        return err;
+    };
+    match err {
+        Error::Check {
+            what,
+            expected,
+            found,
+            ..
+        } => Error::Check {
+            what,
+            expected,
+            found,
+            why: Some(format!(
+                "none: this is the damage --break {} did on purpose ({}); a store that skips a damaged record rightly loses it, so this check fails by design",
+                value.get_name(),
+                value
+                    .get_help()
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
+            )),
+        },
+        other => other,
+    }
 }
 
 /// The `--keep` legend: each kept directory, what it holds, and for the

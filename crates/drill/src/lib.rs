@@ -91,8 +91,11 @@ pub struct Options<F> {
     pub dir: PathBuf,
     /// The store under test: the reference store, or `--store CMD`.
     pub store: Store,
-    /// A fault to inject, so that tests can watch the drill's checks fail.
+    /// Damage to inject (`--break NAME`), to watch a check fail.
     pub fault: Option<F>,
+    /// Whether [`Options::dir`] is kept after the run (`--keep`): only then
+    /// may the transcript point at files in it.
+    pub keep: bool,
 }
 
 /// A directory a drill leaves behind, as the `--keep` legend shows it.

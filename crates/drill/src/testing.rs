@@ -183,6 +183,7 @@ impl<D: Drill> DrillBinary<D> {
             dir: dir.path().to_path_buf(),
             store: crate::Store::reference(self.exe.clone()).recorded(recorder),
             fault,
+            keep: false,
         };
         let mut out = Vec::new();
         let result = D::run(&options, &mut out);

@@ -86,7 +86,7 @@ impl Drill for CrashAfterWal {
         std::fs::create_dir(&dir).doing(format!("create {}", dir.display()))?;
         let store = simulated_crash(options, &dir, &mut steps)?;
         real_crash(options, store, &dir, &mut steps)?;
-        drill::powerloss::check_step(&mut steps, &options.store, &options.dir)
+        drill::powerloss::check_step(&mut steps, &options.store, &options.dir, options.keep)
     }
 }
 

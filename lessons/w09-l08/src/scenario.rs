@@ -199,9 +199,13 @@ fn partial_record(
             "in the reference format those {len} bytes are {}",
             describe_cut(len, &SIXTH)
         ))?;
+        let see = if options.keep {
+            "its legend at the end shows every byte with `wal dump --bytes`"
+        } else {
+            "run with --keep to see every byte with `wal dump --bytes`"
+        };
         steps.note(format_args!(
-            "(the lesson's record ends with its checksum; ours starts with it, so a reader knows what to check before it trusts any length; to see every byte, run with --keep, then: cargo run -p wal-cli -- dump --bytes {})",
-            options.dir.join(PARTIAL_AS_BUILT_DIR).join(store_protocol::LOG_FILE).display()
+            "(the lesson's record ends with its checksum; ours starts with it, so a reader knows what to check before it trusts any length; {see})"
         ))?;
     }
     session::show_ready(steps, &mut store)?;

@@ -96,7 +96,17 @@ impl Recorder {
         let trace = self.dir.join(format!("store-{number}.strace"));
         let mut command = std::process::Command::new(strace);
         command
-            .args(["-f", "--seccomp-bpf", "-y", "-qq", "-s", "4096", "-e", TRACED_CALLS, "-o"])
+            .args([
+                "-f",
+                "--seccomp-bpf",
+                "-y",
+                "-qq",
+                "-s",
+                "4096",
+                "-e",
+                TRACED_CALLS,
+                "-o",
+            ])
             .arg(&trace)
             .arg("--")
             .arg(store.get_program())
@@ -115,7 +125,7 @@ impl Recorder {
 
 /// The drill's last step: the rule over every traced store process, the
 /// warnings, and on a violation the loss it allows, shown on a copy.
-pub fn check_step(steps: &mut Steps<'_>, store: &Store, dir: &Path) -> Result<()> {
+pub fn check_step(steps: &mut Steps<'_>, store: &Store, dir: &Path, keep: bool) -> Result<()> {
     let Some(recorder) = store.recorder() else {
         return steps.step("power-loss check skipped: this run recorded no system calls");
     };
@@ -150,15 +160,21 @@ pub fn check_step(steps: &mut Steps<'_>, store: &Store, dir: &Path) -> Result<()
             ));
         }
         if let Some(violation) = findings.violation {
+            let files: Vec<String> = violation
+                .unsynced
+                .keys()
+                .map(|f| f.display().to_string())
+                .collect();
             steps.step(format_args!(
-                "power-loss check: the OK to {} came before an fsync of what it wrote",
-                requests[violation.request]
+                "power-loss check: the OK to {} came without an fsync of {}",
+                requests[violation.request],
+                files.join(", ")
             ))?;
             explain(steps)?;
             for warning in &warnings {
                 steps.note(warning)?;
             }
-            return Err(show_loss(steps, store, dir, run, &violation)?);
+            return Err(show_loss(steps, store, dir, keep, run, &violation)?);
         }
     }
     steps.step(format_args!(
@@ -186,6 +202,7 @@ fn show_loss(
     steps: &mut Steps<'_>,
     store: &Store,
     dir: &Path,
+    keep: bool,
     run: &TracedRun,
     violation: &rule::Violation,
 ) -> Result<Error> {
@@ -220,10 +237,14 @@ fn show_loss(
             }
             Err(err) => format!("no start ({err})"),
         };
+        let kept = if keep {
+            format!(" ({})", copy.display())
+        } else {
+            String::new()
+        };
         steps.note(format_args!(
-            "a power loss right after that OK can leave {} as before the request (its unsynced writes undone); restarted on that state ({}), the store answered GET {key} -> {came_back}, though {request} was acknowledged",
-            names.join(", "),
-            copy.display()
+            "a power loss right after that OK can leave {} as before the request (its unsynced writes undone); restarted on that state{kept}, the store answered GET {key} -> {came_back}, though {request} was acknowledged",
+            names.join(", ")
         ))?;
     }
     Ok(Error::Check {
