@@ -52,6 +52,8 @@ pub struct Running {
     stderr_unshown: usize,
     /// The free text of its `READY` line.
     pub ready: String,
+    /// How long it took from the spawn to `READY`.
+    pub started_in: Duration,
 }
 
 struct Traced {
@@ -63,6 +65,7 @@ struct Traced {
 impl Running {
     /// Starts `store` on `dir` and waits for its `READY` line.
     pub fn start(store: &Store, dir: &Path) -> Result<Running> {
+        let spawned = Instant::now();
         let mut command = store.command(dir);
         let mut traced = None;
         if let Some(recorder) = store.recorder()
@@ -124,12 +127,14 @@ impl Running {
             stderr_seen: Vec::new(),
             stderr_unshown: 0,
             ready: String::new(),
+            started_in: Duration::ZERO,
         };
         let what = format!("start the store on {}", dir.display());
         let line = running.next_line(&what, "a READY line", READY_TIMEOUT)?;
         match ready_text(&line) {
             Some(text) => {
                 running.ready = text.to_string();
+                running.started_in = spawned.elapsed();
                 if let Some(traced) = running.traced.as_mut() {
                     traced.tracee = tracee_of(running.child.id());
                 }

@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
+use std::time::Duration;
 
 use drill::files::DirState;
 use drill::{Doing, Options, Result, Steps, cases};
@@ -54,6 +55,7 @@ pub fn run(options: &Options<Fault>, crashed: &Crashed, steps: &mut Steps<'_>) -
         len - 1
     ))?;
     let outcomes = run_cases(options, &root, &tears)?;
+    let mut starts: Vec<Duration> = outcomes.iter().map(|(_, took)| *took).collect();
     steps.ok(format_args!(
         "{} of {} torn copies recovered exactly the state after the first 5 operations",
         outcomes.len(),
@@ -89,8 +91,9 @@ pub fn run(options: &Options<Fault>, crashed: &Crashed, steps: &mut Steps<'_>) -
         flips.len()
     ))?;
     let outcomes = run_cases(options, &root, &flips)?;
+    starts.extend(outcomes.iter().map(|(_, took)| *took));
     let mut by_outcome: BTreeMap<&str, usize> = BTreeMap::new();
-    for outcome in &outcomes {
+    for (outcome, _) in &outcomes {
         let name = match outcome {
             Recovered::Five => "record 6 skipped (state after 5 operations)",
             Recovered::Six => {
@@ -109,19 +112,43 @@ pub fn run(options: &Options<Fault>, crashed: &Crashed, steps: &mut Steps<'_>) -
         flips.len(),
         breakdown.join("; ")
     ))?;
+    note_slow_start(steps, &starts)?;
     fs::remove_dir(&root).doing(format!("remove {}", root.display()))
 }
 
-/// Runs every case in a directory of its own under `root`.
-fn run_cases(options: &Options<Fault>, root: &Path, cases: &[Case]) -> Result<Vec<Recovered>> {
+/// A store start slower than this makes the sweeps slow enough to say why.
+const SLOW_START: Duration = Duration::from_millis(60);
+
+/// Says so when the store was slow to start, with the usual cause.
+fn note_slow_start(steps: &mut Steps<'_>, starts: &[Duration]) -> Result<()> {
+    let total: Duration = starts.iter().sum();
+    let mean = total / u32::try_from(starts.len().max(1)).unwrap_or(u32::MAX);
+    if mean < SLOW_START {
+        return Ok(());
+    }
+    steps.note(format_args!(
+        "note: the store took {} ms to start on average, {} times here; if its command starts with a version manager's shim (pyenv, asdf), give the interpreter itself, e.g. --store \"$(python3 -c 'import sys; print(sys.executable)') kvstore.py\"",
+        mean.as_millis(),
+        starts.len()
+    ))
+}
+
+/// Runs every case in a directory of its own under `root`: how each
+/// recovered, and how long the store took to start.
+fn run_cases(
+    options: &Options<Fault>,
+    root: &Path,
+    cases: &[Case],
+) -> Result<Vec<(Recovered, Duration)>> {
     let numbered: Vec<(usize, &Case)> = cases.iter().enumerate().collect();
     cases::run_all(&numbered, |(number, case)| {
         let dir = root.join(format!("case-{number}"));
         case.state.write_to(&dir)?;
         let mut store = start_on_damage(&options.store.untraced(), &dir, &case.name)?;
         let recovered = expect_recovered(&mut store, &case.name, case.six_allowed, &case.flip)?;
+        let started_in = store.started_in;
         store.close()?;
         fs::remove_dir_all(&dir).doing(format!("remove {}", dir.display()))?;
-        Ok(recovered)
+        Ok((recovered, started_in))
     })
 }
