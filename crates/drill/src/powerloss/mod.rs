@@ -96,7 +96,17 @@ impl Recorder {
         let trace = self.dir.join(format!("store-{number}.strace"));
         let mut command = std::process::Command::new(strace);
         command
-            .args(["-f", "--seccomp-bpf", "-y", "-qq", "-s", "4096", "-e", TRACED_CALLS, "-o"])
+            .args([
+                "-f",
+                "--seccomp-bpf",
+                "-y",
+                "-qq",
+                "-s",
+                "4096",
+                "-e",
+                TRACED_CALLS,
+                "-o",
+            ])
             .arg(&trace)
             .arg("--")
             .arg(store.get_program())
