@@ -36,6 +36,8 @@ Examples:
   checker grade lessons/w09-l07 class/      a lesson folder; a class folder
   checker grade w09-l07 class/ --format csv > grades.csv
   pbpaste | checker grade w09-l07           stdin
+  checker grade w09-l07 ref.txt --accept-course-stores
+                                            a run of the reference store itself
 
 Exit codes:
   0  every result passed (and `lint` found nothing)
@@ -97,6 +99,12 @@ pub enum Command {
         /// Output format
         #[arg(long, value_enum, default_value_t = GradeFormat::Human)]
         format: GradeFormat,
+        /// Accept drill transcripts of the course's own stores: the reference store (a drill
+        /// run without --store) and the shipped examples (examples/stores/: the model, the
+        /// broken stores, the Rust starter's sources). Without it they fail, since they prove
+        /// nothing about a student's store; use it to grade the reference drills themselves
+        #[arg(long)]
+        accept_course_stores: bool,
     },
 }
 
@@ -249,6 +257,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             lesson,
             pastes,
             format,
+            accept_course_stores,
         } => {
             let lesson = grade::find_lesson(&lesson, lessons_dir)?;
             let found = class::submissions(&pastes)?;
@@ -266,7 +275,10 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             drop(stderr);
             let format = Format::from(format);
             let mut reporter = report::reporter(format, output_for(format));
-            grade::grade(&lesson, &found.pastes, reporter.as_mut()).map(verdict)
+            let options = grade::Options {
+                accept_course_stores,
+            };
+            grade::grade(&lesson, &found.pastes, &options, reporter.as_mut()).map(verdict)
         }
     }
 }

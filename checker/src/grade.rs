@@ -7,6 +7,10 @@
 //! can only be found once all submissions are known: each result's `copy_of`
 //! lists the others that are identical after normalising whitespace and line
 //! ends, or that carry a drill receipt with the same run id.
+//!
+//! A paste must test the student's own store: a drill transcript of the
+//! reference store or of a store the course ships fails unless
+//! [`Options::accept_course_stores`] (see [`course_stores`]).
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -17,6 +21,7 @@ use lesson::{Lesson, OUTPUT_LIMIT, normalize, not_text, read_limited};
 
 use crate::catalog::{self, DOCUMENT};
 use crate::class::Paste;
+use crate::course_stores;
 use crate::error::Error;
 use crate::outcome::{Event, Finished, Status, Summary};
 use crate::report::{self, Reporter};
@@ -46,12 +51,22 @@ pub fn find_lesson(
     Lesson::load(&path).map_err(|error| Error::Lessons(vec![error]))
 }
 
+/// How to grade.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Accept drill transcripts of the course's own stores (the reference
+    /// store, the shipped examples; see [`course_stores`]), which otherwise
+    /// fail: for instructors grading the reference drills themselves.
+    pub accept_course_stores: bool,
+}
+
 /// Grade every paste against `lesson`, in order, reporting to `reporter`.
 /// A paste that cannot be read, is too large or is not text is an `error`
 /// result; the others are still graded.
 pub fn grade(
     lesson: &Lesson,
     pastes: &[Paste],
+    options: &Options,
     reporter: &mut dyn Reporter,
 ) -> Result<Summary, Error> {
     let mut results = Vec::with_capacity(pastes.len());
@@ -62,7 +77,12 @@ pub fn grade(
                 let text = normalize(&bytes);
                 let report = lesson.check_text(&text);
                 copies.add(index, &text, report.receipts.iter().map(|r| r.run.as_str()));
-                Finished::graded(index, lesson, paste.name(), text, &report, None)
+                let not_theirs = if options.accept_course_stores {
+                    None
+                } else {
+                    course_stores::problem(&report.stores)
+                };
+                Finished::graded(index, lesson, paste.name(), text, &report, not_theirs)
             }
             Err(message) => Finished::error(index, lesson, paste.name(), message),
         };

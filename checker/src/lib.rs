@@ -16,7 +16,9 @@
 //!   matches; a paste passes when every pattern matches a line of the run
 //!   (not an echo of the lesson), the run's own verdict is not a failure (in
 //!   any language: `lesson::verdict`), and no drill transcript is cut or
-//!   edited (`lesson::receipt`).
+//!   edited (`lesson::receipt`). A graded paste must also have tested the
+//!   student's own store, not the reference or a shipped example
+//!   ([`course_stores`]); `run` knows what it ran and does not ask.
 //! - **Copies are flagged, not failed.** `grade` reads every submission
 //!   before reporting, so each result can list the others it copies
 //!   (`copy_of`); the instructor decides.
@@ -43,6 +45,7 @@
 pub mod catalog;
 pub mod class;
 pub mod cli;
+pub mod course_stores;
 pub mod drill;
 pub mod error;
 pub mod grade;

@@ -36,7 +36,7 @@ pub struct PatternRecord {
     pub pattern: String,
     /// Whether it matched somewhere.
     pub matched: bool,
-    /// First matching line, counting from 1; `null` when not matched.
+    /// The last line it matched, counting from 1; `null` when not matched.
     pub line: Option<usize>,
     /// Text of that line, cut to a window of 200 characters around the match
     /// when longer; `null` when not matched.
@@ -204,7 +204,7 @@ fn pattern_record(result: &lesson::PatternResult) -> PatternRecord {
     PatternRecord {
         pattern: result.pattern.clone(),
         matched: result.matched(),
-        line: result.first_match.as_ref().map(|m| m.number),
-        text: result.first_match.as_ref().map(|m| m.text.clone()),
+        line: result.last_match.as_ref().map(|m| m.number),
+        text: result.last_match.as_ref().map(|m| m.text.clone()),
     }
 }

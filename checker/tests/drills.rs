@@ -88,10 +88,12 @@ fn transcript(exe: &Path, command: &str, echo: &str, args: &[&str]) -> String {
     )
 }
 
-/// Grade every file of `folder` against `lesson_md` in JSON.
-fn grade_folder(lesson_md: &Path, folder: &Path) -> Value {
+/// Grade every file of `folder` against `lesson_md` in JSON, with the
+/// options `args`.
+fn grade_folder(lesson_md: &Path, folder: &Path, args: &[&str]) -> Value {
     let output = checker(folder)
         .args(["grade", "--format", "json"])
+        .args(args)
         .arg(lesson_md)
         .arg(folder)
         .output()
@@ -113,16 +115,24 @@ fn real_drill_output_passes_whole_and_fails_cut_or_edited() {
         let (command, echo) = verify_lines(&lesson);
         let whole = transcript(exe, &command, &echo, &[]);
 
-        // Whole, with the shell lines: passes.
+        // Whole, with the shell lines: passes when the reference store is
+        // accepted, and fails otherwise, naming the store line.
         let dir = tempfile::tempdir().unwrap();
         let paste = dir.path().join("whole.txt");
         std::fs::write(&paste, &whole).unwrap();
         checker(dir.path())
-            .arg("grade")
+            .args(["grade", "--accept-course-stores"])
             .arg(&lesson_md)
             .arg(&paste)
             .assert()
             .success();
+        let report = grade_folder(&lesson_md, dir.path(), &[]);
+        assert_eq!(
+            report["results"][0]["message"],
+            "tested the reference store, not yours (line 3): run the drill with \
+             --store \"YOUR STORE\" (README: For students: test your own store)",
+            "{id}"
+        );
 
         // Cut after every line before the receipt, and every number changed.
         let lines: Vec<&str> = whole.lines().collect();
@@ -150,7 +160,7 @@ fn real_drill_output_passes_whole_and_fails_cut_or_edited() {
             std::fs::write(class.path().join(&name), edited.join("\n") + "\n").unwrap();
             expected.push((name, "edited"));
         }
-        let report = grade_folder(&lesson_md, class.path());
+        let report = grade_folder(&lesson_md, class.path(), &["--accept-course-stores"]);
         let results = report["results"].as_array().unwrap();
         assert_eq!(results.len(), expected.len());
         for (result, (name, why)) in results.iter().zip(&expected) {
@@ -173,13 +183,18 @@ fn real_drill_output_passes_whole_and_fails_cut_or_edited() {
                 ),
             }
         }
-        // Once the first step line is in, every cut is reported as cut short.
+        // Once the first step line is in, every cut is reported as cut
+        // short from the title (line 2, under the command), above the line
+        // naming the store.
         let first_step = lines.iter().position(|l| l.starts_with('[')).unwrap();
+        assert!(lines[2].starts_with("store under test: "), "{whole}");
         for (result, (name, _)) in results.iter().zip(&expected).skip(first_step) {
             if name.starts_with("cut") {
                 let message = result["message"].as_str().unwrap();
-                // The line above the first step (1-based: `first_step`).
-                let from = format!("cut short: the drill transcript from line {first_step} (");
+                let from = format!(
+                    "cut short: the drill transcript from line 2 ({}) ",
+                    lines[1]
+                );
                 assert!(message.starts_with(&from), "{id} {name}: {message}");
             }
         }
@@ -201,14 +216,115 @@ fn a_real_failing_drill_run_fails_with_its_verdict_line() {
     let failed = transcript(exe, &command, &echo, &["--break", "corrupt-record"]);
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("failed.txt"), &failed).unwrap();
-    let report = grade_folder(&lesson_md, dir.path());
+    let report = grade_folder(&lesson_md, dir.path(), &["--accept-course-stores"]);
     let message = report["results"][0]["message"].as_str().unwrap();
+    // The exit code decides; the drill's verdict says what went wrong.
     let exit_line = failed.lines().count();
-    assert_eq!(
-        message,
-        format!("failed run: line {exit_line}: exit code: 1"),
-        "{failed}"
+    let verdict = failed
+        .lines()
+        .position(|l| l.starts_with("FAILED: "))
+        .unwrap();
+    let start = format!(
+        "failed run: line {exit_line}: exit code: 1 (the drill's verdict, line {}: {}",
+        verdict + 1,
+        &failed.lines().nth(verdict).unwrap()[..60]
     );
+    assert!(message.starts_with(&start), "{message}\n{failed}");
+    assert!(message.ends_with(')'), "{message}");
+}
+
+/// `checker run` without `--store` ran the reference store itself, on
+/// purpose (CI does): it passes.
+#[test]
+fn run_without_a_store_passes_on_the_reference_store() {
+    build();
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("real-drills");
+    let json = checker(&root())
+        .env("CARGO_TARGET_DIR", &target)
+        .args(["run", "w09-l07", "--format", "json"])
+        .output()
+        .unwrap();
+    let text = stdout(&json);
+    assert!(json.status.success(), "{text}");
+    let report: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(report["results"][0]["status"], "pass", "{text}");
+}
+
+/// A drill run against a student's store passes `grade`; against the
+/// course's model or a broken example store it fails and names the file;
+/// cut short, it points at the drill's title, above the store lines.
+#[test]
+fn grade_accepts_a_students_store_and_names_a_shipped_one() {
+    let Some(python) = python() else { return };
+    let executables = build();
+    let (id, binary) = DRILLS[0];
+    let lesson_md = root().join("lessons").join(id).join("lesson.md");
+    let lesson = Lesson::load(&lesson_md).unwrap();
+    let exe = &executables.iter().find(|(n, _)| n == binary).unwrap().1;
+    let (command, echo) = verify_lines(&lesson);
+    let class = tempfile::tempdir().unwrap();
+    let stores = tempfile::tempdir().unwrap();
+    let model = root().join("examples/stores/python/kvstore.py");
+    let own = stores.path().join("my_store.py");
+    let mut text = std::fs::read_to_string(&model).unwrap();
+    text.push_str("# my own store\n");
+    std::fs::write(&own, text).unwrap();
+    let broken = root().join("examples/stores/broken/no_fsync.py");
+    let run = |store: &Path| {
+        let store = format!("{python} {}", store.display());
+        transcript(exe, &command, &echo, &["--store", &store])
+    };
+    let own_run = run(&own);
+    let lines: Vec<&str> = own_run.lines().collect();
+    let first_step = lines.iter().position(|l| l.starts_with('[')).unwrap();
+    assert!(lines[3].starts_with("  sha256 "), "{own_run}");
+    let cut: String = lines[..=first_step]
+        .iter()
+        .map(|l| format!("{l}\n"))
+        .collect();
+    for (name, text) in [
+        ("a-own.txt", own_run.clone()),
+        ("b-model.txt", run(&model)),
+        ("c-broken.txt", run(&broken)),
+        ("d-cut.txt", cut),
+    ] {
+        std::fs::write(class.path().join(name), text).unwrap();
+    }
+    let report = grade_folder(&lesson_md, class.path(), &[]);
+    let results = report["results"].as_array().unwrap();
+    let message = |index: usize| results[index]["message"].as_str().unwrap_or_default();
+    assert_eq!(results[0]["status"], "pass", "{own_run}");
+    assert_eq!(
+        results[0]["patterns"][1]["text"], "Crash drill 1 passed: data recovered from WAL",
+        "the last matching line, the verdict"
+    );
+    assert_eq!(
+        message(1),
+        format!(
+            "tested examples/stores/python/kvstore.py, the course's model store, not your own \
+             (line 5: {})",
+            model.display()
+        )
+    );
+    assert!(
+        message(2).starts_with(
+            "tested examples/stores/broken/no_fsync.py, one of the course's broken example stores, not your own (line 5: "
+        ),
+        "{}",
+        message(2)
+    );
+    assert_eq!(results[3]["status"], "fail");
+    assert!(
+        message(3).starts_with(&format!(
+            "cut short: the drill transcript from line 2 ({}) has no receipt line after it",
+            lines[1]
+        )),
+        "{}",
+        message(3)
+    );
+    // The instructor's flag accepts the shipped stores.
+    let accepted = grade_folder(&lesson_md, class.path(), &["--accept-course-stores"]);
+    assert_eq!(accepted["results"][1]["status"], "pass", "{accepted}");
 }
 
 /// `python3` resolved to the interpreter, or `None` off CI when there is

@@ -50,8 +50,9 @@ fn a_passing_paste_shows_marks_lines_xp_and_exits_0() {
     let good = paste(dir.path(), "good.txt", GOOD);
     let text = grade("human", &lesson, &[&good], b"", 0);
     assert!(text.contains("PASS"), "{text}");
+    // The last matching line is quoted: usually the verdict.
     assert!(
-        text.contains("✓ crash|simulate  line 1: Simulated crash after WAL write"),
+        text.contains("✓ crash|simulate  line 2: Crash drill 1 passed: data recovered"),
         "{text}"
     );
     assert!(
@@ -104,6 +105,12 @@ fn json_follows_the_schema() {
     assert_eq!(
         pass["patterns"][1],
         serde_json::json!({"pattern": "recover", "matched": true, "line": 2,
+                           "text": "Crash drill 1 passed: data recovered"})
+    );
+    // The last matching line, not the first.
+    assert_eq!(
+        pass["patterns"][0],
+        serde_json::json!({"pattern": "crash|simulate", "matched": true, "line": 2,
                            "text": "Crash drill 1 passed: data recovered"})
     );
     let fail = &report["results"][1];

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
+use lesson::tested;
 use sha2::{Digest, Sha256};
 
 use crate::powerloss::Recorder;
@@ -113,9 +114,7 @@ impl Store {
     /// directory.
     pub fn command_line(&self) -> String {
         match &self.program {
-            Program::Reference { .. } => {
-                "the reference store (wal::KvStore, as `wal serve DIR`)".to_string()
-            }
+            Program::Reference { .. } => tested::REFERENCE_STORE.to_string(),
             Program::Command { words } => {
                 format!("{} DIR", shell_words::join(words))
             }
@@ -126,7 +125,7 @@ impl Store {
     /// SHA-256 of each file it names (the program and, say, the script), so
     /// that a paste says exactly what was tested.
     pub fn describe(&self) -> Vec<String> {
-        let mut lines = vec![format!("store under test: {}", self.command_line())];
+        let mut lines = vec![tested::store_line(&self.command_line())];
         if let Program::Command { words } = &self.program {
             for (index, word) in words.iter().enumerate() {
                 let path = if index == 0 {
@@ -137,10 +136,9 @@ impl Store {
                 if let Some(path) = path
                     && let Ok(bytes) = fs::read(&path)
                 {
-                    lines.push(format!(
-                        "  sha256 {}  {}",
-                        hex(&Sha256::digest(&bytes)),
-                        path.display()
+                    lines.push(tested::file_line(
+                        &hex(&Sha256::digest(&bytes)),
+                        &path.display().to_string(),
                     ));
                 }
             }

@@ -40,10 +40,13 @@
 //!   its toolchain; the last final line (exit code, runner summary) decides.
 //! - **Echoes are not runs.** Patterns count only on lines that are not the
 //!   lesson document's own ([`Echoes`]): pasting the `Expected:` line or the
-//!   instructions proves nothing.
+//!   instructions proves nothing. Inside a drill transcript whose receipt
+//!   matches, every line is the drill's, even its verdict (which the lesson
+//!   quotes as `Expected:`).
 //! - **Drill transcripts carry a receipt** ([`receipt`]): a digest of the
 //!   lines from the title to the verdict, so a cut or edited transcript
-//!   fails.
+//!   fails. The store a transcript names ([`tested`]) is read only from
+//!   those verified lines; the grader decides what to accept.
 //! - **Sizes are capped.** Outputs and documents over [`OUTPUT_LIMIT`] are
 //!   refused and never read into memory beyond the cap ([`read_limited`]).
 
@@ -53,6 +56,7 @@ mod frontmatter;
 mod matcher;
 mod output;
 pub mod receipt;
+pub mod tested;
 pub mod verdict;
 
 use std::fs::File;
@@ -64,6 +68,7 @@ pub use frontmatter::{FieldPositions, Frontmatter, Position, Proof, ProofKind};
 pub use matcher::{LINE_TEXT_LIMIT, MatchedLine, PatternResult, ProofMatcher, ProofReport};
 pub use output::{OUTPUT_LIMIT, normalize, not_text, read_limited};
 pub use receipt::{Receipt, ReceiptProblem};
+pub use tested::TestedStore;
 pub use verdict::{FailedRun, find_failed_run};
 
 use frontmatter::Fragment;
@@ -144,9 +149,14 @@ impl Lesson {
     pub fn check_text(&self, normalized: &str) -> ProofReport {
         let receipts = receipt::verify(&self.frontmatter.id, normalized);
         ProofReport {
-            patterns: self.matcher.match_patterns_except(normalized, &self.echoes),
+            patterns: self.matcher.match_patterns_except(
+                normalized,
+                &self.echoes,
+                &receipts.transcripts,
+            ),
             failed_run: find_failed_run(normalized),
             receipts: receipts.receipts,
+            stores: receipts.stores,
             receipt_problem: receipts.problem,
         }
     }
@@ -160,6 +170,7 @@ impl Lesson {
             patterns: self.matcher.match_patterns(&normalized),
             failed_run: find_failed_run(&normalized),
             receipts: Vec::new(),
+            stores: Vec::new(),
             receipt_problem: None,
         }
     }

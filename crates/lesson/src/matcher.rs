@@ -1,5 +1,6 @@
 //! Proof matching: compiled patterns, and what they found in an output.
 
+use std::ops::Range;
 use std::path::Path;
 
 use regex::{Regex, RegexBuilder};
@@ -8,6 +9,7 @@ use crate::echo::Echoes;
 use crate::error::LessonError;
 use crate::frontmatter::FieldPositions;
 use crate::receipt::{Receipt, ReceiptProblem};
+use crate::tested::TestedStore;
 use crate::verdict::FailedRun;
 
 /// Matched lines in reports are cut to about this many characters around the
@@ -99,41 +101,56 @@ impl ProofMatcher {
     /// Match every pattern against already normalised text (see
     /// [`crate::normalize`]), in the order the lesson lists them.
     pub fn match_patterns(&self, text: &str) -> Vec<PatternResult> {
-        self.match_patterns_except(text, &Echoes::default())
+        self.match_patterns_except(text, &Echoes::default(), &[])
     }
 
     /// Like [`ProofMatcher::match_patterns`], but a match on a line that
-    /// `echoes` recognises as the lesson's own text does not count: the
-    /// search goes on from the next line, and the first such line is kept
-    /// as [`PatternResult::echo`] to explain a miss.
-    pub fn match_patterns_except(&self, text: &str, echoes: &Echoes) -> Vec<PatternResult> {
+    /// `echoes` recognises as the lesson's own text does not count, and the
+    /// first such line is kept as [`PatternResult::echo`] to explain a miss.
+    /// Lines starting inside one of the byte ranges `vouched` (drill
+    /// transcripts whose receipt matches, see [`crate::receipt`]) are the
+    /// drill's output whatever they say: a drill's verdict is also the
+    /// lesson's `Expected:` line.
+    ///
+    /// The line reported is the *last* one that matches: a run's first
+    /// matches are usually its set-up (`store: READY replayed 0`), its last
+    /// is usually the verdict (`Crash drill 1 passed: data recovered from
+    /// WAL`), the line that shows what the lesson asks for.
+    pub fn match_patterns_except(
+        &self,
+        text: &str,
+        echoes: &Echoes,
+        vouched: &[Range<usize>],
+    ) -> Vec<PatternResult> {
         self.patterns
             .iter()
             .map(|(source, regex)| {
                 let mut echo = None;
+                let mut last_match = None;
                 let mut from = 0;
-                let first_match = loop {
-                    let Some(found) = regex.find_at(text, from) else {
-                        break None;
-                    };
+                // One match per line: after each, the search goes on from
+                // the next line, so the scan stays linear in the text.
+                while let Some(found) = regex.find_at(text, from) {
                     let start = text[..found.start()].rfind('\n').map_or(0, |n| n + 1);
                     let end = text[found.start()..]
                         .find('\n')
                         .map_or(text.len(), |n| found.start() + n);
-                    let line = line_at(text, start, found.start());
-                    if !echoes.is_echo(&text[start..end]) {
-                        break Some(line);
+                    let is_run = vouched.iter().any(|range| range.contains(&start));
+                    if !is_run && echoes.is_echo(&text[start..end]) {
+                        echo.get_or_insert_with(|| line_at(text, start, found.start()));
+                    } else {
+                        last_match = Some((start, found.start()));
                     }
-                    echo.get_or_insert(line);
                     if end >= text.len() {
-                        break None;
+                        break;
                     }
                     from = end + 1;
-                };
+                }
+                let last_match = last_match.map(|(start, at)| line_at(text, start, at));
                 PatternResult {
                     pattern: source.clone(),
-                    echo: if first_match.is_none() { echo } else { None },
-                    first_match,
+                    echo: if last_match.is_none() { echo } else { None },
+                    last_match,
                 }
             })
             .collect()
@@ -211,8 +228,9 @@ pub struct MatchedLine {
 pub struct PatternResult {
     /// The pattern as written in the lesson.
     pub pattern: String,
-    /// The line where its first match starts; `None` if it does not match.
-    pub first_match: Option<MatchedLine>,
+    /// The last line of the run it matches (see
+    /// [`ProofMatcher::match_patterns_except`]); `None` if it does not match.
+    pub last_match: Option<MatchedLine>,
     /// When it does not match a line of the run but matches text copied from
     /// the lesson itself: the first such line.
     pub echo: Option<MatchedLine>,
@@ -221,7 +239,7 @@ pub struct PatternResult {
 impl PatternResult {
     /// Whether the pattern matched.
     pub fn matched(&self) -> bool {
-        self.first_match.is_some()
+        self.last_match.is_some()
     }
 }
 
@@ -235,6 +253,10 @@ pub struct ProofReport {
     pub failed_run: Option<FailedRun>,
     /// The drill receipts found and verified (see [`crate::receipt`]).
     pub receipts: Vec<Receipt>,
+    /// The stores the verified drill transcripts say they tested (see
+    /// [`crate::tested`]). The report does not judge them: which stores a
+    /// grade accepts is the grader's policy.
+    pub stores: Vec<TestedStore>,
     /// Set when a drill transcript is cut short or edited; the proof then
     /// fails.
     pub receipt_problem: Option<ReceiptProblem>,
@@ -263,7 +285,7 @@ impl ProofReport {
         let mut reasons: Vec<String> = self.failed_run.iter().map(ToString::to_string).collect();
         reasons.extend(self.receipt_problem.iter().map(ToString::to_string));
         for result in &self.patterns {
-            if let (None, Some(echo)) = (&result.first_match, &result.echo) {
+            if let (None, Some(echo)) = (&result.last_match, &result.echo) {
                 reasons.push(format!(
                     "`{}` matches only text copied from the lesson itself (line {}: {}), not a run's output",
                     result.pattern, echo.number, echo.text

@@ -26,6 +26,7 @@
 use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
+use std::ops::Range;
 use std::sync::LazyLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -34,6 +35,7 @@ use sha2::{Digest, Sha256};
 
 use crate::matcher::{MatchedLine, line_at};
 use crate::output::normalize;
+use crate::tested::{self, TestedStore};
 
 /// The prefix of a receipt line.
 pub const PREFIX: &str = "receipt:";
@@ -180,6 +182,12 @@ impl fmt::Display for ReceiptProblem {
 pub struct Verified {
     /// The receipts that match their lines.
     pub receipts: Vec<Receipt>,
+    /// The byte ranges of the verified transcripts, from the title through
+    /// the receipt line.
+    pub transcripts: Vec<Range<usize>>,
+    /// The stores named in the verified transcripts (see [`crate::tested`]),
+    /// read only from lines a receipt vouches for.
+    pub stores: Vec<TestedStore>,
     /// The first problem, if any.
     pub problem: Option<ReceiptProblem>,
 }
@@ -193,6 +201,13 @@ static STEP: LazyLock<Regex> =
 /// verify.
 pub fn verify(lesson: &str, text: &str) -> Verified {
     let lines: Vec<&str> = text.lines().collect();
+    // Where each line starts, and where the text ends.
+    let starts: Vec<usize> = std::iter::once(0)
+        .chain(text.split_inclusive('\n').scan(0, |end, line| {
+            *end += line.len();
+            Some(*end)
+        }))
+        .collect();
     let mut verified = Verified::default();
     let mut covered = vec![false; lines.len()];
     for (index, line) in lines.iter().enumerate() {
@@ -214,6 +229,10 @@ pub fn verify(lesson: &str, text: &str) -> Verified {
                 let found = digest(&receipt.lesson, &receipt.run, &lines[first..index]);
                 if found == receipt.digest {
                     covered[first..=index].fill(true);
+                    verified.transcripts.push(starts[first]..starts[index + 1]);
+                    verified
+                        .stores
+                        .extend(TestedStore::find(&lines[first..index], first + 1));
                     verified.receipts.push(receipt);
                     None
                 } else {
@@ -236,12 +255,16 @@ pub fn verify(lesson: &str, text: &str) -> Verified {
     if verified.problem.is_none()
         && let Some(step) = (0..lines.len()).find(|&i| !covered[i] && STEP.is_match(lines[i]))
     {
-        // The title line is the one above the first step, when it is no step.
-        let start = if step > 0 && !covered[step - 1] && !STEP.is_match(lines[step - 1]) {
-            step - 1
-        } else {
-            step
-        };
+        // The transcript starts at its title: above the first step, over
+        // the lines naming the store under test.
+        let uncovered = |i: usize| !covered[i] && !STEP.is_match(lines[i]);
+        let mut start = step;
+        while start > 0 && uncovered(start - 1) && tested::names_the_store(lines[start - 1]) {
+            start -= 1;
+        }
+        if start > 0 && uncovered(start - 1) {
+            start -= 1;
+        }
         verified.problem = Some(ReceiptProblem::CutShort {
             line: numbered(text, &lines, start),
         });

@@ -19,6 +19,11 @@
 //!   a child process's exit reported as such.
 //!
 //! A count of zero (`FAILED: 0`, `0 failed`) is not a failure.
+//!
+//! When the deciding line is the shell's `exit code: 1` under a drill's
+//! `FAILED: ...` verdict, the exit code still decides (it is how the run
+//! ended), and the verdict is quoted with it ([`FailedRun::verdict`]): it is
+//! the line that says what went wrong.
 
 use std::fmt;
 use std::sync::LazyLock;
@@ -104,7 +109,7 @@ pub const RULES: &[Rule] = &[
         r"^\s*FAILED:\s*(?P<count>\d+)\s*(tests?|checks?|failures?)?\s*$",
     ),
     rule(
-        "drill verdict",
+        DRILL_VERDICT,
         "this course's drills",
         Failed,
         Final,
@@ -442,6 +447,11 @@ pub struct FailedRun {
     pub rule: &'static Rule,
     /// The line.
     pub line: MatchedLine,
+    /// A drill's `FAILED:` verdict that the deciding line follows (the final
+    /// line right above it, such as the drill's verdict above the shell's
+    /// `exit code: 1`): it says what went wrong, the deciding line only
+    /// that the run ended badly.
+    pub verdict: Option<MatchedLine>,
 }
 
 impl PartialEq for Rule {
@@ -458,7 +468,15 @@ impl fmt::Display for FailedRun {
             f,
             "failed run: line {}: {}",
             self.line.number, self.line.text
-        )
+        )?;
+        if let Some(verdict) = &self.verdict {
+            write!(
+                f,
+                " (the drill's verdict, line {}: {})",
+                verdict.number, verdict.text
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -510,12 +528,13 @@ fn nonzero(captures: Option<&Captures<'_>>, groups: &[&str]) -> Outcome {
 /// first failure marker does.
 pub fn find_failed_run(text: &str) -> Option<FailedRun> {
     let mut decided: Option<(usize, &'static Rule, Outcome)> = None; // last final line
+    let mut before: Option<(usize, &'static Rule, Outcome)> = None; // the final line above it
     let mut marker: Option<(usize, &'static Rule)> = None; // first marker after it
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
         match classify(line.trim_end_matches(['\n', '\r'])) {
             Some((rule, outcome)) if rule.rank == Rank::Final && outcome != Outcome::Nothing => {
-                decided = Some((offset, rule, outcome));
+                before = decided.replace((offset, rule, outcome));
                 marker = None;
             }
             Some((rule, Outcome::Failed)) if marker.is_none() => marker = Some((offset, rule)),
@@ -523,16 +542,29 @@ pub fn find_failed_run(text: &str) -> Option<FailedRun> {
         }
         offset += line.len();
     }
-    let (offset, rule) = match (decided, marker) {
-        (Some((offset, rule, Outcome::Failed)), _) => (offset, rule),
-        (_, Some(found)) => found,
+    let (offset, rule, verdict) = match (decided, marker) {
+        (Some((offset, rule, Outcome::Failed)), _) => {
+            // A drill's failed verdict right above, when it did not decide.
+            let verdict = before
+                .filter(|(_, above, outcome)| {
+                    above.name == DRILL_VERDICT && *outcome == Outcome::Failed
+                })
+                .filter(|_| rule.name != DRILL_VERDICT)
+                .map(|(at, _, _)| line_at(text, at, at));
+            (offset, rule, verdict)
+        }
+        (_, Some((offset, rule))) => (offset, rule, None),
         _ => return None,
     };
     Some(FailedRun {
         rule,
         line: line_at(text, offset, offset),
+        verdict,
     })
 }
+
+/// The name of the rule for this course's drills' `FAILED:` verdict.
+const DRILL_VERDICT: &str = "drill verdict";
 
 #[cfg(test)]
 mod tests {

@@ -1,5 +1,5 @@
 //! Matching rules: every pattern somewhere, case-insensitive, multi-line,
-//! first matching line reported, failed runs detected.
+//! the last matching line reported, failed runs detected.
 
 use lesson::{ProofMatcher, find_failed_run};
 
@@ -8,18 +8,27 @@ fn matcher(patterns: &[&str]) -> ProofMatcher {
 }
 
 #[test]
-fn reports_the_first_matching_line_of_each_pattern() {
-    let results =
-        matcher(&["recover", "missing", "b"]).match_patterns("a\nb recovered\nc recover\n");
+fn reports_the_last_matching_line_of_each_pattern() {
+    // A drill's first match is its set-up, its last the verdict.
+    let text = "store: READY replayed 0\nb recovered\nc recover, replay twice\nCrash drill 1 passed: data recovered\n";
+    let results = matcher(&["recover|replay", "missing", "b", "replay"]).match_patterns(text);
     let found: Vec<Option<(usize, &str)>> = results
         .iter()
-        .map(|r| r.first_match.as_ref().map(|m| (m.number, m.text.as_str())))
+        .map(|r| r.last_match.as_ref().map(|m| (m.number, m.text.as_str())))
         .collect();
     assert_eq!(
         found,
-        [Some((2, "b recovered")), None, Some((2, "b recovered"))]
+        [
+            Some((4, "Crash drill 1 passed: data recovered")),
+            None,
+            Some((2, "b recovered")),
+            Some((3, "c recover, replay twice")),
+        ]
     );
-    assert_eq!(results[0].pattern, "recover");
+    assert_eq!(results[0].pattern, "recover|replay");
+    // Without a line end after the last line, too.
+    let last = &matcher(&["recover"]).match_patterns("recover one\nrecover two")[0];
+    assert_eq!(last.last_match.as_ref().unwrap().number, 2);
 }
 
 #[test]
@@ -39,7 +48,7 @@ fn patterns_are_case_insensitive_unless_they_opt_out() {
 fn anchors_match_at_line_ends() {
     let m = matcher(&["^5 records recovered$"]);
     let result = &m.match_patterns("start\n5 records recovered\nend\n")[0];
-    assert_eq!(result.first_match.as_ref().unwrap().number, 2);
+    assert_eq!(result.last_match.as_ref().unwrap().number, 2);
     assert!(!m.match_patterns("x 5 records recovered\n")[0].matched());
 }
 
@@ -47,20 +56,40 @@ fn anchors_match_at_line_ends() {
 fn long_lines_are_cut_in_reports() {
     let line = format!("hit {}", "é".repeat(500));
     let result = &matcher(&["hit"]).match_patterns(&line)[0];
-    let text = &result.first_match.as_ref().unwrap().text;
+    let text = &result.last_match.as_ref().unwrap().text;
     assert_eq!(text.chars().count(), lesson::LINE_TEXT_LIMIT + 1);
     assert!(text.ends_with('…'));
 
     // A match far into a long line shows, with the cut marked on both sides.
     let line = format!("{} recovered {}", "x".repeat(400), "y".repeat(400));
     let text = matcher(&["recovered"]).match_patterns(&line)[0]
-        .first_match
+        .last_match
         .clone()
         .unwrap()
         .text;
     assert!(text.contains(" recovered "), "{text}");
     assert!(text.starts_with('…') && text.ends_with('…'), "{text}");
     assert_eq!(text.chars().count(), lesson::LINE_TEXT_LIMIT + 2);
+}
+
+/// The shell's exit code under a drill's failed verdict decides, and the
+/// verdict, which says what went wrong, is quoted with it; only the final
+/// line right above counts.
+#[test]
+fn a_failed_drill_verdict_is_quoted_with_the_exit_code_under_it() {
+    let run = "[4/6] restart\nFAILED: GET k: expected VALUE v, found NOT_FOUND\nreceipt: w09-l07 run=0123456789abcdef\n$ echo \"exit code: $?\"\nexit code: 1\n";
+    let failed = find_failed_run(run).unwrap();
+    assert_eq!(failed.rule.name, "exit code");
+    assert_eq!(
+        failed.to_string(),
+        "failed run: line 5: exit code: 1 (the drill's verdict, line 2: FAILED: GET k: expected VALUE v, found NOT_FOUND)"
+    );
+    // An older run's verdict, an exit code away, is not this run's.
+    let older = format!("{run}$ ./again\nexit code: 2\n");
+    assert_eq!(find_failed_run(&older).unwrap().verdict, None);
+    // A passing count above the exit code is no verdict to quote.
+    let count = find_failed_run("FAILED: 0\nexit code: 1\n").unwrap();
+    assert_eq!(count.to_string(), "failed run: line 2: exit code: 1");
 }
 
 #[test]
@@ -82,6 +111,7 @@ fn failed_runs_are_found_and_successes_are_not() {
         .unwrap();
     assert_eq!(check.rule.name, "drill verdict");
     assert_eq!(check.line.number, 2);
+    assert_eq!(check.verdict, None, "the verdict decided: quoted once");
     let assertion = "test: test.cc:12: int main(): Assertion `store.get(\"k\")' failed.\n";
     assert_eq!(find_failed_run(assertion).unwrap().rule.name, "c assert");
 

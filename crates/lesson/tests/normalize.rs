@@ -105,7 +105,7 @@ fn check_matches_through_ansi_crlf_and_invalid_utf8() {
     let paste = b"\x1b[32mCrash drill 1 passed\x1b[0m\r\ndata recovered\r\ncaf\xe9 ok\r\n";
     let report = lesson.check(paste);
     assert!(report.passed(), "{report:?}");
-    let second = report.patterns[1].first_match.as_ref().unwrap();
+    let second = report.patterns[1].last_match.as_ref().unwrap();
     assert_eq!((second.number, second.text.as_str()), (2, "data recovered"));
     assert_eq!(report.missing().count(), 0);
 }

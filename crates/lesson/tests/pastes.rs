@@ -235,6 +235,19 @@ const TRANSCRIPT: &str =
 Crash drill 1 passed: data recovered from WAL
 ";
 
+/// [`TRANSCRIPT`] of a run with `--store`: the lines naming the store under
+/// the title.
+fn with_store_lines() -> String {
+    TRANSCRIPT.replacen(
+        "\n",
+        &format!(
+            "\nstore under test: python3 my_store.py DIR\n  sha256 {}  my_store.py\n",
+            "b3".repeat(32)
+        ),
+        1,
+    )
+}
+
 fn with_receipt(lesson: &str, transcript: &str) -> String {
     let receipt = Receipt::issue(lesson, "0123456789abcdef", transcript.as_bytes());
     format!("{transcript}{receipt}\n")
@@ -261,6 +274,13 @@ fn cut_and_edited_transcripts_fail_and_say_which() {
         with_receipt("w09-l07", TRANSCRIPT)
     );
     let cut = "cut short: the drill transcript from line 2 (Crash drill 1: the process crashes after the WAL write (fsync'd), before the in-memory apply) has no receipt line after it; paste the drill's whole output";
+    // With --store, the title is above the store lines.
+    let store_run = format!("$ ./test_crash_after_wal\n{}", with_store_lines());
+    let store_cut: String = store_run
+        .lines()
+        .take(7)
+        .map(|l| format!("{l}\n"))
+        .collect();
     let head3_message = format!("{cut}; no line matches `recover|replay|found`");
     let cases: Vec<(&str, &[u8], Option<&str>)> = vec![
         (
@@ -274,6 +294,7 @@ fn cut_and_edited_transcripts_fail_and_say_which() {
             None,
         ),
         ("cut before the receipt", no_receipt.as_bytes(), Some(cut)),
+        ("a --store run cut", store_cut.as_bytes(), Some(cut)),
         ("head -3", head3.as_bytes(), Some(&head3_message)),
         (
             "a number changed",
@@ -308,4 +329,28 @@ fn cut_and_edited_transcripts_fail_and_say_which() {
         ),
     ];
     assert_grades(&cases);
+}
+
+/// Inside a transcript its receipt vouches for, the drill's verdict is the
+/// run's own line although the lesson quotes it (`Expected:`), and it is the
+/// line quoted: the last that matches.
+#[test]
+fn the_verdict_of_a_verified_transcript_is_the_line_quoted() {
+    let lesson = lesson();
+    let whole = with_receipt("w09-l07", TRANSCRIPT);
+    let report = lesson.check(whole.as_bytes());
+    assert!(report.passed(), "{report:?}");
+    for pattern in &report.patterns {
+        let line = pattern.last_match.as_ref().unwrap();
+        assert_eq!(
+            (line.number, line.text.as_str()),
+            (6, "Crash drill 1 passed: data recovered from WAL"),
+            "{}",
+            pattern.pattern
+        );
+    }
+    // Outside a verified transcript, the same line is an echo.
+    let report = lesson.check(b"[3/3] replay\nCrash drill 1 passed: data recovered from WAL\n");
+    let line = report.patterns[1].last_match.as_ref().unwrap();
+    assert_eq!((line.number, line.text.as_str()), (1, "[3/3] replay"));
 }

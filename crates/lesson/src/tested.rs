@@ -1,0 +1,135 @@
+//! The lines of a drill transcript that name the store it tested.
+//!
+//! Under its title, a drill prints what it tested:
+//!
+//! ```text
+//! store under test: python3 my_store.py DIR
+//!   sha256 b3d01ab2…(64 hex digits)  my_store.py
+//! ```
+//!
+//! or `store under test: the reference store (...)` ([`REFERENCE_STORE`])
+//! when run without `--store`. The drills print these lines with the
+//! functions here and graders read them back with [`TestedStore::find`], so
+//! the two sides cannot drift apart. Graders read them only inside a
+//! receipt-verified transcript (see [`crate::receipt`]): the receipt's digest
+//! covers them, so an edited store line fails as edited rather than fooling
+//! the grader.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// The prefix of the line naming the store under test.
+pub const STORE_PREFIX: &str = "store under test: ";
+
+/// What the store line says when a drill ran without `--store`.
+pub const REFERENCE_STORE: &str = "the reference store (wal::KvStore, as `wal serve DIR`)";
+
+/// The line naming the store under test, `command` as the drill shows it.
+pub fn store_line(command: &str) -> String {
+    format!("{STORE_PREFIX}{command}")
+}
+
+/// The line giving the SHA-256 (`sha256`, in hex) of a file the store's
+/// command names.
+pub fn file_line(sha256: &str, path: &str) -> String {
+    format!("  sha256 {sha256}  {path}")
+}
+
+static FILE_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^  sha256 (?P<sha256>[0-9a-f]{64})  (?P<path>.+?)\s*$")
+        .expect("the file line pattern is valid")
+});
+
+/// Whether `line` is one of the lines naming the store (the store line or a
+/// file line): they sit between a drill's title and its first step.
+pub fn names_the_store(line: &str) -> bool {
+    line.starts_with(STORE_PREFIX) || FILE_LINE.is_match(line)
+}
+
+/// A file named by the store's command, with its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HashedFile {
+    /// The transcript line, counting from 1 in the paste.
+    pub line: usize,
+    /// SHA-256 of the file when the drill ran, in lowercase hex.
+    pub sha256: String,
+    /// The path as the drill printed it.
+    pub path: String,
+}
+
+/// The store a drill transcript says it tested.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestedStore {
+    /// The store line, counting from 1 in the paste.
+    pub line: usize,
+    /// The command, as the store line shows it (DIR standing for the
+    /// directory), or [`REFERENCE_STORE`].
+    pub command: String,
+    /// The files the command names, in the order printed.
+    pub files: Vec<HashedFile>,
+}
+
+impl TestedStore {
+    /// The store named in `transcript`, the lines of one drill run whose
+    /// first line is line `first_line` (from 1) of the paste: its store line
+    /// (the first line starting with [`STORE_PREFIX`]) and the file lines
+    /// right under it. `None` for a transcript without a store line.
+    pub fn find(transcript: &[&str], first_line: usize) -> Option<Self> {
+        let at = transcript
+            .iter()
+            .position(|line| line.starts_with(STORE_PREFIX))?;
+        let files = transcript[at + 1..]
+            .iter()
+            .map_while(|line| FILE_LINE.captures(line))
+            .enumerate()
+            .map(|(offset, fields)| HashedFile {
+                line: first_line + at + 1 + offset,
+                sha256: fields["sha256"].to_owned(),
+                path: fields["path"].to_owned(),
+            })
+            .collect();
+        Some(Self {
+            line: first_line + at,
+            command: transcript[at][STORE_PREFIX.len()..].trim_end().to_owned(),
+            files,
+        })
+    }
+
+    /// Whether the drill tested the reference store rather than a
+    /// `--store` command.
+    pub fn is_reference(&self) -> bool {
+        self.command == REFERENCE_STORE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lines_printed_are_the_lines_read() {
+        let hash = "b3".repeat(32);
+        let store = store_line("python3 my_store.py DIR");
+        let file = file_line(&hash, "my store.py");
+        let transcript = ["Crash drill 1", &store, &file, "[1/7] started"];
+        assert!(names_the_store(&store) && names_the_store(&file));
+        assert!(!names_the_store(transcript[3]));
+        let found = TestedStore::find(&transcript, 10).unwrap();
+        assert_eq!(found.line, 11);
+        assert_eq!(found.command, "python3 my_store.py DIR");
+        assert!(!found.is_reference());
+        assert_eq!(
+            found.files,
+            [HashedFile {
+                line: 12,
+                sha256: hash,
+                path: "my store.py".into()
+            }]
+        );
+        let reference = store_line(REFERENCE_STORE);
+        let found = TestedStore::find(&["title", &reference], 1).unwrap();
+        assert!(found.is_reference() && found.files.is_empty());
+        assert_eq!(TestedStore::find(&["title", "[1/7] x"], 1), None);
+    }
+}
