@@ -29,11 +29,12 @@ pub enum Error {
         supported: u16,
     },
 
-    /// The recovery mode refused the damage it found.
+    /// The recovery mode refused the damage it found (boxed: it is large,
+    /// and every `Result` of this crate would carry its size).
     #[error("{}: {damage} (refused by {mode} recovery)", path.display())]
     Damaged {
         path: PathBuf,
-        damage: Damage,
+        damage: Box<Damage>,
         mode: &'static str,
     },
 

@@ -71,6 +71,24 @@ pub fn is_header_prefix(bytes: &[u8]) -> bool {
     bytes.len() < FILE_HEADER_LEN && file_header().starts_with(bytes)
 }
 
+/// The op byte of an LSN skip marker: a record-header-sized entry (key and
+/// value empty) whose LSN is the highest one the log has ever used. A writer
+/// that cut readable records off the log writes one, so that the LSNs of the
+/// records it cut (kept in the saved tail) are never handed out again. The
+/// reader steps over it: it is not a record. Its LSN is below `u64::MAX`,
+/// leaving room for the record after it.
+pub const SKIP_OP: u8 = 3;
+
+/// The encoded skip marker for `lsn`.
+pub fn skip_marker(lsn: u64) -> [u8; RECORD_HEADER_LEN] {
+    let mut marker = [0u8; RECORD_HEADER_LEN];
+    marker[4..12].copy_from_slice(&lsn.to_le_bytes());
+    marker[12] = SKIP_OP;
+    let crc = crc32fast::hash(&marker[4..]);
+    marker[..4].copy_from_slice(&crc.to_le_bytes());
+    marker
+}
+
 /// Total encoded size of a record with these payload sizes.
 pub fn record_len(key_len: usize, value_len: usize) -> usize {
     RECORD_HEADER_LEN + key_len + value_len

@@ -42,8 +42,8 @@
 //! | offset | size        | field     | meaning                                         |
 //! |-------:|------------:|-----------|-------------------------------------------------|
 //! | 0      | 4           | CRC       | CRC-32 (IEEE) of bytes 4 to the record's end     |
-//! | 4      | 8           | LSN       | 1 for the first record, then previous + 1       |
-//! | 12     | 1           | op        | `1` put, `2` delete                             |
+//! | 4      | 8           | LSN       | 1 for the first record, then previous + 1 (or skip marker + 1) |
+//! | 12     | 1           | op        | `1` put, `2` delete, `3` LSN skip marker         |
 //! | 13     | 4           | key len   | `K`, at most [`MAX_KEY_LEN`] (64 KiB)            |
 //! | 17     | 4           | value len | `V`, at most [`MAX_VALUE_LEN`] (16 MiB); 0 for delete |
 //! | 21     | `K`         | key       | raw bytes                                       |
@@ -52,6 +52,20 @@
 //! A record is `21 + K + V` bytes. The checksum covers every byte of the
 //! record except itself, header fields included, so a flipped bit in the
 //! LSN, the op or a length is caught like one in the payload.
+//!
+//! ## LSN skip marker
+//!
+//! A record header alone (21 bytes) with op `3`, key and value lengths 0, and
+//! as its LSN the highest LSN the log has handed out, below `u64::MAX`. It is
+//! not a record: the reader steps over it and the next record's LSN follows
+//! the marker's. A writer that cuts readable records off a damaged log (they
+//! are saved beside it) writes one where the cut bytes began, so that their
+//! LSNs are never handed out again: an LSN names one record for good, in the
+//! log or in a saved tail. The marker is written over the first bytes of the
+//! damage and synced before the file is cut after it, so a crash in between
+//! leaves the marker followed by old bytes that the next open cuts again.
+//! Builds that predate the marker report it as damage (an unknown op), never
+//! misread it.
 //!
 //! # Reading, and what counts as damage
 //!
@@ -103,7 +117,12 @@
 //! `NAME.broken-OFFSET` beside the log and fsync'd, and only then is the log
 //! truncated to its readable prefix and fsync'd. Without the cut, every record
 //! appended later would sit behind the damage where no reader reaches it.
-//! LSNs continue after the last readable record.
+//! LSNs continue after the last readable record, or after the highest LSN of
+//! the readable records cut off, whichever is higher (a skip marker records
+//! that). A saved tail is read back with [`SavedTail`] (and `wal dump`).
+//! A path that is a symlink has its tail saved beside the file it links to,
+//! and anything but a regular file (a FIFO, a directory) is refused before
+//! it is opened ([`Error::NotAFile`]).
 //!
 //! # Durability
 //!
@@ -144,8 +163,8 @@ mod zeros;
 
 pub use error::{Error, Result};
 pub use format::{
-    FILE_HEADER_LEN, FORMAT_VERSION, MAGIC, MAX_KEY_LEN, MAX_VALUE_LEN, RECORD_HEADER_LEN, encode,
-    file_header, record_len,
+    FILE_HEADER_LEN, FORMAT_VERSION, MAGIC, MAX_KEY_LEN, MAX_VALUE_LEN, RECORD_HEADER_LEN, SKIP_OP,
+    encode, file_header, record_len, skip_marker,
 };
 pub use reader::{Entry, EntryRef, RecordRef, Summary, WalReader};
 pub use record::{Damage, DamageKind, InvalidField, Op, Record};

@@ -86,7 +86,8 @@ impl EntryRef<'_> {
 pub struct Summary {
     /// Readable records, in order, before any damage.
     pub records: u64,
-    /// LSN of the last readable record; 0 when there is none.
+    /// LSN of the last readable record, or of a skip marker after it; 0
+    /// when there is none. The next record's LSN follows it.
     pub last_lsn: u64,
     /// Length of the readable prefix: where an appender continues.
     pub valid_len: u64,
@@ -296,6 +297,7 @@ impl<R: Read + Seek> WalReader<R> {
     /// Like [`WalReader::next_entry`], but the record's key and value are
     /// borrowed from the reader's buffer instead of copied.
     pub fn next_ref(&mut self) -> Result<Option<EntryRef<'_>>> {
+        while self.skip_marker()? {}
         if !matches!(self.state, State::Reading) {
             return Ok(None);
         }
@@ -337,6 +339,32 @@ impl<R: Read + Seek> WalReader<R> {
                 Ok(None)
             }
         }
+    }
+
+    /// Steps over an LSN skip marker at the current position, if there is
+    /// a valid one: it moves the LSN on to its own and is not a record. An
+    /// invalid one is left for `next_ref` to report (an unknown op).
+    fn skip_marker(&mut self) -> Result<bool> {
+        let remaining = self.file_len - self.pos;
+        if !matches!(self.state, State::Reading) || remaining < RECORD_HEADER_LEN as u64 {
+            return Ok(false);
+        }
+        self.fill(RECORD_HEADER_LEN).at(&self.path)?;
+        let bytes = &self.buf[self.start..self.start + RECORD_HEADER_LEN];
+        let header = RecordHeader::parse(bytes.try_into().expect("header length"));
+        let valid = header.op_code == format::SKIP_OP
+            && header.key_len == 0
+            && header.value_len == 0
+            && header.lsn > self.last_lsn
+            // A marker leaves room for the record after it.
+            && header.lsn < u64::MAX
+            && crc32fast::hash(&bytes[4..]) == header.crc;
+        if valid {
+            self.pos += RECORD_HEADER_LEN as u64;
+            self.start += RECORD_HEADER_LEN;
+            self.last_lsn = header.lsn;
+        }
+        Ok(valid)
     }
 
     /// Makes sure the buffer holds at least `need` bytes from `pos` on;
@@ -395,6 +423,7 @@ impl<R: Read + Seek> WalReader<R> {
                     records_after: found.records,
                     first_readable_after: found.first_offset,
                     zero_filled,
+                    highest_lsn_after: (found.records > 0).then_some(found.last_lsn),
                 })
             }
             _ => None,

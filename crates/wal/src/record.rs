@@ -141,6 +141,10 @@ pub struct Damage {
     /// that covered a later record would have covered these bytes too), so
     /// this is a torn tail whatever readable records follow.
     pub zero_filled: bool,
+    /// The highest LSN among the readable records after the damage, `None`
+    /// when there are none. A writer that cuts them keeps their LSNs from
+    /// being handed out again (see the skip marker in the format).
+    pub highest_lsn_after: Option<u64>,
 }
 
 impl Damage {

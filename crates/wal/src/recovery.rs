@@ -72,7 +72,10 @@ pub struct CutTail {
 pub struct RecoveryReport {
     /// Records handed to the caller, in LSN order.
     pub records_replayed: u64,
-    /// LSN of the last replayed record (0 for none); appends continue after it.
+    /// The highest LSN the log has used (0 for none); appends continue
+    /// after it. That is the last replayed record's, unless a skip marker
+    /// follows it, or a writer just cut readable records off (their highest
+    /// LSN, then).
     pub last_lsn: u64,
     /// Length of the readable prefix of the file.
     pub valid_len: u64,
@@ -143,7 +146,7 @@ fn judge(path: &Path, mode: RecoveryMode, summary: &Summary) -> Result<()> {
     match &summary.damage {
         Some(damage) if !mode.accepts(damage) => Err(Error::Damaged {
             path: path.to_path_buf(),
-            damage: damage.clone(),
+            damage: Box::new(damage.clone()),
             mode: mode.name(),
         }),
         _ => Ok(()),
@@ -197,21 +200,40 @@ pub fn open(
     let summary = read_all(WalReader::new(&file, len, path)?, on_record)?;
     judge(path, options.mode, &summary)?;
     let mut report = RecoveryReport::from_summary(summary);
+    // LSNs of readable records about to be cut off must never be handed out
+    // again: a skip marker in their place moves the LSN past them.
+    let skip_to = report
+        .damage
+        .as_ref()
+        .and_then(|damage| damage.highest_lsn_after)
+        // (A cut record with LSN u64::MAX, which only a hostile file holds,
+        // leaves no LSN to continue at: it is not skipped past.)
+        .filter(|&highest| highest > report.last_lsn && highest < u64::MAX);
     if let Some(damage) = &report.damage {
-        report.cut = Some(cut_tail(path, &file, damage.offset, len)?);
+        let marker = skip_to.filter(|_| damage.offset >= FILE_HEADER_LEN as u64);
+        report.cut = Some(cut_tail(path, &file, damage.offset, len, marker)?);
+        if marker.is_some() {
+            report.valid_len += format::RECORD_HEADER_LEN as u64;
+        }
     }
     if report.valid_len < FILE_HEADER_LEN as u64 {
         // An empty file, or one torn while its header was written (the tail
-        // cut above left it empty): give it its header now.
-        (&file).write_all(&format::file_header()).at(path)?;
+        // cut above left it empty): give it its header now, and the marker
+        // the cut could not put in the header's place.
+        let mut head = format::file_header().to_vec();
+        head.extend(skip_to.map(format::skip_marker).iter().flatten());
+        (&file).write_all(&head).at(path)?;
         file.sync_all().at(path)?;
         sync_parent_dir(path)?;
-        report.valid_len = FILE_HEADER_LEN as u64;
+        report.valid_len = head.len() as u64;
     } else if report.cut.is_none() {
         // The records just replayed may exist only in the page cache (a
         // writer that never synced, then died). Make them durable before the
         // new writer counts them as durable and the caller acts on them.
         file.sync_data().at(path)?;
+    }
+    if let Some(highest) = skip_to {
+        report.last_lsn = highest;
     }
     let wal = Wal::from_file(file, path, report.last_lsn, options.sync);
     Ok((wal, report))
@@ -297,14 +319,35 @@ fn lock_for_writing(file: &File, path: &Path) -> Result<()> {
 /// Saves `file[offset..len]` beside `path` (beside the file it links to,
 /// when `path` is a symlink), then truncates `file` to `offset`. A failed
 /// attempt removes the copy it started, so that retries leave nothing.
-fn cut_tail(path: &Path, file: &File, offset: u64, len: u64) -> Result<CutTail> {
+///
+/// With `skip_to`, a skip marker with that LSN takes the first bytes of the
+/// tail's place before the file is cut after it: written over the damage
+/// (through a descriptor of its own, since the writer's appends) and synced
+/// first, so a crash at any point leaves either the old tail (cut again on
+/// the next open) or the marker, never a log that forgot the cut LSNs.
+fn cut_tail(
+    path: &Path,
+    file: &File,
+    offset: u64,
+    len: u64,
+    skip_to: Option<u64>,
+) -> Result<CutTail> {
     let real = std::fs::canonicalize(path).at(path)?;
     let (saved_to, saved) = create_broken_file(&real, offset)?;
     if let Err(err) = save_tail(path, file, offset, len, &saved_to, saved) {
         let _ = std::fs::remove_file(&saved_to);
         return Err(err);
     }
-    file.set_len(offset).at(path)?;
+    let mut new_len = offset;
+    if let Some(lsn) = skip_to {
+        use std::os::unix::fs::FileExt;
+        let marker = format::skip_marker(lsn);
+        let over = OpenOptions::new().write(true).open(path).at(path)?;
+        over.write_all_at(&marker, offset).at(path)?;
+        over.sync_data().at(path)?;
+        new_len += marker.len() as u64;
+    }
+    file.set_len(new_len).at(path)?;
     file.sync_all().at(path)?;
     Ok(CutTail {
         offset,

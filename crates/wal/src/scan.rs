@@ -52,6 +52,9 @@ const MAX_RECORD_LEN: u64 = RECORD_HEADER_LEN as u64 + MAX_KEY_LEN as u64 + MAX_
 pub(crate) struct Found {
     pub records: u64,
     pub first_offset: Option<u64>,
+    /// The highest LSN among the records counted (the LSN given to the
+    /// search when there are none).
+    pub last_lsn: u64,
 }
 
 /// Counts readable records in `src` after the damage at `damage_offset`,
@@ -268,6 +271,7 @@ impl Chains {
             found: Found {
                 records: 0,
                 first_offset: None,
+                last_lsn,
             },
         }
     }
@@ -320,6 +324,7 @@ impl Chains {
 
     fn finish(mut self) -> Found {
         self.advance(u64::MAX);
+        self.found.last_lsn = self.last_lsn;
         self.found
     }
 }
@@ -352,6 +357,7 @@ mod tests {
         let mut found = Found {
             records: 0,
             first_offset: None,
+            last_lsn,
         };
         let mut at = damage;
         while at + RECORD_HEADER_LEN <= bytes.len() {
@@ -372,6 +378,7 @@ mod tests {
                 _ => at += 1,
             }
         }
+        found.last_lsn = last_lsn;
         found
     }
 
