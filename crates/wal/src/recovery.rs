@@ -263,9 +263,12 @@ fn create_atomically(path: &Path) -> Result<File> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "wal".into());
+    // Mode 0666 less the umask, as a plain `open(O_CREAT)` would give (a
+    // temporary file's own default is 0600).
     let temp = tempfile::Builder::new()
         .prefix(&format!(".{name}."))
         .suffix(".creating")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
         .tempfile_in(dir)
         .at(path)?;
     // Locked before it has its name: a writer that opens the new log at once
