@@ -335,8 +335,14 @@ fn cut_tail(
     len: u64,
     skip_to: Option<u64>,
 ) -> Result<CutTail> {
-    let real = std::fs::canonicalize(path).at(path)?;
-    let (saved_to, saved) = create_broken_file(&real, offset)?;
+    // Through a symlink, beside the file it links to.
+    let is_link = std::fs::symlink_metadata(path).at(path)?.is_symlink();
+    let beside = if is_link {
+        std::fs::canonicalize(path).at(path)?
+    } else {
+        path.to_path_buf()
+    };
+    let (saved_to, saved) = create_broken_file(&beside, offset)?;
     if let Err(err) = save_tail(path, file, offset, len, &saved_to, saved) {
         let _ = std::fs::remove_file(&saved_to);
         return Err(err);
