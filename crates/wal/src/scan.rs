@@ -16,8 +16,16 @@
 //! `C(a + L)` must have for the checksum to hold, and compares it when the
 //! pass reaches `a + L`. Each byte is hashed once and each candidate costs a
 //! few multiplications, so the search is linear in the file size; memory
-//! holds the candidates still waiting for their end (16 bytes each) and the
+//! holds the candidates still waiting for their end (24 bytes each) and the
 //! readable records found in the last record-length of the file.
+//!
+//! The common case, intact records after the damage, takes a shortcut: when
+//! no candidate is waiting, a candidate of up to 1 MiB is checked at once by
+//! hashing its bytes, and a readable record that will be counted is skipped
+//! whole. Each such check forbids another inside its span, so bytes hashed
+//! this way stay under twice the file size. (A 256 MiB log damaged near its
+//! start: 0.07 s, as fast as the reader; the crafted 32 MiB file of
+//! `tests/scan_past_damage.rs`: about 0.5 s. See BENCHMARKS.md.)
 //!
 //! A candidate must look like a record a writer produced (known op, lengths
 //! under the caps and inside the file, an LSN after the last good one) before
@@ -74,6 +82,8 @@ pub(crate) fn readable_after<R: Read + Seek>(
         shifter: Shifter::get(),
         chains: Chains::new(damage_offset, last_lsn),
         counted_to: damage_offset,
+        direct_from: damage_offset,
+        shift_memo: (u64::MAX, 0),
     };
     let header_len = RECORD_HEADER_LEN as u64;
     let mut at = damage_offset;
@@ -85,9 +95,24 @@ pub(crate) fn readable_after<R: Read + Seek>(
             pass.hash_to(at)?;
         }
         pass.bytes.release(pass.hashed_to.min(at));
+        // Almost every offset fails on its op byte: find the next one that
+        // does not with a tight search of the buffer, a chunk at most.
+        let limit = (at + CHUNK as u64).min(file_len - header_len + 1);
+        let ops = pass
+            .bytes
+            .range(at + OP_OFFSET as u64, limit + OP_OFFSET as u64)?;
+        let Some(skip) = ops.iter().position(|&op| Op::from_code(op).is_some()) else {
+            at = limit;
+            continue;
+        };
+        at += skip as u64;
+        pass.settle_before(at)?;
         let header = pass.bytes.header_at(at)?;
-        if let Some(header) = header.filter(|h| plausible(h, at, file_len, last_lsn)) {
-            pass.consider(at, &header)?;
+        if let Some(header) = header.filter(|h| plausible(h, at, file_len, last_lsn))
+            && let Some(end) = pass.consider(at, &header)?
+        {
+            at = end;
+            continue;
         }
         at += 1;
     }
@@ -116,7 +141,15 @@ struct Pass<'a, R> {
     chains: Chains,
     /// Where the chains were last counted up to.
     counted_to: u64,
+    /// No candidate before this offset is checked directly (see `consider`).
+    direct_from: u64,
+    /// The last shift factor computed, by length: records of one size
+    /// follow each other.
+    shift_memo: (u64, u32),
 }
+
+/// The longest candidate checked directly, by hashing its bytes.
+const DIRECT_MAX: u64 = 1024 * 1024;
 
 impl<R: Read> Pass<'_, R> {
     /// Decides every candidate that ends before `offset`.
@@ -144,21 +177,51 @@ impl<R: Read> Pass<'_, R> {
 
     /// A plausible header at `at`: works out what the running CRC must be at
     /// its end for its checksum to hold.
-    fn consider(&mut self, at: u64, header: &RecordHeader) -> io::Result<()> {
+    ///
+    /// The common case goes faster: when no candidate is waiting, a record of
+    /// at most [`DIRECT_MAX`] bytes is checked at once by hashing it, and if
+    /// it holds and would be counted (it starts or continues a chain), the
+    /// pass skips its bytes: nothing inside a counted record is looked at, as
+    /// the chains would not look there either. Returns where to go on then.
+    /// Every direct check forbids another one inside its span, so the bytes
+    /// hashed directly stay under twice the file's size whatever the content.
+    fn consider(&mut self, at: u64, header: &RecordHeader) -> io::Result<Option<u64>> {
         let len = header.record_len();
+        if self.waiting.is_empty() && at >= self.direct_from && len <= DIRECT_MAX {
+            self.direct_from = at + len;
+            let bytes = self.bytes.range(at, at + len)?;
+            if crc32fast::hash(&bytes[4..]) != header.crc {
+                return Ok(None);
+            }
+            // Nothing waits: every record before `at` is known.
+            self.chains.advance(at);
+            self.chains.add(at, len, header.lsn);
+            if !self.chains.would_count(at, header.lsn) {
+                return Ok(None);
+            }
+            self.chains.advance(at + 1);
+            // No candidate depends on the running CRC: start it afresh after
+            // the record, whose bytes the pass skips.
+            self.hasher = crc32fast::Hasher::new();
+            self.hashed_to = at + len;
+            return Ok(Some(at + len));
+        }
         // Candidates ending by `at + 4` must be decided before the hash
         // moves past them; none can end sooner than `at + 21`.
         self.settle_before(at + 5)?;
         self.hash_to(at + 4)?;
         let before = self.hasher.clone().finalize();
-        let expected = header.crc ^ self.shifter.shift(before, len - 4);
+        if self.shift_memo.0 != len {
+            self.shift_memo = (len, self.shifter.factor(len - 4));
+        }
+        let expected = header.crc ^ crate::crc_algebra::multiply(self.shift_memo.1, before);
         self.waiting.push(Reverse(Waiting {
             end: at + len,
             expected,
             len: u32::try_from(len).expect("a record under the caps"),
             lsn: header.lsn,
         }));
-        Ok(())
+        Ok(None)
     }
 
     fn hash_to(&mut self, offset: u64) -> io::Result<()> {
@@ -274,6 +337,13 @@ impl Chains {
                 last_lsn,
             },
         }
+    }
+
+    /// True when a readable record at `offset` with this LSN will be
+    /// counted, once everything before it is: the next chain may start there
+    /// and its LSN is later than the last counted.
+    fn would_count(&self, offset: u64, lsn: u64) -> bool {
+        offset >= self.at && lsn > self.last_lsn
     }
 
     fn add(&mut self, offset: u64, len: u64, lsn: u64) {
