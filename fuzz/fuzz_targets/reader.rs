@@ -111,6 +111,8 @@ fn read_from_memory(data: &[u8]) -> Option<Read> {
     let mut expected_offset = wal::FILE_HEADER_LEN as u64;
     let mut expected_lsn = 1;
     let mut entries = 0;
+    // Where the batch the last record came from ends (0 outside batches).
+    let mut batch_end = 0u64;
     loop {
         // Allocations first: a reader that trusted a length field would
         // allocate for it and only then fail to read that many bytes.
@@ -119,13 +121,30 @@ fn read_from_memory(data: &[u8]) -> Option<Read> {
         let Some(entry) = next.expect("reading memory cannot fail") else {
             break;
         };
-        step_over_markers(data, &mut expected_offset, &mut expected_lsn, entry.offset);
+        let in_batch = step_over_frames(
+            data,
+            &mut expected_offset,
+            &mut expected_lsn,
+            entry.offset,
+            &mut batch_end,
+        );
         assert_eq!(entry.offset, expected_offset, "records must be contiguous");
         assert_eq!(entry.record.lsn, expected_lsn, "LSNs must be contiguous");
         let encoded = wal::encode(&entry.record);
         assert_eq!(encoded.len() as u64, entry.len);
         let at = entry.offset as usize;
-        assert_eq!(&data[at..at + encoded.len()], &encoded[..], "record bytes");
+        // A record inside a batch keeps its checksum field 0 (the batch's
+        // checksum covers it); everything else is as encoded.
+        let stored_crc = &data[at..at + 4];
+        assert!(
+            stored_crc == &encoded[..4] || (in_batch && stored_crc == [0; 4]),
+            "record checksum"
+        );
+        assert_eq!(
+            &data[at + 4..at + encoded.len()],
+            &encoded[4..],
+            "record bytes"
+        );
         expected_offset += entry.len;
         expected_lsn += 1;
         entries += 1;
@@ -143,7 +162,14 @@ fn read_from_memory(data: &[u8]) -> Option<Read> {
     let summary = summary.expect("reading memory cannot fail");
     let records = entries;
     if summary.valid_len > expected_offset {
-        step_over_markers(data, &mut expected_offset, &mut expected_lsn, summary.valid_len);
+        let end = summary.valid_len;
+        step_over_frames(
+            data,
+            &mut expected_offset,
+            &mut expected_lsn,
+            end,
+            &mut batch_end,
+        );
     }
     assert_eq!(summary.records, records);
     assert_eq!(summary.last_lsn, expected_lsn - 1);
@@ -172,21 +198,39 @@ fn read_from_memory(data: &[u8]) -> Option<Read> {
     Some(Read { model, summary })
 }
 
-/// Steps from `offset` to `until` over LSN skip markers (which the reader
-/// steps over without returning them), checking each one: the bytes between
-/// two records are nothing but valid markers with rising LSNs.
-fn step_over_markers(data: &[u8], offset: &mut u64, next_lsn: &mut u64, until: u64) {
+/// Steps from `offset` to `until` over what the reader steps over without
+/// returning it: LSN skip markers, and the 21-byte frame that starts a batch.
+/// Checks each: a valid marker with a rising LSN, or a batch header whose
+/// LSN is the next record's. Returns whether the record at `until` lies
+/// inside a batch.
+fn step_over_frames(
+    data: &[u8],
+    offset: &mut u64,
+    next_lsn: &mut u64,
+    until: u64,
+    batch_end: &mut u64,
+) -> bool {
     while *offset < until {
         let at = *offset as usize;
-        let marker = &data[at..at + wal::RECORD_HEADER_LEN];
-        assert_eq!(marker[12], 3, "only skip markers lie between records");
-        let lsn = u64::from_le_bytes(marker[4..12].try_into().unwrap());
-        assert!(lsn >= *next_lsn, "a marker moves the LSN on");
-        assert_eq!(&wal::skip_marker(lsn)[..], marker, "a valid marker");
-        *next_lsn = lsn + 1;
+        let frame = &data[at..at + wal::RECORD_HEADER_LEN];
+        let lsn = u64::from_le_bytes(frame[4..12].try_into().unwrap());
+        match frame[12] {
+            wal::SKIP_OP => {
+                assert!(lsn >= *next_lsn, "a marker moves the LSN on");
+                assert_eq!(&wal::skip_marker(lsn)[..], frame, "a valid marker");
+                *next_lsn = lsn + 1;
+            }
+            wal::BATCH_OP => {
+                assert_eq!(lsn, *next_lsn, "a batch starts at the next LSN");
+                let bytes = u64::from(u32::from_le_bytes(frame[17..21].try_into().unwrap()));
+                *batch_end = *offset + wal::RECORD_HEADER_LEN as u64 + bytes;
+            }
+            other => panic!("op {other} between records"),
+        }
         *offset += wal::RECORD_HEADER_LEN as u64;
     }
     assert_eq!(*offset, until);
+    until < *batch_end
 }
 
 fn check_recovery(path: &Path, data: &[u8], read: Option<&Read>) {

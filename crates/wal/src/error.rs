@@ -69,6 +69,14 @@ pub enum Error {
     #[error("value of {len} bytes is over the cap of {max} bytes")]
     ValueTooLong { len: usize, max: u32 },
 
+    #[error(
+        "a batch of {bytes} bytes is over the caps of a batch \
+         ({max_records} records, {max_bytes} bytes)",
+        max_records = crate::MAX_KEY_LEN,
+        max_bytes = crate::MAX_VALUE_LEN
+    )]
+    BatchTooLarge { bytes: usize },
+
     #[error("a delete record carries no value")]
     DeleteWithValue,
 

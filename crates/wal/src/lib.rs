@@ -43,7 +43,7 @@
 //! |-------:|------------:|-----------|-------------------------------------------------|
 //! | 0      | 4           | CRC       | CRC-32 (IEEE) of bytes 4 to the record's end     |
 //! | 4      | 8           | LSN       | 1 for the first record, then previous + 1 (or skip marker + 1) |
-//! | 12     | 1           | op        | `1` put, `2` delete, `3` LSN skip marker         |
+//! | 12     | 1           | op        | `1` put, `2` delete (`3` skip marker, `4` batch: below) |
 //! | 13     | 4           | key len   | `K`, at most [`MAX_KEY_LEN`] (64 KiB)            |
 //! | 17     | 4           | value len | `V`, at most [`MAX_VALUE_LEN`] (16 MiB); 0 for delete |
 //! | 21     | `K`         | key       | raw bytes                                       |
@@ -52,6 +52,29 @@
 //! A record is `21 + K + V` bytes. The checksum covers every byte of the
 //! record except itself, header fields included, so a flipped bit in the
 //! LSN, the op or a length is caught like one in the payload.
+//!
+//! ## Batch
+//!
+//! [`Wal::append_batch`] (and [`KvStore::write_batch`]) write their records
+//! as one batch: a record header with op `4` whose "key len" field holds the
+//! number of records `N` (1 to 65 536) and whose "value len" field the bytes
+//! of the records that follow, which are its value:
+//!
+//! | offset | size | field | value |
+//! |-------:|-----:|-------|-------|
+//! | 0  | 4 | CRC       | CRC-32 of bytes 4 to the batch's end: every record in it |
+//! | 4  | 8 | LSN       | the first record's LSN |
+//! | 12 | 1 | op        | `4` |
+//! | 13 | 4 | key len   | `N`, the number of records |
+//! | 17 | 4 | value len | `B`, the bytes of the records, at most 16 MiB |
+//! | 21 | `B` | records | `N` records as above, LSNs following on, each with its CRC field `0` |
+//!
+//! One checksum covers the whole batch, so a batch torn or damaged anywhere
+//! is recovered whole or not at all (a transfer never comes back half done),
+//! and since the records inside carry no checksum of their own, the search
+//! past damage never mistakes the inside of a torn batch for readable
+//! records. The reader hands out a batch's records one by one, after checking
+//! the whole batch.
 //!
 //! ## LSN skip marker
 //!
@@ -149,6 +172,7 @@
 //!   on the file while it is open, and a second one gets [`Error::Locked`].
 //!   Readers take no lock, and a crashed writer's lock goes with its process.
 
+mod batch;
 mod crc_algebra;
 mod error;
 mod format;
@@ -163,8 +187,8 @@ mod zeros;
 
 pub use error::{Error, Result};
 pub use format::{
-    FILE_HEADER_LEN, FORMAT_VERSION, MAGIC, MAX_KEY_LEN, MAX_VALUE_LEN, RECORD_HEADER_LEN, SKIP_OP,
-    encode, file_header, record_len, skip_marker,
+    BATCH_OP, FILE_HEADER_LEN, FORMAT_VERSION, MAGIC, MAX_KEY_LEN, MAX_VALUE_LEN,
+    RECORD_HEADER_LEN, SKIP_OP, encode, encode_batch, file_header, record_len, skip_marker,
 };
 pub use reader::{Entry, EntryRef, RecordRef, Summary, WalReader};
 pub use record::{Damage, DamageKind, InvalidField, Op, Record};

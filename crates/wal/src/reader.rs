@@ -16,6 +16,7 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+use crate::batch;
 use crate::error::{Error, IoContext, Result};
 use crate::format::{self, FILE_HEADER_LEN, HeaderProblem, RECORD_HEADER_LEN, RecordHeader};
 use crate::record::{Damage, DamageKind, InvalidField, Op, Record};
@@ -192,6 +193,9 @@ pub struct WalReader<R = File> {
     records: u64,
     last_lsn: u64,
     state: State,
+    /// Inside an accepted batch: where its next record starts in `buf`, and
+    /// where the batch ends (the batch starts at `buf[start]`, at `pos`).
+    batch: Option<(usize, usize)>,
 }
 
 impl WalReader<File> {
@@ -286,6 +290,7 @@ impl<R: Read + Seek> WalReader<R> {
             records: 0,
             last_lsn: 0,
             state,
+            batch: None,
         })
     }
 
@@ -297,6 +302,9 @@ impl<R: Read + Seek> WalReader<R> {
     /// Like [`WalReader::next_entry`], but the record's key and value are
     /// borrowed from the reader's buffer instead of copied.
     pub fn next_ref(&mut self) -> Result<Option<EntryRef<'_>>> {
+        if self.batch.is_some() {
+            return Ok(Some(self.next_in_batch()));
+        }
         while self.skip_marker()? {}
         if !matches!(self.state, State::Reading) {
             return Ok(None);
@@ -320,6 +328,20 @@ impl<R: Read + Seek> WalReader<R> {
         // Both lengths are now under the caps and inside the file.
         let len = header.record_len();
         self.fill(len as usize).at(&self.path)?;
+        if header.op_code == format::BATCH_OP {
+            let bytes = &self.buf[self.start..self.start + len as usize];
+            return match batch::check_batch(&header, bytes, self.last_lsn + 1) {
+                Ok(()) => {
+                    let start = self.start;
+                    self.batch = Some((start + RECORD_HEADER_LEN, start + len as usize));
+                    Ok(Some(self.next_in_batch()))
+                }
+                Err(kind) => {
+                    self.state = State::Damaged(kind);
+                    Ok(None)
+                }
+            };
+        }
         let bytes = &self.buf[self.start..self.start + len as usize];
         match check_record(&header, bytes, self.last_lsn + 1) {
             Ok(record) => {
@@ -338,6 +360,32 @@ impl<R: Read + Seek> WalReader<R> {
                 self.state = State::Damaged(kind);
                 Ok(None)
             }
+        }
+    }
+
+    /// The next record of the batch being read (checked whole already);
+    /// after its last one, moves on past the batch.
+    fn next_in_batch(&mut self) -> EntryRef<'_> {
+        let (at, end) = self.batch.expect("inside a batch");
+        let (lsn, len) = {
+            let (record, len) = batch::inner_at(&self.buf[..end], at).expect("a checked batch");
+            (record.lsn, len)
+        };
+        let offset = self.pos + (at - self.start) as u64;
+        self.records += 1;
+        self.last_lsn = lsn;
+        if at + len == end {
+            self.pos += (end - self.start) as u64;
+            self.start = end;
+            self.batch = None;
+        } else {
+            self.batch = Some((at + len, end));
+        }
+        let (record, _) = batch::inner_at(&self.buf[..end], at).expect("a checked batch");
+        EntryRef {
+            offset,
+            len: len as u64,
+            record,
         }
     }
 

@@ -1,6 +1,7 @@
 //! `KvStore`: an in-memory map whose every change is logged first.
 
 use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
 use std::path::Path;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -94,6 +95,21 @@ impl KvStore {
         Ok(lsn)
     }
 
+    /// Logs several puts and deletes as one batch, then applies them all at
+    /// once: after a crash, recovery finds all of them or none, wherever the
+    /// write was torn, and no reader of the map sees part of the batch.
+    /// Each item is `(Op::Put, key, value)` or `(Op::Delete, key, b"")`.
+    /// Returns the batch's LSNs (an empty range for an empty batch).
+    pub fn write_batch(&self, batch: &[(Op, &[u8], &[u8])]) -> Result<RangeInclusive<u64>> {
+        let lsns = self.wal.append_batch(batch.iter().copied())?;
+        let mut map = self.write_map();
+        for ((op, key, value), lsn) in batch.iter().zip(lsns.clone()) {
+            let value = (*op == Op::Put).then(|| value.to_vec());
+            apply_to(&mut map, lsn, key, value);
+        }
+        Ok(lsns)
+    }
+
     /// The value of `key`, if present.
     pub fn get(&self, key: impl AsRef<[u8]>) -> Option<Vec<u8>> {
         self.read_map()
@@ -129,14 +145,7 @@ impl KvStore {
     }
 
     fn apply(&self, lsn: u64, key: &[u8], value: Option<Vec<u8>>) {
-        let mut map = self.write_map();
-        match map.get_mut(key) {
-            Some(slot) if slot.lsn > lsn => {}
-            Some(slot) => *slot = Slot { lsn, value },
-            None => {
-                map.insert(key.to_vec(), Slot { lsn, value });
-            }
-        }
+        apply_to(&mut self.write_map(), lsn, key, value);
     }
 
     fn read_map(&self) -> RwLockReadGuard<'_, BTreeMap<Vec<u8>, Slot>> {
@@ -147,5 +156,16 @@ impl KvStore {
         self.map
             .write()
             .unwrap_or_else(|poison| poison.into_inner())
+    }
+}
+
+/// Sets `key`'s slot to `value` as of `lsn`, unless a later LSN set it.
+fn apply_to(map: &mut BTreeMap<Vec<u8>, Slot>, lsn: u64, key: &[u8], value: Option<Vec<u8>>) {
+    match map.get_mut(key) {
+        Some(slot) if slot.lsn > lsn => {}
+        Some(slot) => *slot = Slot { lsn, value },
+        None => {
+            map.insert(key.to_vec(), Slot { lsn, value });
+        }
     }
 }
