@@ -16,6 +16,11 @@ pub enum Error {
     #[error("{}: not a regular file (a {kind}); a WAL is a regular file", path.display())]
     NotAFile { path: PathBuf, kind: &'static str },
 
+    /// A checkpoint's snapshot that does not check out. Never taken for an
+    /// empty one: the records it holds are no longer in the log.
+    #[error("{}: damaged snapshot ({reason}); the log alone no longer holds what it covers", path.display())]
+    DamagedSnapshot { path: PathBuf, reason: String },
+
     #[error("{}: not a WAL file ({reason})", path.display())]
     NotAWal { path: PathBuf, reason: String },
 

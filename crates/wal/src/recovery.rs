@@ -180,13 +180,14 @@ pub fn open(
         }
         match Wal::create(path, options.sync) {
             Ok(wal) => {
-                let report = RecoveryReport {
+                let mut report = RecoveryReport {
                     records_replayed: 0,
                     last_lsn: 0,
                     valid_len: FILE_HEADER_LEN as u64,
                     damage: None,
                     cut: None,
                 };
+                follow_snapshot(&wal, &mut report)?;
                 return Ok((wal, report));
             }
             // Another writer created it between our open and our create:
@@ -236,7 +237,19 @@ pub fn open(
         report.last_lsn = highest;
     }
     let wal = Wal::from_file(file, path, report.last_lsn, options.sync);
+    follow_snapshot(&wal, &mut report)?;
     Ok((wal, report))
+}
+
+/// A log behind its checkpoint's snapshot (created anew after the log was
+/// removed, or an older copy put back) must still hand out LSNs after the
+/// snapshot's: a skip marker moves it on. A damaged snapshot is an error.
+fn follow_snapshot(wal: &Wal, report: &mut RecoveryReport) -> Result<()> {
+    if let Some(snapshot) = crate::snapshot::Snapshot::load_beside(wal.path())? {
+        wal.skip_to(snapshot.lsn)?;
+        report.last_lsn = report.last_lsn.max(snapshot.lsn);
+    }
+    Ok(())
 }
 
 impl Wal {
@@ -286,6 +299,32 @@ fn create_atomically(path: &Path) -> Result<File> {
         }
     })?;
     sync_parent_dir(path)?;
+    Ok(file)
+}
+
+/// Step 2 of a checkpoint: a new log holding its header and a skip marker
+/// at `lsn`, locked, fsync'd, and renamed over the log at `path` (which it
+/// replaces, old log and all, in one step), then the directory fsync'd.
+/// Returns the new log, still locked, positioned after the marker.
+pub(crate) fn replace_log(path: &Path, lsn: u64) -> Result<File> {
+    use crate::snapshot::crash_point;
+    let temp = crate::snapshot::temp_beside(path)?;
+    lock_for_writing(temp.as_file(), path)?;
+    crash_point("log's temporary file created");
+    let mut head = format::file_header().to_vec();
+    if lsn > 0 {
+        head.extend_from_slice(&format::skip_marker(lsn));
+    }
+    temp.as_file().write_all(&head).at(path)?;
+    crash_point("new log written");
+    temp.as_file().sync_all().at(path)?;
+    crash_point("new log synced");
+    let file = temp
+        .persist(path)
+        .map_err(|err| Error::io(path, err.error))?;
+    crash_point("new log renamed over the old");
+    sync_parent_dir(path)?;
+    crash_point("log's directory synced");
     Ok(file)
 }
 

@@ -8,6 +8,7 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use crate::error::Result;
 use crate::record::{Op, Record};
 use crate::recovery::{self, RecoveryReport, WalOptions};
+use crate::snapshot::Snapshot;
 use crate::writer::Wal;
 
 /// A key's latest state and the LSN that set it.
@@ -55,19 +56,39 @@ impl KvStore {
         path: impl AsRef<Path>,
         options: WalOptions,
     ) -> Result<(KvStore, RecoveryReport)> {
-        let mut map = BTreeMap::new();
-        let (wal, report) = recovery::open(path, options, |record: Record| match record.op {
-            Op::Put => {
-                map.insert(
-                    record.key,
-                    Slot {
-                        lsn: record.lsn,
-                        value: Some(record.value),
-                    },
-                );
+        let path = path.as_ref();
+        // A checkpoint's snapshot holds everything up to its LSN; the log's
+        // records at or below it are skipped (they are in the snapshot).
+        let snapshot = Snapshot::load_beside(path)?;
+        let floor = snapshot.as_ref().map_or(0, |s| s.lsn);
+        let mut map: BTreeMap<Vec<u8>, Slot> = snapshot
+            .into_iter()
+            .flat_map(|s| s.map)
+            .map(|(key, value)| {
+                let slot = Slot {
+                    lsn: floor,
+                    value: Some(value),
+                };
+                (key, slot)
+            })
+            .collect();
+        let (wal, report) = recovery::open(path, options, |record: Record| {
+            if record.lsn <= floor {
+                return;
             }
-            Op::Delete => {
-                map.remove(&record.key);
+            match record.op {
+                Op::Put => {
+                    map.insert(
+                        record.key,
+                        Slot {
+                            lsn: record.lsn,
+                            value: Some(record.value),
+                        },
+                    );
+                }
+                Op::Delete => {
+                    map.remove(&record.key);
+                }
             }
         })?;
         Ok((
@@ -108,6 +129,26 @@ impl KvStore {
             apply_to(&mut map, lsn, key, value);
         }
         Ok(lsns)
+    }
+
+    /// Checkpoints the store: writes a snapshot of the map tagged with the
+    /// last LSN (`NAME.snapshot`, atomically), then replaces the log with a
+    /// new one whose LSNs follow the snapshot's, so the log no longer grows
+    /// forever and recovery replays only what came after. A crash at any
+    /// point loses nothing (see the `snapshot` module for the order). Returns
+    /// the LSN the snapshot covers.
+    pub fn checkpoint(&mut self) -> Result<u64> {
+        self.wal.sync()?;
+        let lsn = self.wal.last_lsn();
+        let snapshot = Snapshot {
+            lsn,
+            map: self.snapshot(),
+        };
+        let path = self.wal.path().to_path_buf();
+        snapshot.save_beside(&path)?;
+        let file = recovery::replace_log(&path, lsn)?;
+        self.wal = Wal::from_file(file, path, lsn, self.wal.policy());
+        Ok(lsn)
     }
 
     /// The value of `key`, if present.

@@ -280,6 +280,23 @@ impl<F: LogFile> Wal<F> {
         self.wait_durable(state, last)
     }
 
+    /// Moves the next LSN past `lsn` with a skip marker, made durable: for
+    /// a log that is behind its checkpoint's snapshot (a log removed after a
+    /// checkpoint, say), so that no LSN the snapshot covers is handed out
+    /// again. Does nothing when the log is already past `lsn`.
+    pub(crate) fn skip_to(&self, lsn: u64) -> Result<()> {
+        let mut state = self.lock();
+        self.check_usable(&state)?;
+        if lsn < state.next_lsn || lsn == u64::MAX {
+            return Ok(());
+        }
+        state.seal();
+        state.buffer.extend_from_slice(&format::skip_marker(lsn));
+        state.sealed = state.buffer.len();
+        state.next_lsn = lsn + 1;
+        self.wait_durable(state, lsn)
+    }
+
     /// Crash-drill helper: writes only the first `len` bytes of the record that
     /// would come next, fsyncs, and takes no more appends. Returns the LSN the
     /// partial record would have had.

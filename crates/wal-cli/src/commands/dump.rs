@@ -11,7 +11,7 @@ use anyhow::Context;
 
 use wal::{Entry, Op, SavedTail, Summary, WalReader};
 
-use super::stdout_error;
+use super::{print_line, stdout_error};
 use crate::exit::Exit;
 use crate::json::{JsonDumpWriter, JsonRecord, JsonTail};
 use crate::layout::{damaged_table, frame_table, header_table, record_table};
@@ -61,6 +61,16 @@ pub fn run(args: &DumpArgs) -> anyhow::Result<Exit> {
         return dump_bytes(&args.file);
     }
     let mut reader = WalReader::open(&args.file)?;
+    if let Some(snapshot) = wal::Snapshot::load_beside(&args.file)?
+        && !args.json
+    {
+        print_line(format_args!(
+            "snapshot {}: LSNs up to {}, {}; the log's records at or below it are skipped",
+            wal::snapshot_path(&args.file).display(),
+            snapshot.lsn,
+            crate::text::count(snapshot.map.len() as u64, "key")
+        ))?;
+    }
     let out = BufWriter::new(io::stdout().lock());
     let mut format = if args.json {
         Format::Json(JsonDumpWriter::begin(out).map_err(stdout_error)?)

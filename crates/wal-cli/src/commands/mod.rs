@@ -6,6 +6,7 @@
 //! `load`) go through [`open_writer`], and `repair` through [`wal::open`]
 //! directly, because it chooses the recovery mode.
 
+pub mod checkpoint;
 pub mod delete;
 pub mod dump;
 pub mod get;
