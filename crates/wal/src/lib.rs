@@ -13,7 +13,11 @@
 //! * [`open`] and [`replay`] apply a [`RecoveryMode`] to what the reader found;
 //!   `open` also cuts a damaged tail off (saving it first) so that appends stay
 //!   reachable.
-//! * [`KvStore`] is the map on top: `put`/`delete` go to the log first.
+//! * [`KvStore`] is the map on top: `put`/`delete` go to the log first;
+//!   [`KvStore::write_batch`] logs several changes as one atomic batch;
+//!   [`KvStore::checkpoint`] writes a [`Snapshot`] beside the log and
+//!   restarts the log after it (the order that survives a crash at every
+//!   step is in the `snapshot` module's documentation).
 //!
 //! # On-disk format (version 1)
 //!
