@@ -16,8 +16,8 @@
 //! * [`KvStore`] is the map on top: `put`/`delete` go to the log first;
 //!   [`KvStore::write_batch`] logs several changes as one atomic batch;
 //!   [`KvStore::checkpoint`] writes a [`Snapshot`] beside the log and
-//!   restarts the log after it (the order that survives a crash at every
-//!   step is in the `snapshot` module's documentation).
+//!   restarts the log after it, in an order that survives a crash at every
+//!   step (see [`Snapshot`]).
 //!
 //! # On-disk format (version 1)
 //!

@@ -40,7 +40,16 @@ const MAGIC: [u8; 8] = *b"KVSNP\r\n\x1a";
 const VERSION: u16 = 1;
 const FIXED: usize = 28;
 
-/// A checkpoint's snapshot: the map as of `lsn`.
+/// A checkpoint's snapshot: the map as of `lsn`, kept in `NAME.snapshot`
+/// beside the log (magic `"KVSNP\r\n\x1a"`, version 1, the LSN, the key
+/// count, then each key and value with its length, and a CRC-32 of it all).
+///
+/// [`crate::KvStore::checkpoint`] writes it to a temporary file, fsyncs it,
+/// renames it over `NAME.snapshot` and fsyncs the directory; only then does
+/// it rename a new log (header, then a skip marker at this LSN) over the old
+/// one. A crash between any two of those calls leaves either the old
+/// snapshot (or none) with the whole log, or the new snapshot with a log
+/// whose records at or below its LSN are skipped on replay.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
     /// The last LSN the snapshot includes; the log's records up to it are
