@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 
 use crate::bench::BenchArgs;
 use crate::commands::{
+    checkpoint::{self, CheckpointArgs},
     delete::{self, DeleteArgs},
     dump::{self, DumpArgs},
     get::{self, GetArgs},
@@ -102,6 +103,15 @@ pub enum Command {
     /// left alone.
     #[command(after_help = repair::EXAMPLES)]
     Repair(RepairArgs),
+
+    /// Snapshot the store beside the log and restart the log after it.
+    ///
+    /// Writes FILE.snapshot atomically (temporary file, fsync, rename,
+    /// directory fsync), then replaces FILE with a new log whose LSNs follow
+    /// the snapshot's. Recovery, `get` and `dump` read the snapshot, then the
+    /// log's later records.
+    #[command(after_help = checkpoint::EXAMPLES)]
+    Checkpoint(CheckpointArgs),
 
     /// Append generated records, printing an ack once each is durable.
     ///

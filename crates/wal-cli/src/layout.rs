@@ -103,6 +103,46 @@ pub fn header_table(bytes: &[u8]) -> String {
     out
 }
 
+/// The table of a frame the reader steps over: the header of a batch (its
+/// record count and bytes; one checksum for all its records) or an LSN skip
+/// marker.
+pub fn frame_table(offset: u64, bytes: &[u8]) -> String {
+    let lsn = le(&bytes[4..12]);
+    let mut out = if bytes[12] == wal::BATCH_OP {
+        format!(
+            "batch at offset {offset} (LSN {lsn} on, {} in {}; one checksum for all)\n",
+            count(le(&bytes[13..17]), "record"),
+            count(le(&bytes[17..21]), "byte"),
+        )
+    } else {
+        format!("LSN skip marker at offset {offset} (the next LSN follows {lsn})\n")
+    };
+    let rows: [(&str, std::ops::Range<usize>); 5] = [
+        ("CRC", 0..4),
+        ("LSN", 4..12),
+        ("op", 12..13),
+        ("records", 13..17),
+        ("bytes", 17..21),
+    ];
+    for (name, range) in rows {
+        let field = &bytes[range.clone()];
+        let meaning = match name {
+            "CRC" => format!("{:#010x}", le(field)),
+            "op" if field[0] == wal::BATCH_OP => "batch".to_string(),
+            "op" => "LSN skip".to_string(),
+            _ => le(field).to_string(),
+        };
+        row(
+            &mut out,
+            offset + range.start as u64,
+            name,
+            &hex_bytes(field),
+            &meaning,
+        );
+    }
+    out
+}
+
 /// The table of a readable record's fields; `offset` is where it starts.
 pub fn record_table(offset: u64, bytes: &[u8]) -> String {
     let lsn = le(&bytes[4..12]);
@@ -191,6 +231,9 @@ fn lay_out(out: &mut String, offset: u64, bytes: &[u8]) {
 /// What a whole field's bytes mean.
 fn meaning(name: &str, field: &[u8], record: &[u8]) -> String {
     match name {
+        "CRC" if le(field) == 0 && claimed_len(record) == Some(record.len()) => {
+            "0: in a batch, whose checksum covers it".to_string()
+        }
         "CRC" => {
             let stored = le(field) as u32;
             let computed = crc32fast::hash(&record[4..]);

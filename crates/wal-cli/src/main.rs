@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::cli::{Cli, Command};
-use crate::commands::{delete, dump, get, load, put, repair, serve, verify};
+use crate::commands::{checkpoint, delete, dump, get, load, put, repair, serve, verify};
 use crate::exit::Exit;
 
 fn main() -> ExitCode {
@@ -30,6 +30,7 @@ fn main() -> ExitCode {
         Command::Dump(args) => dump::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Repair(args) => repair::run(args),
+        Command::Checkpoint(args) => checkpoint::run(args),
         Command::Load(args) => load::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Bench(args) => bench::run(args).map(|()| Exit::Success),

@@ -23,7 +23,7 @@ const POLY: u32 = 0xEDB8_8320;
 const ONE: u32 = 1 << 31;
 
 /// `a · b mod POLY`.
-fn multiply(a: u32, mut b: u32) -> u32 {
+pub(crate) fn multiply(a: u32, mut b: u32) -> u32 {
     let mut product = 0;
     // Bits of `a` from the coefficient of x^0 down to that of x^31, while
     // `b` is multiplied by x at each step.
@@ -69,7 +69,13 @@ impl Shifter {
 
     /// The CRC `crc` would have after `n` more bytes, less their own CRC:
     /// `crc · x^(8n) mod POLY`.
+    #[cfg(test)]
     pub(crate) fn shift(&self, crc: u32, n: u64) -> u32 {
+        multiply(self.factor(n), crc)
+    }
+
+    /// `x^(8n) mod POLY`: what [`Shifter::shift`] multiplies by.
+    pub(crate) fn factor(&self, n: u64) -> u32 {
         let n = u32::try_from(n).expect("shifts are by a record's length");
         let mut factor = ONE;
         for (i, table) in self.tables.iter().enumerate() {
@@ -78,7 +84,7 @@ impl Shifter {
                 factor = multiply(factor, table[usize::from(digit)]);
             }
         }
-        multiply(factor, crc)
+        factor
     }
 }
 

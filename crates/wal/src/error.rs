@@ -16,6 +16,11 @@ pub enum Error {
     #[error("{}: not a regular file (a {kind}); a WAL is a regular file", path.display())]
     NotAFile { path: PathBuf, kind: &'static str },
 
+    /// A checkpoint's snapshot that does not check out. Never taken for an
+    /// empty one: the records it holds are no longer in the log.
+    #[error("{}: damaged snapshot ({reason}); the log alone no longer holds what it covers", path.display())]
+    DamagedSnapshot { path: PathBuf, reason: String },
+
     #[error("{}: not a WAL file ({reason})", path.display())]
     NotAWal { path: PathBuf, reason: String },
 
@@ -29,11 +34,12 @@ pub enum Error {
         supported: u16,
     },
 
-    /// The recovery mode refused the damage it found.
+    /// The recovery mode refused the damage it found (boxed: it is large,
+    /// and every `Result` of this crate would carry its size).
     #[error("{}: {damage} (refused by {mode} recovery)", path.display())]
     Damaged {
         path: PathBuf,
-        damage: Damage,
+        damage: Box<Damage>,
         mode: &'static str,
     },
 
@@ -67,6 +73,14 @@ pub enum Error {
 
     #[error("value of {len} bytes is over the cap of {max} bytes")]
     ValueTooLong { len: usize, max: u32 },
+
+    #[error(
+        "a batch of {bytes} bytes is over the caps of a batch \
+         ({max_records} records, {max_bytes} bytes)",
+        max_records = crate::MAX_KEY_LEN,
+        max_bytes = crate::MAX_VALUE_LEN
+    )]
+    BatchTooLarge { bytes: usize },
 
     #[error("a delete record carries no value")]
     DeleteWithValue,

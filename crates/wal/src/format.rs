@@ -71,6 +71,74 @@ pub fn is_header_prefix(bytes: &[u8]) -> bool {
     bytes.len() < FILE_HEADER_LEN && file_header().starts_with(bytes)
 }
 
+/// The op byte of an LSN skip marker: a record-header-sized entry (key and
+/// value empty) whose LSN is the highest one the log has ever used. A writer
+/// that cut readable records off the log writes one, so that the LSNs of the
+/// records it cut (kept in the saved tail) are never handed out again. The
+/// reader steps over it: it is not a record. Its LSN is below `u64::MAX`,
+/// leaving room for the record after it.
+pub const SKIP_OP: u8 = 3;
+
+/// The op byte of a batch: a record header whose "key len" field holds the
+/// number of records in the batch (1 to [`MAX_KEY_LEN`]) and whose value is
+/// those records, back to back, each with its checksum field left 0. The
+/// batch's one checksum covers them all, so a batch torn or damaged anywhere
+/// is recovered whole or not at all. Its LSN is its first record's; the
+/// others follow one by one.
+pub const BATCH_OP: u8 = 4;
+
+/// Appends a batch frame for records `first_lsn..` to `out`: its header
+/// (count and length filled in, checksum left 0 for [`seal`]) and the records
+/// `encode_records` writes after it, unsealed. Returns how many records it
+/// wrote, or `None` (and `out` as it was) when the batch is empty or over the
+/// caps: at most [`MAX_KEY_LEN`] records in at most [`MAX_VALUE_LEN`] bytes.
+pub fn encode_batch_unsealed_into(
+    out: &mut Vec<u8>,
+    first_lsn: u64,
+    encode_records: impl FnOnce(&mut Vec<u8>) -> u64,
+) -> Option<u64> {
+    let start = out.len();
+    out.extend_from_slice(&[0; RECORD_HEADER_LEN]);
+    let count = encode_records(out);
+    let bytes = out.len() - start - RECORD_HEADER_LEN;
+    if count == 0 || count > u64::from(MAX_KEY_LEN) || bytes > MAX_VALUE_LEN as usize {
+        out.truncate(start);
+        return None;
+    }
+    let header = &mut out[start..start + RECORD_HEADER_LEN];
+    header[4..12].copy_from_slice(&first_lsn.to_le_bytes());
+    header[12] = BATCH_OP;
+    header[13..17].copy_from_slice(&(count as u32).to_le_bytes());
+    header[17..21].copy_from_slice(&(bytes as u32).to_le_bytes());
+    Some(count)
+}
+
+/// Encodes `records` (consecutive LSNs, puts and deletes under the caps) as
+/// one sealed batch, as [`crate::Wal::append_batch`] writes them: what a
+/// crash drill or a test cuts short.
+pub fn encode_batch(records: &[Record]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let first = records.first().map_or(1, |r| r.lsn);
+    encode_batch_unsealed_into(&mut out, first, |out| {
+        for record in records {
+            encode_unsealed_into(out, record.lsn, record.op, &record.key, &record.value);
+        }
+        records.len() as u64
+    });
+    seal(&mut out);
+    out
+}
+
+/// The encoded skip marker for `lsn`.
+pub fn skip_marker(lsn: u64) -> [u8; RECORD_HEADER_LEN] {
+    let mut marker = [0u8; RECORD_HEADER_LEN];
+    marker[4..12].copy_from_slice(&lsn.to_le_bytes());
+    marker[12] = SKIP_OP;
+    let crc = crc32fast::hash(&marker[4..]);
+    marker[..4].copy_from_slice(&crc.to_le_bytes());
+    marker
+}
+
 /// Total encoded size of a record with these payload sizes.
 pub fn record_len(key_len: usize, value_len: usize) -> usize {
     RECORD_HEADER_LEN + key_len + value_len
@@ -107,8 +175,10 @@ pub fn encode_unsealed_into(out: &mut Vec<u8>, lsn: u64, op: Op, key: &[u8], val
     out.extend_from_slice(value);
 }
 
-/// Fills in the checksum of every record in `records`, which holds whole
-/// records written by [`encode_unsealed_into`], back to back.
+/// Fills in the checksum of every record and batch in `records`, which holds
+/// whole records and batches written by [`encode_unsealed_into`] and
+/// [`encode_batch_unsealed_into`], back to back. A batch gets one checksum
+/// over all of it; the records inside keep theirs 0.
 pub fn seal(records: &mut [u8]) {
     // One hasher, cloned per record: `crc32fast::hash` would ask the CPU
     // for its features again for every record, a nanosecond each.
@@ -154,8 +224,12 @@ impl RecordHeader {
         }
     }
 
-    /// Encoded size of the whole record, as the header claims it.
+    /// Encoded size of the whole record (or batch), as the header claims it.
     pub fn record_len(&self) -> u64 {
+        if self.op_code == BATCH_OP {
+            // A batch's "key len" is its record count; its records are its value.
+            return RECORD_HEADER_LEN as u64 + u64::from(self.value_len);
+        }
         RECORD_HEADER_LEN as u64 + u64::from(self.key_len) + u64::from(self.value_len)
     }
 
@@ -168,6 +242,9 @@ impl RecordHeader {
         }
         if self.value_len > MAX_VALUE_LEN {
             return Some(InvalidField::ValueTooLong(self.value_len));
+        }
+        if self.op_code == BATCH_OP && self.key_len == 0 {
+            return Some(InvalidField::MalformedBatch);
         }
         None
     }

@@ -13,7 +13,11 @@
 //! * [`open`] and [`replay`] apply a [`RecoveryMode`] to what the reader found;
 //!   `open` also cuts a damaged tail off (saving it first) so that appends stay
 //!   reachable.
-//! * [`KvStore`] is the map on top: `put`/`delete` go to the log first.
+//! * [`KvStore`] is the map on top: `put`/`delete` go to the log first;
+//!   [`KvStore::write_batch`] logs several changes as one atomic batch;
+//!   [`KvStore::checkpoint`] writes a [`Snapshot`] beside the log and
+//!   restarts the log after it, in an order that survives a crash at every
+//!   step (see [`Snapshot`]).
 //!
 //! # On-disk format (version 1)
 //!
@@ -42,8 +46,8 @@
 //! | offset | size        | field     | meaning                                         |
 //! |-------:|------------:|-----------|-------------------------------------------------|
 //! | 0      | 4           | CRC       | CRC-32 (IEEE) of bytes 4 to the record's end     |
-//! | 4      | 8           | LSN       | 1 for the first record, then previous + 1       |
-//! | 12     | 1           | op        | `1` put, `2` delete                             |
+//! | 4      | 8           | LSN       | 1 for the first record, then previous + 1 (or skip marker + 1) |
+//! | 12     | 1           | op        | `1` put, `2` delete (`3` skip marker, `4` batch: below) |
 //! | 13     | 4           | key len   | `K`, at most [`MAX_KEY_LEN`] (64 KiB)            |
 //! | 17     | 4           | value len | `V`, at most [`MAX_VALUE_LEN`] (16 MiB); 0 for delete |
 //! | 21     | `K`         | key       | raw bytes                                       |
@@ -52,6 +56,43 @@
 //! A record is `21 + K + V` bytes. The checksum covers every byte of the
 //! record except itself, header fields included, so a flipped bit in the
 //! LSN, the op or a length is caught like one in the payload.
+//!
+//! ## Batch
+//!
+//! [`Wal::append_batch`] (and [`KvStore::write_batch`]) write their records
+//! as one batch: a record header with op `4` whose "key len" field holds the
+//! number of records `N` (1 to 65 536) and whose "value len" field the bytes
+//! of the records that follow, which are its value:
+//!
+//! | offset | size | field | value |
+//! |-------:|-----:|-------|-------|
+//! | 0  | 4 | CRC       | CRC-32 of bytes 4 to the batch's end: every record in it |
+//! | 4  | 8 | LSN       | the first record's LSN |
+//! | 12 | 1 | op        | `4` |
+//! | 13 | 4 | key len   | `N`, the number of records |
+//! | 17 | 4 | value len | `B`, the bytes of the records, at most 16 MiB |
+//! | 21 | `B` | records | `N` records as above, LSNs following on, each with its CRC field `0` |
+//!
+//! One checksum covers the whole batch, so a batch torn or damaged anywhere
+//! is recovered whole or not at all (a transfer never comes back half done),
+//! and since the records inside carry no checksum of their own, the search
+//! past damage never mistakes the inside of a torn batch for readable
+//! records. The reader hands out a batch's records one by one, after checking
+//! the whole batch.
+//!
+//! ## LSN skip marker
+//!
+//! A record header alone (21 bytes) with op `3`, key and value lengths 0, and
+//! as its LSN the highest LSN the log has handed out, below `u64::MAX`. It is
+//! not a record: the reader steps over it and the next record's LSN follows
+//! the marker's. A writer that cuts readable records off a damaged log (they
+//! are saved beside it) writes one where the cut bytes began, so that their
+//! LSNs are never handed out again: an LSN names one record for good, in the
+//! log or in a saved tail. The marker is written over the first bytes of the
+//! damage and synced before the file is cut after it, so a crash in between
+//! leaves the marker followed by old bytes that the next open cuts again.
+//! Builds that predate the marker report it as damage (an unknown op), never
+//! misread it.
 //!
 //! # Reading, and what counts as damage
 //!
@@ -103,7 +144,12 @@
 //! `NAME.broken-OFFSET` beside the log and fsync'd, and only then is the log
 //! truncated to its readable prefix and fsync'd. Without the cut, every record
 //! appended later would sit behind the damage where no reader reaches it.
-//! LSNs continue after the last readable record.
+//! LSNs continue after the last readable record, or after the highest LSN of
+//! the readable records cut off, whichever is higher (a skip marker records
+//! that). A saved tail is read back with [`SavedTail`] (and `wal dump`).
+//! A path that is a symlink has its tail saved beside the file it links to,
+//! and anything but a regular file (a FIFO, a directory) is refused before
+//! it is opened ([`Error::NotAFile`]).
 //!
 //! # Durability
 //!
@@ -130,6 +176,7 @@
 //!   on the file while it is open, and a second one gets [`Error::Locked`].
 //!   Readers take no lock, and a crashed writer's lock goes with its process.
 
+mod batch;
 mod crc_algebra;
 mod error;
 mod format;
@@ -138,18 +185,20 @@ mod record;
 mod recovery;
 mod saved_tail;
 mod scan;
+mod snapshot;
 mod store;
 mod writer;
 mod zeros;
 
 pub use error::{Error, Result};
 pub use format::{
-    FILE_HEADER_LEN, FORMAT_VERSION, MAGIC, MAX_KEY_LEN, MAX_VALUE_LEN, RECORD_HEADER_LEN, encode,
-    file_header, record_len,
+    BATCH_OP, FILE_HEADER_LEN, FORMAT_VERSION, MAGIC, MAX_KEY_LEN, MAX_VALUE_LEN,
+    RECORD_HEADER_LEN, SKIP_OP, encode, encode_batch, file_header, record_len, skip_marker,
 };
 pub use reader::{Entry, EntryRef, RecordRef, Summary, WalReader};
 pub use record::{Damage, DamageKind, InvalidField, Op, Record};
 pub use recovery::{CutTail, RecoveryMode, RecoveryReport, WalOptions, open, replay};
 pub use saved_tail::{SavedTail, TailPiece, saved_tail_origin};
+pub use snapshot::{Snapshot, snapshot_path};
 pub use store::KvStore;
 pub use writer::{LogFile, SyncPolicy, Wal};

@@ -16,6 +16,7 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+use crate::batch;
 use crate::error::{Error, IoContext, Result};
 use crate::format::{self, FILE_HEADER_LEN, HeaderProblem, RECORD_HEADER_LEN, RecordHeader};
 use crate::record::{Damage, DamageKind, InvalidField, Op, Record};
@@ -86,7 +87,8 @@ impl EntryRef<'_> {
 pub struct Summary {
     /// Readable records, in order, before any damage.
     pub records: u64,
-    /// LSN of the last readable record; 0 when there is none.
+    /// LSN of the last readable record, or of a skip marker after it; 0
+    /// when there is none. The next record's LSN follows it.
     pub last_lsn: u64,
     /// Length of the readable prefix: where an appender continues.
     pub valid_len: u64,
@@ -191,6 +193,9 @@ pub struct WalReader<R = File> {
     records: u64,
     last_lsn: u64,
     state: State,
+    /// Inside an accepted batch: where its next record starts in `buf`, and
+    /// where the batch ends (the batch starts at `buf[start]`, at `pos`).
+    batch: Option<(usize, usize)>,
 }
 
 impl WalReader<File> {
@@ -285,6 +290,7 @@ impl<R: Read + Seek> WalReader<R> {
             records: 0,
             last_lsn: 0,
             state,
+            batch: None,
         })
     }
 
@@ -296,6 +302,10 @@ impl<R: Read + Seek> WalReader<R> {
     /// Like [`WalReader::next_entry`], but the record's key and value are
     /// borrowed from the reader's buffer instead of copied.
     pub fn next_ref(&mut self) -> Result<Option<EntryRef<'_>>> {
+        if self.batch.is_some() {
+            return Ok(Some(self.next_in_batch()));
+        }
+        while self.skip_marker()? {}
         if !matches!(self.state, State::Reading) {
             return Ok(None);
         }
@@ -318,6 +328,20 @@ impl<R: Read + Seek> WalReader<R> {
         // Both lengths are now under the caps and inside the file.
         let len = header.record_len();
         self.fill(len as usize).at(&self.path)?;
+        if header.op_code == format::BATCH_OP {
+            let bytes = &self.buf[self.start..self.start + len as usize];
+            return match batch::check_batch(&header, bytes, self.last_lsn + 1) {
+                Ok(()) => {
+                    let start = self.start;
+                    self.batch = Some((start + RECORD_HEADER_LEN, start + len as usize));
+                    Ok(Some(self.next_in_batch()))
+                }
+                Err(kind) => {
+                    self.state = State::Damaged(kind);
+                    Ok(None)
+                }
+            };
+        }
         let bytes = &self.buf[self.start..self.start + len as usize];
         match check_record(&header, bytes, self.last_lsn + 1) {
             Ok(record) => {
@@ -337,6 +361,58 @@ impl<R: Read + Seek> WalReader<R> {
                 Ok(None)
             }
         }
+    }
+
+    /// The next record of the batch being read (checked whole already);
+    /// after its last one, moves on past the batch.
+    fn next_in_batch(&mut self) -> EntryRef<'_> {
+        let (at, end) = self.batch.expect("inside a batch");
+        let (lsn, len) = {
+            let (record, len) = batch::inner_at(&self.buf[..end], at).expect("a checked batch");
+            (record.lsn, len)
+        };
+        let offset = self.pos + (at - self.start) as u64;
+        self.records += 1;
+        self.last_lsn = lsn;
+        if at + len == end {
+            self.pos += (end - self.start) as u64;
+            self.start = end;
+            self.batch = None;
+        } else {
+            self.batch = Some((at + len, end));
+        }
+        let (record, _) = batch::inner_at(&self.buf[..end], at).expect("a checked batch");
+        EntryRef {
+            offset,
+            len: len as u64,
+            record,
+        }
+    }
+
+    /// Steps over an LSN skip marker at the current position, if there is
+    /// a valid one: it moves the LSN on to its own and is not a record. An
+    /// invalid one is left for `next_ref` to report (an unknown op).
+    fn skip_marker(&mut self) -> Result<bool> {
+        let remaining = self.file_len - self.pos;
+        if !matches!(self.state, State::Reading) || remaining < RECORD_HEADER_LEN as u64 {
+            return Ok(false);
+        }
+        self.fill(RECORD_HEADER_LEN).at(&self.path)?;
+        let bytes = &self.buf[self.start..self.start + RECORD_HEADER_LEN];
+        let header = RecordHeader::parse(bytes.try_into().expect("header length"));
+        let valid = header.op_code == format::SKIP_OP
+            && header.key_len == 0
+            && header.value_len == 0
+            && header.lsn > self.last_lsn
+            // A marker leaves room for the record after it.
+            && header.lsn < u64::MAX
+            && crc32fast::hash(&bytes[4..]) == header.crc;
+        if valid {
+            self.pos += RECORD_HEADER_LEN as u64;
+            self.start += RECORD_HEADER_LEN;
+            self.last_lsn = header.lsn;
+        }
+        Ok(valid)
     }
 
     /// Makes sure the buffer holds at least `need` bytes from `pos` on;
@@ -395,6 +471,7 @@ impl<R: Read + Seek> WalReader<R> {
                     records_after: found.records,
                     first_readable_after: found.first_offset,
                     zero_filled,
+                    highest_lsn_after: (found.records > 0).then_some(found.last_lsn),
                 })
             }
             _ => None,

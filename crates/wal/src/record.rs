@@ -63,6 +63,10 @@ pub enum InvalidField {
     KeyTooLong(u32),
     ValueTooLong(u32),
     DeleteWithValue(u32),
+    /// A batch whose checksum holds but whose records do not add up: a
+    /// record count of 0, records that overrun it or leave bytes over, a
+    /// record with its own checksum set, or LSNs that do not follow on.
+    MalformedBatch,
     /// Every record's LSN is the previous one plus one.
     LsnOutOfSequence {
         expected: u64,
@@ -81,6 +85,7 @@ impl fmt::Display for InvalidField {
             InvalidField::ValueTooLong(len) => {
                 write!(f, "value length {len} over the cap of {MAX_VALUE_LEN}")
             }
+            InvalidField::MalformedBatch => write!(f, "malformed batch"),
             InvalidField::DeleteWithValue(len) => {
                 write!(f, "delete record carries a {len}-byte value")
             }
@@ -141,6 +146,10 @@ pub struct Damage {
     /// that covered a later record would have covered these bytes too), so
     /// this is a torn tail whatever readable records follow.
     pub zero_filled: bool,
+    /// The highest LSN among the readable records after the damage, `None`
+    /// when there are none. A writer that cuts them keeps their LSNs from
+    /// being handed out again (see the skip marker in the format).
+    pub highest_lsn_after: Option<u64>,
 }
 
 impl Damage {

@@ -72,7 +72,10 @@ pub struct CutTail {
 pub struct RecoveryReport {
     /// Records handed to the caller, in LSN order.
     pub records_replayed: u64,
-    /// LSN of the last replayed record (0 for none); appends continue after it.
+    /// The highest LSN the log has used (0 for none); appends continue
+    /// after it. That is the last replayed record's, unless a skip marker
+    /// follows it, or a writer just cut readable records off (their highest
+    /// LSN, then).
     pub last_lsn: u64,
     /// Length of the readable prefix of the file.
     pub valid_len: u64,
@@ -143,7 +146,7 @@ fn judge(path: &Path, mode: RecoveryMode, summary: &Summary) -> Result<()> {
     match &summary.damage {
         Some(damage) if !mode.accepts(damage) => Err(Error::Damaged {
             path: path.to_path_buf(),
-            damage: damage.clone(),
+            damage: Box::new(damage.clone()),
             mode: mode.name(),
         }),
         _ => Ok(()),
@@ -177,13 +180,14 @@ pub fn open(
         }
         match Wal::create(path, options.sync) {
             Ok(wal) => {
-                let report = RecoveryReport {
+                let mut report = RecoveryReport {
                     records_replayed: 0,
                     last_lsn: 0,
                     valid_len: FILE_HEADER_LEN as u64,
                     damage: None,
                     cut: None,
                 };
+                follow_snapshot(&wal, &mut report)?;
                 return Ok((wal, report));
             }
             // Another writer created it between our open and our create:
@@ -197,24 +201,55 @@ pub fn open(
     let summary = read_all(WalReader::new(&file, len, path)?, on_record)?;
     judge(path, options.mode, &summary)?;
     let mut report = RecoveryReport::from_summary(summary);
+    // LSNs of readable records about to be cut off must never be handed out
+    // again: a skip marker in their place moves the LSN past them.
+    let skip_to = report
+        .damage
+        .as_ref()
+        .and_then(|damage| damage.highest_lsn_after)
+        // (A cut record with LSN u64::MAX, which only a hostile file holds,
+        // leaves no LSN to continue at: it is not skipped past.)
+        .filter(|&highest| highest > report.last_lsn && highest < u64::MAX);
     if let Some(damage) = &report.damage {
-        report.cut = Some(cut_tail(path, &file, damage.offset, len)?);
+        let marker = skip_to.filter(|_| damage.offset >= FILE_HEADER_LEN as u64);
+        report.cut = Some(cut_tail(path, &file, damage.offset, len, marker)?);
+        if marker.is_some() {
+            report.valid_len += format::RECORD_HEADER_LEN as u64;
+        }
     }
     if report.valid_len < FILE_HEADER_LEN as u64 {
         // An empty file, or one torn while its header was written (the tail
-        // cut above left it empty): give it its header now.
-        (&file).write_all(&format::file_header()).at(path)?;
+        // cut above left it empty): give it its header now, and the marker
+        // the cut could not put in the header's place.
+        let mut head = format::file_header().to_vec();
+        head.extend(skip_to.map(format::skip_marker).iter().flatten());
+        (&file).write_all(&head).at(path)?;
         file.sync_all().at(path)?;
         sync_parent_dir(path)?;
-        report.valid_len = FILE_HEADER_LEN as u64;
+        report.valid_len = head.len() as u64;
     } else if report.cut.is_none() {
         // The records just replayed may exist only in the page cache (a
         // writer that never synced, then died). Make them durable before the
         // new writer counts them as durable and the caller acts on them.
         file.sync_data().at(path)?;
     }
+    if let Some(highest) = skip_to {
+        report.last_lsn = highest;
+    }
     let wal = Wal::from_file(file, path, report.last_lsn, options.sync);
+    follow_snapshot(&wal, &mut report)?;
     Ok((wal, report))
+}
+
+/// A log behind its checkpoint's snapshot (created anew after the log was
+/// removed, or an older copy put back) must still hand out LSNs after the
+/// snapshot's: a skip marker moves it on. A damaged snapshot is an error.
+fn follow_snapshot(wal: &Wal, report: &mut RecoveryReport) -> Result<()> {
+    if let Some(snapshot) = crate::snapshot::Snapshot::load_beside(wal.path())? {
+        wal.skip_to(snapshot.lsn)?;
+        report.last_lsn = report.last_lsn.max(snapshot.lsn);
+    }
+    Ok(())
 }
 
 impl Wal {
@@ -241,9 +276,12 @@ fn create_atomically(path: &Path) -> Result<File> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "wal".into());
+    // Mode 0666 less the umask, as a plain `open(O_CREAT)` would give (a
+    // temporary file's own default is 0600).
     let temp = tempfile::Builder::new()
         .prefix(&format!(".{name}."))
         .suffix(".creating")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
         .tempfile_in(dir)
         .at(path)?;
     // Locked before it has its name: a writer that opens the new log at once
@@ -261,6 +299,32 @@ fn create_atomically(path: &Path) -> Result<File> {
         }
     })?;
     sync_parent_dir(path)?;
+    Ok(file)
+}
+
+/// Step 2 of a checkpoint: a new log holding its header and a skip marker
+/// at `lsn`, locked, fsync'd, and renamed over the log at `path` (which it
+/// replaces, old log and all, in one step), then the directory fsync'd.
+/// Returns the new log, still locked, positioned after the marker.
+pub(crate) fn replace_log(path: &Path, lsn: u64) -> Result<File> {
+    use crate::snapshot::crash_point;
+    let temp = crate::snapshot::temp_beside(path)?;
+    lock_for_writing(temp.as_file(), path)?;
+    crash_point("log's temporary file created");
+    let mut head = format::file_header().to_vec();
+    if lsn > 0 {
+        head.extend_from_slice(&format::skip_marker(lsn));
+    }
+    temp.as_file().write_all(&head).at(path)?;
+    crash_point("new log written");
+    temp.as_file().sync_all().at(path)?;
+    crash_point("new log synced");
+    let file = temp
+        .persist(path)
+        .map_err(|err| Error::io(path, err.error))?;
+    crash_point("new log renamed over the old");
+    sync_parent_dir(path)?;
+    crash_point("log's directory synced");
     Ok(file)
 }
 
@@ -297,14 +361,41 @@ fn lock_for_writing(file: &File, path: &Path) -> Result<()> {
 /// Saves `file[offset..len]` beside `path` (beside the file it links to,
 /// when `path` is a symlink), then truncates `file` to `offset`. A failed
 /// attempt removes the copy it started, so that retries leave nothing.
-fn cut_tail(path: &Path, file: &File, offset: u64, len: u64) -> Result<CutTail> {
-    let real = std::fs::canonicalize(path).at(path)?;
-    let (saved_to, saved) = create_broken_file(&real, offset)?;
+///
+/// With `skip_to`, a skip marker with that LSN takes the first bytes of the
+/// tail's place before the file is cut after it: written over the damage
+/// (through a descriptor of its own, since the writer's appends) and synced
+/// first, so a crash at any point leaves either the old tail (cut again on
+/// the next open) or the marker, never a log that forgot the cut LSNs.
+fn cut_tail(
+    path: &Path,
+    file: &File,
+    offset: u64,
+    len: u64,
+    skip_to: Option<u64>,
+) -> Result<CutTail> {
+    // Through a symlink, beside the file it links to.
+    let is_link = std::fs::symlink_metadata(path).at(path)?.is_symlink();
+    let beside = if is_link {
+        std::fs::canonicalize(path).at(path)?
+    } else {
+        path.to_path_buf()
+    };
+    let (saved_to, saved) = create_broken_file(&beside, offset)?;
     if let Err(err) = save_tail(path, file, offset, len, &saved_to, saved) {
         let _ = std::fs::remove_file(&saved_to);
         return Err(err);
     }
-    file.set_len(offset).at(path)?;
+    let mut new_len = offset;
+    if let Some(lsn) = skip_to {
+        use std::os::unix::fs::FileExt;
+        let marker = format::skip_marker(lsn);
+        let over = OpenOptions::new().write(true).open(path).at(path)?;
+        over.write_all_at(&marker, offset).at(path)?;
+        over.sync_data().at(path)?;
+        new_len += marker.len() as u64;
+    }
+    file.set_len(new_len).at(path)?;
     file.sync_all().at(path)?;
     Ok(CutTail {
         offset,

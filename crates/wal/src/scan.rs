@@ -16,8 +16,16 @@
 //! `C(a + L)` must have for the checksum to hold, and compares it when the
 //! pass reaches `a + L`. Each byte is hashed once and each candidate costs a
 //! few multiplications, so the search is linear in the file size; memory
-//! holds the candidates still waiting for their end (16 bytes each) and the
+//! holds the candidates still waiting for their end (24 bytes each) and the
 //! readable records found in the last record-length of the file.
+//!
+//! The common case, intact records after the damage, takes a shortcut: when
+//! no candidate is waiting, a candidate of up to 1 MiB is checked at once by
+//! hashing its bytes, and a readable record that will be counted is skipped
+//! whole. Each such check forbids another inside its span, so bytes hashed
+//! this way stay under twice the file size. (A 256 MiB log damaged near its
+//! start: 0.07 s, as fast as the reader; the crafted 32 MiB file of
+//! `tests/scan_past_damage.rs`: about 0.5 s. See BENCHMARKS.md.)
 //!
 //! A candidate must look like a record a writer produced (known op, lengths
 //! under the caps and inside the file, an LSN after the last good one) before
@@ -38,7 +46,7 @@ use std::collections::{BTreeMap, BinaryHeap};
 use std::io::{self, Read, Seek, SeekFrom};
 
 use crate::crc_algebra::Shifter;
-use crate::format::{MAX_KEY_LEN, MAX_VALUE_LEN, RECORD_HEADER_LEN, RecordHeader};
+use crate::format::{BATCH_OP, MAX_KEY_LEN, MAX_VALUE_LEN, RECORD_HEADER_LEN, RecordHeader};
 use crate::record::Op;
 
 /// Bytes read from the file at a time.
@@ -52,6 +60,9 @@ const MAX_RECORD_LEN: u64 = RECORD_HEADER_LEN as u64 + MAX_KEY_LEN as u64 + MAX_
 pub(crate) struct Found {
     pub records: u64,
     pub first_offset: Option<u64>,
+    /// The highest LSN among the records counted (the LSN given to the
+    /// search when there are none).
+    pub last_lsn: u64,
 }
 
 /// Counts readable records in `src` after the damage at `damage_offset`,
@@ -71,6 +82,8 @@ pub(crate) fn readable_after<R: Read + Seek>(
         shifter: Shifter::get(),
         chains: Chains::new(damage_offset, last_lsn),
         counted_to: damage_offset,
+        direct_from: damage_offset,
+        shift_memo: (u64::MAX, 0),
     };
     let header_len = RECORD_HEADER_LEN as u64;
     let mut at = damage_offset;
@@ -82,9 +95,24 @@ pub(crate) fn readable_after<R: Read + Seek>(
             pass.hash_to(at)?;
         }
         pass.bytes.release(pass.hashed_to.min(at));
+        // Almost every offset fails on its op byte: find the next one that
+        // does not with a tight search of the buffer, a chunk at most.
+        let limit = (at + CHUNK as u64).min(file_len - header_len + 1);
+        let ops = pass
+            .bytes
+            .range(at + OP_OFFSET as u64, limit + OP_OFFSET as u64)?;
+        let Some(skip) = ops.iter().position(|&op| is_candidate_op(op)) else {
+            at = limit;
+            continue;
+        };
+        at += skip as u64;
+        pass.settle_before(at)?;
         let header = pass.bytes.header_at(at)?;
-        if let Some(header) = header.filter(|h| plausible(h, at, file_len, last_lsn)) {
-            pass.consider(at, &header)?;
+        if let Some(header) = header.filter(|h| plausible(h, at, file_len, last_lsn))
+            && let Some(end) = pass.consider(at, &header)?
+        {
+            at = end;
+            continue;
         }
         at += 1;
     }
@@ -100,6 +128,8 @@ struct Waiting {
     expected: u32,
     len: u32,
     lsn: u64,
+    /// Records in it: 1, or a batch's count.
+    count: u32,
 }
 
 struct Pass<'a, R> {
@@ -113,7 +143,15 @@ struct Pass<'a, R> {
     chains: Chains,
     /// Where the chains were last counted up to.
     counted_to: u64,
+    /// No candidate before this offset is checked directly (see `consider`).
+    direct_from: u64,
+    /// The last shift factor computed, by length: records of one size
+    /// follow each other.
+    shift_memo: (u64, u32),
 }
+
+/// The longest candidate checked directly, by hashing its bytes.
+const DIRECT_MAX: u64 = 1024 * 1024;
 
 impl<R: Read> Pass<'_, R> {
     /// Decides every candidate that ends before `offset`.
@@ -126,7 +164,10 @@ impl<R: Read> Pass<'_, R> {
             self.hash_to(next.end)?;
             if self.hasher.clone().finalize() == next.expected {
                 let start = next.end - u64::from(next.len);
-                self.chains.add(start, u64::from(next.len), next.lsn);
+                self.chains.add(
+                    start,
+                    Readable::new(u64::from(next.len), next.lsn, next.count),
+                );
             }
         }
         // Records that start more than a record-length back are all known;
@@ -141,21 +182,53 @@ impl<R: Read> Pass<'_, R> {
 
     /// A plausible header at `at`: works out what the running CRC must be at
     /// its end for its checksum to hold.
-    fn consider(&mut self, at: u64, header: &RecordHeader) -> io::Result<()> {
+    ///
+    /// The common case goes faster: when no candidate is waiting, a record of
+    /// at most [`DIRECT_MAX`] bytes is checked at once by hashing it, and if
+    /// it holds and would be counted (it starts or continues a chain), the
+    /// pass skips its bytes: nothing inside a counted record is looked at, as
+    /// the chains would not look there either. Returns where to go on then.
+    /// Every direct check forbids another one inside its span, so the bytes
+    /// hashed directly stay under twice the file's size whatever the content.
+    fn consider(&mut self, at: u64, header: &RecordHeader) -> io::Result<Option<u64>> {
         let len = header.record_len();
+        if self.waiting.is_empty() && at >= self.direct_from && len <= DIRECT_MAX {
+            self.direct_from = at + len;
+            let bytes = self.bytes.range(at, at + len)?;
+            if crc32fast::hash(&bytes[4..]) != header.crc {
+                return Ok(None);
+            }
+            // Nothing waits: every record before `at` is known.
+            self.chains.advance(at);
+            self.chains
+                .add(at, Readable::new(len, header.lsn, records_in(header)));
+            if !self.chains.would_count(at, header.lsn) {
+                return Ok(None);
+            }
+            self.chains.advance(at + 1);
+            // No candidate depends on the running CRC: start it afresh after
+            // the record, whose bytes the pass skips.
+            self.hasher = crc32fast::Hasher::new();
+            self.hashed_to = at + len;
+            return Ok(Some(at + len));
+        }
         // Candidates ending by `at + 4` must be decided before the hash
         // moves past them; none can end sooner than `at + 21`.
         self.settle_before(at + 5)?;
         self.hash_to(at + 4)?;
         let before = self.hasher.clone().finalize();
-        let expected = header.crc ^ self.shifter.shift(before, len - 4);
+        if self.shift_memo.0 != len {
+            self.shift_memo = (len, self.shifter.factor(len - 4));
+        }
+        let expected = header.crc ^ crate::crc_algebra::multiply(self.shift_memo.1, before);
         self.waiting.push(Reverse(Waiting {
             end: at + len,
             expected,
             len: u32::try_from(len).expect("a record under the caps"),
             lsn: header.lsn,
+            count: records_in(header),
         }));
-        Ok(())
+        Ok(None)
     }
 
     fn hash_to(&mut self, offset: u64) -> io::Result<()> {
@@ -174,7 +247,31 @@ impl<R: Read> Pass<'_, R> {
     }
 }
 
+/// The op bytes a candidate may have: a record's, or a batch's.
+fn is_candidate_op(op: u8) -> bool {
+    Op::from_code(op).is_some() || op == BATCH_OP
+}
+
+/// How many records a candidate holds: a batch's count, else 1.
+fn records_in(header: &RecordHeader) -> u32 {
+    if header.op_code == BATCH_OP {
+        header.key_len
+    } else {
+        1
+    }
+}
+
 fn plausible(header: &RecordHeader, at: u64, file_len: u64, last_lsn: u64) -> bool {
+    if header.op_code == BATCH_OP {
+        // Its records' LSNs must not run past the last one there is.
+        return header.size_problem().is_none()
+            && header
+                .lsn
+                .checked_add(u64::from(header.key_len - 1))
+                .is_some()
+            && at + header.record_len() <= file_len
+            && header.lsn > last_lsn;
+    }
     let Some(op) = Op::from_code(header.op_code) else {
         return false;
     };
@@ -236,7 +333,7 @@ impl<'a, R: Read> Window<'a, R> {
         let bytes = self.range(at, at + RECORD_HEADER_LEN as u64)?;
         // Almost every offset fails on its op byte; test that byte before
         // decoding a whole header.
-        if Op::from_code(bytes[OP_OFFSET]).is_none() {
+        if !is_candidate_op(bytes[OP_OFFSET]) {
             return Ok(None);
         }
         Ok(Some(RecordHeader::parse(
@@ -248,11 +345,34 @@ impl<'a, R: Read> Window<'a, R> {
 /// Where the op byte sits in a record header (see the format table).
 const OP_OFFSET: usize = 12;
 
+/// A readable record or batch: its length, its first and last LSN, and how
+/// many records it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Readable {
+    len: u64,
+    first: u64,
+    last: u64,
+    count: u64,
+}
+
+impl Readable {
+    /// `count` records from LSN `first` in `len` bytes (the caller checked
+    /// that their LSNs fit).
+    fn new(len: u64, first: u64, count: u32) -> Readable {
+        Readable {
+            len,
+            first,
+            last: first + (u64::from(count) - 1),
+            count: u64::from(count),
+        }
+    }
+}
+
 /// Readable records found so far, counted in chains of consecutive LSNs in
 /// file order once no earlier record can still turn up.
 struct Chains {
-    /// Readable records not yet counted: offset → (length, LSN).
-    pending: BTreeMap<u64, (u64, u64)>,
+    /// Readable records (and batches) not yet counted, by offset.
+    pending: BTreeMap<u64, Readable>,
     /// Where the next chain may start.
     at: u64,
     last_lsn: u64,
@@ -268,12 +388,20 @@ impl Chains {
             found: Found {
                 records: 0,
                 first_offset: None,
+                last_lsn,
             },
         }
     }
 
-    fn add(&mut self, offset: u64, len: u64, lsn: u64) {
-        self.pending.insert(offset, (len, lsn));
+    /// True when a readable record at `offset` with this LSN will be
+    /// counted, once everything before it is: the next chain may start there
+    /// and its LSN is later than the last counted.
+    fn would_count(&self, offset: u64, lsn: u64) -> bool {
+        offset >= self.at && lsn > self.last_lsn
+    }
+
+    fn add(&mut self, offset: u64, readable: Readable) {
+        self.pending.insert(offset, readable);
     }
 
     /// Counts the chains that start before `known`: every readable record
@@ -281,18 +409,18 @@ impl Chains {
     fn advance(&mut self, known: u64) {
         // Records before `at` lie inside counted chains: never counted.
         self.pending = self.pending.split_off(&self.at);
-        while let Some((&offset, &(len, lsn))) = self.pending.first_key_value() {
+        while let Some((&offset, &first)) = self.pending.first_key_value() {
             if offset >= known {
                 break;
             }
-            if lsn <= self.last_lsn {
+            if first.first <= self.last_lsn {
                 self.pending.remove(&offset);
                 continue;
             }
             // A chain's later records may not be known yet; it then stops
             // short, and they start a chain of their own when they are,
             // which counts the same.
-            let (end, last) = self.follow(offset + len, lsn);
+            let (end, last) = self.follow(offset, first);
             self.found.first_offset.get_or_insert(offset);
             self.last_lsn = last;
             self.at = end;
@@ -300,16 +428,16 @@ impl Chains {
         }
     }
 
-    /// Follows a chain from the record ending at `end` with LSN `lsn`
-    /// through the records known so far, and counts its records.
-    fn follow(&mut self, mut end: u64, mut lsn: u64) -> (u64, u64) {
-        let mut count = 1;
+    /// Follows a chain from `first` at `offset` through the records known
+    /// so far, counts its records, and returns where it ends and its last LSN.
+    fn follow(&mut self, offset: u64, first: Readable) -> (u64, u64) {
+        let (mut end, mut lsn, mut count) = (offset + first.len, first.last, first.count);
         while let Some(next_lsn) = lsn.checked_add(1) {
             match self.pending.get(&end) {
-                Some(&(len, next)) if next == next_lsn => {
-                    end += len;
-                    lsn = next;
-                    count += 1;
+                Some(next) if next.first == next_lsn => {
+                    end += next.len;
+                    lsn = next.last;
+                    count += next.count;
                 }
                 _ => break,
             }
@@ -320,6 +448,7 @@ impl Chains {
 
     fn finish(mut self) -> Found {
         self.advance(u64::MAX);
+        self.found.last_lsn = self.last_lsn;
         self.found
     }
 }
@@ -333,17 +462,28 @@ mod tests {
     use super::*;
     use crate::format::encode_into;
 
-    /// A readable record at `at`, checked the slow, obvious way: its length
-    /// and LSN.
-    fn record_at(bytes: &[u8], at: usize) -> Option<(usize, u64)> {
+    /// A readable record or batch at `at`, checked the slow, obvious way:
+    /// its length, first and last LSN, and record count.
+    fn record_at(bytes: &[u8], at: usize) -> Option<(usize, u64, u64, u64)> {
         let header = RecordHeader::parse(bytes.get(at..at + RECORD_HEADER_LEN)?.try_into().ok()?);
-        let op = Op::from_code(header.op_code)?;
-        if header.size_problem().is_some() || (op == Op::Delete && header.value_len != 0) {
+        let count = if header.op_code == BATCH_OP {
+            u64::from(header.key_len)
+        } else {
+            1
+        };
+        if header.size_problem().is_some() {
             return None;
         }
+        if header.op_code != BATCH_OP {
+            let op = Op::from_code(header.op_code)?;
+            if op == Op::Delete && header.value_len != 0 {
+                return None;
+            }
+        }
+        let last = header.lsn.checked_add(count - 1)?;
         let len = header.record_len() as usize;
         let record = bytes.get(at..at + len)?;
-        (crc32fast::hash(&record[4..]) == header.crc).then_some((len, header.lsn))
+        (crc32fast::hash(&record[4..]) == header.crc).then_some((len, header.lsn, last, count))
     }
 
     /// The search as first written: try every offset, checksum every
@@ -352,26 +492,28 @@ mod tests {
         let mut found = Found {
             records: 0,
             first_offset: None,
+            last_lsn,
         };
         let mut at = damage;
         while at + RECORD_HEADER_LEN <= bytes.len() {
             match record_at(bytes, at) {
-                Some((len, lsn)) if lsn > last_lsn => {
+                Some((len, first, last, count)) if first > last_lsn => {
                     found.first_offset.get_or_insert(at as u64);
-                    let (mut end, mut last) = (at + len, lsn);
-                    found.records += 1;
-                    while let Some((len, lsn)) = record_at(bytes, end) {
-                        if Some(lsn) != last.checked_add(1) {
+                    let (mut end, mut last) = (at + len, last);
+                    found.records += count;
+                    while let Some((len, first, next_last, count)) = record_at(bytes, end) {
+                        if Some(first) != last.checked_add(1) {
                             break;
                         }
-                        found.records += 1;
-                        (end, last) = (end + len, lsn);
+                        found.records += count;
+                        (end, last) = (end + len, next_last);
                     }
                     (at, last_lsn) = (end, last);
                 }
                 _ => at += 1,
             }
         }
+        found.last_lsn = last_lsn;
         found
     }
 
@@ -391,6 +533,22 @@ mod tests {
             // Garbage, zeros, and bytes that look like headers.
             proptest::collection::vec(any::<u8>(), 0..30),
             proptest::collection::vec(0u8..3, 0..40),
+            // A batch of a few records.
+            (0u64..8, 1usize..4, any::<bool>()).prop_map(|(lsn, n, del)| {
+                let records: Vec<_> = (0..n as u64)
+                    .map(|i| crate::Record {
+                        lsn: lsn + i,
+                        op: if del && i == 0 { Op::Delete } else { Op::Put },
+                        key: vec![b'b'; i as usize],
+                        value: if del && i == 0 {
+                            Vec::new()
+                        } else {
+                            vec![1; 3]
+                        },
+                    })
+                    .collect();
+                crate::format::encode_batch(&records)
+            }),
             (0u64..u64::MAX).prop_map(|lsn| {
                 let mut out = Vec::new();
                 encode_into(&mut out, lsn, Op::Put, b"", b"x");
@@ -441,7 +599,7 @@ mod tests {
             }
             let mut at_end = Chains::new(0, last_lsn);
             for &(offset, len, lsn) in &laid {
-                at_end.add(offset, len, lsn);
+                at_end.add(offset, Readable::new(len, lsn, 1));
             }
             let mut along = Chains::new(0, last_lsn);
             let mut added = 0;
@@ -451,13 +609,13 @@ mod tests {
                 // Everything starting before `known` must have been found.
                 while added < laid.len() && laid[added].0 < known {
                     let (offset, len, lsn) = laid[added];
-                    along.add(offset, len, lsn);
+                    along.add(offset, Readable::new(len, lsn, 1));
                     added += 1;
                 }
                 along.advance(known);
             }
             for &(offset, len, lsn) in &laid[added..] {
-                along.add(offset, len, lsn);
+                along.add(offset, Readable::new(len, lsn, 1));
             }
             prop_assert_eq!(along.finish(), at_end.finish());
         }

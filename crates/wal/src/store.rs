@@ -1,12 +1,14 @@
 //! `KvStore`: an in-memory map whose every change is logged first.
 
 use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
 use std::path::Path;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::error::Result;
 use crate::record::{Op, Record};
 use crate::recovery::{self, RecoveryReport, WalOptions};
+use crate::snapshot::Snapshot;
 use crate::writer::Wal;
 
 /// A key's latest state and the LSN that set it.
@@ -54,19 +56,39 @@ impl KvStore {
         path: impl AsRef<Path>,
         options: WalOptions,
     ) -> Result<(KvStore, RecoveryReport)> {
-        let mut map = BTreeMap::new();
-        let (wal, report) = recovery::open(path, options, |record: Record| match record.op {
-            Op::Put => {
-                map.insert(
-                    record.key,
-                    Slot {
-                        lsn: record.lsn,
-                        value: Some(record.value),
-                    },
-                );
+        let path = path.as_ref();
+        // A checkpoint's snapshot holds everything up to its LSN; the log's
+        // records at or below it are skipped (they are in the snapshot).
+        let snapshot = Snapshot::load_beside(path)?;
+        let floor = snapshot.as_ref().map_or(0, |s| s.lsn);
+        let mut map: BTreeMap<Vec<u8>, Slot> = snapshot
+            .into_iter()
+            .flat_map(|s| s.map)
+            .map(|(key, value)| {
+                let slot = Slot {
+                    lsn: floor,
+                    value: Some(value),
+                };
+                (key, slot)
+            })
+            .collect();
+        let (wal, report) = recovery::open(path, options, |record: Record| {
+            if record.lsn <= floor {
+                return;
             }
-            Op::Delete => {
-                map.remove(&record.key);
+            match record.op {
+                Op::Put => {
+                    map.insert(
+                        record.key,
+                        Slot {
+                            lsn: record.lsn,
+                            value: Some(record.value),
+                        },
+                    );
+                }
+                Op::Delete => {
+                    map.remove(&record.key);
+                }
             }
         })?;
         Ok((
@@ -91,6 +113,41 @@ impl KvStore {
         let key = key.as_ref();
         let lsn = self.wal.append(Op::Delete, key, &[])?;
         self.apply(lsn, key, None);
+        Ok(lsn)
+    }
+
+    /// Logs several puts and deletes as one batch, then applies them all at
+    /// once: after a crash, recovery finds all of them or none, wherever the
+    /// write was torn, and no reader of the map sees part of the batch.
+    /// Each item is `(Op::Put, key, value)` or `(Op::Delete, key, b"")`.
+    /// Returns the batch's LSNs (an empty range for an empty batch).
+    pub fn write_batch(&self, batch: &[(Op, &[u8], &[u8])]) -> Result<RangeInclusive<u64>> {
+        let lsns = self.wal.append_batch(batch.iter().copied())?;
+        let mut map = self.write_map();
+        for ((op, key, value), lsn) in batch.iter().zip(lsns.clone()) {
+            let value = (*op == Op::Put).then(|| value.to_vec());
+            apply_to(&mut map, lsn, key, value);
+        }
+        Ok(lsns)
+    }
+
+    /// Checkpoints the store: writes a snapshot of the map tagged with the
+    /// last LSN (`NAME.snapshot`, atomically), then replaces the log with a
+    /// new one whose LSNs follow the snapshot's, so the log no longer grows
+    /// forever and recovery replays only what came after. A crash at any
+    /// point loses nothing (see the `snapshot` module for the order). Returns
+    /// the LSN the snapshot covers.
+    pub fn checkpoint(&mut self) -> Result<u64> {
+        self.wal.sync()?;
+        let lsn = self.wal.last_lsn();
+        let snapshot = Snapshot {
+            lsn,
+            map: self.snapshot(),
+        };
+        let path = self.wal.path().to_path_buf();
+        snapshot.save_beside(&path)?;
+        let file = recovery::replace_log(&path, lsn)?;
+        self.wal = Wal::from_file(file, path, lsn, self.wal.policy());
         Ok(lsn)
     }
 
@@ -129,14 +186,7 @@ impl KvStore {
     }
 
     fn apply(&self, lsn: u64, key: &[u8], value: Option<Vec<u8>>) {
-        let mut map = self.write_map();
-        match map.get_mut(key) {
-            Some(slot) if slot.lsn > lsn => {}
-            Some(slot) => *slot = Slot { lsn, value },
-            None => {
-                map.insert(key.to_vec(), Slot { lsn, value });
-            }
-        }
+        apply_to(&mut self.write_map(), lsn, key, value);
     }
 
     fn read_map(&self) -> RwLockReadGuard<'_, BTreeMap<Vec<u8>, Slot>> {
@@ -147,5 +197,16 @@ impl KvStore {
         self.map
             .write()
             .unwrap_or_else(|poison| poison.into_inner())
+    }
+}
+
+/// Sets `key`'s slot to `value` as of `lsn`, unless a later LSN set it.
+fn apply_to(map: &mut BTreeMap<Vec<u8>, Slot>, lsn: u64, key: &[u8], value: Option<Vec<u8>>) {
+    match map.get_mut(key) {
+        Some(slot) if slot.lsn > lsn => {}
+        Some(slot) => *slot = Slot { lsn, value },
+        None => {
+            map.insert(key.to_vec(), Slot { lsn, value });
+        }
     }
 }

@@ -213,9 +213,12 @@ impl<F: LogFile> Wal<F> {
         Ok(lsn)
     }
 
-    /// Appends several records with at most one fsync for all of them.
-    /// Returns the range of their LSNs; an empty batch is an error-free
-    /// no-op that returns an empty range.
+    /// Appends several records as one batch, with at most one fsync: a
+    /// batch is one unit on disk under one checksum, so recovery finds all
+    /// of its records or none, wherever a crash tears it. Returns the range
+    /// of their LSNs; an empty batch is an error-free no-op that returns an
+    /// empty range. A batch holds at most [`MAX_KEY_LEN`] records in at most
+    /// [`MAX_VALUE_LEN`] bytes ([`Error::BatchTooLarge`]).
     pub fn append_batch<'a>(
         &self,
         records: impl IntoIterator<Item = (Op, &'a [u8], &'a [u8])>,
@@ -224,22 +227,34 @@ impl<F: LogFile> Wal<F> {
         self.check_usable(&state)?;
         let first = state.next_lsn;
         let start_len = state.buffer.len();
-        for (op, key, value) in records {
-            if let Err(err) = check_sizes(op, key, value) {
-                // Nothing of this batch may stay buffered.
-                state.buffer.truncate(start_len);
-                state.next_lsn = first;
-                return Err(err);
+        let mut refused = None;
+        let mut bytes = 0usize;
+        let written = format::encode_batch_unsealed_into(&mut state.buffer, first, |out| {
+            let mut lsn = first;
+            for (op, key, value) in records {
+                if let Err(err) = check_sizes(op, key, value) {
+                    refused = Some(err);
+                    return 0;
+                }
+                format::encode_unsealed_into(out, lsn, op, key, value);
+                lsn += 1;
             }
-            let lsn = state.next_lsn;
-            format::encode_unsealed_into(&mut state.buffer, lsn, op, key, value);
-            state.next_lsn += 1;
+            bytes = out.len() - start_len - format::RECORD_HEADER_LEN;
+            lsn - first
+        });
+        if let Some(err) = refused {
+            // Nothing of this batch stays buffered.
+            return Err(err);
         }
-        let last = state.next_lsn - 1;
-        if last < first {
-            #[allow(clippy::reversed_empty_ranges)]
-            return Ok(first..=last);
-        }
+        let Some(count) = written else {
+            if bytes == 0 {
+                #[allow(clippy::reversed_empty_ranges)]
+                return Ok(first..=first - 1);
+            }
+            return Err(Error::BatchTooLarge { bytes });
+        };
+        let last = first + count - 1;
+        state.next_lsn = last + 1;
         self.meet_policy(state, last)?;
         Ok(first..=last)
     }
@@ -263,6 +278,23 @@ impl<F: LogFile> Wal<F> {
         self.check_usable(&state)?;
         let last = state.next_lsn - 1;
         self.wait_durable(state, last)
+    }
+
+    /// Moves the next LSN past `lsn` with a skip marker, made durable: for
+    /// a log that is behind its checkpoint's snapshot (a log removed after a
+    /// checkpoint, say), so that no LSN the snapshot covers is handed out
+    /// again. Does nothing when the log is already past `lsn`.
+    pub(crate) fn skip_to(&self, lsn: u64) -> Result<()> {
+        let mut state = self.lock();
+        self.check_usable(&state)?;
+        if lsn < state.next_lsn || lsn == u64::MAX {
+            return Ok(());
+        }
+        state.seal();
+        state.buffer.extend_from_slice(&format::skip_marker(lsn));
+        state.sealed = state.buffer.len();
+        state.next_lsn = lsn + 1;
+        self.wait_durable(state, lsn)
     }
 
     /// Crash-drill helper: writes only the first `len` bytes of the record that

@@ -75,3 +75,17 @@ fn create_refuses_an_existing_log_and_leaves_no_temporary_file() {
     assert_eq!(names, ["one.wal"], "no temporary file is left behind");
     assert_eq!(common::read_path(&path).0.len(), 1);
 }
+
+/// A new log gets the mode any newly created file gets (0666 less the
+/// umask), not the 0600 of a temporary file.
+#[test]
+fn a_new_log_has_the_usual_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("plain");
+    std::fs::File::create(&plain).unwrap();
+    let path = dir.path().join("mode.wal");
+    KvStore::create(&path).unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&path), mode(&plain));
+}

@@ -11,10 +11,10 @@ use anyhow::Context;
 
 use wal::{Entry, Op, SavedTail, Summary, WalReader};
 
-use super::stdout_error;
+use super::{print_line, stdout_error};
 use crate::exit::Exit;
 use crate::json::{JsonDumpWriter, JsonRecord, JsonTail};
-use crate::layout::{damaged_table, header_table, record_table};
+use crate::layout::{damaged_table, frame_table, header_table, record_table};
 use crate::text::{PREVIEW_CHARS, quoted_preview};
 
 #[derive(Debug, clap::Args)]
@@ -61,6 +61,16 @@ pub fn run(args: &DumpArgs) -> anyhow::Result<Exit> {
         return dump_bytes(&args.file);
     }
     let mut reader = WalReader::open(&args.file)?;
+    if let Some(snapshot) = wal::Snapshot::load_beside(&args.file)?
+        && !args.json
+    {
+        print_line(format_args!(
+            "snapshot {}: LSNs up to {}, {}; the log's records at or below it are skipped",
+            wal::snapshot_path(&args.file).display(),
+            snapshot.lsn,
+            crate::text::count(snapshot.map.len() as u64, "key")
+        ))?;
+    }
     let out = BufWriter::new(io::stdout().lock());
     let mut format = if args.json {
         Format::Json(JsonDumpWriter::begin(out).map_err(stdout_error)?)
@@ -158,13 +168,25 @@ fn dump_bytes(path: &Path) -> anyhow::Result<Exit> {
     let head = read_at(&mut file, 0, wal::FILE_HEADER_LEN as u64)
         .with_context(|| path.display().to_string())?;
     let mut entries = 0;
+    let mut next = wal::FILE_HEADER_LEN as u64;
     while let Some(entry) = reader.next_entry()? {
         if entries == 0 {
             write!(out, "{}", header_table(&head)).map_err(stdout_error)?;
         }
         entries += 1;
-        let table = record_table(entry.offset, &wal::encode(&entry.record));
-        write!(out, "{table}").map_err(stdout_error)?;
+        // What the reader steps over between records: batch headers and
+        // skip markers, 21 bytes each.
+        while next < entry.offset {
+            let frame = read_at(&mut file, next, wal::RECORD_HEADER_LEN as u64)
+                .with_context(|| path.display().to_string())?;
+            write!(out, "{}", frame_table(next, &frame)).map_err(stdout_error)?;
+            next += wal::RECORD_HEADER_LEN as u64;
+        }
+        // The bytes as they are on disk (a record in a batch has CRC 0).
+        let bytes = read_at(&mut file, entry.offset, entry.len)
+            .with_context(|| path.display().to_string())?;
+        write!(out, "{}", record_table(entry.offset, &bytes)).map_err(stdout_error)?;
+        next = entry.offset + entry.len;
     }
     let summary = reader.finish()?;
     match &summary.damage {

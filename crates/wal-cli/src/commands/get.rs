@@ -27,9 +27,12 @@ pub fn run(args: &GetArgs) -> anyhow::Result<Exit> {
     let key = args.key.as_encoded_bytes();
     // Only the one key's latest state is kept: memory stays bounded
     // whatever the size of the log.
-    let mut value: Option<Vec<u8>> = None;
+    // A checkpoint's snapshot first, then the log's later records.
+    let snapshot = wal::Snapshot::load_beside(&args.file)?;
+    let floor = snapshot.as_ref().map_or(0, |s| s.lsn);
+    let mut value: Option<Vec<u8>> = snapshot.and_then(|mut s| s.map.remove(key));
     let report = wal::replay(&args.file, RecoveryMode::PointInTime, |record| {
-        if record.key == key {
+        if record.lsn > floor && record.key == key {
             value = match record.op {
                 Op::Put => Some(record.value),
                 Op::Delete => None,

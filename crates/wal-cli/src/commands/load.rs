@@ -7,8 +7,9 @@
 //!
 //! An `ack LSN` line means "this record is durable" and nothing less:
 //! * `always`: one fsync per record, ack right after it;
-//! * `batch:N`: N records per [`wal::Wal::append_batch`] (one fsync), acks for
-//!   the whole batch right after that fsync;
+//! * `batch:N`: N records per [`wal::Wal::append_batch`]: one atomic batch on
+//!   disk (recovered whole or not at all) and one fsync; acks for the whole
+//!   batch right after that fsync;
 //! * `never`: no fsync while appending, one at the end; acks, if asked for,
 //!   come only after that final fsync (a crash before it acks nothing).
 

@@ -6,6 +6,7 @@
 //! `load`) go through [`open_writer`], and `repair` through [`wal::open`]
 //! directly, because it chooses the recovery mode.
 
+pub mod checkpoint;
 pub mod delete;
 pub mod dump;
 pub mod get;
@@ -80,11 +81,13 @@ pub fn cut_note(report: &RecoveryReport) -> Option<String> {
             count(damage.records_after, "readable record")
         ));
     }
-    note.push_str(&format!(
-        "; kept {}, last LSN {}",
-        count(report.records_replayed, "record"),
-        report.last_lsn
-    ));
+    let kept = count(report.records_replayed, "record");
+    match damage.highest_lsn_after {
+        Some(highest) if highest == report.last_lsn => note.push_str(&format!(
+            "; kept {kept}; LSNs continue after {highest}, the highest cut off"
+        )),
+        _ => note.push_str(&format!("; kept {kept}, last LSN {}", report.last_lsn)),
+    }
     Some(note)
 }
 

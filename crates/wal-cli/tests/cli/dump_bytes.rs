@@ -129,3 +129,36 @@ fn a_saved_tail_is_dumped_with_its_records_and_its_damage() {
         "{shown}"
     );
 }
+
+/// A batch (`load --sync batch:N`) shows its header, with its record count
+/// and one checksum, then its records with their checksum fields 0.
+#[test]
+fn bytes_shows_a_batch_frame_and_its_records() {
+    let scratch = Scratch::new();
+    scratch
+        .wal(
+            "load",
+            &["--records", "2", "--value-size", "3", "--sync", "batch:2"],
+        )
+        .assert()
+        .success();
+    let shown = stdout_of(&scratch, &["--bytes"]);
+    let lines: Vec<&str> = shown.lines().collect();
+    assert_eq!(
+        lines[5],
+        "batch at offset 16 (LSN 1 on, 2 records in 72 bytes; one checksum for all)"
+    );
+    assert!(lines[8].ends_with("  batch"), "{shown}");
+    assert!(
+        lines[9].starts_with("          29  records     02 00 00 00"),
+        "{shown}"
+    );
+    assert_eq!(lines[11], "record at offset 37 (LSN 1, 36 bytes)");
+    assert!(
+        lines[12].starts_with("          37  CRC         00 00 00 00"),
+        "{shown}"
+    );
+    assert!(lines[12].ends_with("0: in a batch, whose checksum covers it"));
+    assert_eq!(lines[19], "record at offset 73 (LSN 2, 36 bytes)");
+    assert_eq!(*lines.last().unwrap(), "clean");
+}

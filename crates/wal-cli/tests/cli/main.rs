@@ -3,6 +3,7 @@
 
 mod support;
 
+mod checkpoint;
 mod create_race;
 mod dump;
 mod dump_bytes;

@@ -77,15 +77,20 @@ fn force_keeps_the_prefix_and_saves_the_rest_with_its_records() {
         .success()
         .stdout(format!(
             "{}: cut damaged tail ({reason}) at offset 45 (101 bytes), saved to {}; \
-             the saved bytes hold 2 readable records; kept 1 record, last LSN 1\n",
+             the saved bytes hold 2 readable records; kept 1 record; \
+             LSNs continue after 4, the highest cut off\n",
             scratch.shown(),
             scratch.broken_file(45).display()
         ));
-    assert_eq!(scratch.bytes(), before[..45]);
+    // The kept prefix, then a skip marker past the LSNs cut off.
+    assert_eq!(
+        scratch.bytes(),
+        [&before[..45], &wal::skip_marker(4)[..]].concat()
+    );
     assert_eq!(fs::read(scratch.broken_file(45)).unwrap(), before[45..]);
     scratch.wal("verify", &[]).assert().code(0);
-    // Appends continue after the kept prefix.
-    scratch.wal("put", &["k", "v"]).assert().stdout("2\n");
+    // Appends continue after the highest LSN cut off.
+    scratch.wal("put", &["k", "v"]).assert().stdout("5\n");
 }
 
 #[test]
@@ -169,4 +174,21 @@ fn a_fifo_is_refused_at_once_with_exit_2() {
         .timeout(std::time::Duration::from_secs(20))
         .assert()
         .code(2);
+}
+
+/// LSNs 3 and 4 were cut off (and saved); the next put gets 5, not 2 again.
+#[test]
+fn a_put_after_a_forced_cut_never_reuses_a_cut_lsn() {
+    let scratch = Scratch::corrupt_mid_log();
+    scratch.wal("repair", &["--force"]).assert().success();
+    scratch
+        .wal("put", &["elder", "black"])
+        .assert()
+        .success()
+        .stdout("5\n");
+    scratch
+        .wal("verify", &[])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("clean, 2 records, last LSN 5"));
 }

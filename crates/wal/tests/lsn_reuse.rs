@@ -1,0 +1,77 @@
+//! LSNs are never handed out twice: when a writer cuts readable records off
+//! a log (saving them beside it), the next record's LSN follows the highest
+//! LSN it cut, and the log says so with a skip marker.
+
+mod common;
+
+use std::fs;
+
+use common::{Log, puts, read_path};
+use wal::{KvStore, RECORD_HEADER_LEN};
+
+/// Five records with the second one's payload flipped: records 3 to 5 are
+/// readable behind the damage.
+fn corrupt_second_of_five() -> (Log, Vec<u8>) {
+    let log = Log::new(&puts(5, 10));
+    let mut bytes = log.bytes.clone();
+    bytes[log.end_of(1) as usize - 1] ^= 1;
+    (log, bytes)
+}
+
+#[test]
+fn after_a_cut_lsns_continue_past_every_lsn_the_log_held() {
+    let (log, bytes) = corrupt_second_of_five();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("reuse.wal");
+    fs::write(&path, &bytes).unwrap();
+
+    let (store, report) = KvStore::recover(&path).unwrap();
+    assert_eq!(report.records_replayed, 1);
+    assert_eq!(report.last_lsn, 5, "the highest LSN cut off");
+    let saved = fs::read(&report.cut.unwrap().saved_to).unwrap();
+    assert_eq!(saved, &bytes[log.offsets[1] as usize..]);
+    assert_eq!(store.put("next", "value").unwrap(), 6, "not 2 again");
+    drop(store);
+
+    let (records, summary) = read_path(&path);
+    let lsns: Vec<u64> = records.iter().map(|r| r.lsn).collect();
+    assert_eq!(lsns, [1, 6]);
+    assert_eq!((summary.damage, summary.last_lsn), (None, 6));
+    // And on the next open too.
+    let (store, report) = KvStore::recover(&path).unwrap();
+    assert_eq!(report.last_lsn, 6);
+    assert_eq!(store.put("later", "v").unwrap(), 7);
+}
+
+/// A crash after the marker was written over the damage but before the file
+/// was cut after it: the rest of the old tail follows the marker. The next
+/// open cuts that rest (its records' LSNs are all at or below the marker's)
+/// and still continues after the marker.
+#[test]
+fn a_crash_between_the_marker_and_the_cut_still_skips_the_cut_lsns() {
+    let (log, bytes) = corrupt_second_of_five();
+    let at = log.offsets[1] as usize;
+    let mut crashed = bytes.clone();
+    crashed[at..at + RECORD_HEADER_LEN].copy_from_slice(&skip_marker(5));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crashed.wal");
+    fs::write(&path, &crashed).unwrap();
+
+    let (store, report) = KvStore::recover(&path).unwrap();
+    let damage = report.damage.clone().expect("the rest of the old tail");
+    assert_eq!(damage.offset as usize, at + RECORD_HEADER_LEN);
+    assert_eq!(damage.records_after, 0, "{damage}");
+    assert_eq!(report.last_lsn, 5);
+    assert_eq!(store.put("next", "value").unwrap(), 6);
+}
+
+/// The marker as the format documents it: a record header with op 3, empty
+/// key and value, the LSN, and its checksum.
+fn skip_marker(lsn: u64) -> [u8; RECORD_HEADER_LEN] {
+    let mut marker = [0u8; RECORD_HEADER_LEN];
+    marker[4..12].copy_from_slice(&lsn.to_le_bytes());
+    marker[12] = 3;
+    let crc = crc32fast::hash(&marker[4..]);
+    marker[..4].copy_from_slice(&crc.to_le_bytes());
+    marker
+}
