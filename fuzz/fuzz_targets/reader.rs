@@ -294,7 +294,9 @@ fn check_modes(path: &Path, data: &[u8], read: Option<&Read>) {
     ] {
         let accepted = match mode {
             RecoveryMode::PointInTime => true,
-            RecoveryMode::TolerateTornTail => damage.is_none_or(|d| d.is_tail_only()),
+            // Damage with nothing readable behind it, or zero-filled damage
+            // (whatever follows it was never acknowledged).
+            RecoveryMode::TolerateTornTail => damage.is_none_or(|d| d.is_cuttable()),
             RecoveryMode::AbsoluteConsistency => damage.is_none(),
         };
         let mut replayed = 0u64;

@@ -118,8 +118,8 @@
 //! a torn tail).
 //!
 //! **Zero-filled** damage is a torn tail too ([`Damage::zero_filled`]): the
-//! damaged record (or the file header) overlaps a 512-byte sector, aligned to
-//! the file, that is all zeros. A power failure during an unsynced write
+//! damaged record (or the file header) overlaps a whole 512-byte sector,
+//! aligned to the file and inside it, that is all zeros. A power failure during an unsynced write
 //! leaves exactly that: each sector lands whole or not at all, in any order,
 //! and one that never landed reads as zeros. Nothing from such a record on
 //! was ever acknowledged, readable records after it included: an fsync that

@@ -23,6 +23,9 @@ use crate::record::{Damage, DamageKind, InvalidField, Op, Record};
 use crate::scan;
 use crate::zeros;
 
+/// Where the op byte sits in a record header (see the format table).
+const OP_OFFSET: usize = 12;
+
 /// Bytes asked of the kernel per read. Large enough that a syscall is rare
 /// next to the checksum work, small enough that the buffer stays in the L2
 /// cache between the copy and the checksum pass.
@@ -393,6 +396,13 @@ impl<R: Read + Seek> WalReader<R> {
     /// a valid one: it moves the LSN on to its own and is not a record. An
     /// invalid one is left for `next_ref` to report (an unknown op).
     fn skip_marker(&mut self) -> Result<bool> {
+        // The common case, on the path of every record: a buffered header
+        // whose op byte says it is no marker.
+        if self.end - self.start >= RECORD_HEADER_LEN
+            && self.buf[self.start + OP_OFFSET] != format::SKIP_OP
+        {
+            return Ok(false);
+        }
         let remaining = self.file_len - self.pos;
         if !matches!(self.state, State::Reading) || remaining < RECORD_HEADER_LEN as u64 {
             return Ok(false);

@@ -302,6 +302,17 @@ fn create_atomically(path: &Path) -> Result<File> {
     Ok(file)
 }
 
+/// The file a log's path names: `path` itself, or the file it links to when
+/// it is a symlink. The files kept beside a log (saved tails, the snapshot)
+/// go beside that file, and a checkpoint replaces that file, not the link.
+pub(crate) fn through_symlink(path: &Path) -> PathBuf {
+    let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.is_symlink());
+    match is_link.then(|| std::fs::canonicalize(path)) {
+        Some(Ok(real)) => real,
+        _ => path.to_path_buf(),
+    }
+}
+
 /// Step 2 of a checkpoint: a new log holding its header and a skip marker
 /// at `lsn`, locked, fsync'd, and renamed over the log at `path` (which it
 /// replaces, old log and all, in one step), then the directory fsync'd.
@@ -374,14 +385,7 @@ fn cut_tail(
     len: u64,
     skip_to: Option<u64>,
 ) -> Result<CutTail> {
-    // Through a symlink, beside the file it links to.
-    let is_link = std::fs::symlink_metadata(path).at(path)?.is_symlink();
-    let beside = if is_link {
-        std::fs::canonicalize(path).at(path)?
-    } else {
-        path.to_path_buf()
-    };
-    let (saved_to, saved) = create_broken_file(&beside, offset)?;
+    let (saved_to, saved) = create_broken_file(&through_symlink(path), offset)?;
     if let Err(err) = save_tail(path, file, offset, len, &saved_to, saved) {
         let _ = std::fs::remove_file(&saved_to);
         return Err(err);

@@ -12,7 +12,9 @@ use std::fs;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
+use crate::batch;
 use crate::error::{Error, IoContext, Result};
+use crate::format::{BATCH_OP, RECORD_HEADER_LEN, RecordHeader};
 use crate::reader::{Entry, check_regular_file, record_at_any_lsn};
 use crate::record::DamageKind;
 use crate::scan;
@@ -83,6 +85,21 @@ fn pieces_of(bytes: &[u8], origin: u64) -> std::io::Result<Vec<TailPiece>> {
     let mut pieces = Vec::new();
     let mut pos = 0u64;
     while pos < len {
+        if let Some(batch_len) = batch_at(&bytes[pos as usize..]) {
+            // A whole batch: its records, at their offsets.
+            let batch = &bytes[pos as usize..(pos + batch_len) as usize];
+            let mut at = RECORD_HEADER_LEN;
+            while let Some((record, record_len)) = batch::inner_at(batch, at) {
+                pieces.push(TailPiece::Record(Entry {
+                    offset: origin + pos + at as u64,
+                    len: record_len as u64,
+                    record: record.to_record(),
+                }));
+                at += record_len;
+            }
+            pos += batch_len;
+            continue;
+        }
         match record_at_any_lsn(&bytes[pos as usize..]) {
             Ok((record, record_len)) => {
                 pieces.push(TailPiece::Record(Entry {
@@ -108,9 +125,59 @@ fn pieces_of(bytes: &[u8], origin: u64) -> std::io::Result<Vec<TailPiece>> {
     Ok(pieces)
 }
 
+/// The length of the batch at the start of `bytes`, if a whole, valid one
+/// starts there (any first LSN).
+fn batch_at(bytes: &[u8]) -> Option<u64> {
+    let head = bytes.get(..RECORD_HEADER_LEN)?;
+    let header = RecordHeader::parse(head.try_into().expect("header length"));
+    if header.op_code != BATCH_OP || header.size_problem().is_some() {
+        return None;
+    }
+    let len = header.record_len();
+    let batch = bytes.get(..usize::try_from(len).ok()?)?;
+    batch::check_batch(&header, batch, header.lsn).ok()?;
+    Some(len)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A saved tail holding a batch lists the batch's records.
+    #[test]
+    fn a_batch_in_a_saved_tail_is_read_record_by_record() {
+        let records: Vec<_> = (5..8)
+            .map(|lsn| crate::Record {
+                lsn,
+                op: crate::Op::Put,
+                key: vec![b'k'],
+                value: vec![b'v'; 3],
+            })
+            .collect();
+        let mut bytes = vec![0xEE; 7];
+        bytes.extend_from_slice(&crate::format::encode_batch(&records));
+        let pieces = pieces_of(&bytes, 100).unwrap();
+        assert!(matches!(
+            pieces[0],
+            TailPiece::Damaged {
+                offset: 100,
+                len: 7,
+                ..
+            }
+        ));
+        let found: Vec<_> = pieces[1..]
+            .iter()
+            .map(|piece| match piece {
+                TailPiece::Record(entry) => (entry.offset, entry.record.clone()),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            found.iter().map(|(_, r)| r.clone()).collect::<Vec<_>>(),
+            records
+        );
+        assert_eq!(found[0].0, 107 + RECORD_HEADER_LEN as u64);
+    }
 
     #[test]
     fn names_of_saved_tails_give_their_offset() {

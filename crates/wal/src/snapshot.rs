@@ -58,8 +58,10 @@ pub struct Snapshot {
     pub map: BTreeMap<Vec<u8>, Vec<u8>>,
 }
 
-/// Where the snapshot of the log at `log` lives: `NAME.snapshot` beside it.
+/// Where the snapshot of the log at `log` lives: `NAME.snapshot` beside it
+/// (beside the file it links to, when `log` is a symlink).
 pub fn snapshot_path(log: &Path) -> PathBuf {
+    let log = crate::recovery::through_symlink(log);
     let mut name = log.file_name().unwrap_or_default().to_os_string();
     name.push(".snapshot");
     log.with_file_name(name)

@@ -8,26 +8,33 @@
 
 use std::io::{self, Read, Seek, SeekFrom};
 
-use crate::format::{FILE_HEADER_LEN, RECORD_HEADER_LEN, RecordHeader};
+use crate::format::{RECORD_HEADER_LEN, RecordHeader};
 
 /// The unit a disk writes whole: the smallest sector in use.
 pub(crate) const SECTOR: u64 = 512;
 
-/// True when the damaged record at `offset` overlaps a sector (aligned to
-/// the file) whose bytes inside the file are all zero.
+/// True when the damaged record at `offset` overlaps a whole sector
+/// (aligned to the file, all of it inside the file) of zeros; for damage at
+/// offset 0, when the header is zero-filled (see [`header_is_zero_filled`]).
+///
+/// Only whole sectors count: a few zero bytes at the end of a file are no
+/// sign of a lost write (the fuzzer found a single trailing zero byte passing
+/// damage with readable records behind it off as a torn tail).
 pub(crate) fn damage_is_zero_filled<R: Read + Seek>(
     src: &mut R,
     file_len: u64,
     offset: u64,
 ) -> io::Result<bool> {
+    if offset == 0 {
+        return header_is_zero_filled(src, file_len);
+    }
     let end = offset + damaged_span(src, file_len, offset)?;
     let mut sector = offset - offset % SECTOR;
     let mut bytes = vec![0u8; SECTOR as usize];
-    while sector < end {
-        let len = (file_len - sector).min(SECTOR) as usize;
+    while sector < end && sector + SECTOR <= file_len {
         src.seek(SeekFrom::Start(sector))?;
-        src.read_exact(&mut bytes[..len])?;
-        if bytes[..len].iter().all(|&b| b == 0) {
+        src.read_exact(&mut bytes)?;
+        if bytes.iter().all(|&b| b == 0) {
             return Ok(true);
         }
         sector += SECTOR;
@@ -39,9 +46,6 @@ pub(crate) fn damage_is_zero_filled<R: Read + Seek>(
 /// claims when that is believable, else just the header.
 fn damaged_span<R: Read + Seek>(src: &mut R, file_len: u64, offset: u64) -> io::Result<u64> {
     let remaining = file_len - offset;
-    if offset == 0 {
-        return Ok(remaining.min(FILE_HEADER_LEN as u64));
-    }
     if remaining < RECORD_HEADER_LEN as u64 {
         return Ok(remaining);
     }

@@ -128,3 +128,28 @@ fn zeros_followed_by_data_in_the_first_sector_are_not_a_wal() {
         Err(wal::Error::NotAWal { .. })
     ));
 }
+
+/// Only a whole sector of zeros is a power failure's mark: a zero byte or
+/// two at the end of the file (the last, partial sector) are not, and
+/// damage with readable records behind it stays corruption. (The fuzzer
+/// found the partial sector counting.)
+#[test]
+fn zeros_in_a_partial_last_sector_are_no_torn_write() {
+    let log = Log::new(&puts(5, 10));
+    let mut bytes = log.bytes.clone();
+    // Record 2's value length now runs past the end of the file, so the
+    // damaged record spans every sector to the end.
+    let value_len = log.offsets[1] as usize + 17;
+    bytes[value_len..value_len + 4].copy_from_slice(&100_000u32.to_le_bytes());
+    // Readable records behind the damage, then one zero byte past a sector
+    // boundary (the last byte of a put's value).
+    let mut value = vec![b'v'; SECTOR - (bytes.len() + 21 + 3) % SECTOR];
+    value.push(0);
+    bytes.extend_from_slice(&wal::encode(&common::put(6, b"pad", &value)));
+    assert_eq!(bytes.len() % SECTOR, 1, "one byte into the last sector");
+    assert_eq!(bytes.last(), Some(&0));
+    let damage = read_bytes(&bytes).1.damage.unwrap();
+    assert!(damage.records_after > 0);
+    assert!(!damage.zero_filled, "{damage}");
+    assert!(!damage.is_torn_tail() && !damage.is_cuttable());
+}

@@ -98,3 +98,34 @@ fn a_tail_cut_through_a_symlink_is_saved_beside_the_real_log() {
         "only `data` and the link: {beside_link:?}"
     );
 }
+
+/// A checkpoint through a symlink replaces the file it links to (the link
+/// stays a link) and keeps the snapshot beside that file.
+#[test]
+fn a_checkpoint_through_a_symlink_keeps_the_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let real_dir = dir.path().join("data");
+    fs::create_dir(&real_dir).unwrap();
+    let real = real_dir.join("real.wal");
+    let link = dir.path().join("link.wal");
+    let store = KvStore::create(&real).unwrap();
+    store.put("a", "1").unwrap();
+    drop(store);
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let (mut store, _) = KvStore::recover(&link).unwrap();
+    store.checkpoint().unwrap();
+    store.put("b", "2").unwrap();
+    drop(store);
+    assert!(
+        fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(real_dir.join("real.wal.snapshot").is_file());
+    let (store, _) = KvStore::recover(&link).unwrap();
+    assert_eq!(
+        (store.get("a").unwrap(), store.get("b").unwrap()),
+        (b"1".to_vec(), b"2".to_vec())
+    );
+}

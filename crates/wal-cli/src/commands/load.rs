@@ -67,9 +67,11 @@ impl FromStr for LoadSync {
             "always" => Ok(LoadSync::Always),
             "never" => Ok(LoadSync::Never),
             _ => match text.strip_prefix("batch:").map(str::parse::<u32>) {
-                Some(Ok(n)) if n > 0 => Ok(LoadSync::Batch(n)),
+                Some(Ok(n)) if n > 0 && n <= wal::MAX_KEY_LEN => Ok(LoadSync::Batch(n)),
                 _ => Err(format!(
-                    "`{text}`: expected `always`, `never` or `batch:N` with N >= 1"
+                    "`{text}`: expected `always`, `never` or `batch:N` with N from 1 to {} \
+                     (the records of a batch)",
+                    wal::MAX_KEY_LEN
                 )),
             },
         }
