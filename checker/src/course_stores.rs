@@ -49,9 +49,10 @@ const MODEL: [ShippedFile; 1] = shipped!(
     "the course's model store",
     "examples/stores/python/kvstore.py"
 );
-const BROKEN: [ShippedFile; 10] = shipped!(
+const BROKEN: [ShippedFile; 12] = shipped!(
     "one of the course's broken example stores",
     "examples/stores/broken/appends_behind_torn_tail.py",
+    "examples/stores/broken/checksum_skips_key.py",
     "examples/stores/broken/dies_on_partial.py",
     "examples/stores/broken/discards_log_on_damage.py",
     "examples/stores/broken/no_checksum.py",
@@ -60,6 +61,7 @@ const BROKEN: [ShippedFile; 10] = shipped!(
     "examples/stores/broken/no_replay.py",
     "examples/stores/broken/ok_before_write.py",
     "examples/stores/broken/replays_partial.py",
+    "examples/stores/broken/rewrites_log_without_fsync.py",
     "examples/stores/broken/walput_applied.py",
 );
 const STARTER: [ShippedFile; 2] = shipped!(

@@ -85,6 +85,7 @@ impl Running {
                     trace,
                     dir: canonical,
                     existing,
+                    cwd: std::env::current_dir().unwrap_or_default(),
                     stdout_inode: 0,
                     exchanges: Vec::new(),
                 },
@@ -253,10 +254,24 @@ impl Running {
     /// SIGKILL to the store itself: under strace, to the tracee (strace
     /// then reports its death, ends with the same signal and flushes the
     /// trace).
+    ///
+    /// A store started through a wrapper (a shell script without `exec`,
+    /// `cargo run`, `go run`) runs as a grandchild: its descendants die
+    /// with it, or the "crash" would kill only the wrapper.
     fn sigkill_store(&mut self) -> io::Result<()> {
         match self.traced.as_ref().and_then(|traced| traced.tracee) {
-            Some(tracee) => sigkill(tracee),
-            None => self.child.kill(),
+            Some(tracee) => {
+                let mut pids = descendants(tracee);
+                pids.push(tracee);
+                sigkill(&pids)
+            }
+            None => {
+                let pids = descendants(self.child.id());
+                if !pids.is_empty() {
+                    sigkill(&pids)?;
+                }
+                self.child.kill()
+            }
         }
     }
 
@@ -379,12 +394,11 @@ impl Running {
         if let Ok(Some(status)) = self.child.try_wait() {
             return status.to_string();
         }
-        let tracee = self
-            .traced
-            .as_ref()
-            .and_then(|traced| traced.tracee.or_else(|| tracee_of(self.child.id())));
-        if let Some(tracee) = tracee {
-            let _ = sigkill(tracee);
+        // The store and everything it started, before its parent: a tracer
+        // or wrapper killed alone leaves its children running.
+        let pids = descendants(self.child.id());
+        if !pids.is_empty() {
+            let _ = sigkill(&pids);
         }
         let _ = self.child.kill();
         self.child
@@ -434,21 +448,65 @@ fn pipe_inode(pipe: &impl std::os::fd::AsRawFd) -> u64 {
 
 /// The first child of process `pid`: under strace, the store.
 fn tracee_of(pid: u32) -> Option<u32> {
-    let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).ok()?;
-    children.split_whitespace().next()?.parse().ok()
+    children(pid).into_iter().next()
 }
 
-/// SIGKILL to a process that is not our child (std can only kill its own
-/// children; `unsafe` is forbidden, so no libc): the `kill` program.
-fn sigkill(pid: u32) -> io::Result<()> {
-    let status = std::process::Command::new("kill")
-        .args(["-KILL", &pid.to_string()])
-        .stderr(Stdio::null())
-        .status()?;
+/// The children of `pid`, from every thread's `children` file.
+fn children(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("children")).ok())
+        .flat_map(|text| {
+            text.split_whitespace()
+                .filter_map(|pid| pid.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect()
+}
+
+/// Every descendant of `pid`, deepest last; bounded, since pids can be
+/// reused while we walk.
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    let mut queue = vec![pid];
+    while let Some(next) = queue.pop() {
+        for child in children(next) {
+            if found.len() < 1024 && !found.contains(&child) {
+                found.push(child);
+                queue.push(child);
+            }
+        }
+    }
+    found
+}
+
+/// SIGKILL to processes that are not our children (std can only kill its
+/// own children; `unsafe` is forbidden, so no libc): the `kill` program,
+/// or the shell's built-in `kill` where there is no such program.
+fn sigkill(pids: &[u32]) -> io::Result<()> {
+    let pids: Vec<String> = pids.iter().map(u32::to_string).collect();
+    let run = |program: &str, args: &[&str]| {
+        std::process::Command::new(program)
+            .args(args)
+            .args(&pids)
+            .stderr(Stdio::null())
+            .status()
+    };
+    let status = match run("kill", &["-KILL"]) {
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {
+            run("sh", &["-c", "kill -KILL \"$@\"", "sh"])?
+        }
+        other => other?,
+    };
     if status.success() {
         Ok(())
     } else {
-        Err(io::Error::other(format!("kill -KILL {pid}: {status}")))
+        Err(io::Error::other(format!(
+            "kill -KILL {}: {status}",
+            pids.join(" ")
+        )))
     }
 }
 

@@ -314,6 +314,9 @@ pub fn expect_recovered(
 ) -> Result<Recovered> {
     let five = model(&FIRST_FIVE);
     let found = session::read_state(store, &five)?;
+    if !flip.is_empty() {
+        expect_no_flipped_key(store, case, flip)?;
+    }
     if found == five {
         return Ok(Recovered::Five);
     }
@@ -332,6 +335,45 @@ pub fn expect_recovered(
         found: show_state(&found),
         why: Some(why),
     })
+}
+
+/// A flip in record 6's key could replay it under another key, which a
+/// `GET` of the drill's own keys never sees: every single-bit variant of the
+/// key that the protocol allows must answer `NOT_FOUND`.
+fn expect_no_flipped_key(store: &mut Running, case: &str, flip: &str) -> Result<()> {
+    for variant in flipped_keys(SIXTH.key) {
+        if let Some(value) = store.get(&variant)? {
+            return Err(Error::Check {
+                what: format!("{case}: GET {variant} after the restart"),
+                expected: "NOT_FOUND (no operation wrote that key)".to_string(),
+                found: format!("VALUE {value}"),
+                why: Some(format!(
+                    "{flip} came back as a new key {variant}={value}: nothing checked the record's integrity; a checksum over the whole record, key included, catches this"
+                )),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Every key one bit away from `key` that the protocol allows (printable
+/// ASCII, no space), other than the drill's own keys.
+fn flipped_keys(key: &str) -> Vec<String> {
+    let own = empty_state();
+    let mut variants = Vec::new();
+    for index in 0..key.len() {
+        for bit in 0..8 {
+            let mut bytes = key.as_bytes().to_vec();
+            bytes[index] ^= 1 << bit;
+            if let Ok(text) = String::from_utf8(bytes)
+                && store_protocol::check_token(&text).is_ok()
+                && !own.contains_key(&text)
+            {
+                variants.push(text);
+            }
+        }
+    }
+    variants
 }
 
 /// The likely defect behind a wrong state: a value no operation ever wrote
@@ -458,6 +500,15 @@ mod tests {
             "checksum, 6 of the 8 LSN bytes; never written: the rest of the LSN, \
              op, key length, value length, key, value"
         );
+    }
+
+    #[test]
+    fn flipped_keys_are_valid_tokens_other_than_the_drills() {
+        let keys = flipped_keys("user:4");
+        assert!(keys.contains(&"user:5".to_string()));
+        assert!(keys.contains(&"tser:4".to_string()));
+        assert!(!keys.iter().any(|k| k == "user:1" || k == "user:4"));
+        assert!(keys.len() <= 48 && keys.len() > 20, "{}", keys.len());
     }
 
     #[test]

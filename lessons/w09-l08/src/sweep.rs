@@ -28,6 +28,28 @@ pub const SWEEP_DIR: &str = "sweep";
 /// (a 4 KiB page per write, say) gets an evenly spread sample.
 pub const MAX_FLIPS: usize = 4096;
 
+/// At most this many tears are tried: for a record of more bytes (a store
+/// that writes a page per record, or grows a preallocated file), the first
+/// and last bytes and an even spread between them.
+pub const MAX_TEARS: usize = 1024;
+
+/// Where record 6 is torn: after each of its first `len - 1` bytes, or a
+/// sample of them for a long record.
+fn tear_points(len: usize) -> Vec<usize> {
+    let all = len.saturating_sub(1);
+    if all <= MAX_TEARS {
+        return (1..len).collect();
+    }
+    let edge = 128;
+    let middle = MAX_TEARS - 2 * edge;
+    let mut points: Vec<usize> = (1..=edge).chain(len - edge..len).collect();
+    let span = len - 2 * edge - 1;
+    points.extend((0..middle).map(|i| edge + 1 + i * span / middle));
+    points.sort_unstable();
+    points.dedup();
+    points
+}
+
 /// One damaged copy of the directory.
 struct Case {
     name: String,
@@ -42,7 +64,8 @@ pub fn run(options: &Options<Fault>, crashed: &Crashed, steps: &mut Steps<'_>) -
     let root = options.dir.join(SWEEP_DIR);
     fs::create_dir_all(&root).doing(format!("create {}", root.display()))?;
 
-    let tears: Vec<Case> = (1..len)
+    let tears: Vec<Case> = tear_points(len)
+        .into_iter()
         .map(|count| Case {
             name: format!("record 6 torn after {count} of its {len} bytes"),
             state: crashed.before.with_file(&record.path, record.torn(count)),
@@ -50,10 +73,17 @@ pub fn run(options: &Options<Fault>, crashed: &Crashed, steps: &mut Steps<'_>) -
             flip: String::new(),
         })
         .collect();
-    steps.step(format_args!(
-        "cut at every offset: record 6 torn after each of its first 1 to {} bytes, the store restarted on each copy",
-        len - 1
-    ))?;
+    if tears.len() == len - 1 {
+        steps.step(format_args!(
+            "cut at every offset: record 6 torn after each of its first 1 to {} bytes, the store restarted on each copy",
+            len - 1
+        ))?;
+    } else {
+        steps.step(format_args!(
+            "cut at {} offsets: record 6 ({len} bytes) torn after each of its first and last 128 bytes and at an even spread between, the store restarted on each copy",
+            tears.len()
+        ))?;
+    }
     let outcomes = run_cases(options, &root, &tears)?;
     let mut starts: Vec<Duration> = outcomes.iter().map(|(_, took)| *took).collect();
     steps.ok(format_args!(
@@ -151,4 +181,19 @@ fn run_cases(
         fs::remove_dir_all(&dir).doing(format!("remove {}", dir.display()))?;
         Ok((recovered, started_in))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_records_are_torn_everywhere_long_ones_sampled() {
+        assert_eq!(tear_points(5), [1, 2, 3, 4]);
+        let long = tear_points(1 << 20);
+        assert!(long.len() <= MAX_TEARS && long.len() > MAX_TEARS - 10);
+        assert_eq!(long[..3], [1, 2, 3]);
+        assert_eq!(long.last(), Some(&((1 << 20) - 1)));
+        assert!(long.windows(2).all(|pair| pair[0] < pair[1]));
+    }
 }

@@ -23,7 +23,8 @@ pub struct Violation {
     /// Index of the request in the process's requests.
     pub request: usize,
     /// The files (relative to the store's directory) written for it and not
-    /// synced by its `OK`, with the calls that wrote them.
+    /// synced by its `OK`, with the calls that wrote them; empty when the
+    /// `OK` came before any write at all (the record was still in memory).
     pub unsynced: BTreeMap<PathBuf, Vec<String>>,
 }
 
@@ -37,6 +38,9 @@ pub struct Findings {
     pub unsynced_directories: Vec<(PathBuf, usize)>,
     /// How many `OK`s to writes were checked.
     pub acknowledged_writes: usize,
+    /// Whether any write to a file in the store's directory was seen: when
+    /// none was, yet writes were acknowledged, the trace cannot judge.
+    pub saw_writes: bool,
 }
 
 /// What the rule needs to know besides the trace.
@@ -49,6 +53,8 @@ pub struct Context<'a> {
     pub stdout_inode: u64,
     /// The requests sent, in order.
     pub requests: &'a [Request],
+    /// The store's working directory, for paths a call gives relative to it.
+    pub cwd: &'a Path,
 }
 
 pub fn check(events: &[Traced], context: &Context<'_>) -> Findings {
@@ -95,8 +101,10 @@ struct State {
 impl State {
     fn apply(&mut self, traced: &Traced, context: &Context<'_>) {
         let inside = |path: &Path| path.starts_with(context.dir) && path != context.dir;
-        match &traced.event {
+        let event = absolute(&traced.event, context.cwd);
+        match &event {
             Event::WriteFile { path, call } if inside(path) => {
+                self.findings.saw_writes = true;
                 let synchronous = traced
                     .fd
                     .is_some_and(|fd| self.synchronous.contains(&(fd, path.clone())));
@@ -105,8 +113,8 @@ impl State {
                         .entry(path.clone())
                         .or_default()
                         .push(call.clone());
-                    self.written_since_reply.insert(path.clone());
                 }
+                self.written_since_reply.insert(path.clone());
             }
             Event::WriteFile { .. } => {}
             Event::Open {
@@ -135,6 +143,9 @@ impl State {
             Event::Rename { from, to } => {
                 if let Some(calls) = self.dirty.remove(from) {
                     self.dirty.insert(to.clone(), calls);
+                }
+                if self.written_since_reply.remove(from) {
+                    self.written_since_reply.insert(to.clone());
                 }
                 self.known.remove(from);
                 self.created.remove(from);
@@ -176,6 +187,15 @@ impl State {
             return;
         }
         self.findings.acknowledged_writes += 1;
+        if written.is_empty() {
+            // Nothing reached a file between the request and its OK: the
+            // record was acknowledged from memory.
+            self.findings.violation = Some(Violation {
+                request: index - 1,
+                unsynced: BTreeMap::new(),
+            });
+            return;
+        }
         let unsynced: BTreeMap<PathBuf, Vec<String>> = written
             .iter()
             .filter_map(|path| {
@@ -203,6 +223,30 @@ impl State {
     }
 }
 
+/// The event with its paths made absolute against `cwd` (a plain `rename`
+/// or `unlink` names paths relative to the working directory).
+fn absolute(event: &Event, cwd: &Path) -> Event {
+    let fix = |path: &PathBuf| {
+        if path.is_relative() {
+            cwd.join(path)
+        } else {
+            path.clone()
+        }
+    };
+    match event {
+        Event::Rename { from, to } => Event::Rename {
+            from: fix(from),
+            to: fix(to),
+        },
+        Event::Unlink { path } => Event::Unlink { path: fix(path) },
+        Event::WriteFile { path, call } => Event::WriteFile {
+            path: fix(path),
+            call: call.clone(),
+        },
+        other => other.clone(),
+    }
+}
+
 fn parent(path: &Path) -> PathBuf {
     path.parent().map(Path::to_path_buf).unwrap_or_default()
 }
@@ -225,6 +269,7 @@ mod tests {
                 existing: &existing,
                 stdout_inode: 9,
                 requests: &requests,
+                cwd: Path::new("/s"),
             },
         )
     }
@@ -287,7 +332,7 @@ mod tests {
     #[test]
     fn a_created_file_without_a_directory_fsync_is_a_warning() {
         let trace = format!(
-            "{CREATE}{READY}1 write(3</s/wal.log>, \"rec\", 3) = 3\n1 fsync(3</s/wal.log>) = 0\n1 write(1<pipe:[9]>, \"OK\\nOK\\n\", 6) = 6\n"
+            "{CREATE}{READY}1 write(3</s/wal.log>, \"rec\", 3) = 3\n1 fsync(3</s/wal.log>) = 0\n1 write(1<pipe:[9]>, \"OK\\n\", 3) = 3\n1 write(3</s/wal.log>, \"rec\", 3) = 3\n1 fsync(3</s/wal.log>) = 0\n1 write(1<pipe:[9]>, \"OK\\n\", 3) = 3\n"
         );
         let found = findings(&trace, &["PUT a 1", "PUT b 2"]);
         assert_eq!(found.violation, None);
@@ -303,5 +348,30 @@ mod tests {
         let found = findings(&trace, &["PUT a 1"]);
         assert_eq!(found.violation, None);
         assert_eq!(found.unsynced_directories, [(PathBuf::from("snap"), 0)]);
+    }
+
+    #[test]
+    fn an_ok_before_any_write_is_a_violation() {
+        let trace = format!(
+            "{CREATE}{DIR_SYNC}{READY}1 write(1<pipe:[9]>, \"OK\\n\", 3) = 3\n1 write(3</s/wal.log>, \"rec\", 3) = 3\n1 fsync(3</s/wal.log>) = 0\n"
+        );
+        let violation = findings(&trace, &["PUT a 1"])
+            .violation
+            .expect("a violation");
+        assert!(violation.unsynced.is_empty());
+    }
+
+    #[test]
+    fn an_unsynced_file_renamed_over_the_log_is_a_violation() {
+        let trace = format!(
+            "{CREATE}{DIR_SYNC}{READY}1 openat(AT_FDCWD</>, \"/s/wal.tmp\", O_WRONLY|O_CREAT, 0644) = 5</s/wal.tmp>\n1 write(5</s/wal.tmp>, \"all\", 3) = 3\n1 rename(\"wal.tmp\", \"wal.log\") = 0\n1 write(1<pipe:[9]>, \"OK\\n\", 3) = 3\n"
+        );
+        let violation = findings(&trace, &["PUT a 1"])
+            .violation
+            .expect("a violation");
+        assert_eq!(
+            violation.unsynced.keys().collect::<Vec<_>>(),
+            [&PathBuf::from("wal.log")]
+        );
     }
 }

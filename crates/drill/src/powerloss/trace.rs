@@ -154,7 +154,14 @@ fn leading_fd(text: &str) -> (Option<i64>, Option<String>) {
     // A path may itself hold '>' (rare); the descriptor's text ends at the
     // first ">, " or at a final '>'.
     let end = rest.find(">, ").or_else(|| rest.rfind('>'));
-    (fd, end.map(|end| rest[..end].to_string()))
+    (fd, end.map(|end| unescape_path(&rest[..end])))
+}
+
+/// A path as `-y` prints it, with strace's escapes (`\303\251` for a
+/// non-ASCII byte) decoded, so that it compares equal to the real path.
+fn unescape_path(text: &str) -> String {
+    let (bytes, _) = unescape(&format!("{text}\""));
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 fn pipe_inode(path: &str) -> Option<u64> {
@@ -181,7 +188,7 @@ fn resolved_paths(args: &str) -> Vec<PathBuf> {
             if rest.as_bytes()[open] == b'<' {
                 let after = &rest[open + 1..];
                 let end = after.find('>').unwrap_or(after.len());
-                base = Some(PathBuf::from(&after[..end]));
+                base = Some(PathBuf::from(unescape_path(&after[..end])));
                 rest = &after[end..];
             } else {
                 rest = &rest[open..];
@@ -315,6 +322,26 @@ mod tests {
                     bytes: b"K\n\xc3\xa9\0".to_vec()
                 },
             ]
+        );
+    }
+
+    #[test]
+    fn escaped_paths_are_decoded() {
+        let events = parse(
+            "7 write(3</tmp/tmp\\303\\251/wal.log>, \"x\", 1) = 1\n7 fsync(3</tmp/a b/wal.log>) = 0\n",
+        );
+        assert_eq!(
+            events[0].event,
+            Event::WriteFile {
+                path: "/tmp/tmp\u{e9}/wal.log".into(),
+                call: "write".into()
+            }
+        );
+        assert_eq!(
+            events[1].event,
+            Event::Sync {
+                path: "/tmp/a b/wal.log".into()
+            }
         );
     }
 

@@ -38,7 +38,7 @@ fn a_store_that_never_fsyncs_fails_and_the_loss_is_shown() {
         &store,
         &[
             "FAILED: power-loss check: the OK to WALPUT test_key test_value: expected an fsync of wal.log after its write and before the OK, found write to wal.log, then OK with no fsync in between",
-            "Likely defect: the store writes (and flushes) but does not fsync before replying",
+            "Likely defect: the store acknowledges before its record is durable",
         ],
     );
     assert!(
@@ -96,6 +96,24 @@ fn without_strace_the_check_says_it_was_skipped() {
     assert!(output.status.success(), "{stdout}");
     assert!(
         stdout.contains("[7/7] power-loss check skipped: strace is not installed"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_log_rewritten_and_renamed_without_fsync_fails() {
+    if !strace_installed() {
+        return;
+    }
+    let Some(store) = python_store("broken/rewrites_log_without_fsync.py") else {
+        return;
+    };
+    let stdout = binary().fails_against(
+        &store,
+        &["FAILED: power-loss check: the OK to WALPUT test_key test_value: expected an fsync of wal.log after its write and before the OK"],
+    );
+    assert!(
+        stdout.contains("the acknowledged WALPUT survived SIGKILL"),
         "{stdout}"
     );
 }

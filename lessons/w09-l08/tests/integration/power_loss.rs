@@ -33,7 +33,7 @@ fn a_store_that_never_fsyncs_fails_at_its_first_put() {
         &store,
         &[
             "FAILED: power-loss check: the OK to PUT user:1 alice: expected an fsync of wal.log",
-            "Likely defect: the store writes (and flushes) but does not fsync before replying",
+            "Likely defect: the store acknowledges before its record is durable",
         ],
     );
     assert!(
