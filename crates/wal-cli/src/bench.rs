@@ -13,6 +13,8 @@
 
 mod append;
 mod figure;
+#[cfg(feature = "okaywal")]
+mod okaywal;
 mod replay;
 mod threads;
 mod workload;
@@ -60,6 +62,10 @@ pub struct Plan {
     pub recovery_records: u64,
     /// How long the threads of a group-commit round put.
     pub group_window: Duration,
+    /// Synced appends per round beside okaywal (`--features okaywal`;
+    /// unread without it).
+    #[cfg_attr(not(feature = "okaywal"), allow(dead_code))]
+    pub okaywal_appends: u64,
 }
 
 impl Plan {
@@ -75,6 +81,7 @@ impl Plan {
             replay_bytes: 256 * Plan::MIB,
             recovery_records: 1_000_000,
             group_window: Duration::from_millis(1000),
+            okaywal_appends: 2000,
         }
     }
 
@@ -88,6 +95,7 @@ impl Plan {
             replay_bytes: 32 * Plan::MIB,
             recovery_records: 100_000,
             group_window: Duration::from_millis(250),
+            okaywal_appends: 500,
         }
     }
 }
@@ -128,6 +136,11 @@ pub fn measure(dir: &ScratchDir, plan: &Plan) -> Result<Vec<Figure>> {
         batched.extend(append::batches(dir, plan, size, &figure)?);
         per_record.push(figure);
     }
+    #[cfg(feature = "okaywal")]
+    {
+        progress("synced appends beside okaywal and a preallocated file");
+        per_record.extend(okaywal::synced_appends(dir, plan)?);
+    }
     progress("group commit, 1/4/16 threads");
     let raw_sync_1k = per_record[1].baseline;
     let group = threads::group_commit(dir, plan, raw_sync_1k)?;
@@ -149,6 +162,11 @@ pub fn measure(dir: &ScratchDir, plan: &Plan) -> Result<Vec<Figure>> {
     figures.extend(group);
     figures.extend(replayed);
     figures.push(recovery);
+    #[cfg(feature = "okaywal")]
+    {
+        progress("recovery beside okaywal");
+        figures.extend(okaywal::recovery(dir, plan)?);
+    }
     Ok(figures)
 }
 
@@ -171,6 +189,7 @@ mod tests {
             replay_bytes: 256 * 1024,
             recovery_records: 500,
             group_window: Duration::from_millis(20),
+            okaywal_appends: 2,
         }
     }
 
@@ -197,7 +216,21 @@ mod tests {
         ] {
             assert!(names.contains(&name), "{name} missing from {names:?}");
         }
-        assert_eq!(names.len(), 12 + 3 + 12 + 3 + 9 + 1);
+        let beside_okaywal = [
+            "okaywal/fsync_each/2x100B",
+            "append/fsync_each_vs_preallocated/2x100B",
+            "okaywal/recover/500",
+            "okaywal/recover_chunks_of_1000/500",
+        ];
+        for name in beside_okaywal {
+            assert_eq!(
+                names.contains(&name),
+                cfg!(feature = "okaywal"),
+                "{name} in {names:?}"
+            );
+        }
+        let okaywal = if cfg!(feature = "okaywal") { 4 } else { 0 };
+        assert_eq!(names.len(), 12 + 3 + 12 + 3 + 9 + 1 + okaywal);
         for figure in &figures {
             assert_eq!(
                 figure.raw_ratio.is_some(),

@@ -117,7 +117,7 @@ pub fn kvstore_recovery(dir: &ScratchDir, plan: &Plan) -> Result<Figure> {
 }
 
 /// `1M` for a million, `100k` for a hundred thousand.
-fn count_label(count: u64) -> String {
+pub fn count_label(count: u64) -> String {
     match count {
         n if n >= 1_000_000 && n % 1_000_000 == 0 => format!("{}M", n / 1_000_000),
         n if n >= 1_000 && n % 1_000 == 0 => format!("{}k", n / 1_000),
