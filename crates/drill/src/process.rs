@@ -290,6 +290,16 @@ impl Running {
         Ok(self.ended(status))
     }
 
+    /// Kills the store (if it still runs) and returns the stderr lines not
+    /// handed out yet, all of them: the pipe is read to its end.
+    pub fn stop_and_take_stderr(&mut self) -> Vec<String> {
+        self.reap();
+        self.collect_stderr_until_closed();
+        let rest = self.stderr_seen[self.stderr_unshown..].to_vec();
+        self.stderr_unshown = self.stderr_seen.len();
+        rest
+    }
+
     /// The stderr lines that arrived since the last call, in order.
     pub fn new_stderr(&mut self) -> Vec<String> {
         self.collect_stderr();

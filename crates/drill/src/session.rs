@@ -87,6 +87,7 @@ pub fn answer(value: Option<&str>) -> String {
 /// `GET key` must answer `expected`; `when` completes the check's name and
 /// `why` names the likely defect if it does not.
 pub fn expect_get(
+    steps: &mut Steps<'_>,
     running: &mut Running,
     key: &str,
     expected: Option<&str>,
@@ -94,13 +95,26 @@ pub fn expect_get(
     why: &str,
 ) -> Result<()> {
     let found = running.get(key)?;
-    expect_because(
+    let checked = expect_because(
         &format!("GET {key} {when}"),
         found.as_deref() == expected,
         answer(expected),
         answer(found.as_deref()),
         why,
-    )
+    );
+    if checked.is_err() {
+        show_rest_of_stderr(steps, running)?;
+    }
+    checked
+}
+
+/// Before a failed check's verdict: stops the store and shows what it said
+/// on stderr that was not shown yet. Its stderr and stdout are two pipes, so
+/// lines written just before a reply can reach us after it; once the
+/// process is gone, every line is in.
+pub fn show_rest_of_stderr(steps: &mut Steps<'_>, running: &mut Running) -> Result<()> {
+    let rest = running.stop_and_take_stderr();
+    show_stderr(steps, &rest)
 }
 
 /// `GET` of every key of `expected`: what the store answered, in the same

@@ -102,6 +102,7 @@ fn simulated_crash(options: &Options<Fault>, dir: &Path, steps: &mut Steps<'_>) 
 
     let changes = write_unapplied(&mut store, KEY, VALUE, steps)?;
     expect_get(
+        steps,
         &mut store,
         KEY,
         None,
@@ -130,7 +131,14 @@ fn simulated_crash(options: &Options<Fault>, dir: &Path, steps: &mut Steps<'_>) 
         dir,
         "restart: a new store process (empty map) recovering from the same directory",
     )?;
-    expect_get(&mut store, KEY, Some(VALUE), "after the restart", NO_REPLAY)?;
+    expect_get(
+        steps,
+        &mut store,
+        KEY,
+        Some(VALUE),
+        "after the restart",
+        NO_REPLAY,
+    )?;
     steps.ok(format_args!(
         "GET {KEY} -> VALUE {VALUE}: the PUT was recovered from the WAL"
     ))?;
@@ -174,6 +182,7 @@ fn real_crash(
         "restart after the real crash: a new store process recovering from the same directory",
     )?;
     expect_get(
+        steps,
         &mut store,
         CRASH_KEY,
         Some(CRASH_VALUE),
@@ -184,6 +193,7 @@ fn real_crash(
         "GET {CRASH_KEY} -> VALUE {CRASH_VALUE}: the acknowledged WALPUT survived SIGKILL"
     ))?;
     expect_get(
+        steps,
         &mut store,
         KEY,
         Some(VALUE),
