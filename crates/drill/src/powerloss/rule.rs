@@ -73,7 +73,15 @@ pub fn check(events: &[Traced], context: &Context<'_>) -> Findings {
         replies: 0,
         findings: Findings::default(),
     };
-    for traced in events {
+    // A reply counts from the moment its write started (the client may
+    // read it before the call returns); everything else from when it
+    // returned. A sync covers only writes that returned before it started.
+    let mut ordered: Vec<&Traced> = events.iter().collect();
+    ordered.sort_by_key(|traced| match traced.event {
+        Event::WritePipe { .. } => (traced.started, traced.finished),
+        _ => (traced.finished, traced.finished),
+    });
+    for traced in ordered {
         state.apply(traced, context);
         if state.findings.violation.is_some() {
             break;
@@ -83,8 +91,9 @@ pub fn check(events: &[Traced], context: &Context<'_>) -> Findings {
 }
 
 struct State {
-    /// Absolute path -> the calls that wrote it since its last sync.
-    dirty: BTreeMap<PathBuf, Vec<String>>,
+    /// Absolute path -> the calls that wrote it since its last sync, with
+    /// the trace line where each returned.
+    dirty: BTreeMap<PathBuf, Vec<(String, usize)>>,
     written_since_reply: BTreeSet<PathBuf>,
     /// (fd, path) opened with O_SYNC or O_DSYNC.
     synchronous: HashSet<(i64, PathBuf)>,
@@ -112,7 +121,7 @@ impl State {
                     self.dirty
                         .entry(path.clone())
                         .or_default()
-                        .push(call.clone());
+                        .push((call.clone(), traced.finished));
                 }
                 self.written_since_reply.insert(path.clone());
             }
@@ -133,11 +142,19 @@ impl State {
                 }
             }
             Event::Sync { path } => {
-                self.dirty.remove(path);
+                if let Some(writes) = self.dirty.get_mut(path) {
+                    writes.retain(|(_, returned)| *returned > traced.started);
+                    if writes.is_empty() {
+                        self.dirty.remove(path);
+                    }
+                }
                 self.created.retain(|_, dir| dir != path);
             }
             Event::SyncAll => {
-                self.dirty.clear();
+                for writes in self.dirty.values_mut() {
+                    writes.retain(|(_, returned)| *returned > traced.started);
+                }
+                self.dirty.retain(|_, writes| !writes.is_empty());
                 self.created.clear();
             }
             Event::Rename { from, to } => {
@@ -201,7 +218,10 @@ impl State {
             .filter_map(|path| {
                 let calls = self.dirty.get(path)?;
                 let relative = path.strip_prefix(context.dir).ok()?.to_path_buf();
-                Some((relative, calls.clone()))
+                Some((
+                    relative,
+                    calls.iter().map(|(call, _)| call.clone()).collect(),
+                ))
             })
             .collect();
         if !unsynced.is_empty() {
@@ -373,5 +393,23 @@ mod tests {
             violation.unsynced.keys().collect::<Vec<_>>(),
             [&PathBuf::from("wal.log")]
         );
+    }
+
+    #[test]
+    fn an_fsync_that_began_before_the_write_returned_does_not_cover_it() {
+        // Thread 2's fdatasync starts while thread 1's write is in flight.
+        let trace = format!(
+            "{CREATE}{DIR_SYNC}{READY}1 write(3</s/wal.log>, \"rec\", 3 <unfinished ...>\n2 fdatasync(3</s/wal.log> <unfinished ...>\n1 <... write resumed>) = 3\n2 <... fdatasync resumed>) = 0\n1 write(1<pipe:[9]>, \"OK\\n\", 3) = 3\n"
+        );
+        assert!(findings(&trace, &["PUT a 1"]).violation.is_some());
+    }
+
+    #[test]
+    fn a_reply_counts_from_when_its_write_started() {
+        // The OK is on its way while another thread's fsync runs.
+        let trace = format!(
+            "{CREATE}{DIR_SYNC}{READY}1 write(3</s/wal.log>, \"rec\", 3) = 3\n1 write(1<pipe:[9]>, \"OK\\n\", 3 <unfinished ...>\n2 fsync(3</s/wal.log>) = 0\n1 <... write resumed>) = 3\n"
+        );
+        assert!(findings(&trace, &["PUT a 1"]).violation.is_some());
     }
 }

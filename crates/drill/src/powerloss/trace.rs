@@ -44,35 +44,42 @@ pub struct Traced {
     pub pid: u32,
     pub fd: Option<i64>,
     pub event: Event,
+    /// The trace line where the call started (its `<unfinished ...>` line
+    /// when another thread's call came in between) and where it returned:
+    /// with threads, a call's effect lies somewhere between the two.
+    pub started: usize,
+    pub finished: usize,
 }
 
 /// Parses a whole trace.
 pub fn parse(text: &str) -> Vec<Traced> {
-    let mut pending: HashMap<u32, String> = HashMap::new();
+    let mut pending: HashMap<u32, (String, usize)> = HashMap::new();
     let mut events = Vec::new();
-    for line in text.lines() {
+    for (number, line) in text.lines().enumerate() {
         let Some((pid, rest)) = split_pid(line) else {
             continue;
         };
-        let call = if let Some(head) = rest.strip_suffix(" <unfinished ...>") {
-            pending.insert(pid, head.to_string());
+        let (call, started) = if let Some(head) = rest.strip_suffix(" <unfinished ...>") {
+            pending.insert(pid, (head.to_string(), number));
             continue;
         } else if let Some(resumed) = rest.strip_prefix("<... ") {
             let Some((_, tail)) = resumed.split_once(" resumed>") else {
                 continue;
             };
             match pending.remove(&pid) {
-                Some(head) => format!("{head}{tail}"),
+                Some((head, started)) => (format!("{head}{tail}"), started),
                 None => continue,
             }
         } else {
-            rest.to_string()
+            (rest.to_string(), number)
         };
         if let Some(event) = parse_call(&call) {
             events.push(Traced {
                 pid,
                 fd: event.1,
                 event: event.0,
+                started,
+                finished: number,
             });
         }
     }
