@@ -129,6 +129,13 @@ impl FileChange {
             (_, None) => Vec::new(),
         }
     }
+
+    /// The offset of the middle changed byte: where `--break` flips a bit,
+    /// well inside the record whatever its format.
+    pub fn middle_changed_byte(&self) -> Option<usize> {
+        let changed = self.changed();
+        changed.get(changed.len() / 2).copied()
+    }
 }
 
 impl fmt::Display for FileChange {

@@ -268,6 +268,15 @@ pub fn verdict_line<D: Drill>(stdout: &str) -> &str {
     verdict
 }
 
+/// [`python_store`] for a power-loss test: `None` (after saying why) when
+/// strace or python3 is missing, off CI.
+pub fn traced_python_store(script: &str) -> Option<String> {
+    if !strace_installed() {
+        return None;
+    }
+    python_store(script)
+}
+
 /// Asserts that `stdout` passes the proof patterns of the lesson document at
 /// `lesson_md` and shows each of the body's `Expected: "..."` quotes (less
 /// the `, exit code 0` that the Verify section's `echo` adds).

@@ -249,8 +249,10 @@ fn corrupt(steps: &mut Steps<'_>, dir: &Path, changes: &[FileChange]) -> Result<
     let Some(change) = changes.iter().find(|change| change.after.is_some()) else {
         return Ok(());
     };
-    let changed = change.changed();
-    let offset = changed[changed.len() / 2] as u64;
+    let Some(offset) = change.middle_changed_byte() else {
+        return Ok(());
+    };
+    let offset = offset as u64;
     let path = dir.join(&change.path);
     drill::flip_bit(&path, offset, 0)?;
     steps.note(format_args!(

@@ -431,8 +431,9 @@ fn corrupt_operation_3(
     changes: &[FileChange],
 ) -> Result<DirState> {
     let change = &changes[0];
-    let changed = change.changed();
-    let offset = changed[changed.len() / 2];
+    let Some(offset) = change.middle_changed_byte() else {
+        return Ok(state.clone());
+    };
     let mut bytes = state.file(&change.path).unwrap_or_default().to_vec();
     bytes[offset] ^= 1;
     steps.note(format_args!(

@@ -99,7 +99,26 @@ fn parse_call(call: &str) -> Option<(Event, Option<i64>)> {
     let (args, result) = call[open + 1..].rsplit_once(" = ")?;
     let args = args.trim_end().strip_suffix(')')?;
     let result = result.trim();
-    if result.starts_with('-') || result.starts_with('?') {
+    if result.starts_with('-') {
+        return None;
+    }
+    // `= ?`: the process was killed before strace saw the call return (a
+    // SIGKILL right after the reply was read). A write may have happened,
+    // so it counts; a sync, open or rename is not known to have, so it
+    // does not.
+    let unknown = result.starts_with('?');
+    let is_write = matches!(
+        name,
+        "write"
+            | "pwrite64"
+            | "writev"
+            | "pwritev"
+            | "pwritev2"
+            | "ftruncate"
+            | "fallocate"
+            | "truncate"
+    );
+    if unknown && !is_write {
         return None;
     }
     let (fd, fd_path) = leading_fd(args);
@@ -329,6 +348,20 @@ mod tests {
                     bytes: b"K\n\xc3\xa9\0".to_vec()
                 },
             ]
+        );
+    }
+
+    #[test]
+    fn a_write_cut_short_by_sigkill_still_counts() {
+        let events = parse(
+            "7 write(1<pipe:[9]>, \"OK\\n\", 3) = ?\n7 fsync(3</d/log>) = ?\n7 +++ killed by SIGKILL +++\n",
+        );
+        assert_eq!(
+            events.into_iter().map(|t| t.event).collect::<Vec<_>>(),
+            [Event::WritePipe {
+                inode: 9,
+                bytes: b"OK\n".to_vec()
+            }]
         );
     }
 

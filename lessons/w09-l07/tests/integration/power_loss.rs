@@ -3,7 +3,7 @@
 //! fsyncs its directory passes with a warning; without strace the check
 //! says it was skipped.
 
-use drill::testing::{python_store, strace_installed};
+use drill::testing::{strace_installed, traced_python_store};
 
 use crate::binary;
 
@@ -28,10 +28,7 @@ fn the_reference_store_passes_the_check() {
 
 #[test]
 fn a_store_that_never_fsyncs_fails_and_the_loss_is_shown() {
-    if !strace_installed() {
-        return;
-    }
-    let Some(store) = python_store("broken/no_fsync.py") else {
+    let Some(store) = traced_python_store("broken/no_fsync.py") else {
         return;
     };
     let stdout = binary().fails_against(
@@ -54,10 +51,7 @@ fn a_store_that_never_fsyncs_fails_and_the_loss_is_shown() {
 
 #[test]
 fn the_model_python_store_passes_the_check_without_warnings() {
-    if !strace_installed() {
-        return;
-    }
-    let Some(store) = python_store("python/kvstore.py") else {
+    let Some(store) = traced_python_store("python/kvstore.py") else {
         return;
     };
     let stdout = binary().passes_against(&store);
@@ -70,10 +64,7 @@ fn the_model_python_store_passes_the_check_without_warnings() {
 
 #[test]
 fn a_log_created_without_a_directory_fsync_is_a_warning() {
-    if !strace_installed() {
-        return;
-    }
-    let Some(store) = python_store("broken/no_dir_fsync.py") else {
+    let Some(store) = traced_python_store("broken/no_dir_fsync.py") else {
         return;
     };
     let stdout = binary().passes_against(&store);
@@ -102,10 +93,7 @@ fn without_strace_the_check_says_it_was_skipped() {
 
 #[test]
 fn a_log_rewritten_and_renamed_without_fsync_fails() {
-    if !strace_installed() {
-        return;
-    }
-    let Some(store) = python_store("broken/rewrites_log_without_fsync.py") else {
+    let Some(store) = traced_python_store("broken/rewrites_log_without_fsync.py") else {
         return;
     };
     let stdout = binary().fails_against(

@@ -2,7 +2,7 @@
 //! its first acknowledged PUT with the loss shown; the reference passes; a
 //! log created without a directory fsync is a warning.
 
-use drill::testing::{python_store, strace_installed};
+use drill::testing::{strace_installed, traced_python_store};
 
 use crate::binary;
 
@@ -23,10 +23,7 @@ fn the_reference_store_passes_the_check() {
 
 #[test]
 fn a_store_that_never_fsyncs_fails_at_its_first_put() {
-    if !strace_installed() {
-        return;
-    }
-    let Some(store) = python_store("broken/no_fsync.py") else {
+    let Some(store) = traced_python_store("broken/no_fsync.py") else {
         return;
     };
     let stdout = binary().fails_against(
@@ -50,10 +47,7 @@ fn a_store_that_never_fsyncs_fails_at_its_first_put() {
 
 #[test]
 fn a_log_created_without_a_directory_fsync_is_a_warning() {
-    if !strace_installed() {
-        return;
-    }
-    let Some(store) = python_store("broken/no_dir_fsync.py") else {
+    let Some(store) = traced_python_store("broken/no_dir_fsync.py") else {
         return;
     };
     let stdout = binary().passes_against(&store);
