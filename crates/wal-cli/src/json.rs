@@ -52,11 +52,15 @@ pub enum JsonOp {
 #[derive(Debug, Serialize)]
 pub struct JsonTail {
     pub state: TailState,
-    /// Where the readable records end: the end of the file when clean,
-    /// otherwise the offset of the first damaged record.
+    /// Where the readable records end: the end of the log when clean (the
+    /// end of the file, or where its preallocated zeros begin), otherwise
+    /// the offset of the first damaged record.
     pub offset: u64,
-    /// Bytes from `offset` to the end of the file (0 when clean).
+    /// Bytes from `offset` to the end of the file that are damage (0 when
+    /// clean).
     pub bytes: u64,
+    /// Zero bytes preallocated after a clean log's end (0 when damaged).
+    pub preallocated: u64,
     /// What is wrong at `offset`; `null` when clean.
     pub reason: Option<String>,
     /// Readable records found behind the damage (0 when clean or torn).
@@ -104,8 +108,9 @@ impl JsonTail {
         match &summary.damage {
             None => JsonTail {
                 state: TailState::Clean,
-                offset: summary.file_len,
+                offset: summary.valid_len,
                 bytes: 0,
+                preallocated: summary.preallocated,
                 reason: None,
                 records_after: 0,
             },
@@ -117,6 +122,7 @@ impl JsonTail {
                 },
                 offset: damage.offset,
                 bytes: damage.bytes_to_end,
+                preallocated: 0,
                 reason: Some(damage.reason()),
                 records_after: damage.records_after,
             },

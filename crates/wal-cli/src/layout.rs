@@ -10,7 +10,7 @@
 
 use std::fmt::Write as _;
 
-use wal::{FILE_HEADER_LEN, MAGIC, Op, RECORD_HEADER_LEN};
+use wal::{LogFormat, MAGIC, Op, RECORD_HEADER_LEN};
 
 use crate::text::{count, quoted_preview};
 
@@ -75,21 +75,26 @@ fn fields(bytes: &[u8]) -> Vec<Field> {
     ]
 }
 
-/// The table of the file header's fields.
-pub fn header_table(bytes: &[u8]) -> String {
-    let mut out = format!("file header at offset 0 ({FILE_HEADER_LEN} bytes)\n");
-    let rows: [(&str, std::ops::Range<usize>); 4] = [
-        ("magic", 0..8),
-        ("version", 8..10),
-        ("reserved", 10..12),
-        ("header CRC", 12..16),
-    ];
+/// The table of the fields of a file header in `format`.
+pub fn header_table(bytes: &[u8], format: LogFormat) -> String {
+    let len = format.header_len();
+    let mut out = format!(
+        "file header at offset 0 ({len} bytes, format version {})\n",
+        format.version()
+    );
+    let mut rows: Vec<(&str, std::ops::Range<usize>)> =
+        vec![("magic", 0..8), ("version", 8..10), ("reserved", 10..12)];
+    if format.id().is_some() {
+        rows.push(("log id", 12..20));
+    }
+    rows.push(("header CRC", len - 4..len));
     for (name, range) in rows {
         let field = &bytes[range.clone()];
         let meaning = match name {
             "magic" if field == MAGIC => "\"KVWAL\\r\\n\\x1a\"".to_string(),
             "magic" => "not the WAL magic".to_string(),
             "header CRC" => format!("{:#010x}", le(field)),
+            "log id" => format!("{:#018x} (every record's CRC covers it)", le(field)),
             _ => le(field).to_string(),
         };
         row(
@@ -144,19 +149,19 @@ pub fn frame_table(offset: u64, bytes: &[u8]) -> String {
 }
 
 /// The table of a readable record's fields; `offset` is where it starts.
-pub fn record_table(offset: u64, bytes: &[u8]) -> String {
+pub fn record_table(offset: u64, bytes: &[u8], format: LogFormat) -> String {
     let lsn = le(&bytes[4..12]);
     let mut out = format!(
         "record at offset {offset} (LSN {lsn}, {} bytes)\n",
         bytes.len()
     );
-    lay_out(&mut out, offset, bytes);
+    lay_out(&mut out, offset, bytes, format);
     out
 }
 
 /// The table of bytes at `offset` that are not a readable record: the
 /// fields they cover, and what is missing. `why` says what is wrong.
-pub fn damaged_table(offset: u64, bytes: &[u8], why: &str) -> String {
+pub fn damaged_table(offset: u64, bytes: &[u8], why: &str, format: LogFormat) -> String {
     let claimed = claimed_len(bytes);
     let mut out = match claimed {
         Some(len) if len > bytes.len() => format!(
@@ -174,7 +179,7 @@ pub fn damaged_table(offset: u64, bytes: &[u8], why: &str) -> String {
         ),
     };
     let shown = claimed.map_or(bytes.len(), |len| len.min(bytes.len()));
-    lay_out(&mut out, offset, &bytes[..shown]);
+    lay_out(&mut out, offset, &bytes[..shown], format);
     if bytes.len() > shown {
         let _ = writeln!(
             out,
@@ -191,7 +196,7 @@ fn claimed_len(bytes: &[u8]) -> Option<usize> {
     Some(RECORD_HEADER_LEN + le(&header[13..17]) as usize + le(&header[17..21]) as usize)
 }
 
-fn lay_out(out: &mut String, offset: u64, bytes: &[u8]) {
+fn lay_out(out: &mut String, offset: u64, bytes: &[u8], format: LogFormat) {
     let mut missing = Vec::new();
     for field in fields(bytes) {
         let at = offset + field.start as u64;
@@ -219,7 +224,7 @@ fn lay_out(out: &mut String, offset: u64, bytes: &[u8]) {
             missing.push(format!("{short} of the {}", field.name));
             format!("{} of {len} bytes; {} missing", got.len(), len - got.len())
         } else {
-            meaning(field.name, got, bytes)
+            meaning(field.name, got, bytes, format)
         };
         row(out, at, field.name, &hex_bytes(got), &meaning);
     }
@@ -229,14 +234,14 @@ fn lay_out(out: &mut String, offset: u64, bytes: &[u8]) {
 }
 
 /// What a whole field's bytes mean.
-fn meaning(name: &str, field: &[u8], record: &[u8]) -> String {
+fn meaning(name: &str, field: &[u8], record: &[u8], format: LogFormat) -> String {
     match name {
         "CRC" if le(field) == 0 && claimed_len(record) == Some(record.len()) => {
             "0: in a batch, whose checksum covers it".to_string()
         }
         "CRC" => {
             let stored = le(field) as u32;
-            let computed = crc32fast::hash(&record[4..]);
+            let computed = format.record_crc(&record[4..]);
             if claimed_len(record) == Some(record.len()) && stored != computed {
                 format!("{stored:#010x} (the bytes give {computed:#010x})")
             } else {
@@ -279,15 +284,20 @@ fn le(bytes: &[u8]) -> u64 {
 mod tests {
     use super::*;
 
+    const FORMAT: LogFormat = LogFormat::V2 { id: 9 };
+
     #[test]
     fn a_record_is_laid_out_under_its_field_names() {
-        let bytes = wal::encode(&wal::Record {
-            lsn: 6,
-            op: Op::Put,
-            key: b"k".to_vec(),
-            value: b"vv".to_vec(),
-        });
-        let table = record_table(100, &bytes);
+        let bytes = wal::encode(
+            &wal::Record {
+                lsn: 6,
+                op: Op::Put,
+                key: b"k".to_vec(),
+                value: b"vv".to_vec(),
+            },
+            FORMAT,
+        );
+        let table = record_table(100, &bytes, FORMAT);
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(lines[0], "record at offset 100 (LSN 6, 24 bytes)");
         assert!(lines[2].starts_with("         104  LSN         06 00 00 00 00 00 00 00"));
@@ -301,13 +311,16 @@ mod tests {
 
     #[test]
     fn a_partial_record_shows_what_landed_and_what_is_missing() {
-        let bytes = wal::encode(&wal::Record {
-            lsn: 6,
-            op: Op::Put,
-            key: b"k".to_vec(),
-            value: b"vv".to_vec(),
-        });
-        let table = damaged_table(170, &bytes[..10], "incomplete record");
+        let bytes = wal::encode(
+            &wal::Record {
+                lsn: 6,
+                op: Op::Put,
+                key: b"k".to_vec(),
+                value: b"vv".to_vec(),
+            },
+            FORMAT,
+        );
+        let table = damaged_table(170, &bytes[..10], "incomplete record", FORMAT);
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(
             lines[0],
@@ -325,13 +338,13 @@ mod tests {
              value len (4 bytes), key, value"
         );
         // With the header there, the record's length is known.
-        let table = damaged_table(170, &bytes[..22], "incomplete record");
+        let table = damaged_table(170, &bytes[..22], "incomplete record", FORMAT);
         assert!(
             table.starts_with("partial record at offset 170 (22 of 24 bytes;"),
             "{table}"
         );
         assert!(table.ends_with("  missing: value (2 bytes)\n"), "{table}");
-        let table = damaged_table(170, &bytes[..23], "incomplete record");
+        let table = damaged_table(170, &bytes[..23], "incomplete record", FORMAT);
         assert!(
             table.ends_with("  missing: 1 byte of the value\n"),
             "{table}"

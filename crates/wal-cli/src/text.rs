@@ -117,3 +117,15 @@ mod tests {
         assert_eq!(hex(&[0x00, 0xab, 0x7f]), "00ab7f");
     }
 }
+
+/// `preallocated: N zero bytes from offset X to the end of the file`, for a
+/// clean log whose file runs on past it; `None` otherwise.
+pub fn preallocated_line(summary: &wal::Summary) -> Option<String> {
+    (summary.damage.is_none() && summary.preallocated > 0).then(|| {
+        format!(
+            "preallocated: {} from offset {} to the end of the file",
+            count(summary.preallocated, "zero byte"),
+            summary.valid_len
+        )
+    })
+}

@@ -6,7 +6,7 @@
 //! following on from the batch's, filling its bytes to the last one. So a
 //! reader returns all of a batch or none of it.
 
-use crate::format::{MAX_KEY_LEN, MAX_VALUE_LEN, RECORD_HEADER_LEN, RecordHeader};
+use crate::format::{MAX_KEY_LEN, MAX_VALUE_LEN, RECORD_HEADER_LEN, RecordCrc, RecordHeader};
 use crate::reader::RecordRef;
 use crate::record::{DamageKind, InvalidField, Op};
 
@@ -16,8 +16,9 @@ pub(crate) fn check_batch(
     header: &RecordHeader,
     bytes: &[u8],
     expected_lsn: u64,
+    crc: &RecordCrc,
 ) -> Result<(), DamageKind> {
-    let computed = crc32fast::hash(&bytes[4..]);
+    let computed = crc.of(&bytes[4..]);
     if computed != header.crc {
         return Err(DamageKind::ChecksumMismatch {
             stored: header.crc,

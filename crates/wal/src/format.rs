@@ -12,11 +12,16 @@ use crate::record::{Op, Record};
 /// copy or a text-mode transfer; the leading letters make `head -c 8` readable.
 pub const MAGIC: [u8; 8] = *b"KVWAL\r\n\x1a";
 
-/// The format version this build writes and reads.
-pub const FORMAT_VERSION: u16 = 1;
+/// The format version this build writes. It reads version 1 too.
+pub const FORMAT_VERSION: u16 = 2;
 
-/// Size of the file header: magic, version, reserved, header checksum.
-pub const FILE_HEADER_LEN: usize = 16;
+/// Size of a version-2 file header: magic, version, reserved, log identity,
+/// header checksum.
+pub const FILE_HEADER_LEN: usize = 24;
+
+/// Size of a version-1 file header: magic, version, reserved, header
+/// checksum.
+pub const FILE_HEADER_LEN_V1: usize = 16;
 
 /// Size of a record header: checksum, LSN, op, key length, value length.
 pub const RECORD_HEADER_LEN: usize = 21;
@@ -27,14 +32,125 @@ pub const MAX_KEY_LEN: u32 = 64 * 1024;
 /// Largest value a record may carry, in bytes.
 pub const MAX_VALUE_LEN: u32 = 16 * 1024 * 1024;
 
-/// The encoded file header.
-pub fn file_header() -> [u8; FILE_HEADER_LEN] {
-    let mut header = [0u8; FILE_HEADER_LEN];
+/// Which format a log is in, and for version 2 the log's identity.
+///
+/// A version-2 log carries a random 64-bit identity in its header, and every
+/// record's checksum is seeded with it: the CRC covers the identity's eight
+/// bytes before the record's own. A record copied in from another log (or
+/// left in a reused file by an older log) then fails its checksum here, as a
+/// foreign record should. Version-1 records carry no identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LogFormat {
+    V1,
+    V2 { id: u64 },
+}
+
+impl LogFormat {
+    /// A version-2 format with a new random identity (never 0), for a new
+    /// log.
+    pub fn new_log() -> LogFormat {
+        loop {
+            let id = getrandom::u64().unwrap_or_else(|_| fallback_id());
+            if id != 0 {
+                return LogFormat::V2 { id };
+            }
+        }
+    }
+
+    pub fn version(self) -> u16 {
+        match self {
+            LogFormat::V1 => 1,
+            LogFormat::V2 { .. } => 2,
+        }
+    }
+
+    /// The log's identity; `None` for version 1.
+    pub fn id(self) -> Option<u64> {
+        match self {
+            LogFormat::V1 => None,
+            LogFormat::V2 { id } => Some(id),
+        }
+    }
+
+    /// Where the first record starts.
+    pub fn header_len(self) -> usize {
+        match self {
+            LogFormat::V1 => FILE_HEADER_LEN_V1,
+            LogFormat::V2 { .. } => FILE_HEADER_LEN,
+        }
+    }
+
+    /// The checksum a record (or batch, or skip marker) of this log must
+    /// carry, given its bytes after the checksum field.
+    pub fn record_crc(self, body: &[u8]) -> u32 {
+        self.crc().of(body)
+    }
+
+    pub(crate) fn crc(self) -> RecordCrc {
+        let mut seeded = crc32fast::Hasher::new();
+        if let LogFormat::V2 { id } = self {
+            seeded.update(&id.to_le_bytes());
+        }
+        let seed = seeded.clone().finalize();
+        RecordCrc { seeded, seed }
+    }
+}
+
+/// When the operating system has no random numbers to give: the time, the
+/// process and a per-process random hash key, mixed. Two logs made by one
+/// process in one nanosecond still differ by the counter.
+#[cold]
+fn fallback_id() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    hasher.write_u128(now);
+    hasher.write_u32(std::process::id());
+    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    hasher.finish()
+}
+
+/// A log's record checksum: CRC-32 (IEEE) of its identity's bytes (none for
+/// version 1) followed by the record's. Cloned per record: the hasher
+/// already holds the identity's part.
+#[derive(Clone)]
+pub(crate) struct RecordCrc {
+    seeded: crc32fast::Hasher,
+    /// The CRC of the identity's bytes alone (0 for none): what the search
+    /// past damage folds in when it works out a checksum from CRCs of
+    /// ranges (see `scan`).
+    seed: u32,
+}
+
+impl RecordCrc {
+    #[inline]
+    pub(crate) fn of(&self, body: &[u8]) -> u32 {
+        let mut hasher = self.seeded.clone();
+        hasher.update(body);
+        hasher.finalize()
+    }
+
+    pub(crate) fn seed(&self) -> u32 {
+        self.seed
+    }
+}
+
+/// The encoded file header of a log in `format`.
+pub fn file_header(format: LogFormat) -> Vec<u8> {
+    let mut header = vec![0u8; format.header_len()];
     header[..8].copy_from_slice(&MAGIC);
-    header[8..10].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    header[8..10].copy_from_slice(&format.version().to_le_bytes());
     // bytes 10..12 are reserved and stay zero
-    let crc = crc32fast::hash(&header[..12]);
-    header[12..16].copy_from_slice(&crc.to_le_bytes());
+    if let LogFormat::V2 { id } = format {
+        header[12..20].copy_from_slice(&id.to_le_bytes());
+    }
+    let end = header.len() - 4;
+    let crc = crc32fast::hash(&header[..end]);
+    header[end..].copy_from_slice(&crc.to_le_bytes());
     header
 }
 
@@ -45,30 +161,70 @@ pub enum HeaderProblem {
     BadMagic,
     /// A WAL header of another format version.
     UnsupportedVersion(u16),
-    /// Magic is right but the header checksum or reserved bytes are not.
+    /// Magic is right but the header checksum, the reserved bytes or the
+    /// identity (0 is never one) are not.
     Damaged,
 }
 
-/// Checks a complete 16-byte file header.
-pub fn check_file_header(header: &[u8; FILE_HEADER_LEN]) -> Result<(), HeaderProblem> {
-    if header[..8] != MAGIC {
-        return Err(HeaderProblem::BadMagic);
-    }
-    let stored = u32::from_le_bytes(header[12..16].try_into().expect("4 bytes"));
-    if stored != crc32fast::hash(&header[..12]) || header[10..12] != [0, 0] {
-        return Err(HeaderProblem::Damaged);
-    }
-    let version = u16::from_le_bytes([header[8], header[9]]);
-    if version != FORMAT_VERSION {
-        return Err(HeaderProblem::UnsupportedVersion(version));
-    }
-    Ok(())
+/// The version a header's first bytes claim, once magic and version are
+/// there.
+fn claimed_version(bytes: &[u8]) -> Option<u16> {
+    let version = bytes.get(8..10)?;
+    Some(u16::from_le_bytes([version[0], version[1]]))
 }
 
-/// True when `bytes` (shorter than a header) could be the start of a header
-/// this build writes: a file torn while it was being created.
+/// The header length of the version `bytes` claim: what to read before
+/// [`check_file_header`]. Unknown versions claim the longest.
+pub fn claimed_header_len(bytes: &[u8]) -> usize {
+    match claimed_version(bytes) {
+        Some(1) => FILE_HEADER_LEN_V1,
+        _ => FILE_HEADER_LEN,
+    }
+}
+
+/// Checks a complete file header (`bytes` is exactly
+/// [`claimed_header_len`] long) and says which format it starts.
+pub fn check_file_header(bytes: &[u8]) -> Result<LogFormat, HeaderProblem> {
+    if bytes.get(..8) != Some(&MAGIC[..]) {
+        return Err(HeaderProblem::BadMagic);
+    }
+    let version = claimed_version(bytes).ok_or(HeaderProblem::Damaged)?;
+    let format = match version {
+        1 => LogFormat::V1,
+        2 => {
+            let id = u64::from_le_bytes(
+                bytes
+                    .get(12..20)
+                    .ok_or(HeaderProblem::Damaged)?
+                    .try_into()
+                    .expect("8 bytes"),
+            );
+            LogFormat::V2 { id }
+        }
+        other => return Err(HeaderProblem::UnsupportedVersion(other)),
+    };
+    if bytes.len() != format.header_len() || bytes[10..12] != [0, 0] || format.id() == Some(0) {
+        return Err(HeaderProblem::Damaged);
+    }
+    let end = bytes.len() - 4;
+    let stored = u32::from_le_bytes(bytes[end..].try_into().expect("4 bytes"));
+    if stored != crc32fast::hash(&bytes[..end]) {
+        return Err(HeaderProblem::Damaged);
+    }
+    Ok(format)
+}
+
+/// True when `bytes` (shorter than the header they begin) could be the
+/// start of a header some build wrote: a file torn while it was being
+/// created (version 1, before creation was atomic) or cut short since.
+/// A version-2 identity is random, so only the fixed bytes are compared.
 pub fn is_header_prefix(bytes: &[u8]) -> bool {
-    bytes.len() < FILE_HEADER_LEN && file_header().starts_with(bytes)
+    if bytes.len() >= claimed_header_len(bytes) {
+        return false;
+    }
+    let v2 = file_header(LogFormat::V2 { id: 1 });
+    let fixed = bytes.len().min(12);
+    file_header(LogFormat::V1).starts_with(bytes) || v2[..fixed] == bytes[..fixed]
 }
 
 /// The op byte of an LSN skip marker: a record-header-sized entry (key and
@@ -116,7 +272,7 @@ pub fn encode_batch_unsealed_into(
 /// Encodes `records` (consecutive LSNs, puts and deletes under the caps) as
 /// one sealed batch, as [`crate::Wal::append_batch`] writes them: what a
 /// crash drill or a test cuts short.
-pub fn encode_batch(records: &[Record]) -> Vec<u8> {
+pub fn encode_batch(records: &[Record], format: LogFormat) -> Vec<u8> {
     let mut out = Vec::new();
     let first = records.first().map_or(1, |r| r.lsn);
     encode_batch_unsealed_into(&mut out, first, |out| {
@@ -125,16 +281,16 @@ pub fn encode_batch(records: &[Record]) -> Vec<u8> {
         }
         records.len() as u64
     });
-    seal(&mut out);
+    seal(&mut out, &format.crc());
     out
 }
 
-/// The encoded skip marker for `lsn`.
-pub fn skip_marker(lsn: u64) -> [u8; RECORD_HEADER_LEN] {
+/// The encoded skip marker for `lsn` in a log of `format`.
+pub fn skip_marker(lsn: u64, format: LogFormat) -> [u8; RECORD_HEADER_LEN] {
     let mut marker = [0u8; RECORD_HEADER_LEN];
     marker[4..12].copy_from_slice(&lsn.to_le_bytes());
     marker[12] = SKIP_OP;
-    let crc = crc32fast::hash(&marker[4..]);
+    let crc = format.record_crc(&marker[4..]);
     marker[..4].copy_from_slice(&crc.to_le_bytes());
     marker
 }
@@ -148,10 +304,17 @@ pub fn record_len(key_len: usize, value_len: usize) -> usize {
 ///
 /// Sizes must already be checked against [`MAX_KEY_LEN`] and
 /// [`MAX_VALUE_LEN`]; the writer does that and returns an error to its caller.
-pub fn encode_into(out: &mut Vec<u8>, lsn: u64, op: Op, key: &[u8], value: &[u8]) {
+pub(crate) fn encode_into(
+    out: &mut Vec<u8>,
+    crc: &RecordCrc,
+    lsn: u64,
+    op: Op,
+    key: &[u8],
+    value: &[u8],
+) {
     let start = out.len();
     encode_unsealed_into(out, lsn, op, key, value);
-    seal(&mut out[start..]);
+    seal(&mut out[start..], crc);
 }
 
 /// Appends one record to `out` without its checksum (left zero): the bytes
@@ -179,26 +342,32 @@ pub fn encode_unsealed_into(out: &mut Vec<u8>, lsn: u64, op: Op, key: &[u8], val
 /// whole records and batches written by [`encode_unsealed_into`] and
 /// [`encode_batch_unsealed_into`], back to back. A batch gets one checksum
 /// over all of it; the records inside keep theirs 0.
-pub fn seal(records: &mut [u8]) {
+pub(crate) fn seal(records: &mut [u8], crc: &RecordCrc) {
     // One hasher, cloned per record: `crc32fast::hash` would ask the CPU
     // for its features again for every record, a nanosecond each.
-    let fresh = crc32fast::Hasher::new();
     let mut rest = records;
     while !rest.is_empty() {
         let header = RecordHeader::parse(rest[..RECORD_HEADER_LEN].try_into().expect("header"));
         let (record, after) = rest.split_at_mut(header.record_len() as usize);
-        let mut hasher = fresh.clone();
-        hasher.update(&record[4..]);
-        let crc = hasher.finalize();
+        let crc = crc.of(&record[4..]);
         record[..4].copy_from_slice(&crc.to_le_bytes());
         rest = after;
     }
 }
 
-/// Encodes one record into a new buffer: what a crash drill cuts short.
-pub fn encode(record: &Record) -> Vec<u8> {
+/// Encodes one record of a log in `format` into a new buffer: what a crash
+/// drill cuts short.
+pub fn encode(record: &Record, format: LogFormat) -> Vec<u8> {
     let mut out = Vec::with_capacity(record_len(record.key.len(), record.value.len()));
-    encode_into(&mut out, record.lsn, record.op, &record.key, &record.value);
+    let crc = format.crc();
+    encode_into(
+        &mut out,
+        &crc,
+        record.lsn,
+        record.op,
+        &record.key,
+        &record.value,
+    );
     out
 }
 
@@ -256,28 +425,72 @@ mod tests {
 
     #[test]
     fn header_round_trips_and_rejects_each_damage() {
-        let header = file_header();
-        assert_eq!(check_file_header(&header), Ok(()));
-        let mut bad = header;
-        bad[0] ^= 1;
-        assert_eq!(check_file_header(&bad), Err(HeaderProblem::BadMagic));
-        let mut bad = header;
-        bad[13] ^= 1;
-        assert_eq!(check_file_header(&bad), Err(HeaderProblem::Damaged));
-        let mut other = header;
-        other[8] = 9;
-        let crc = crc32fast::hash(&other[..12]);
-        other[12..].copy_from_slice(&crc.to_le_bytes());
+        for format in [LogFormat::V1, LogFormat::new_log()] {
+            let header = file_header(format);
+            assert_eq!(claimed_header_len(&header), header.len());
+            assert_eq!(check_file_header(&header), Ok(format));
+            let mut bad = header.clone();
+            bad[0] ^= 1;
+            assert_eq!(check_file_header(&bad), Err(HeaderProblem::BadMagic));
+            for byte in 10..header.len() {
+                let mut bad = header.clone();
+                bad[byte] ^= 1;
+                assert_eq!(
+                    check_file_header(&bad),
+                    Err(HeaderProblem::Damaged),
+                    "byte {byte}"
+                );
+            }
+            let mut other = header.clone();
+            other[8] = 9;
+            assert_eq!(
+                check_file_header(&other),
+                Err(HeaderProblem::UnsupportedVersion(9))
+            );
+        }
+    }
+
+    #[test]
+    fn version_2_headers_carry_a_new_identity_each() {
+        let (a, b) = (LogFormat::new_log(), LogFormat::new_log());
+        assert_ne!(a, b);
+        let header = file_header(a);
+        assert_eq!(header.len(), FILE_HEADER_LEN);
+        assert_eq!(&header[8..10], &2u16.to_le_bytes());
+        assert_eq!(&header[12..20], &a.id().unwrap().to_le_bytes());
         assert_eq!(
-            check_file_header(&other),
-            Err(HeaderProblem::UnsupportedVersion(9))
+            &header[20..24],
+            &crc32fast::hash(&header[..20]).to_le_bytes()
         );
+        // An identity of 0 is never written, so never accepted.
+        let zero = file_header(LogFormat::V2 { id: 0 });
+        assert_eq!(check_file_header(&zero), Err(HeaderProblem::Damaged));
+    }
+
+    #[test]
+    fn a_record_checksum_covers_the_log_identity() {
+        let record = Record {
+            lsn: 1,
+            op: Op::Put,
+            key: b"k".to_vec(),
+            value: b"v".to_vec(),
+        };
+        let ours = LogFormat::V2 { id: 7 };
+        let bytes = encode(&record, ours);
+        let mut seeded = 7u64.to_le_bytes().to_vec();
+        seeded.extend_from_slice(&bytes[4..]);
+        assert_eq!(&bytes[..4], &crc32fast::hash(&seeded).to_le_bytes());
+        assert_ne!(bytes, encode(&record, LogFormat::V2 { id: 8 }));
+        let v1 = encode(&record, LogFormat::V1);
+        assert_eq!(&v1[..4], &crc32fast::hash(&v1[4..]).to_le_bytes());
+        assert_eq!(ours.crc().seed(), crc32fast::hash(&7u64.to_le_bytes()));
+        assert_eq!(LogFormat::V1.crc().seed(), 0);
     }
 
     #[test]
     fn encoded_record_matches_documented_layout() {
         let mut out = Vec::new();
-        encode_into(&mut out, 0x0102, Op::Put, b"k", b"vv");
+        encode_into(&mut out, &LogFormat::V1.crc(), 0x0102, Op::Put, b"k", b"vv");
         assert_eq!(out.len(), RECORD_HEADER_LEN + 3);
         assert_eq!(&out[4..12], &0x0102u64.to_le_bytes());
         assert_eq!(out[12], 1);
@@ -292,8 +505,9 @@ mod tests {
     fn sealing_a_buffer_checksums_each_record() {
         let mut sealed_one_by_one = Vec::new();
         let mut unsealed = Vec::new();
+        let crc = LogFormat::new_log().crc();
         for (lsn, value) in [(7, &b""[..]), (8, b"value"), (9, &[0xAB; 300])] {
-            encode_into(&mut sealed_one_by_one, lsn, Op::Put, b"key", value);
+            encode_into(&mut sealed_one_by_one, &crc, lsn, Op::Put, b"key", value);
             encode_unsealed_into(&mut unsealed, lsn, Op::Put, b"key", value);
         }
         assert_eq!(
@@ -302,7 +516,7 @@ mod tests {
             "unsealed records carry no checksum"
         );
         assert_ne!(unsealed, sealed_one_by_one);
-        seal(&mut unsealed);
+        seal(&mut unsealed, &crc);
         assert_eq!(unsealed, sealed_one_by_one);
     }
 
@@ -311,6 +525,14 @@ mod tests {
         assert!(is_header_prefix(b""));
         assert!(is_header_prefix(&MAGIC[..5]));
         assert!(!is_header_prefix(b"hello"));
-        assert!(!is_header_prefix(&file_header()));
+        let v1 = file_header(LogFormat::V1);
+        assert!(is_header_prefix(&v1[..14]));
+        assert!(!is_header_prefix(&v1));
+        let v2 = file_header(LogFormat::new_log());
+        assert!(is_header_prefix(&v2[..23]));
+        assert!(!is_header_prefix(&v2));
+        let mut other_version = v2[..20].to_vec();
+        other_version[8] = 3;
+        assert!(!is_header_prefix(&other_version));
     }
 }

@@ -192,8 +192,9 @@ mod zeros;
 
 pub use error::{Error, Result};
 pub use format::{
-    BATCH_OP, FILE_HEADER_LEN, FORMAT_VERSION, MAGIC, MAX_KEY_LEN, MAX_VALUE_LEN,
-    RECORD_HEADER_LEN, SKIP_OP, encode, encode_batch, file_header, record_len, skip_marker,
+    BATCH_OP, FILE_HEADER_LEN, FILE_HEADER_LEN_V1, FORMAT_VERSION, LogFormat, MAGIC, MAX_KEY_LEN,
+    MAX_VALUE_LEN, RECORD_HEADER_LEN, SKIP_OP, encode, encode_batch, file_header, record_len,
+    skip_marker,
 };
 pub use reader::{Entry, EntryRef, RecordRef, Summary, WalReader};
 pub use record::{Damage, DamageKind, InvalidField, Op, Record};
@@ -201,4 +202,4 @@ pub use recovery::{CutTail, RecoveryMode, RecoveryReport, WalOptions, open, repl
 pub use saved_tail::{SavedTail, TailPiece, saved_tail_origin};
 pub use snapshot::{Snapshot, snapshot_path};
 pub use store::KvStore;
-pub use writer::{LogFile, SyncPolicy, Wal};
+pub use writer::{LogEnd, LogFile, SyncPolicy, Wal};

@@ -18,7 +18,9 @@ use std::path::{Path, PathBuf};
 
 use crate::batch;
 use crate::error::{Error, IoContext, Result};
-use crate::format::{self, FILE_HEADER_LEN, HeaderProblem, RECORD_HEADER_LEN, RecordHeader};
+use crate::format::{
+    self, FILE_HEADER_LEN, HeaderProblem, LogFormat, RECORD_HEADER_LEN, RecordCrc, RecordHeader,
+};
 use crate::record::{Damage, DamageKind, InvalidField, Op, Record};
 use crate::scan;
 use crate::zeros;
@@ -97,6 +99,12 @@ pub struct Summary {
     pub valid_len: u64,
     /// Length of the whole file.
     pub file_len: u64,
+    /// Zero bytes after the log's end, from there to the end of the file:
+    /// space a version-2 writer preallocated (a clean end, not damage).
+    pub preallocated: u64,
+    /// The log's format, from its header; `None` when the file holds no
+    /// whole header (empty, or torn while it was created).
+    pub format: Option<LogFormat>,
     /// `None` for a clean end.
     pub damage: Option<Damage>,
 }
@@ -124,9 +132,10 @@ fn check_record<'a>(
     header: &RecordHeader,
     bytes: &'a [u8],
     expected_lsn: u64,
+    crc: &RecordCrc,
 ) -> Result<RecordRef<'a>, DamageKind> {
     debug_assert_eq!(bytes.len() as u64, header.record_len());
-    let computed = crc32fast::hash(&bytes[4..]);
+    let computed = crc.of(&bytes[4..]);
     if computed != header.crc {
         return Err(DamageKind::ChecksumMismatch {
             stored: header.crc,
@@ -158,7 +167,10 @@ fn check_record<'a>(
 /// Checks the record at the start of `bytes` (which run to the end of the
 /// file), accepting any LSN: what a reader of a saved tail needs, since the
 /// LSN before it is not in the file. Returns the record and its length.
-pub(crate) fn record_at_any_lsn(bytes: &[u8]) -> Result<(RecordRef<'_>, u64), DamageKind> {
+pub(crate) fn record_at_any_lsn<'a>(
+    bytes: &'a [u8],
+    crc: &RecordCrc,
+) -> Result<(RecordRef<'a>, u64), DamageKind> {
     let remaining = bytes.len() as u64;
     if remaining < RECORD_HEADER_LEN as u64 {
         return Err(DamageKind::Incomplete { bytes: remaining });
@@ -168,7 +180,7 @@ pub(crate) fn record_at_any_lsn(bytes: &[u8]) -> Result<(RecordRef<'_>, u64), Da
         return Err(kind);
     }
     let len = header.record_len();
-    check_record(&header, &bytes[..len as usize], header.lsn).map(|record| (record, len))
+    check_record(&header, &bytes[..len as usize], header.lsn, crc).map(|record| (record, len))
 }
 
 /// Where the reader is.
@@ -199,6 +211,10 @@ pub struct WalReader<R = File> {
     /// Inside an accepted batch: where its next record starts in `buf`, and
     /// where the batch ends (the batch starts at `buf[start]`, at `pos`).
     batch: Option<(usize, usize)>,
+    format: Option<LogFormat>,
+    crc: RecordCrc,
+    /// Set when the log ends at a zero-filled region (version 2).
+    preallocated: u64,
 }
 
 impl WalReader<File> {
@@ -232,21 +248,24 @@ impl<R: Read + Seek> WalReader<R> {
             .take(FILE_HEADER_LEN as u64)
             .read_to_end(&mut head)
             .at(&path)?;
+        let claimed = format::claimed_header_len(&head);
         let zeroed_head = !head.is_empty() && head.iter().all(|&byte| byte == 0);
+        let mut format = None;
         let state = if zeroed_head && zeros::header_is_zero_filled(&mut src, len).at(&path)? {
             // A crash while the header was written (by a build that did not
             // create logs atomically): an empty log whose header is a torn
             // tail, marked zero-filled by `finish`.
-            State::Damaged(if head.len() < FILE_HEADER_LEN {
+            State::Damaged(if head.len() < claimed {
                 DamageKind::Incomplete { bytes: len }
             } else {
-                let stored = u32::from_le_bytes(head[12..16].try_into().expect("4 bytes"));
+                let stored =
+                    u32::from_le_bytes(head[claimed - 4..claimed].try_into().expect("4 bytes"));
                 DamageKind::ChecksumMismatch {
                     stored,
-                    computed: crc32fast::hash(&head[..12]),
+                    computed: crc32fast::hash(&head[..claimed - 4]),
                 }
             })
-        } else if head.len() < FILE_HEADER_LEN {
+        } else if head.len() < claimed {
             if head.len() as u64 != len.min(FILE_HEADER_LEN as u64) {
                 return Err(Error::io(&path, io::ErrorKind::UnexpectedEof.into()));
             }
@@ -262,8 +281,11 @@ impl<R: Read + Seek> WalReader<R> {
                 State::Damaged(DamageKind::Incomplete { bytes: len })
             }
         } else {
-            match format::check_file_header(&head[..].try_into().expect("16 bytes")) {
-                Ok(()) => State::Reading,
+            match format::check_file_header(&head[..claimed]) {
+                Ok(found) => {
+                    format = Some(found);
+                    State::Reading
+                }
                 Err(HeaderProblem::BadMagic) => return Err(not_a_wal(&path, "wrong magic bytes")),
                 Err(HeaderProblem::Damaged) => {
                     return Err(not_a_wal(&path, "the file header is damaged"));
@@ -277,11 +299,9 @@ impl<R: Read + Seek> WalReader<R> {
                 }
             }
         };
-        let pos = if matches!(state, State::Reading) {
-            FILE_HEADER_LEN as u64
-        } else {
-            0
-        };
+        let pos = format.map_or(0, |format| format.header_len() as u64);
+        // A version-1 header is shorter than what was read: go back to its end.
+        src.seek(SeekFrom::Start(pos)).at(&path)?;
         Ok(WalReader {
             src,
             buf: Vec::new(),
@@ -294,6 +314,9 @@ impl<R: Read + Seek> WalReader<R> {
             last_lsn: 0,
             state,
             batch: None,
+            format,
+            crc: format.unwrap_or(LogFormat::V1).crc(),
+            preallocated: 0,
         })
     }
 
@@ -317,6 +340,11 @@ impl<R: Read + Seek> WalReader<R> {
             self.state = State::Clean;
             return Ok(None);
         }
+        if matches!(self.format, Some(LogFormat::V2 { .. })) && self.at_zero_region(remaining)? {
+            self.state = State::Clean;
+            self.preallocated = remaining;
+            return Ok(None);
+        }
         if remaining < RECORD_HEADER_LEN as u64 {
             self.state = State::Damaged(DamageKind::Incomplete { bytes: remaining });
             return Ok(None);
@@ -333,7 +361,7 @@ impl<R: Read + Seek> WalReader<R> {
         self.fill(len as usize).at(&self.path)?;
         if header.op_code == format::BATCH_OP {
             let bytes = &self.buf[self.start..self.start + len as usize];
-            return match batch::check_batch(&header, bytes, self.last_lsn + 1) {
+            return match batch::check_batch(&header, bytes, self.last_lsn + 1, &self.crc) {
                 Ok(()) => {
                     let start = self.start;
                     self.batch = Some((start + RECORD_HEADER_LEN, start + len as usize));
@@ -346,7 +374,7 @@ impl<R: Read + Seek> WalReader<R> {
             };
         }
         let bytes = &self.buf[self.start..self.start + len as usize];
-        match check_record(&header, bytes, self.last_lsn + 1) {
+        match check_record(&header, bytes, self.last_lsn + 1, &self.crc) {
             Ok(record) => {
                 let offset = self.pos;
                 self.pos += len;
@@ -416,13 +444,34 @@ impl<R: Read + Seek> WalReader<R> {
             && header.lsn > self.last_lsn
             // A marker leaves room for the record after it.
             && header.lsn < u64::MAX
-            && crc32fast::hash(&bytes[4..]) == header.crc;
+            && self.crc.of(&bytes[4..]) == header.crc;
         if valid {
             self.pos += RECORD_HEADER_LEN as u64;
             self.start += RECORD_HEADER_LEN;
             self.last_lsn = header.lsn;
         }
         Ok(valid)
+    }
+
+    /// True when every byte from `pos` to the end of the file (`remaining`
+    /// of them) is zero: the space a version-2 writer preallocated, which
+    /// ends the log cleanly. Cheap for a record: its header is never all
+    /// zeros (LSNs start at 1), so the rest of the file is read only when
+    /// the log has ended.
+    fn at_zero_region(&mut self, remaining: u64) -> Result<bool> {
+        let peek = remaining.min(RECORD_HEADER_LEN as u64) as usize;
+        self.fill(peek).at(&self.path)?;
+        if self.buf[self.start..self.start + peek]
+            .iter()
+            .any(|&b| b != 0)
+        {
+            return Ok(false);
+        }
+        let resume = self.pos + (self.end - self.start) as u64;
+        let zeros = zeros::all_zeros(&mut self.src, self.pos, self.file_len).at(&self.path)?;
+        // Where `fill` goes on reading, had the region not been all zeros.
+        self.src.seek(SeekFrom::Start(resume)).at(&self.path)?;
+        Ok(zeros)
     }
 
     /// Makes sure the buffer holds at least `need` bytes from `pos` on;
@@ -468,11 +517,19 @@ impl<R: Read + Seek> WalReader<R> {
             State::Damaged(kind) => {
                 // The search reads on its own, in one pass from the damage.
                 self.buf = Vec::new();
-                let found =
-                    scan::readable_after(&mut self.src, self.file_len, self.pos, self.last_lsn)
-                        .at(&self.path)?;
+                let found = scan::readable_after(
+                    &mut self.src,
+                    self.file_len,
+                    self.pos,
+                    self.last_lsn,
+                    &self.crc,
+                )
+                .at(&self.path)?;
                 let zero_filled =
                     zeros::damage_is_zero_filled(&mut self.src, self.file_len, self.pos)
+                        .at(&self.path)?;
+                let ends_in_zeros =
+                    zeros::damage_ends_in_zeros(&mut self.src, self.file_len, self.pos)
                         .at(&self.path)?;
                 Some(Damage {
                     offset: self.pos,
@@ -481,6 +538,7 @@ impl<R: Read + Seek> WalReader<R> {
                     records_after: found.records,
                     first_readable_after: found.first_offset,
                     zero_filled,
+                    ends_in_zeros,
                     highest_lsn_after: (found.records > 0).then_some(found.last_lsn),
                 })
             }
@@ -491,8 +549,16 @@ impl<R: Read + Seek> WalReader<R> {
             last_lsn: self.last_lsn,
             valid_len: self.pos,
             file_len: self.file_len,
+            preallocated: self.preallocated,
+            format: self.format,
             damage,
         })
+    }
+
+    /// The log's format, from its header; `None` when the file holds no
+    /// whole header.
+    pub fn format(&self) -> Option<LogFormat> {
+        self.format
     }
 
     /// The path this reader names in errors.

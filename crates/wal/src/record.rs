@@ -146,6 +146,11 @@ pub struct Damage {
     /// that covered a later record would have covered these bytes too), so
     /// this is a torn tail whatever readable records follow.
     pub zero_filled: bool,
+    /// The damaged record's last byte is zero, and so is every byte after
+    /// it to the end of the file: a write into preallocated (zero-filled)
+    /// space cut short, as a write cut short at the end of a growing file
+    /// runs past its end. With nothing readable behind it, a torn tail.
+    pub ends_in_zeros: bool,
     /// The highest LSN among the readable records after the damage, `None`
     /// when there are none. A writer that cuts them keeps their LSNs from
     /// being handed out again (see the skip marker in the format).
@@ -160,11 +165,13 @@ impl Damage {
     }
 
     /// A torn tail: an unfinished last write with nothing readable behind
-    /// it, or a zero-filled one (whatever follows it was never acknowledged
-    /// either). Everything else is corruption.
+    /// it (running past the end of the file, or ending in the zeros of
+    /// preallocated space), or a zero-filled one (whatever follows it was
+    /// never acknowledged either). Everything else is corruption.
     pub fn is_torn_tail(&self) -> bool {
         self.zero_filled
-            || (self.is_tail_only() && matches!(self.kind, DamageKind::Incomplete { .. }))
+            || (self.is_tail_only()
+                && (self.ends_in_zeros || matches!(self.kind, DamageKind::Incomplete { .. })))
     }
 
     /// True when cutting the log at `offset` loses no acknowledged record:

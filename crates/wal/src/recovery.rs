@@ -9,10 +9,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, IoContext, Result};
-use crate::format::{self, FILE_HEADER_LEN};
+use crate::format::{self, LogFormat};
 use crate::reader::{Summary, WalReader};
 use crate::record::{Damage, Record};
-use crate::writer::{SyncPolicy, Wal};
+use crate::writer::{LogEnd, SyncPolicy, Wal};
 
 /// What recovery accepts, named after RocksDB's WAL recovery modes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -79,6 +79,8 @@ pub struct RecoveryReport {
     pub last_lsn: u64,
     /// Length of the readable prefix of the file.
     pub valid_len: u64,
+    /// Zero bytes preallocated after the log's end (see [`Summary`]).
+    pub preallocated: u64,
     /// The first damage, if the log did not end cleanly.
     pub damage: Option<Damage>,
     /// Set when a writer cut the damaged tail off.
@@ -91,6 +93,7 @@ impl RecoveryReport {
             records_replayed: summary.records,
             last_lsn: summary.last_lsn,
             valid_len: summary.valid_len,
+            preallocated: summary.preallocated,
             damage: summary.damage,
             cut: None,
         }
@@ -173,7 +176,9 @@ pub fn open(
     let file = loop {
         attempts += 1;
         crate::reader::check_regular_file(path)?;
-        match OpenOptions::new().read(true).append(true).open(path) {
+        // Not O_APPEND: a preallocated log is written in place, at its
+        // end, before the end of the file.
+        match OpenOptions::new().read(true).write(true).open(path) {
             Ok(file) => break file,
             Err(err) if err.kind() == io::ErrorKind::NotFound => {}
             Err(err) => return Err(Error::io(path, err)),
@@ -183,7 +188,8 @@ pub fn open(
                 let mut report = RecoveryReport {
                     records_replayed: 0,
                     last_lsn: 0,
-                    valid_len: FILE_HEADER_LEN as u64,
+                    valid_len: wal.end_offset(),
+                    preallocated: 0,
                     damage: None,
                     cut: None,
                 };
@@ -200,6 +206,7 @@ pub fn open(
     let len = file.metadata().at(path)?.len();
     let summary = read_all(WalReader::new(&file, len, path)?, on_record)?;
     judge(path, options.mode, &summary)?;
+    let found_format = summary.format;
     let mut report = RecoveryReport::from_summary(summary);
     // LSNs of readable records about to be cut off must never be handed out
     // again: a skip marker in their place moves the LSN past them.
@@ -211,23 +218,41 @@ pub fn open(
         // leaves no LSN to continue at: it is not skipped past.)
         .filter(|&highest| highest > report.last_lsn && highest < u64::MAX);
     if let Some(damage) = &report.damage {
-        let marker = skip_to.filter(|_| damage.offset >= FILE_HEADER_LEN as u64);
-        report.cut = Some(cut_tail(path, &file, damage.offset, len, marker)?);
+        // (Damage in the header leaves no log for a marker: one follows
+        // the new header below.)
+        let marker = found_format.and(skip_to).zip(found_format);
+        report.cut = Some(cut_tail(
+            path,
+            &file,
+            damage.offset,
+            len,
+            marker,
+            found_format,
+        )?);
+        report.preallocated = 0;
         if marker.is_some() {
             report.valid_len += format::RECORD_HEADER_LEN as u64;
         }
     }
-    if report.valid_len < FILE_HEADER_LEN as u64 {
+    let format = if let Some(format) = found_format {
+        format
+    } else {
         // An empty file, or one torn while its header was written (the tail
-        // cut above left it empty): give it its header now, and the marker
-        // the cut could not put in the header's place.
-        let mut head = format::file_header().to_vec();
-        head.extend(skip_to.map(format::skip_marker).iter().flatten());
-        (&file).write_all(&head).at(path)?;
+        // cut above left it empty): give it a header now, a new log's, and
+        // the marker the cut could not put in the header's place.
+        use std::os::unix::fs::FileExt;
+        let format = LogFormat::new_log();
+        let mut head = format::file_header(format);
+        if let Some(lsn) = skip_to {
+            head.extend_from_slice(&format::skip_marker(lsn, format));
+        }
+        file.write_all_at(&head, 0).at(path)?;
         file.sync_all().at(path)?;
         sync_parent_dir(path)?;
         report.valid_len = head.len() as u64;
-    } else if report.cut.is_none() {
+        format
+    };
+    if found_format.is_some() && report.cut.is_none() {
         // The records just replayed may exist only in the page cache (a
         // writer that never synced, then died). Make them durable before the
         // new writer counts them as durable and the caller acts on them.
@@ -236,8 +261,14 @@ pub fn open(
     if let Some(highest) = skip_to {
         report.last_lsn = highest;
     }
-    let wal = Wal::from_file(file, path, report.last_lsn, options.sync);
+    let end = LogEnd {
+        format,
+        offset: report.valid_len,
+        last_lsn: report.last_lsn,
+    };
+    let wal = Wal::from_file(file, path, end, options.sync);
     follow_snapshot(&wal, &mut report)?;
+    report.valid_len = wal.end_offset();
     Ok((wal, report))
 }
 
@@ -262,15 +293,15 @@ impl Wal {
     /// without its header, nor take its lock before its creator has it.
     pub fn create(path: impl AsRef<Path>, policy: SyncPolicy) -> Result<Wal> {
         let path = path.as_ref();
-        let file = create_atomically(path)?;
-        Ok(Wal::from_file(file, path, 0, policy))
+        let (file, end) = create_atomically(path)?;
+        Ok(Wal::from_file(file, path, end, policy))
     }
 }
 
-/// Writes a header into a locked temporary file in `path`'s directory and
-/// links it to `path` only if no file has that name; returns the file,
-/// still locked, positioned after the header.
-fn create_atomically(path: &Path) -> Result<File> {
+/// Writes a new log's header into a locked temporary file in `path`'s
+/// directory and links it to `path` only if no file has that name; returns
+/// the file, still locked, and where its log ends.
+fn create_atomically(path: &Path) -> Result<(File, LogEnd)> {
     let dir = parent_dir(path);
     let name = path
         .file_name()
@@ -287,7 +318,9 @@ fn create_atomically(path: &Path) -> Result<File> {
     // Locked before it has its name: a writer that opens the new log at once
     // waits for us instead of appending to it first.
     lock_for_writing(temp.as_file(), path)?;
-    temp.as_file().write_all(&format::file_header()).at(path)?;
+    let format = LogFormat::new_log();
+    let header = format::file_header(format);
+    temp.as_file().write_all(&header).at(path)?;
     temp.as_file().sync_all().at(path)?;
     let file = temp.persist_noclobber(path).map_err(|err| {
         if err.error.kind() == io::ErrorKind::AlreadyExists {
@@ -299,7 +332,12 @@ fn create_atomically(path: &Path) -> Result<File> {
         }
     })?;
     sync_parent_dir(path)?;
-    Ok(file)
+    let end = LogEnd {
+        format,
+        offset: header.len() as u64,
+        last_lsn: 0,
+    };
+    Ok((file, end))
 }
 
 /// The file a log's path names: `path` itself, or the file it links to when
@@ -313,18 +351,19 @@ pub(crate) fn through_symlink(path: &Path) -> PathBuf {
     }
 }
 
-/// Step 2 of a checkpoint: a new log holding its header and a skip marker
-/// at `lsn`, locked, fsync'd, and renamed over the log at `path` (which it
-/// replaces, old log and all, in one step), then the directory fsync'd.
-/// Returns the new log, still locked, positioned after the marker.
-pub(crate) fn replace_log(path: &Path, lsn: u64) -> Result<File> {
+/// Step 2 of a checkpoint: a new log (a new identity) holding its header
+/// and a skip marker at `lsn`, locked, fsync'd, and renamed over the log at
+/// `path` (which it replaces, old log and all, in one step), then the
+/// directory fsync'd. Returns the new log, still locked, and its end.
+pub(crate) fn replace_log(path: &Path, lsn: u64) -> Result<(File, LogEnd)> {
     use crate::snapshot::crash_point;
     let temp = crate::snapshot::temp_beside(path)?;
     lock_for_writing(temp.as_file(), path)?;
     crash_point("log's temporary file created");
-    let mut head = format::file_header().to_vec();
+    let format = LogFormat::new_log();
+    let mut head = format::file_header(format);
     if lsn > 0 {
-        head.extend_from_slice(&format::skip_marker(lsn));
+        head.extend_from_slice(&format::skip_marker(lsn, format));
     }
     temp.as_file().write_all(&head).at(path)?;
     crash_point("new log written");
@@ -336,7 +375,12 @@ pub(crate) fn replace_log(path: &Path, lsn: u64) -> Result<File> {
     crash_point("new log renamed over the old");
     sync_parent_dir(path)?;
     crash_point("log's directory synced");
-    Ok(file)
+    let end = LogEnd {
+        format,
+        offset: head.len() as u64,
+        last_lsn: lsn,
+    };
+    Ok((file, end))
 }
 
 /// How long a writer keeps trying for a lock that is taken. A log that was
@@ -373,30 +417,35 @@ fn lock_for_writing(file: &File, path: &Path) -> Result<()> {
 /// when `path` is a symlink), then truncates `file` to `offset`. A failed
 /// attempt removes the copy it started, so that retries leave nothing.
 ///
-/// With `skip_to`, a skip marker with that LSN takes the first bytes of the
-/// tail's place before the file is cut after it: written over the damage
-/// (through a descriptor of its own, since the writer's appends) and synced
-/// first, so a crash at any point leaves either the old tail (cut again on
-/// the next open) or the marker, never a log that forgot the cut LSNs.
+/// With `skip_to` (an LSN and the log's format), a skip marker with that
+/// LSN takes the first bytes of the tail's place before the file is cut
+/// after it: written over the damage and synced first, so a crash at any
+/// point leaves either the old tail (cut again on the next open) or the
+/// marker, never a log that forgot the cut LSNs.
+///
+/// A tail cut from a version-2 log (`format`) is saved after a copy of the
+/// log's header (its records' checksums need the log's identity) and without
+/// the zeros after its last byte (preallocated space, not data). The cut
+/// takes the preallocated space with it; the writer allocates anew.
 fn cut_tail(
     path: &Path,
     file: &File,
     offset: u64,
     len: u64,
-    skip_to: Option<u64>,
+    skip_to: Option<(u64, LogFormat)>,
+    format: Option<LogFormat>,
 ) -> Result<CutTail> {
     let (saved_to, saved) = create_broken_file(&through_symlink(path), offset)?;
-    if let Err(err) = save_tail(path, file, offset, len, &saved_to, saved) {
+    if let Err(err) = save_tail(path, file, offset, len, format, &saved_to, saved) {
         let _ = std::fs::remove_file(&saved_to);
         return Err(err);
     }
     let mut new_len = offset;
-    if let Some(lsn) = skip_to {
+    if let Some((lsn, format)) = skip_to {
         use std::os::unix::fs::FileExt;
-        let marker = format::skip_marker(lsn);
-        let over = OpenOptions::new().write(true).open(path).at(path)?;
-        over.write_all_at(&marker, offset).at(path)?;
-        over.sync_data().at(path)?;
+        let marker = format::skip_marker(lsn, format);
+        file.write_all_at(&marker, offset).at(path)?;
+        file.sync_data().at(path)?;
         new_len += marker.len() as u64;
     }
     file.set_len(new_len).at(path)?;
@@ -408,19 +457,27 @@ fn cut_tail(
     })
 }
 
-/// Copies `file[offset..len]` into `saved` and makes it durable, name and all.
+/// Copies `file[offset..len]` into `saved` (for a version-2 log, after its
+/// header and without trailing zeros; see [`cut_tail`]) and makes it
+/// durable, name and all.
 fn save_tail(
     path: &Path,
     file: &File,
     offset: u64,
     len: u64,
+    format: Option<LogFormat>,
     saved_to: &Path,
     mut saved: File,
 ) -> Result<()> {
     let mut source = file;
+    let mut end = len;
+    if let Some(format @ LogFormat::V2 { .. }) = format {
+        saved.write_all(&format::file_header(format)).at(saved_to)?;
+        end = crate::zeros::data_end(&mut source, offset, len).at(path)?;
+    }
     source.seek(SeekFrom::Start(offset)).at(path)?;
-    let copied = io::copy(&mut source.take(len - offset), &mut saved).at(saved_to)?;
-    if copied != len - offset {
+    let copied = io::copy(&mut source.take(end - offset), &mut saved).at(saved_to)?;
+    if copied != end - offset {
         return Err(Error::io(path, io::ErrorKind::UnexpectedEof.into()));
     }
     saved.sync_all().at(saved_to)?;

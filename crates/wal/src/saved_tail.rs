@@ -1,8 +1,11 @@
 //! Reading what a writer cut off a log: the `NAME.broken-OFFSET` files.
 //!
-//! A saved tail holds the log's bytes from the damage on, byte for byte, and
-//! nothing else: no file header, and no record of the LSN before it. So it
-//! is read on its own terms: from its first byte, every readable record (any
+//! A saved tail holds the log's bytes from the damage on, byte for byte.
+//! One cut from a version-2 log starts with a copy of the log's file header,
+//! so that its records' checksums can be checked against the log's identity
+//! (the preallocated zeros after the log's last byte are not saved); one cut
+//! from a version-1 log holds the bytes and nothing else. Neither records the
+//! LSN before it. So a tail is read on its own terms: from its first byte, every readable record (any
 //! LSN) and every damaged stretch between them, in file order, with offsets
 //! as they were in the log (`OFFSET` from the file's name plus the position
 //! in the tail). Damaged stretches end where the search past damage finds
@@ -14,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use crate::batch;
 use crate::error::{Error, IoContext, Result};
-use crate::format::{BATCH_OP, RECORD_HEADER_LEN, RecordHeader};
+use crate::format::{self, BATCH_OP, LogFormat, RECORD_HEADER_LEN, RecordCrc, RecordHeader};
 use crate::reader::{Entry, check_regular_file, record_at_any_lsn};
 use crate::record::DamageKind;
 use crate::scan;
@@ -39,7 +42,10 @@ pub struct SavedTail {
     pub path: PathBuf,
     /// Offset in the log of the tail's first byte (from the file's name).
     pub origin: u64,
-    /// The tail's bytes, in order.
+    /// The format of the log it was cut from (from the header it starts
+    /// with; version 1 when it starts with none).
+    pub format: LogFormat,
+    /// The tail's bytes, in order (after the header copy).
     pub bytes: Vec<u8>,
     pub pieces: Vec<TailPiece>,
 }
@@ -69,23 +75,40 @@ impl SavedTail {
             reason: "not named like a saved tail (NAME.broken-OFFSET)".to_string(),
         })?;
         check_regular_file(path)?;
-        let bytes = fs::read(path).at(path)?;
-        let pieces = pieces_of(&bytes, origin).at(path)?;
+        let mut bytes = fs::read(path).at(path)?;
+        let format = header_copy(&bytes);
+        if let Some(format) = format {
+            bytes.drain(..format.header_len());
+        }
+        let format = format.unwrap_or(LogFormat::V1);
+        let pieces = pieces_of(&bytes, origin, &format.crc()).at(path)?;
         Ok(SavedTail {
             path: path.to_path_buf(),
             origin,
+            format,
             bytes,
             pieces,
         })
     }
 }
 
-fn pieces_of(bytes: &[u8], origin: u64) -> std::io::Result<Vec<TailPiece>> {
+/// The format of the header a tail cut from a version-2 log starts with.
+/// (A version-1 tail starts with whatever the damage was; were that a valid
+/// version-2 header, by a one in 2^32 chance, it would be read as one.)
+fn header_copy(bytes: &[u8]) -> Option<LogFormat> {
+    let len = format::claimed_header_len(bytes);
+    match format::check_file_header(bytes.get(..len)?) {
+        Ok(found @ LogFormat::V2 { .. }) => Some(found),
+        _ => None,
+    }
+}
+
+fn pieces_of(bytes: &[u8], origin: u64, crc: &RecordCrc) -> std::io::Result<Vec<TailPiece>> {
     let len = bytes.len() as u64;
     let mut pieces = Vec::new();
     let mut pos = 0u64;
     while pos < len {
-        if let Some(batch_len) = batch_at(&bytes[pos as usize..]) {
+        if let Some(batch_len) = batch_at(&bytes[pos as usize..], crc) {
             // A whole batch: its records, at their offsets.
             let batch = &bytes[pos as usize..(pos + batch_len) as usize];
             let mut at = RECORD_HEADER_LEN;
@@ -100,7 +123,7 @@ fn pieces_of(bytes: &[u8], origin: u64) -> std::io::Result<Vec<TailPiece>> {
             pos += batch_len;
             continue;
         }
-        match record_at_any_lsn(&bytes[pos as usize..]) {
+        match record_at_any_lsn(&bytes[pos as usize..], crc) {
             Ok((record, record_len)) => {
                 pieces.push(TailPiece::Record(Entry {
                     offset: origin + pos,
@@ -111,7 +134,7 @@ fn pieces_of(bytes: &[u8], origin: u64) -> std::io::Result<Vec<TailPiece>> {
             }
             Err(kind) => {
                 // LSN 0 before it: any readable record ends the stretch.
-                let found = scan::readable_after(&mut Cursor::new(bytes), len, pos, 0)?;
+                let found = scan::readable_after(&mut Cursor::new(bytes), len, pos, 0, crc)?;
                 let end = found.first_offset.unwrap_or(len);
                 pieces.push(TailPiece::Damaged {
                     offset: origin + pos,
@@ -127,7 +150,7 @@ fn pieces_of(bytes: &[u8], origin: u64) -> std::io::Result<Vec<TailPiece>> {
 
 /// The length of the batch at the start of `bytes`, if a whole, valid one
 /// starts there (any first LSN).
-fn batch_at(bytes: &[u8]) -> Option<u64> {
+fn batch_at(bytes: &[u8], crc: &RecordCrc) -> Option<u64> {
     let head = bytes.get(..RECORD_HEADER_LEN)?;
     let header = RecordHeader::parse(head.try_into().expect("header length"));
     if header.op_code != BATCH_OP || header.size_problem().is_some() {
@@ -135,7 +158,7 @@ fn batch_at(bytes: &[u8]) -> Option<u64> {
     }
     let len = header.record_len();
     let batch = bytes.get(..usize::try_from(len).ok()?)?;
-    batch::check_batch(&header, batch, header.lsn).ok()?;
+    batch::check_batch(&header, batch, header.lsn, crc).ok()?;
     Some(len)
 }
 
@@ -154,9 +177,17 @@ mod tests {
                 value: vec![b'v'; 3],
             })
             .collect();
+        let format = LogFormat::new_log();
         let mut bytes = vec![0xEE; 7];
-        bytes.extend_from_slice(&crate::format::encode_batch(&records));
-        let pieces = pieces_of(&bytes, 100).unwrap();
+        bytes.extend_from_slice(&crate::format::encode_batch(&records, format));
+        assert!(
+            pieces_of(&bytes, 100, &LogFormat::new_log().crc())
+                .unwrap()
+                .iter()
+                .all(|piece| matches!(piece, TailPiece::Damaged { .. })),
+            "another log's batch is no record of this one"
+        );
+        let pieces = pieces_of(&bytes, 100, &format.crc()).unwrap();
         assert!(matches!(
             pieces[0],
             TailPiece::Damaged {

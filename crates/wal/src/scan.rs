@@ -46,7 +46,9 @@ use std::collections::{BTreeMap, BinaryHeap};
 use std::io::{self, Read, Seek, SeekFrom};
 
 use crate::crc_algebra::Shifter;
-use crate::format::{BATCH_OP, MAX_KEY_LEN, MAX_VALUE_LEN, RECORD_HEADER_LEN, RecordHeader};
+use crate::format::{
+    BATCH_OP, MAX_KEY_LEN, MAX_VALUE_LEN, RECORD_HEADER_LEN, RecordCrc, RecordHeader,
+};
 use crate::record::Op;
 
 /// Bytes read from the file at a time.
@@ -72,6 +74,7 @@ pub(crate) fn readable_after<R: Read + Seek>(
     file_len: u64,
     damage_offset: u64,
     last_lsn: u64,
+    crc: &RecordCrc,
 ) -> io::Result<Found> {
     src.seek(SeekFrom::Start(damage_offset))?;
     let mut pass = Pass {
@@ -84,6 +87,7 @@ pub(crate) fn readable_after<R: Read + Seek>(
         counted_to: damage_offset,
         direct_from: damage_offset,
         shift_memo: (u64::MAX, 0),
+        crc: crc.clone(),
     };
     let header_len = RECORD_HEADER_LEN as u64;
     let mut at = damage_offset;
@@ -148,6 +152,8 @@ struct Pass<'a, R> {
     /// The last shift factor computed, by length: records of one size
     /// follow each other.
     shift_memo: (u64, u32),
+    /// The log's record checksum (seeded with its identity).
+    crc: RecordCrc,
 }
 
 /// The longest candidate checked directly, by hashing its bytes.
@@ -195,7 +201,7 @@ impl<R: Read> Pass<'_, R> {
         if self.waiting.is_empty() && at >= self.direct_from && len <= DIRECT_MAX {
             self.direct_from = at + len;
             let bytes = self.bytes.range(at, at + len)?;
-            if crc32fast::hash(&bytes[4..]) != header.crc {
+            if self.crc.of(&bytes[4..]) != header.crc {
                 return Ok(None);
             }
             // Nothing waits: every record before `at` is known.
@@ -220,7 +226,11 @@ impl<R: Read> Pass<'_, R> {
         if self.shift_memo.0 != len {
             self.shift_memo = (len, self.shifter.factor(len - 4));
         }
-        let expected = header.crc ^ crate::crc_algebra::multiply(self.shift_memo.1, before);
+        // The checksum holds when CRC(seed ++ body) = stored, where the
+        // body's CRC is the running CRC at its end less the shifted CRC
+        // before it; the seed's CRC shifts over the body the same way.
+        let expected =
+            header.crc ^ crate::crc_algebra::multiply(self.shift_memo.1, before ^ self.crc.seed());
         self.waiting.push(Reverse(Waiting {
             end: at + len,
             expected,
@@ -460,7 +470,13 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::format::encode_into;
+    use crate::format::{LogFormat, encode_into};
+
+    /// The log searched: its checksums are seeded with its identity, so
+    /// the search's CRC algebra must fold the seed in.
+    const OURS: LogFormat = LogFormat::V2 { id: 0x5eed };
+    /// Another log, whose records must never count.
+    const FOREIGN: LogFormat = LogFormat::V2 { id: 0xf0e1 };
 
     /// A readable record or batch at `at`, checked the slow, obvious way:
     /// its length, first and last LSN, and record count.
@@ -483,7 +499,7 @@ mod tests {
         let last = header.lsn.checked_add(count - 1)?;
         let len = header.record_len() as usize;
         let record = bytes.get(at..at + len)?;
-        (crc32fast::hash(&record[4..]) == header.crc).then_some((len, header.lsn, last, count))
+        (OURS.record_crc(&record[4..]) == header.crc).then_some((len, header.lsn, last, count))
     }
 
     /// The search as first written: try every offset, checksum every
@@ -520,16 +536,27 @@ mod tests {
     fn piece() -> impl Strategy<Value = Vec<u8>> {
         prop_oneof![
             // A record with an LSN near the others, so chains form.
-            (0u64..8, 0usize..6, 0usize..40, any::<bool>()).prop_map(|(lsn, key, value, del)| {
-                let mut out = Vec::new();
-                let (op, value) = if del {
-                    (Op::Delete, 0)
-                } else {
-                    (Op::Put, value)
-                };
-                encode_into(&mut out, lsn, op, &vec![b'k'; key], &vec![b'v'; value]);
-                out
-            }),
+            // (Now and then one from another log, with the same LSNs.)
+            (0u64..8, 0usize..6, 0usize..40, any::<bool>(), 0u8..8).prop_map(
+                |(lsn, key, value, del, log)| {
+                    let mut out = Vec::new();
+                    let (op, value) = if del {
+                        (Op::Delete, 0)
+                    } else {
+                        (Op::Put, value)
+                    };
+                    let crc = if log == 0 { FOREIGN } else { OURS }.crc();
+                    encode_into(
+                        &mut out,
+                        &crc,
+                        lsn,
+                        op,
+                        &vec![b'k'; key],
+                        &vec![b'v'; value],
+                    );
+                    out
+                }
+            ),
             // Garbage, zeros, and bytes that look like headers.
             proptest::collection::vec(any::<u8>(), 0..30),
             proptest::collection::vec(0u8..3, 0..40),
@@ -547,11 +574,11 @@ mod tests {
                         },
                     })
                     .collect();
-                crate::format::encode_batch(&records)
+                crate::format::encode_batch(&records, OURS)
             }),
             (0u64..u64::MAX).prop_map(|lsn| {
                 let mut out = Vec::new();
-                encode_into(&mut out, lsn, Op::Put, b"", b"x");
+                encode_into(&mut out, &OURS.crc(), lsn, Op::Put, b"", b"x");
                 out
             }),
         ]
@@ -575,6 +602,7 @@ mod tests {
                 bytes.len() as u64,
                 damage as u64,
                 last_lsn,
+                &OURS.crc(),
             )
             .unwrap();
             prop_assert_eq!(found, reference(&bytes, damage, last_lsn));

@@ -147,8 +147,8 @@ impl KvStore {
         let path = self.wal.path().to_path_buf();
         snapshot.save_beside(&path)?;
         // A symlinked log stays a symlink: the file it links to is replaced.
-        let file = recovery::replace_log(&recovery::through_symlink(&path), lsn)?;
-        self.wal = Wal::from_file(file, path, lsn, self.wal.policy());
+        let (file, end) = recovery::replace_log(&recovery::through_symlink(&path), lsn)?;
+        self.wal = Wal::from_file(file, path, end, self.wal.policy());
         Ok(lsn)
     }
 

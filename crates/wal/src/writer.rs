@@ -9,6 +9,17 @@
 //! threads buffer their records and wait; when the leader is done every record
 //! it covered is durable, and one of the waiters leads the next round.
 //!
+//! A version-2 log is preallocated: whenever a write would run past the end
+//! of the file, the writer also writes zeros after it up to a step boundary
+//! (64 KiB, doubling with the file up to 4 MiB), so the fsync that follows
+//! covers the new length once, and the synced appends after it overwrite
+//! zeros in place. On a growing file every `fdatasync` must also write the
+//! inode (its size changed); in place it writes the data alone, one request
+//! fewer per synced append. The reader ends the log where the zeros begin.
+//! Under [`SyncPolicy::Never`] nothing is preallocated: no fsync per write
+//! is paid, so there is nothing to save, and zeros written only to be
+//! overwritten would cost a bulk load a second pass over its bytes.
+//!
 //! A failed write or fsync poisons the writer for good. After a failed fsync
 //! the kernel may already have dropped the dirty pages it could not write and
 //! marked them clean, so a retried fsync can succeed with the data gone
@@ -16,13 +27,13 @@
 //! fails, and the way on is to reopen the log and recover from what is on disk.
 
 use std::fs::File;
-use std::io::{self, Write};
+use std::io;
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, MutexGuard};
 
 use crate::error::{Error, Result};
-use crate::format::{self, MAX_KEY_LEN, MAX_VALUE_LEN};
+use crate::format::{self, LogFormat, MAX_KEY_LEN, MAX_VALUE_LEN, RecordCrc};
 use crate::record::Op;
 
 /// Buffered bytes that trigger a write to the file even without a sync.
@@ -30,6 +41,32 @@ use crate::record::Op;
 /// about 8% faster than 64 KiB ones), and the buffer still fits in the L2
 /// cache between the copy into it and the copy out of it.
 const WRITE_THRESHOLD: usize = 256 * 1024;
+
+/// The first preallocation step; later steps double with the file.
+const MIN_PREALLOCATION: u64 = 64 * 1024;
+
+/// The largest preallocation step.
+const MAX_PREALLOCATION: u64 = 4 * 1024 * 1024;
+
+/// Where preallocation for a log whose file is `allocated` bytes long ends,
+/// when a write is to end at `end` (past `allocated`): `end` rounded up to
+/// a step that is the file's length (a power of two) within the bounds.
+fn preallocation_end(end: u64, allocated: u64) -> u64 {
+    let step = allocated
+        .clamp(MIN_PREALLOCATION, MAX_PREALLOCATION)
+        .next_power_of_two()
+        .min(MAX_PREALLOCATION);
+    end.div_ceil(step) * step
+}
+
+/// Where a writer goes on: the log's format, the offset after its last
+/// record (or skip marker, or header), and the LSN that record used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogEnd {
+    pub format: LogFormat,
+    pub offset: u64,
+    pub last_lsn: u64,
+}
 
 /// When appended records are made durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -49,12 +86,13 @@ pub enum SyncPolicy {
 /// Both methods take `&self`: the leader of a group commit syncs while other
 /// threads keep appending to the buffer.
 pub trait LogFile: Send + Sync {
-    /// Appends all of `buf` at the end of the file.
-    fn append_all(&self, buf: &[u8]) -> io::Result<()>;
+    /// Writes all of `buf` at `offset` (the log's end, or past it for
+    /// preallocation), growing the file when it runs past its end.
+    fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()>;
     /// Makes everything appended so far durable (`fdatasync`).
     fn sync_data(&self) -> io::Result<()>;
     /// The file's length now. A file that cannot say is never cut back
-    /// after a failure (see [`LogFile::cut_back_to`]).
+    /// after a failure (see [`LogFile::cut_back_to`]) nor preallocated.
     fn current_len(&self) -> io::Result<u64> {
         Err(io::ErrorKind::Unsupported.into())
     }
@@ -67,9 +105,8 @@ pub trait LogFile: Send + Sync {
 }
 
 impl LogFile for File {
-    fn append_all(&self, buf: &[u8]) -> io::Result<()> {
-        let mut file: &File = self;
-        file.write_all(buf)
+    fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        std::os::unix::fs::FileExt::write_all_at(self, buf, offset)
     }
 
     fn sync_data(&self) -> io::Result<()> {
@@ -95,11 +132,15 @@ struct State {
     sealed: usize,
     next_lsn: u64,
     durable_lsn: u64,
-    /// Length of the file once every write handed to it so far lands, and
-    /// the length the last successful fsync covered; `None` when the file
-    /// cannot tell its length (then a failure cuts nothing back).
-    written_len: Option<u64>,
-    durable_len: Option<u64>,
+    /// Where the log ends once every write handed to the file so far lands
+    /// (where the next write goes), and where it ended at the last
+    /// successful fsync.
+    written_end: u64,
+    durable_end: u64,
+    /// The file's length (preallocated zeros included); `None` when the
+    /// file cannot tell its length: then it is neither preallocated nor,
+    /// after a failure, cut back.
+    allocated: Option<u64>,
     /// A leader is fsyncing outside the lock.
     syncing: bool,
     poisoned: Option<(&'static str, String)>,
@@ -108,8 +149,8 @@ struct State {
 
 impl State {
     /// Fills in the checksums of the records buffered since the last seal.
-    fn seal(&mut self) {
-        format::seal(&mut self.buffer[self.sealed..]);
+    fn seal(&mut self, crc: &RecordCrc) {
+        format::seal(&mut self.buffer[self.sealed..], crc);
         self.sealed = self.buffer.len();
     }
 }
@@ -122,29 +163,37 @@ pub struct Wal<F: LogFile = File> {
     file: F,
     path: PathBuf,
     policy: SyncPolicy,
+    format: LogFormat,
+    crc: RecordCrc,
+    /// Whether writes past the file's end preallocate (see the module docs).
+    preallocate: bool,
     state: Mutex<State>,
     synced: Condvar,
 }
 
 impl<F: LogFile> Wal<F> {
-    /// Wraps an already-positioned log file whose last record has LSN
-    /// `last_lsn` and whose content up to now is durable.
+    /// Wraps a log file that ends at `end` (everything before it durable):
+    /// appends go on from there, in its format.
     ///
     /// This is the seam for tests that inject a failing [`LogFile`]; real
     /// callers use [`crate::open`], [`Wal::create`] or `KvStore`.
-    pub fn from_file(file: F, path: impl Into<PathBuf>, last_lsn: u64, policy: SyncPolicy) -> Self {
-        let len = file.current_len().ok();
+    pub fn from_file(file: F, path: impl Into<PathBuf>, end: LogEnd, policy: SyncPolicy) -> Self {
+        let allocated = file.current_len().ok();
         Wal {
             file,
             path: path.into(),
             policy,
+            format: end.format,
+            crc: end.format.crc(),
+            preallocate: matches!(end.format, LogFormat::V2 { .. }) && policy != SyncPolicy::Never,
             state: Mutex::new(State {
                 buffer: Vec::with_capacity(WRITE_THRESHOLD * 2),
                 sealed: 0,
-                next_lsn: last_lsn + 1,
-                durable_lsn: last_lsn,
-                written_len: len,
-                durable_len: len,
+                next_lsn: end.last_lsn + 1,
+                durable_lsn: end.last_lsn,
+                written_end: end.offset,
+                durable_end: end.offset,
+                allocated,
                 syncing: false,
                 poisoned: None,
                 ends_in_partial: false,
@@ -160,6 +209,19 @@ impl<F: LogFile> Wal<F> {
 
     pub fn policy(&self) -> SyncPolicy {
         self.policy
+    }
+
+    /// The log's format: version 2 (with its identity) for every log this
+    /// build creates, version 1 for an older log it appends to.
+    pub fn format(&self) -> LogFormat {
+        self.format
+    }
+
+    /// Where the log ends once the writes handed to the file land: the
+    /// offset of the next record.
+    pub fn end_offset(&self) -> u64 {
+        let state = self.lock();
+        state.written_end + state.buffer.len() as u64
     }
 
     /// LSN of the last record appended (durable or not); 0 for none.
@@ -290,8 +352,10 @@ impl<F: LogFile> Wal<F> {
         if lsn < state.next_lsn || lsn == u64::MAX {
             return Ok(());
         }
-        state.seal();
-        state.buffer.extend_from_slice(&format::skip_marker(lsn));
+        state.seal(&self.crc);
+        state
+            .buffer
+            .extend_from_slice(&format::skip_marker(lsn, self.format));
         state.sealed = state.buffer.len();
         state.next_lsn = lsn + 1;
         self.wait_durable(state, lsn)
@@ -306,14 +370,14 @@ impl<F: LogFile> Wal<F> {
         self.check_usable(&state)?;
         let lsn = state.next_lsn;
         let mut encoded = Vec::new();
-        format::encode_into(&mut encoded, lsn, op, key, value);
+        format::encode_into(&mut encoded, &self.crc, lsn, op, key, value);
         if len >= encoded.len() {
             return Err(Error::PartialTooLong {
                 requested: len,
                 len: encoded.len(),
             });
         }
-        state.seal();
+        state.seal(&self.crc);
         state.buffer.extend_from_slice(&encoded[..len]);
         // Already sealed: `encode_into` filled in the checksum.
         state.sealed = state.buffer.len();
@@ -323,7 +387,7 @@ impl<F: LogFile> Wal<F> {
             return Err(self.poison(&mut state, "fsync", err));
         }
         state.durable_lsn = lsn - 1;
-        state.durable_len = state.written_len;
+        state.durable_end = state.written_end;
         Ok(lsn)
     }
 
@@ -346,10 +410,10 @@ impl<F: LogFile> Wal<F> {
     /// writing them), so a reopen could otherwise replay records nobody was
     /// told are durable, or miss ones it read from a stale page cache.
     fn poison(&self, state: &mut State, operation: &'static str, err: io::Error) -> Error {
-        if let Some(len) = state.durable_len {
+        if state.allocated.is_some() {
             // Best effort: the writer is unusable either way, and the
-            // reader judges whatever is left.
-            let _ = self.file.cut_back_to(len);
+            // reader judges whatever is left. (Preallocated space goes too.)
+            let _ = self.file.cut_back_to(state.durable_end);
         }
         state.poisoned = Some((operation, err.to_string()));
         self.synced.notify_all();
@@ -366,12 +430,25 @@ impl<F: LogFile> Wal<F> {
         if state.buffer.is_empty() {
             return Ok(());
         }
-        state.seal();
-        if let Err(err) = self.file.append_all(&state.buffer) {
+        state.seal(&self.crc);
+        let at = state.written_end;
+        let end = at + state.buffer.len() as u64;
+        if let Err(err) = self.file.write_all_at(&state.buffer, at) {
             return Err(self.poison(state, "write", err));
         }
-        let written = state.buffer.len() as u64;
-        state.written_len = state.written_len.map(|len| len + written);
+        if let Some(allocated) = state.allocated {
+            let mut file_end = allocated.max(end);
+            if self.preallocate && end > allocated {
+                // The fsync that makes these records durable covers the
+                // zeros and the file's new length too.
+                file_end = preallocation_end(end, allocated);
+                if let Err(err) = write_zeros(&self.file, end, file_end) {
+                    return Err(self.poison(state, "write", err));
+                }
+            }
+            state.allocated = Some(file_end);
+        }
+        state.written_end = end;
         state.buffer.clear();
         state.sealed = 0;
         Ok(())
@@ -393,7 +470,7 @@ impl<F: LogFile> Wal<F> {
             }
             self.write_out(&mut state)?;
             let target = state.next_lsn - 1;
-            let target_len = state.written_len;
+            let target_end = state.written_end;
             state.syncing = true;
             drop(state);
             let synced = self.file.sync_data();
@@ -402,7 +479,7 @@ impl<F: LogFile> Wal<F> {
             match synced {
                 Ok(()) => {
                     state.durable_lsn = state.durable_lsn.max(target);
-                    state.durable_len = state.durable_len.max(target_len);
+                    state.durable_end = state.durable_end.max(target_end);
                     self.synced.notify_all();
                 }
                 Err(err) => return Err(self.poison(&mut state, "fsync", err)),
@@ -427,12 +504,24 @@ impl<F: LogFile> Drop for Wal<F> {
             .get_mut()
             .unwrap_or_else(|poison| poison.into_inner());
         if state.poisoned.is_none() && !state.buffer.is_empty() {
-            state.seal();
-            let _ = self.file.append_all(&state.buffer);
+            state.seal(&self.crc);
+            let _ = self.file.write_all_at(&state.buffer, state.written_end);
             state.buffer.clear();
             state.sealed = 0;
         }
     }
+}
+
+/// Writes zeros over `file[from..to]`.
+fn write_zeros<F: LogFile>(file: &F, from: u64, to: u64) -> io::Result<()> {
+    static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+    let mut at = from;
+    while at < to {
+        let n = (to - at).min(ZEROS.len() as u64);
+        file.write_all_at(&ZEROS[..n as usize], at)?;
+        at += n;
+    }
+    Ok(())
 }
 
 /// Whether the sync policy asks for an fsync once records up to `last` are
@@ -496,6 +585,7 @@ mod tests {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
     use super::*;
+    use crate::format::FILE_HEADER_LEN;
     use crate::reader::WalReader;
     use crate::record::DamageKind;
 
@@ -509,9 +599,18 @@ mod tests {
     }
 
     impl LogFile for Memory {
-        fn append_all(&self, buf: &[u8]) -> io::Result<()> {
-            self.bytes.lock().unwrap().extend_from_slice(buf);
+        fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+            let mut bytes = self.bytes.lock().unwrap();
+            let end = offset as usize + buf.len();
+            if bytes.len() < end {
+                bytes.resize(end, 0);
+            }
+            bytes[offset as usize..end].copy_from_slice(buf);
             Ok(())
+        }
+
+        fn current_len(&self) -> io::Result<u64> {
+            Ok(self.len() as u64)
         }
 
         fn sync_data(&self) -> io::Result<()> {
@@ -523,11 +622,25 @@ mod tests {
         }
     }
 
+    const FORMAT: LogFormat = LogFormat::V2 { id: 42 };
+
     impl Memory {
         fn with_header() -> Memory {
             let memory = Memory::default();
-            memory.append_all(&format::file_header()).unwrap();
             memory
+                .write_all_at(&format::file_header(FORMAT), 0)
+                .unwrap();
+            memory
+        }
+
+        /// A writer going on at the end of what the file holds so far.
+        fn wal(&self, last_lsn: u64, policy: SyncPolicy) -> Wal<Memory> {
+            let end = LogEnd {
+                format: FORMAT,
+                offset: self.len() as u64,
+                last_lsn,
+            };
+            Wal::from_file(self.clone(), "m", end, policy)
         }
 
         fn len(&self) -> usize {
@@ -558,7 +671,7 @@ mod tests {
     #[test]
     fn every_record_reaches_the_file_with_its_checksum() {
         let file = Memory::with_header();
-        let wal = Wal::from_file(file.clone(), "m", 0, SyncPolicy::Never);
+        let wal = file.wal(0, SyncPolicy::Never);
         let value = vec![b'v'; 1000];
         // Past the write threshold: written out by an append.
         let records = (WRITE_THRESHOLD / 1000 + 2) as u64;
@@ -583,7 +696,7 @@ mod tests {
         );
         assert_eq!(damage, None);
 
-        let wal = Wal::from_file(file.clone(), "m", records + 3, SyncPolicy::Never);
+        let wal = file.wal(records + 3, SyncPolicy::Never);
         wal.append(Op::Put, b"d", b"4").unwrap();
         let lsn = wal.append_partial(Op::Put, b"e", b"5", 10).unwrap();
         assert_eq!(lsn, records + 5);
@@ -596,10 +709,66 @@ mod tests {
         assert_eq!(damage, Some(DamageKind::Incomplete { bytes: 10 }));
     }
 
+    /// Synced appends to a version-2 log run past the file's end only to
+    /// preallocate: zeros up to a step boundary, the steps doubling with the
+    /// file; the reader ends the log where the zeros begin.
+    #[test]
+    fn synced_appends_preallocate_in_growing_steps() {
+        let file = Memory::with_header();
+        let wal = file.wal(0, SyncPolicy::Always);
+        wal.append(Op::Put, b"a", b"1").unwrap();
+        assert_eq!(file.len() as u64, MIN_PREALLOCATION);
+        let value = vec![b'v'; 1000];
+        let mut lsns = vec![1];
+        while file.len() as u64 == MIN_PREALLOCATION {
+            lsns.push(wal.append(Op::Put, b"k", &value).unwrap());
+        }
+        assert_eq!(file.len() as u64, 2 * MIN_PREALLOCATION);
+        assert_eq!(file.read(), (lsns, None));
+        let bytes = file.bytes.lock().unwrap().clone();
+        let summary = WalReader::new(Cursor::new(&bytes), bytes.len() as u64, "m")
+            .unwrap()
+            .finish()
+            .unwrap();
+        assert_eq!(summary.valid_len, wal.end_offset());
+        assert_eq!(summary.preallocated, summary.file_len - summary.valid_len);
+        assert!(summary.preallocated > 0);
+
+        assert_eq!(preallocation_end(100, 24), MIN_PREALLOCATION);
+        assert_eq!(
+            preallocation_end(MIN_PREALLOCATION + 1, MIN_PREALLOCATION),
+            2 * MIN_PREALLOCATION
+        );
+        assert_eq!(preallocation_end(5 << 20, 4 << 20), 8 << 20);
+        assert_eq!(preallocation_end((64 << 20) + 1, 64 << 20), 68 << 20);
+
+        // Nothing is preallocated without fsyncs, nor in a version-1 log.
+        let file = Memory::with_header();
+        let wal = file.wal(0, SyncPolicy::Never);
+        wal.append(Op::Put, b"a", b"1").unwrap();
+        wal.sync().unwrap();
+        assert_eq!(file.len(), FILE_HEADER_LEN + format::record_len(1, 1));
+        let v1 = Memory::default();
+        v1.write_all_at(&format::file_header(LogFormat::V1), 0)
+            .unwrap();
+        let end = LogEnd {
+            format: LogFormat::V1,
+            offset: v1.len() as u64,
+            last_lsn: 0,
+        };
+        let wal = Wal::from_file(v1.clone(), "m", end, SyncPolicy::Always);
+        wal.append(Op::Put, b"a", b"1").unwrap();
+        assert_eq!(
+            v1.len(),
+            format::FILE_HEADER_LEN_V1 + format::record_len(1, 1)
+        );
+        assert_eq!(v1.read(), (vec![1], None));
+    }
+
     #[test]
     fn a_refused_batch_leaves_nothing_behind() {
         let file = Memory::with_header();
-        let wal = Wal::from_file(file.clone(), "m", 0, SyncPolicy::Never);
+        let wal = file.wal(0, SyncPolicy::Never);
         wal.append(Op::Put, b"a", b"1").unwrap();
         let too_long = vec![0u8; MAX_KEY_LEN as usize + 1];
         let refused =
@@ -615,7 +784,7 @@ mod tests {
     #[test]
     fn exclusive_appends_follow_the_sync_policy() {
         let file = Memory::with_header();
-        let mut wal = Wal::from_file(file.clone(), "m", 0, SyncPolicy::Always);
+        let mut wal = file.wal(0, SyncPolicy::Always);
         assert_eq!(wal.append_exclusive(Op::Put, b"a", b"1").unwrap(), 1);
         assert_eq!((file.syncs(), wal.durable_lsn()), (1, 1));
         assert_eq!(wal.append(Op::Put, b"b", b"2").unwrap(), 2);
@@ -624,7 +793,7 @@ mod tests {
         assert_eq!(file.read(), (vec![1, 2, 3], None));
 
         let file = Memory::with_header();
-        let mut wal = Wal::from_file(file.clone(), "m", 0, SyncPolicy::EveryN(3));
+        let mut wal = file.wal(0, SyncPolicy::EveryN(3));
         for lsn in 1..=7 {
             assert_eq!(wal.append_exclusive(Op::Put, b"k", b"v").unwrap(), lsn);
         }
@@ -632,7 +801,7 @@ mod tests {
         assert_eq!(file.read().0, (1..=6).collect::<Vec<_>>());
 
         let file = Memory::with_header();
-        let mut wal = Wal::from_file(file.clone(), "m", 0, SyncPolicy::Never);
+        let mut wal = file.wal(0, SyncPolicy::Never);
         let value = vec![b'v'; 1000];
         for _ in 0..WRITE_THRESHOLD / 1000 + 2 {
             wal.append_exclusive(Op::Put, b"k", &value).unwrap();
@@ -648,7 +817,7 @@ mod tests {
     #[test]
     fn exclusive_appends_to_a_poisoned_log_fail() {
         let file = Memory::with_header();
-        let mut wal = Wal::from_file(file.clone(), "m", 0, SyncPolicy::Never);
+        let mut wal = file.wal(0, SyncPolicy::Never);
         wal.append_exclusive(Op::Put, b"a", b"1").unwrap();
         file.fail_syncs.store(true, Ordering::SeqCst);
         assert!(matches!(wal.sync(), Err(Error::Poisoned { .. })));

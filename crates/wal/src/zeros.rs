@@ -42,6 +42,22 @@ pub(crate) fn damage_is_zero_filled<R: Read + Seek>(
     Ok(false)
 }
 
+/// True when the damaged record at `offset` ends in zeros that run on to
+/// the end of the file: its last byte (by what its header claims, when
+/// that is believable and inside the file) and everything after it are
+/// zero. What a write into preallocated space leaves when it is cut short.
+pub(crate) fn damage_ends_in_zeros<R: Read + Seek>(
+    src: &mut R,
+    file_len: u64,
+    offset: u64,
+) -> io::Result<bool> {
+    if offset == 0 || offset >= file_len {
+        return Ok(false);
+    }
+    let end = offset + damaged_span(src, file_len, offset)?;
+    Ok(data_end(src, offset, file_len)? < end)
+}
+
 /// How many bytes from `offset` the damaged record covers: what its header
 /// claims when that is believable, else just the header.
 fn damaged_span<R: Read + Seek>(src: &mut R, file_len: u64, offset: u64) -> io::Result<u64> {
@@ -73,4 +89,63 @@ pub(crate) fn header_is_zero_filled<R: Read + Seek>(
     src.seek(SeekFrom::Start(0))?;
     src.read_exact(&mut bytes)?;
     Ok(bytes.iter().all(|&b| b == 0))
+}
+
+/// True when `src[from..to]` is all zeros (an empty range is).
+pub(crate) fn all_zeros<R: Read + Seek>(src: &mut R, from: u64, to: u64) -> io::Result<bool> {
+    const CHUNK: u64 = 64 * 1024;
+    let mut bytes = vec![0u8; CHUNK.min(to.saturating_sub(from)) as usize];
+    src.seek(SeekFrom::Start(from))?;
+    let mut at = from;
+    while at < to {
+        let n = CHUNK.min(to - at) as usize;
+        src.read_exact(&mut bytes[..n])?;
+        if bytes[..n].iter().any(|&b| b != 0) {
+            return Ok(false);
+        }
+        at += n as u64;
+    }
+    Ok(true)
+}
+
+/// Where the data in `src[from..to]` ends: one past its last non-zero byte
+/// (`from` when it is all zeros). Reads backwards, so a long run of
+/// preallocated zeros after a little data costs only that run.
+pub(crate) fn data_end<R: Read + Seek>(src: &mut R, from: u64, to: u64) -> io::Result<u64> {
+    const CHUNK: u64 = 64 * 1024;
+    let mut bytes = vec![0u8; CHUNK.min(to.saturating_sub(from)) as usize];
+    let mut end = to;
+    while end > from {
+        let start = end.saturating_sub(CHUNK).max(from);
+        let chunk = &mut bytes[..(end - start) as usize];
+        src.seek(SeekFrom::Start(start))?;
+        src.read_exact(chunk)?;
+        if let Some(last) = chunk.iter().rposition(|&b| b != 0) {
+            return Ok(start + last as u64 + 1);
+        }
+        end = start;
+    }
+    Ok(from)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Cursor;
+
+    use super::*;
+
+    #[test]
+    fn zero_runs_are_found_across_chunks() {
+        let mut bytes = vec![0u8; 200 * 1024];
+        bytes[10] = 1;
+        bytes[70 * 1024] = 2;
+        let len = bytes.len() as u64;
+        let mut src = Cursor::new(&bytes);
+        assert_eq!(data_end(&mut src, 0, len).unwrap(), 70 * 1024 + 1);
+        assert_eq!(data_end(&mut src, 11, 70 * 1024).unwrap(), 11);
+        assert_eq!(data_end(&mut src, 0, 11).unwrap(), 11);
+        assert!(all_zeros(&mut src, 70 * 1024 + 1, len).unwrap());
+        assert!(!all_zeros(&mut src, 11, len).unwrap());
+        assert!(all_zeros(&mut src, len, len).unwrap());
+    }
 }

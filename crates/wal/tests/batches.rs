@@ -23,7 +23,7 @@ fn transfer(first_lsn: u64) -> Vec<Record> {
 #[test]
 fn a_batch_torn_at_every_byte_recovers_all_or_none() {
     let log = Log::new(&puts(2, 10));
-    let batch = wal::encode_batch(&transfer(3));
+    let batch = wal::encode_batch(&transfer(3), common::FORMAT);
     let mut whole = log.bytes.clone();
     whole.extend_from_slice(&batch);
     for cut in log.bytes.len()..=whole.len() {
@@ -46,11 +46,11 @@ fn a_batch_torn_at_every_byte_recovers_all_or_none() {
 #[test]
 fn a_flipped_bit_in_a_batch_costs_all_of_it() {
     let log = Log::new(&puts(1, 10));
-    let batch = wal::encode_batch(&transfer(2));
+    let batch = wal::encode_batch(&transfer(2), common::FORMAT);
     let start = log.bytes.len();
     let mut bytes = log.bytes.clone();
     bytes.extend_from_slice(&batch);
-    bytes.extend_from_slice(&wal::encode(&put(5, b"after", b"x")));
+    bytes.extend_from_slice(&wal::encode(&put(5, b"after", b"x"), common::FORMAT));
     for at in start..start + batch.len() {
         for bit in [0, 7] {
             let mut flipped = bytes.clone();
@@ -107,7 +107,7 @@ fn write_batch_applies_everything_and_recovers_it() {
     assert_eq!(recovered, expected);
     let bytes = fs::read(&path).unwrap();
     assert_eq!(
-        bytes[16 + 21 + 16 + 13 + 12],
+        bytes[wal::FILE_HEADER_LEN + 21 + 16 + 13 + 12],
         wal::BATCH_OP,
         "one batch frame on disk"
     );
@@ -120,7 +120,7 @@ fn write_batch_applies_everything_and_recovers_it() {
 fn a_batch_behind_damage_counts_as_readable_records() {
     let log = Log::new(&puts(2, 10));
     let mut bytes = log.bytes.clone();
-    bytes.extend_from_slice(&wal::encode_batch(&transfer(3)));
+    bytes.extend_from_slice(&wal::encode_batch(&transfer(3), common::FORMAT));
     bytes[log.offsets[1] as usize + 25] ^= 1;
     let (records, summary) = read_bytes(&bytes);
     assert_eq!(records.len(), 1);

@@ -6,7 +6,16 @@ mod common;
 use std::path::Path;
 
 use common::{read_path, write_file};
-use wal::{Error, FILE_HEADER_LEN, KvStore, RecoveryMode, WalOptions, WalReader};
+use wal::{Error, FILE_HEADER_LEN, KvStore, LogFormat, RecoveryMode, WalOptions, WalReader};
+
+/// The file at `path` is a new version-2 log's header and nothing else.
+fn assert_new_header_only(path: &Path) {
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(bytes.len(), FILE_HEADER_LEN, "{bytes:?}");
+    let format = common::format_of(&bytes);
+    assert!(matches!(format, LogFormat::V2 { .. }), "{format:?}");
+    assert_eq!(bytes, wal::file_header(format));
+}
 
 /// Every way in refuses `path` as not a WAL, and leaves it as it was.
 fn assert_refused_as_not_a_wal(path: &Path) {
@@ -74,18 +83,22 @@ fn a_short_file_that_does_not_start_like_a_header_is_not_a_wal() {
 
 #[test]
 fn a_header_with_a_damaged_checksum_or_reserved_bytes_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut bad_crc = wal::file_header().to_vec();
-    bad_crc[15] ^= 0x80;
-    bad_crc.extend_from_slice(&wal::encode(&common::put(1, b"k", b"v")));
-    assert_refused_as_not_a_wal(&write_file(dir.path(), "bad-crc.wal", &bad_crc));
+    for format in [common::FORMAT, LogFormat::V1] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut bad_crc = wal::file_header(format);
+        let last = bad_crc.len() - 1;
+        bad_crc[last] ^= 0x80;
+        bad_crc.extend_from_slice(&wal::encode(&common::put(1, b"k", b"v"), format));
+        assert_refused_as_not_a_wal(&write_file(dir.path(), "bad-crc.wal", &bad_crc));
 
-    let dir = tempfile::tempdir().unwrap();
-    let mut reserved = wal::file_header();
-    reserved[10] = 1;
-    let crc = crc32fast::hash(&reserved[..12]);
-    reserved[12..].copy_from_slice(&crc.to_le_bytes());
-    assert_refused_as_not_a_wal(&write_file(dir.path(), "reserved.wal", &reserved));
+        let dir = tempfile::tempdir().unwrap();
+        let mut reserved = wal::file_header(format);
+        reserved[10] = 1;
+        let end = reserved.len() - 4;
+        let crc = crc32fast::hash(&reserved[..end]);
+        reserved[end..].copy_from_slice(&crc.to_le_bytes());
+        assert_refused_as_not_a_wal(&write_file(dir.path(), "reserved.wal", &reserved));
+    }
 }
 
 #[test]
@@ -110,18 +123,18 @@ fn every_bit_flip_of_the_header_is_refused() {
 #[test]
 fn another_format_version_is_refused_as_unsupported() {
     let dir = tempfile::tempdir().unwrap();
-    let mut header = wal::file_header();
-    header[8..10].copy_from_slice(&2u16.to_le_bytes());
-    let crc = crc32fast::hash(&header[..12]);
-    header[12..].copy_from_slice(&crc.to_le_bytes());
-    let path = write_file(dir.path(), "v2.wal", &header);
+    let mut header = wal::file_header(common::FORMAT);
+    header[8..10].copy_from_slice(&3u16.to_le_bytes());
+    let crc = crc32fast::hash(&header[..20]);
+    header[20..].copy_from_slice(&crc.to_le_bytes());
+    let path = write_file(dir.path(), "v3.wal", &header);
     let err = WalReader::open(&path).err().unwrap();
     assert!(
         matches!(
             err,
             Error::UnsupportedVersion {
-                found: 2,
-                supported: 1,
+                found: 3,
+                supported: 2,
                 ..
             }
         ),
@@ -151,7 +164,7 @@ fn an_empty_file_is_an_empty_log_and_a_writer_gives_it_a_header() {
     let (store, report) = KvStore::recover(&path).unwrap();
     assert!(store.is_empty());
     assert_eq!((report.damage, report.cut), (None, None));
-    assert_eq!(std::fs::read(&path).unwrap(), wal::file_header());
+    assert_new_header_only(&path);
     assert_eq!(store.put("k", "v").unwrap(), 1);
     drop(store);
     assert_eq!(read_path(&path).0, [common::put(1, b"k", b"v")]);
@@ -160,7 +173,7 @@ fn an_empty_file_is_an_empty_log_and_a_writer_gives_it_a_header() {
 #[test]
 fn a_header_only_file_is_a_clean_empty_log_left_as_it_is() {
     let dir = tempfile::tempdir().unwrap();
-    let path = write_file(dir.path(), "header.wal", &wal::file_header());
+    let path = write_file(dir.path(), "header.wal", &wal::file_header(common::FORMAT));
     let options = WalOptions {
         mode: RecoveryMode::AbsoluteConsistency,
         ..Default::default()
@@ -171,7 +184,10 @@ fn a_header_only_file_is_a_clean_empty_log_left_as_it_is() {
     assert_eq!(report.valid_len, FILE_HEADER_LEN as u64);
     assert_eq!((report.damage, report.cut), (None, None));
     drop(store);
-    assert_eq!(std::fs::read(&path).unwrap(), wal::file_header());
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        wal::file_header(common::FORMAT)
+    );
 }
 
 #[test]
@@ -190,7 +206,7 @@ fn a_missing_file_is_an_io_error_for_readers_and_created_by_writers() {
     let (store, report) = KvStore::recover(&path).unwrap();
     assert_eq!(report.records_replayed, 0);
     assert!(store.is_empty());
-    assert_eq!(std::fs::read(&path).unwrap(), wal::file_header());
+    assert_new_header_only(&path);
 }
 
 #[test]

@@ -163,8 +163,8 @@ struct FlakyDisk {
 }
 
 impl LogFile for FlakyDisk {
-    fn append_all(&self, buf: &[u8]) -> std::io::Result<()> {
-        self.file.append_all(buf)
+    fn write_all_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+        self.file.write_all_at(buf, offset)
     }
 
     fn sync_data(&self) -> std::io::Result<()> {
@@ -181,15 +181,18 @@ fn reopening_after_poison_recovers_what_reached_the_file() {
     let path = dir.path().join("log.wal");
     drop(KvStore::create(&path).unwrap());
     let failing = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let file = std::fs::OpenOptions::new()
-        .append(true)
-        .open(&path)
-        .unwrap();
+    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    let format = common::format_of(&std::fs::read(&path).unwrap());
     let disk = FlakyDisk {
         file,
         failing: Arc::clone(&failing),
     };
-    let wal = Wal::from_file(disk, &path, 0, SyncPolicy::Always);
+    let end = wal::LogEnd {
+        format,
+        offset: wal::FILE_HEADER_LEN as u64,
+        last_lsn: 0,
+    };
+    let wal = Wal::from_file(disk, &path, end, SyncPolicy::Always);
     assert_eq!(wal.append(Op::Put, b"a", b"1").unwrap(), 1);
     failing.store(true, std::sync::atomic::Ordering::SeqCst);
     assert!(matches!(
@@ -224,6 +227,36 @@ fn a_failed_fsync_cuts_the_file_back_to_its_durable_length() {
     assert_poisoned(wal.append(Op::Put, b"c", b"3"), "fsync");
     assert_eq!(file.bytes(), durable, "only acknowledged records remain");
     assert_eq!(file.bytes(), file.synced_bytes());
+}
+
+/// A preallocated (version-2) log whose zero-filling write fails is poisoned
+/// like any failed write, and cut back, zeros and all, to what the last
+/// fsync covered.
+#[test]
+fn a_failed_preallocation_poisons_and_cuts_back() {
+    // The first append's writes: call 1 its record, call 2 the zeros after.
+    let file = MemHandle::in_format(
+        common::FORMAT,
+        Box::new(|call| if call == 2 { Err(eio()) } else { Ok(()) }),
+        Box::new(|_| Ok(())),
+    );
+    let wal = file.wal(SyncPolicy::Always);
+    assert_poisoned(wal.append(Op::Put, b"a", b"1"), "write");
+    assert_eq!(file.bytes(), wal::file_header(common::FORMAT));
+    assert_eq!(file.syncs(), 0);
+
+    // And with the first step done, the write that outgrows it.
+    let file = MemHandle::in_format(
+        common::FORMAT,
+        Box::new(|call| if call == 4 { Err(eio()) } else { Ok(()) }),
+        Box::new(|_| Ok(())),
+    );
+    let wal = file.wal(SyncPolicy::Always);
+    let value = vec![7u8; 40 * 1024];
+    assert_eq!(wal.append(Op::Put, b"a", &value).unwrap(), 1);
+    let durable = file.bytes()[..wal.end_offset() as usize].to_vec();
+    assert_poisoned(wal.append(Op::Put, b"b", &value), "write");
+    assert_eq!(file.bytes(), durable, "the zeros and record 2 are gone");
 }
 
 /// A failed write in the middle of unsynced records takes back every record

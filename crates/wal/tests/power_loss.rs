@@ -62,7 +62,7 @@ fn a_writer_cuts_a_zero_filled_tail_as_any_torn_tail() {
     assert_eq!(cut.offset, log.offsets[hit]);
     assert_eq!(
         fs::read(&cut.saved_to).unwrap(),
-        &bytes[cut.offset as usize..]
+        common::saved_tail(&bytes[cut.offset as usize..])
     );
     // LSNs continue after the highest one cut off, never reusing one.
     assert_eq!(store.put("after", "power").unwrap(), 41);
@@ -145,7 +145,10 @@ fn zeros_in_a_partial_last_sector_are_no_torn_write() {
     // boundary (the last byte of a put's value).
     let mut value = vec![b'v'; SECTOR - (bytes.len() + 21 + 3) % SECTOR];
     value.push(0);
-    bytes.extend_from_slice(&wal::encode(&common::put(6, b"pad", &value)));
+    bytes.extend_from_slice(&wal::encode(
+        &common::put(6, b"pad", &value),
+        common::FORMAT,
+    ));
     assert_eq!(bytes.len() % SECTOR, 1, "one byte into the last sector");
     assert_eq!(bytes.last(), Some(&0));
     let damage = read_bytes(&bytes).1.damage.unwrap();

@@ -127,7 +127,10 @@ fn check_modes(bytes: &[u8], log: &Log, records: &[Record], good: usize, accepte
         let cut = report.cut.expect("an accepting writer cuts");
         let saved = dir.path().join(format!("log.wal.broken-{damage_at}"));
         assert_eq!(cut.saved_to, saved);
-        assert_eq!(std::fs::read(&saved).unwrap(), &bytes[damage_at as usize..]);
+        assert_eq!(
+            std::fs::read(&saved).unwrap(),
+            common::saved_tail(&bytes[damage_at as usize..])
+        );
         // Readable records cut off keep their LSNs: a skip marker after the
         // prefix moves the next LSN past the highest of them.
         let highest = common::read_bytes(bytes)
@@ -136,7 +139,8 @@ fn check_modes(bytes: &[u8], log: &Log, records: &[Record], good: usize, accepte
             .unwrap()
             .highest_lsn_after;
         let mut kept = bytes[..damage_at as usize].to_vec();
-        kept.extend(highest.map(wal::skip_marker).iter().flatten());
+        let marker = highest.map(|lsn| wal::skip_marker(lsn, common::FORMAT));
+        kept.extend(marker.iter().flatten());
         assert_eq!(std::fs::read(&path).unwrap(), kept, "{mode}");
         let expected: Vec<_> = records[..good]
             .iter()
@@ -209,7 +213,7 @@ fn a_second_cut_at_the_same_offset_never_overwrites_the_first() {
     let (store, first) = KvStore::recover(&path).unwrap();
     store
         .wal()
-        .append_partial(Op::Put, b"again", b"torn again", 9)
+        .append_partial(Op::Put, b"again", b"torn again", 13)
         .unwrap();
     drop(store);
     let (_, second) = KvStore::recover(&path).unwrap();
@@ -219,9 +223,14 @@ fn a_second_cut_at_the_same_offset_never_overwrites_the_first() {
     assert_ne!(first.saved_to, second.saved_to);
     assert_eq!(
         std::fs::read(&first.saved_to).unwrap(),
-        &bytes[offset as usize..]
+        common::saved_tail(&bytes[offset as usize..])
     );
-    assert_eq!(std::fs::read(&second.saved_to).unwrap().len(), 9);
+    // The header's copy, then the partial record's 13 bytes (checksum, LSN,
+    // op), without the preallocated zeros after them.
+    assert_eq!(
+        std::fs::read(&second.saved_to).unwrap().len(),
+        wal::FILE_HEADER_LEN + 13
+    );
     assert_eq!(
         second.saved_to,
         dir.path().join(format!("log.wal.broken-{offset}.1"))

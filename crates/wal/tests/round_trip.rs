@@ -50,7 +50,7 @@ fn puts_deletes_binary_keys_and_empty_values_round_trip() {
     let (read, summary) = read_path(&path);
     assert_eq!(read, expected);
     assert_eq!(summary.damage, None);
-    assert_eq!(summary.valid_len, summary.file_len);
+    assert_eq!(summary.valid_len + summary.preallocated, summary.file_len);
     let (store, report) = KvStore::recover(&path).unwrap();
     assert_eq!(report.records_replayed, 8);
     assert_eq!(store.snapshot(), model);
@@ -261,7 +261,7 @@ fn append_partial_writes_exactly_the_prefix_and_blocks_later_appends() {
     let file = MemHandle::default();
     let wal = file.wal(SyncPolicy::Always);
     assert_eq!(wal.append(Op::Put, b"a", b"1").unwrap(), 1);
-    let full = wal::encode(&put(2, b"key", b"value"));
+    let full = wal::encode(&put(2, b"key", b"value"), wal.format());
     let err = wal
         .append_partial(Op::Put, b"key", b"value", full.len())
         .unwrap_err();

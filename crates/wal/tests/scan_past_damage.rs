@@ -204,13 +204,13 @@ impl<R: std::io::Seek> std::io::Seek for Counting<R> {
 #[test]
 fn a_crafted_file_of_plausible_headers_is_searched_in_one_pass() {
     const SIZE: usize = 32 * 1024 * 1024;
-    let mut bytes = wal::file_header().to_vec();
+    let mut bytes = wal::file_header(common::FORMAT);
     // Period 8: `01 00 00 00 00 00 00 00`. At offsets 4 past each `01`
     // (counted from the first record) the op byte is 1, the key length 0
     // and the value length 0x01000000, the 16 MiB cap.
     bytes.extend((0..SIZE).map(|i| u8::from(i % 8 == 0)));
     let intact_at = bytes.len() as u64;
-    bytes.extend_from_slice(&wal::encode(&put(7, b"found", b"me")));
+    bytes.extend_from_slice(&wal::encode(&put(7, b"found", b"me"), common::FORMAT));
     let len = bytes.len() as u64;
     let src = Counting {
         inner: std::io::Cursor::new(&bytes),
@@ -239,8 +239,8 @@ fn an_lsn_of_u64_max_after_damage_ends_its_chain() {
     let last = bytes.len() - 1;
     bytes[last] ^= 0x01;
     let at = bytes.len() as u64;
-    bytes.extend_from_slice(&wal::encode(&put(u64::MAX, b"max", b"1")));
-    bytes.extend_from_slice(&wal::encode(&put(0, b"wrapped", b"2")));
+    bytes.extend_from_slice(&wal::encode(&put(u64::MAX, b"max", b"1"), common::FORMAT));
+    bytes.extend_from_slice(&wal::encode(&put(0, b"wrapped", b"2"), common::FORMAT));
     let (read, summary) = read_bytes(&bytes);
     assert_eq!(read.len(), 1);
     let damage = summary.damage.unwrap();

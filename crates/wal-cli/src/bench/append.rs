@@ -2,7 +2,6 @@
 
 use std::fs::{self, File};
 use std::hint::black_box;
-use std::io::Read;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -12,8 +11,7 @@ use wal::{FILE_HEADER_LEN, Op, Record, RecoveryMode, SyncPolicy, Wal, WalOptions
 use super::Plan;
 use super::figure::Figure;
 use super::workload::{
-    BLOCK, Keys, ScratchDir, ValueSize, median, open_append, per_second, raw_write, raw_write_sync,
-    record_len, value,
+    BLOCK, Keys, ScratchDir, ValueSize, median, per_second, raw_write, record_len, value,
 };
 
 /// Buffered appends (sync never) against plain 64 KiB `write` calls of the
@@ -58,8 +56,8 @@ pub fn buffered(dir: &ScratchDir, plan: &Plan, size: ValueSize) -> Result<Vec<Fi
             };
             if !matches!(WAYS[index], Way::Raw) {
                 ensure!(
-                    same_contents(&path, &bytes)?,
-                    "every way writes the same bytes"
+                    same_log(&path, records, bytes.len() as u64)?,
+                    "every way writes the same records"
                 );
             }
             fs::remove_file(&path)?;
@@ -106,24 +104,15 @@ pub fn buffered(dir: &ScratchDir, plan: &Plan, size: ValueSize) -> Result<Vec<Fi
         .collect())
 }
 
-/// Whether the file at `path` holds exactly `expected`, read in blocks
-/// rather than whole, so the check allocates nothing big between timings.
-fn same_contents(path: &Path, expected: &[u8]) -> Result<bool> {
-    let mut file = fs::File::open(path).with_context(|| format!("{}: open", path.display()))?;
-    let mut block = vec![0u8; BLOCK];
-    let mut at = 0;
-    loop {
-        let n = file
-            .read(&mut block)
-            .with_context(|| format!("{}: read", path.display()))?;
-        if n == 0 {
-            return Ok(at == expected.len());
-        }
-        if expected.get(at..at + n) != Some(&block[..n]) {
-            return Ok(false);
-        }
-        at += n;
-    }
+/// Whether the file at `path` is a clean log of `records` records and
+/// `len` bytes. (Not the same bytes: each new log has an identity of its
+/// own, which every record's checksum covers.) Read through the reader's
+/// borrowed records, so the check allocates nothing per record.
+fn same_log(path: &Path, records: u64, len: u64) -> Result<bool> {
+    let mut reader = wal::WalReader::open(path)?;
+    while reader.next_ref()?.is_some() {}
+    let summary = reader.finish()?;
+    Ok(summary.damage.is_none() && summary.records == records && summary.file_len == len)
 }
 
 /// Appends `records` puts to a new log (sync never) at `path` through
@@ -148,21 +137,19 @@ fn fill_new_log(
 /// One fsync per record (`append` under sync always) against a loop of
 /// `write` + `sync_data` of a record of the same size. The two take turns
 /// record by record, each going first every other time, so that the disk's
-/// moods (its cache flushing, the journal) reach both alike, and they append
-/// to the same file: the log's.
+/// moods (its cache flushing, the journal) reach both alike, and they write
+/// to the same file: the log's, in two zero-filled regions of it (see
+/// [`synced_pair`]).
 ///
 /// Two files side by side sync at rates up to a quarter apart, whichever
 /// program writes them, because their blocks land in different places of
 /// the disk (measured with two plain files on this project's virtual disk);
-/// in one file, both sides land on the same blocks. The log never reads its
-/// file back, so the baseline's bytes in it change nothing; the file is
-/// scratch.
+/// in one file, both sides land on the same blocks.
 pub fn fsync_each(dir: &ScratchDir, plan: &Plan, size: ValueSize) -> Result<Figure> {
     let value = value(size.bytes);
     let path = dir.file("fsync.wal")?;
-    let wal = synced_appending_log(&path)?;
-    let mut raw = open_append(&path)?;
     let record = encoded_puts(1, &value);
+    let (wal, mut raw) = synced_pair(&path, plan, plan.fsync_records, record.len())?;
     ensure!(record.len() as u64 == record_len(size.bytes));
     let mut keys = Keys::new();
     let (rate, raw_rate) = synced_turns(plan, plan.fsync_records, 1, &mut raw, &record, || {
@@ -175,7 +162,7 @@ pub fn fsync_each(dir: &ScratchDir, plan: &Plan, size: ValueSize) -> Result<Figu
         rate,
         "appends/s",
         raw_rate,
-        "write + sync_data loop",
+        "write + sync_data loop, in place",
     )
     .target(0.9))
 }
@@ -196,9 +183,9 @@ pub fn batches(
     let mut figures = Vec::new();
     for batch_len in [8u64, 64] {
         let path = dir.file(&format!("batch-{batch_len}.wal"))?;
-        let wal = synced_appending_log(&path)?;
-        let mut raw = open_append(&path)?;
         let raw_batch = encoded_puts(batch_len, &value);
+        // (A batch frame's header, 21 bytes, on top of its records.)
+        let (wal, mut raw) = synced_pair(&path, plan, plan.batches, raw_batch.len() + 21)?;
         ensure!(raw_batch.len() as u64 == batch_len * record_len(size.bytes));
         let mut keys = Keys::new();
         let (rate, raw_rate) =
@@ -244,12 +231,15 @@ fn encoded_puts(count: u64, value: &[u8]) -> Vec<u8> {
     let mut keys = Keys::new();
     (0..count)
         .flat_map(|_| {
-            wal::encode(&Record {
-                lsn: 1,
-                op: Op::Put,
-                key: keys.advance().to_vec(),
-                value: value.to_vec(),
-            })
+            wal::encode(
+                &Record {
+                    lsn: 1,
+                    op: Op::Put,
+                    key: keys.advance().to_vec(),
+                    value: value.to_vec(),
+                },
+                wal::LogFormat::V2 { id: 1 },
+            )
         })
         .collect()
 }
@@ -259,29 +249,63 @@ fn encoded_puts(count: u64, value: &[u8]) -> Vec<u8> {
 /// each going first every other time. Returns the median rates of the log
 /// and of the raw side, in `per_turn` records per turn, the first round
 /// dropped as a warm-up.
-/// A new log under sync always at `path`, opened again for appending:
-/// `Wal::create` hands back the file it created, which writes at its own
-/// cursor, while `wal::open` opens an existing log with `O_APPEND`. Only the
-/// latter appends after the baseline's bytes in the shared file; the former
-/// would overwrite them in place, an `fdatasync` with no new file size to
-/// write, and read faster than the appending baseline (1.4-2.1x, seen after
-/// `8427c68`).
-fn synced_appending_log(path: &Path) -> Result<Wal> {
+/// The raw side of a synced figure: `write` + `sync_data` in place, over
+/// zeros the file already holds, as the log's preallocated appends write.
+struct InPlace {
+    file: File,
+    at: u64,
+}
+
+impl InPlace {
+    fn write_sync(&mut self, bytes: &[u8]) -> Result<Duration> {
+        use std::os::unix::fs::FileExt;
+        let start = Instant::now();
+        self.file
+            .write_all_at(bytes, self.at)
+            .context("raw write")?;
+        self.file.sync_data().context("raw sync_data")?;
+        self.at += bytes.len() as u64;
+        Ok(start.elapsed())
+    }
+}
+
+/// A new log under sync always at `path`, whose file is zero-filled and
+/// fsync'd ahead of both sides of a synced figure: the log's records go in
+/// place from its header on (as its own preallocation would have them), and
+/// the raw side's `turns` writes of `turn_bytes` per round go in place into
+/// a second region after it. Neither side's `fdatasync` has a new file size
+/// to write, and neither writes over the other.
+fn synced_pair(path: &Path, plan: &Plan, turns: u64, turn_bytes: usize) -> Result<(Wal, InPlace)> {
     drop(Wal::create(path, SyncPolicy::Always)?);
+    let room = (plan.rounds as u64 + 1) * turns * turn_bytes as u64 + 64 * 1024;
+    let raw_from = FILE_HEADER_LEN as u64 + room;
+    let file = fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .with_context(|| format!("{}: open", path.display()))?;
+    let zeros = vec![0u8; BLOCK];
+    let mut at = FILE_HEADER_LEN as u64;
+    while at < raw_from + room {
+        let n = (raw_from + room - at).min(BLOCK as u64) as usize;
+        std::os::unix::fs::FileExt::write_all_at(&file, &zeros[..n], at).context("zero-fill")?;
+        at += n as u64;
+    }
+    file.sync_all().context("zero-fill sync")?;
     let options = WalOptions {
         sync: SyncPolicy::Always,
         mode: RecoveryMode::AbsoluteConsistency,
     };
     let (wal, report) = wal::open(path, options, |_| {})?;
     ensure!(report.records_replayed == 0 && report.damage.is_none());
-    Ok(wal)
+    ensure!(report.preallocated == raw_from + room - FILE_HEADER_LEN as u64);
+    Ok((wal, InPlace { file, at: raw_from }))
 }
 
 fn synced_turns(
     plan: &Plan,
     turns: u64,
     per_turn: u64,
-    raw: &mut File,
+    raw: &mut InPlace,
     raw_bytes: &[u8],
     mut log_turn: impl FnMut() -> Result<Duration>,
 ) -> Result<(f64, f64)> {
@@ -291,11 +315,11 @@ fn synced_turns(
         for turn in 0..turns {
             let raw_first = turn % 2 == 0;
             if raw_first {
-                raw_time += raw_write_sync(raw, raw_bytes)?;
+                raw_time += raw.write_sync(raw_bytes)?;
             }
             log_time += log_turn()?;
             if !raw_first {
-                raw_time += raw_write_sync(raw, raw_bytes)?;
+                raw_time += raw.write_sync(raw_bytes)?;
             }
         }
         if round > 0 {
@@ -311,19 +335,31 @@ fn synced_turns(
 mod tests {
     use super::*;
 
-    /// The synced figures' log and their raw loop share one file: each must
-    /// append after the other's bytes, never write over them (which would
-    /// spare the log's `fdatasync` the new file size and flatter it).
+    /// The synced figures' log and their raw loop share one zero-filled
+    /// file: both write in place (neither grows the file, which would cost
+    /// its `fdatasync` the new size), and neither over the other's bytes.
     #[test]
-    fn synced_log_appends_after_the_baselines_bytes() {
+    fn synced_log_and_baseline_write_in_place_apart() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("fsync.wal");
-        let wal = synced_appending_log(&path).unwrap();
-        let mut raw = open_append(&path).unwrap();
+        let plan = Plan::quick();
         let record = encoded_puts(1, b"value");
-        raw_write_sync(&mut raw, &record).unwrap();
-        wal.append(Op::Put, b"key-00000001", b"value").unwrap();
+        let (wal, mut raw) = synced_pair(&path, &plan, 4, record.len()).unwrap();
         let len = fs::metadata(&path).unwrap().len();
-        assert_eq!(len, (FILE_HEADER_LEN + 2 * record.len()) as u64);
+        let raw_at = raw.at;
+        raw.write_sync(&record).unwrap();
+        wal.append(Op::Put, b"key-00000001", b"value").unwrap();
+        assert_eq!(fs::metadata(&path).unwrap().len(), len);
+        let bytes = fs::read(&path).unwrap();
+        assert_eq!(
+            &bytes[raw_at as usize..raw_at as usize + record.len()],
+            &record[..]
+        );
+        let log: Vec<_> = wal::WalReader::open(&path)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(log.len(), 1);
+        assert!(log[0].offset + log[0].len <= raw_at);
     }
 }

@@ -169,23 +169,6 @@ pub fn raw_write(path: &Path, bytes: &[u8]) -> Result<Duration> {
     Ok(start.elapsed())
 }
 
-/// Opens an existing file to append to, as a baseline that shares the
-/// log's file.
-pub fn open_append(path: &Path) -> Result<File> {
-    OpenOptions::new()
-        .append(true)
-        .open(path)
-        .with_context(|| format!("{}: cannot open to append", path.display()))
-}
-
-/// Baseline: one `write` of `bytes` and one `sync_data`.
-pub fn raw_write_sync(file: &mut File, bytes: &[u8]) -> Result<Duration> {
-    let start = Instant::now();
-    file.write_all(bytes).context("raw write")?;
-    file.sync_data().context("raw sync_data")?;
-    Ok(start.elapsed())
-}
-
 /// Baseline: the file at `path` read in [`BLOCK`]-byte reads, every byte
 /// through `crc32fast`. Returns the time and the number of bytes.
 pub fn read_crc(path: &Path) -> Result<(Duration, u64)> {

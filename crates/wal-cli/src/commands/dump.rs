@@ -15,7 +15,7 @@ use super::{print_line, stdout_error};
 use crate::exit::Exit;
 use crate::json::{JsonDumpWriter, JsonRecord, JsonTail};
 use crate::layout::{damaged_table, frame_table, header_table, record_table};
-use crate::text::{PREVIEW_CHARS, quoted_preview};
+use crate::text::{PREVIEW_CHARS, preallocated_line, quoted_preview};
 
 #[derive(Debug, clap::Args)]
 pub struct DumpArgs {
@@ -151,6 +151,9 @@ impl Table {
     }
 
     fn finish(mut self, summary: &Summary) -> io::Result<Stdout> {
+        if let Some(line) = preallocated_line(summary) {
+            writeln!(self.out, "{line}")?;
+        }
         match &summary.damage {
             None => writeln!(self.out, "clean")?,
             Some(damage) => writeln!(self.out, "{damage}")?,
@@ -167,11 +170,15 @@ fn dump_bytes(path: &Path) -> anyhow::Result<Exit> {
     let mut file = File::open(path).with_context(|| path.display().to_string())?;
     let head = read_at(&mut file, 0, wal::FILE_HEADER_LEN as u64)
         .with_context(|| path.display().to_string())?;
+    // The format is known once the header is read; the reader has read it.
+    let format = reader.format();
+    let header_len = format.map_or(0, |format| format.header_len());
     let mut entries = 0;
-    let mut next = wal::FILE_HEADER_LEN as u64;
+    let mut next = header_len as u64;
+    let record_format = format.unwrap_or(wal::LogFormat::V1);
     while let Some(entry) = reader.next_entry()? {
-        if entries == 0 {
-            write!(out, "{}", header_table(&head)).map_err(stdout_error)?;
+        if let (0, Some(format)) = (entries, format) {
+            write!(out, "{}", header_table(&head, format)).map_err(stdout_error)?;
         }
         entries += 1;
         // What the reader steps over between records: batch headers and
@@ -185,20 +192,24 @@ fn dump_bytes(path: &Path) -> anyhow::Result<Exit> {
         // The bytes as they are on disk (a record in a batch has CRC 0).
         let bytes = read_at(&mut file, entry.offset, entry.len)
             .with_context(|| path.display().to_string())?;
-        write!(out, "{}", record_table(entry.offset, &bytes)).map_err(stdout_error)?;
+        write!(out, "{}", record_table(entry.offset, &bytes, record_format))
+            .map_err(stdout_error)?;
         next = entry.offset + entry.len;
     }
     let summary = reader.finish()?;
     match &summary.damage {
         None => {
-            if entries == 0 && head.len() == wal::FILE_HEADER_LEN {
-                write!(out, "{}", header_table(&head)).map_err(stdout_error)?;
+            if let (0, Some(format)) = (entries, format) {
+                write!(out, "{}", header_table(&head, format)).map_err(stdout_error)?;
+            }
+            if let Some(line) = preallocated_line(&summary) {
+                writeln!(out, "{line}").map_err(stdout_error)?;
             }
             writeln!(out, "clean").map_err(stdout_error)?;
         }
         Some(damage) => {
-            if entries == 0 && damage.offset > 0 {
-                write!(out, "{}", header_table(&head)).map_err(stdout_error)?;
+            if let (0, Some(format)) = (entries, format) {
+                write!(out, "{}", header_table(&head, format)).map_err(stdout_error)?;
             }
             // The damaged record as far as its header claims (the caps bound
             // that), or the header's worth when it cannot be believed.
@@ -213,7 +224,7 @@ fn dump_bytes(path: &Path) -> anyhow::Result<Exit> {
             if damage.offset == 0 {
                 writeln!(out, "file header at offset 0 ({why})").map_err(stdout_error)?;
             } else {
-                let table = damaged_table(damage.offset, &bytes, &why);
+                let table = damaged_table(damage.offset, &bytes, &why, record_format);
                 write!(out, "{table}").map_err(stdout_error)?;
             }
             writeln!(out, "{damage}").map_err(stdout_error)?;
@@ -271,7 +282,7 @@ mod saved_tail {
                         None => {
                             let at = (entry.offset - tail.origin) as usize;
                             let bytes = &tail.bytes[at..at + entry.len as usize];
-                            write!(out, "{}", record_table(entry.offset, bytes))
+                            write!(out, "{}", record_table(entry.offset, bytes, tail.format))
                         }
                     }
                     .map_err(stdout_error)?;
@@ -283,7 +294,7 @@ mod saved_tail {
                         None => {
                             let at = (offset - tail.origin) as usize;
                             let bytes = &tail.bytes[at..at + *len as usize];
-                            damaged_table(*offset, bytes, &kind.to_string())
+                            damaged_table(*offset, bytes, &kind.to_string(), tail.format)
                         }
                     };
                     match &mut table {

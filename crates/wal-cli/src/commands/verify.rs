@@ -43,6 +43,13 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<Exit> {
 /// `clean, N records, last LSN L`, or the damage and what precedes it.
 pub fn verdict(summary: &Summary) -> String {
     match &summary.damage {
+        None if summary.preallocated > 0 => format!(
+            "clean, {}, last LSN {}; the log ends at offset {}, {} preallocated after it",
+            count(summary.records, "record"),
+            summary.last_lsn,
+            summary.valid_len,
+            count(summary.preallocated, "zero byte"),
+        ),
         None => format!(
             "clean, {}, last LSN {}",
             count(summary.records, "record"),

@@ -85,9 +85,12 @@ fn force_keeps_the_prefix_and_saves_the_rest_with_its_records() {
     // The kept prefix, then a skip marker past the LSNs cut off.
     assert_eq!(
         scratch.bytes(),
-        [&before[..45], &wal::skip_marker(4)[..]].concat()
+        [&before[..45], &wal::skip_marker(4, scratch.format())[..]].concat()
     );
-    assert_eq!(fs::read(scratch.broken_file(45)).unwrap(), before[45..]);
+    assert_eq!(
+        fs::read(scratch.broken_file(45)).unwrap(),
+        [&wal::file_header(scratch.format())[..], &before[45..]].concat()
+    );
     scratch.wal("verify", &[]).assert().code(0);
     // Appends continue after the highest LSN cut off.
     scratch.wal("put", &["k", "v"]).assert().stdout("5\n");
@@ -96,7 +99,8 @@ fn force_keeps_the_prefix_and_saves_the_rest_with_its_records() {
 #[test]
 fn header_torn_during_creation_becomes_an_empty_log() {
     let scratch = Scratch::new();
-    fs::write(&scratch.path, &wal::file_header()[..5]).unwrap();
+    let header = wal::file_header(wal::LogFormat::new_log());
+    fs::write(&scratch.path, &header[..5]).unwrap();
     scratch
         .wal("repair", &[])
         .assert()
@@ -104,11 +108,8 @@ fn header_torn_during_creation_becomes_an_empty_log() {
         .stdout(predicate::str::contains(
             "cut torn tail at offset 0 (5 bytes)",
         ));
-    assert_eq!(scratch.bytes(), wal::file_header());
-    assert_eq!(
-        fs::read(scratch.broken_file(0)).unwrap(),
-        wal::file_header()[..5]
-    );
+    assert_eq!(scratch.bytes(), wal::file_header(scratch.format()));
+    assert_eq!(fs::read(scratch.broken_file(0)).unwrap(), header[..5]);
 }
 
 #[test]

@@ -25,14 +25,32 @@ impl Scratch {
         Scratch { dir, path }
     }
 
-    /// A log holding these puts, in order (LSN 1, 2, ...).
+    /// A log holding these puts, in order (LSN 1, 2, ...), and nothing
+    /// after them: the space the writer preallocated is cut off, so that
+    /// the file ends where the log does (as a log of an older build, or one
+    /// whose preallocation was never made durable, does).
     pub fn with_puts(puts: &[(&str, &str)]) -> Scratch {
         let scratch = Scratch::new();
         let store = KvStore::create(&scratch.path).expect("create log");
         for (key, value) in puts {
             store.put(key, value).expect("put");
         }
+        let end = store.wal().end_offset();
+        drop(store);
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .open(&scratch.path)
+            .unwrap();
+        file.set_len(end).unwrap();
         scratch
+    }
+
+    /// The format of this scratch's log, from its header.
+    pub fn format(&self) -> wal::LogFormat {
+        WalReader::open(&self.path)
+            .expect("open log")
+            .format()
+            .expect("a whole header")
     }
 
     /// A log of three puts plus a fourth cut short by `missing` bytes: a

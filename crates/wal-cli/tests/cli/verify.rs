@@ -37,7 +37,11 @@ fn torn_tail_exits_1() {
 #[test]
 fn header_torn_while_the_file_was_created_exits_1() {
     let scratch = Scratch::new();
-    fs::write(&scratch.path, &wal::file_header()[..7]).unwrap();
+    fs::write(
+        &scratch.path,
+        &wal::file_header(wal::LogFormat::new_log())[..7],
+    )
+    .unwrap();
     scratch
         .wal("verify", &[])
         .assert()

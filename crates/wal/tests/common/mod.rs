@@ -5,7 +5,11 @@
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
-use wal::{Op, Record, Summary, WalReader};
+use wal::{LogFormat, Op, Record, Summary, WalReader};
+
+/// The format of the logs the tests build byte by byte: version 2, with an
+/// identity of its own.
+pub const FORMAT: LogFormat = LogFormat::V2 { id: 0x7e57_1d };
 
 /// A put record with the given LSN.
 pub fn put(lsn: u64, key: &[u8], value: &[u8]) -> Record {
@@ -37,6 +41,25 @@ pub fn puts(n: u64, value_len: usize) -> Vec<Record> {
         .collect()
 }
 
+/// What a writer saves when it cuts `tail` off a log of [`FORMAT`]: a copy
+/// of the log's header, then the bytes.
+pub fn saved_tail(tail: &[u8]) -> Vec<u8> {
+    let mut saved = wal::file_header(FORMAT);
+    saved.extend_from_slice(tail);
+    saved
+}
+
+/// The format a log file's header names.
+pub fn format_of(bytes: &[u8]) -> LogFormat {
+    let reader = WalReader::new(Cursor::new(bytes), bytes.len() as u64, "memory.wal")
+        .expect("a log with a valid header");
+    reader
+        .finish()
+        .expect("no I/O error")
+        .format
+        .expect("a whole header")
+}
+
 /// An encoded log: the file header followed by `records`.
 pub struct Log {
     pub bytes: Vec<u8>,
@@ -46,11 +69,15 @@ pub struct Log {
 
 impl Log {
     pub fn new(records: &[Record]) -> Log {
-        let mut bytes = wal::file_header().to_vec();
+        Log::in_format(records, FORMAT)
+    }
+
+    pub fn in_format(records: &[Record], format: LogFormat) -> Log {
+        let mut bytes = wal::file_header(format);
         let mut offsets = Vec::new();
         for record in records {
             offsets.push(bytes.len() as u64);
-            bytes.extend_from_slice(&wal::encode(record));
+            bytes.extend_from_slice(&wal::encode(record, format));
         }
         Log { bytes, offsets }
     }
@@ -91,13 +118,14 @@ pub fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     path
 }
 
-/// Called with the 1-based number of each `append_all` or `sync_data` call
+/// Called with the 1-based number of each `write_all_at` or `sync_data` call
 /// before it does anything; an error fails that call.
 pub type Hook = Box<dyn Fn(usize) -> std::io::Result<()> + Send + Sync>;
 
 /// A [`wal::LogFile`] in memory that counts calls, remembers how much of it
 /// the last successful sync covered, and lets a test fail or hold any call.
 pub struct MemFile {
+    pub format: LogFormat,
     data: std::sync::Mutex<Vec<u8>>,
     synced_len: std::sync::Mutex<usize>,
     appends: std::sync::atomic::AtomicUsize,
@@ -120,13 +148,26 @@ impl Default for MemHandle {
 impl MemHandle {
     /// A writer over this file, named `mem.wal` in errors, with no records.
     pub fn wal(&self, policy: wal::SyncPolicy) -> wal::Wal<MemHandle> {
-        wal::Wal::from_file(self.clone(), "mem.wal", 0, policy)
+        let end = wal::LogEnd {
+            format: self.format,
+            offset: self.format.header_len() as u64,
+            last_lsn: 0,
+        };
+        wal::Wal::from_file(self.clone(), "mem.wal", end, policy)
     }
 
+    /// A file holding a version-1 log: no preallocation, so that each
+    /// write the writer makes is one append, as the hooks count them.
     pub fn with_hooks(on_append: Hook, on_sync: Hook) -> Self {
+        MemHandle::in_format(LogFormat::V1, on_append, on_sync)
+    }
+
+    pub fn in_format(format: LogFormat, on_append: Hook, on_sync: Hook) -> Self {
+        let header = wal::file_header(format);
         MemHandle(std::sync::Arc::new(MemFile {
-            data: std::sync::Mutex::new(wal::file_header().to_vec()),
-            synced_len: std::sync::Mutex::new(wal::FILE_HEADER_LEN),
+            format,
+            synced_len: std::sync::Mutex::new(header.len()),
+            data: std::sync::Mutex::new(header),
             appends: Default::default(),
             syncs: Default::default(),
             on_append,
@@ -164,14 +205,19 @@ impl MemFile {
 }
 
 impl wal::LogFile for MemHandle {
-    fn append_all(&self, buf: &[u8]) -> std::io::Result<()> {
+    fn write_all_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
         let call = self
             .0
             .appends
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
             + 1;
         (self.0.on_append)(call)?;
-        self.0.data.lock().unwrap().extend_from_slice(buf);
+        let mut data = self.0.data.lock().unwrap();
+        let end = offset as usize + buf.len();
+        if data.len() < end {
+            data.resize(end, 0);
+        }
+        data[offset as usize..end].copy_from_slice(buf);
         Ok(())
     }
 
