@@ -9,7 +9,7 @@
 use std::io::{self, BufRead, Write};
 use std::path::Path;
 
-use wal::{FILE_HEADER_LEN, KvStore, Op, RecoveryReport};
+use wal::{KvStore, Op, RecoveryReport};
 
 use crate::{READY, Reply, Request};
 
@@ -54,11 +54,6 @@ pub fn serve(
     )?;
     output.flush()?;
 
-    let mut offset = if report.valid_len == 0 {
-        FILE_HEADER_LEN as u64
-    } else {
-        report.valid_len
-    };
     for line in input.lines() {
         let line = line?;
         let reply = match Request::parse(&line) {
@@ -72,7 +67,7 @@ pub fn serve(
                 Some(value) => Reply::Value(String::from_utf8_lossy(&value).into_owned()),
                 None => Reply::NotFound,
             },
-            Ok(request) => write(&store, &request, &mut offset, &mut log)?,
+            Ok(request) => write(&store, &request, &path, &mut log)?,
         };
         writeln!(output, "{reply}")?;
         output.flush()?;
@@ -84,9 +79,12 @@ pub fn serve(
 fn write(
     store: &KvStore,
     request: &Request,
-    offset: &mut u64,
+    path: &Path,
     log: &mut impl Write,
 ) -> io::Result<Reply> {
+    let offset = store.wal().end_offset();
+    let file_len = || std::fs::metadata(path).map(|m| m.len());
+    let allocated = file_len()?;
     let (op, key, value, applied) = match request {
         Request::Put { key, value } => (Op::Put, key, value.as_str(), true),
         Request::Del { key } => (Op::Delete, key, "", true),
@@ -115,7 +113,15 @@ fn write(
         "{}: LSN {lsn}, {len} bytes at offset {offset} of {LOG_FILE}, fsync'd, {then}",
         request_name(request)
     )?;
-    *offset += len;
+    let grown = file_len()?;
+    if grown > allocated {
+        writeln!(
+            log,
+            "  ({LOG_FILE} preallocated: zeros after the record up to {grown} bytes, fsync'd \
+             with it; the next records overwrite them in place, so their fsyncs write no \
+             new file size)"
+        )?;
+    }
     Ok(Reply::Ok)
 }
 
@@ -156,11 +162,17 @@ fn describe_recovery(
             || cut.saved_to.display().to_string(),
             |name| name.to_string_lossy().into_owned(),
         );
+        let zeros = cut.bytes - cut.saved_bytes;
+        let preallocated = if zeros > 0 {
+            format!(", and the {zeros} preallocated zero bytes after them")
+        } else {
+            String::new()
+        };
         writeln!(
             log,
-            "cut {} damaged byte{} off at offset {} before appending (saved to {saved})",
-            cut.bytes,
-            if cut.bytes == 1 { "" } else { "s" },
+            "cut {} damaged byte{} off at offset {}{preallocated} before appending (saved to {saved})",
+            cut.saved_bytes,
+            if cut.saved_bytes == 1 { "" } else { "s" },
             cut.offset
         )?;
     }
@@ -170,6 +182,7 @@ fn describe_recovery(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wal::FILE_HEADER_LEN;
 
     fn session(dir: &Path, input: &str) -> (String, String) {
         let mut output = Vec::new();
@@ -206,6 +219,10 @@ mod tests {
         );
         assert!(log.contains(&walput), "{log}");
         assert!(log.contains("NOT applied"), "{log}");
+        assert!(
+            log.contains("wal.log preallocated: zeros after the record up to 65536 bytes"),
+            "{log}"
+        );
 
         let (out, log) = session(dir.path(), "GET a\nGET b\n");
         assert_eq!(out, "READY replayed 3, skipped 0\nNOT_FOUND\nVALUE 2\n");
@@ -220,21 +237,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         session(dir.path(), "PUT a 1\nPUT b 2\n");
         let path = dir.path().join(LOG_FILE);
-        let len = std::fs::metadata(&path).unwrap().len();
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open(&path)
-            .unwrap()
-            .set_len(len - 5)
-            .unwrap();
+        // Record 2's last 5 bytes never landed: zeros, as preallocated.
+        let second = FILE_HEADER_LEN + wal::record_len(1, 1);
+        let end = second + wal::record_len(1, 1);
+        let mut bytes = std::fs::read(&path).unwrap();
+        assert!(bytes.len() > end, "preallocated");
+        bytes[end - 5..end].fill(0);
+        std::fs::write(&path, &bytes).unwrap();
         let (out, log) = session(dir.path(), "GET a\nGET b\n");
         assert_eq!(out, "READY replayed 1, skipped 1\nVALUE 1\nNOT_FOUND\n");
-        let second = FILE_HEADER_LEN + wal::record_len(1, 1);
         let skipped = format!("skipping corrupt record at offset {second} (");
         assert!(log.contains(&skipped), "{log}");
+        assert!(log.contains("; a torn tail"), "{log}");
         let cut = format!(
-            "cut {} damaged bytes off at offset {second}",
-            len as usize - 5 - second
+            "cut {} damaged bytes off at offset {second}, and the {} preallocated zero bytes",
+            wal::record_len(1, 1) - 5,
+            bytes.len() - end + 5
         );
         assert!(log.contains(&cut), "{log}");
     }

@@ -63,7 +63,11 @@ pub struct WalOptions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CutTail {
     pub offset: u64,
+    /// Bytes cut: from `offset` to the end of the file.
     pub bytes: u64,
+    /// Bytes of them saved: all, or for a version-2 log up to the last
+    /// non-zero one (the zeros after it are preallocated space).
+    pub saved_bytes: u64,
     pub saved_to: PathBuf,
 }
 
@@ -436,10 +440,13 @@ fn cut_tail(
     format: Option<LogFormat>,
 ) -> Result<CutTail> {
     let (saved_to, saved) = create_broken_file(&through_symlink(path), offset)?;
-    if let Err(err) = save_tail(path, file, offset, len, format, &saved_to, saved) {
-        let _ = std::fs::remove_file(&saved_to);
-        return Err(err);
-    }
+    let saved_bytes = match save_tail(path, file, offset, len, format, &saved_to, saved) {
+        Ok(bytes) => bytes,
+        Err(err) => {
+            let _ = std::fs::remove_file(&saved_to);
+            return Err(err);
+        }
+    };
     let mut new_len = offset;
     if let Some((lsn, format)) = skip_to {
         use std::os::unix::fs::FileExt;
@@ -453,13 +460,14 @@ fn cut_tail(
     Ok(CutTail {
         offset,
         bytes: len - offset,
+        saved_bytes,
         saved_to,
     })
 }
 
 /// Copies `file[offset..len]` into `saved` (for a version-2 log, after its
 /// header and without trailing zeros; see [`cut_tail`]) and makes it
-/// durable, name and all.
+/// durable, name and all. Returns how many of the bytes it saved.
 fn save_tail(
     path: &Path,
     file: &File,
@@ -468,7 +476,7 @@ fn save_tail(
     format: Option<LogFormat>,
     saved_to: &Path,
     mut saved: File,
-) -> Result<()> {
+) -> Result<u64> {
     let mut source = file;
     let mut end = len;
     if let Some(format @ LogFormat::V2 { .. }) = format {
@@ -481,7 +489,8 @@ fn save_tail(
         return Err(Error::io(path, io::ErrorKind::UnexpectedEof.into()));
     }
     saved.sync_all().at(saved_to)?;
-    sync_parent_dir(saved_to)
+    sync_parent_dir(saved_to)?;
+    Ok(copied)
 }
 
 fn create_broken_file(path: &Path, offset: u64) -> Result<(PathBuf, File)> {

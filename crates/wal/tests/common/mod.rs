@@ -9,7 +9,7 @@ use wal::{LogFormat, Op, Record, Summary, WalReader};
 
 /// The format of the logs the tests build byte by byte: version 2, with an
 /// identity of its own.
-pub const FORMAT: LogFormat = LogFormat::V2 { id: 0x7e57_1d };
+pub const FORMAT: LogFormat = LogFormat::V2 { id: 0x7e57_1d00 };
 
 /// A put record with the given LSN.
 pub fn put(lsn: u64, key: &[u8], value: &[u8]) -> Record {
