@@ -19,19 +19,25 @@
 //!   restarts the log after it, in an order that survives a crash at every
 //!   step (see [`Snapshot`]).
 //!
-//! # On-disk format (version 1)
+//! # On-disk format (version 2)
 //!
-//! All integers are little-endian. A file is a 16-byte header followed by
-//! records, back to back, with no padding and no blocks.
+//! All integers are little-endian. A file is a 24-byte header followed by
+//! records, back to back, with no padding and no blocks, and then, in a log
+//! whose writer syncs, zeros to the end of the file (preallocated space).
 //!
 //! ## File header
 //!
 //! | offset | size | field      | value                                          |
 //! |-------:|-----:|------------|------------------------------------------------|
 //! | 0      | 8    | magic      | `4B 56 57 41 4C 0D 0A 1A` (`"KVWAL\r\n\x1a"`)  |
-//! | 8      | 2    | version    | `1`                                            |
+//! | 8      | 2    | version    | `2`                                            |
 //! | 10     | 2    | reserved   | `0`                                            |
-//! | 12     | 4    | header CRC | CRC-32 (IEEE) of bytes 0..12                   |
+//! | 12     | 8    | log id     | random, never 0; new for every log (a checkpoint starts a new log) |
+//! | 20     | 4    | header CRC | CRC-32 (IEEE) of bytes 0..20                   |
+//!
+//! The log id ties records to their log: every record's checksum covers it
+//! (below), so a record copied in from another log, or left in a reused file
+//! by an earlier one, fails its checksum here and is never replayed as ours.
 //!
 //! A file whose first bytes are not this header is refused
 //! ([`Error::NotAWal`]): it is never read as a log with zero records. Three
@@ -45,7 +51,7 @@
 //!
 //! | offset | size        | field     | meaning                                         |
 //! |-------:|------------:|-----------|-------------------------------------------------|
-//! | 0      | 4           | CRC       | CRC-32 (IEEE) of bytes 4 to the record's end     |
+//! | 0      | 4           | CRC       | CRC-32 (IEEE) of the log id's 8 bytes, then bytes 4 to the record's end |
 //! | 4      | 8           | LSN       | 1 for the first record, then previous + 1 (or skip marker + 1) |
 //! | 12     | 1           | op        | `1` put, `2` delete (`3` skip marker, `4` batch: below) |
 //! | 13     | 4           | key len   | `K`, at most [`MAX_KEY_LEN`] (64 KiB)            |
@@ -55,7 +61,9 @@
 //!
 //! A record is `21 + K + V` bytes. The checksum covers every byte of the
 //! record except itself, header fields included, so a flipped bit in the
-//! LSN, the op or a length is caught like one in the payload.
+//! LSN, the op or a length is caught like one in the payload; and it starts
+//! with the log id, so it holds only in its own log. (The same goes for the
+//! checksums of batches and skip markers below.)
 //!
 //! ## Batch
 //!
@@ -93,6 +101,34 @@
 //! leaves the marker followed by old bytes that the next open cuts again.
 //! Builds that predate the marker report it as damage (an unknown op), never
 //! misread it.
+//!
+//! ## Preallocated space
+//!
+//! A writer that fsyncs ([`SyncPolicy::Always`] or [`SyncPolicy::EveryN`])
+//! extends the file with zeros ahead of its records (64 KiB, then steps
+//! doubling with the file up to 4 MiB, written in the same fsync as the
+//! record that needed them) and writes its records over those zeros in
+//! place, so that each later `fdatasync` writes the record and not also
+//! the file's new size (see the `log_file` module). The log ends at the
+//! first record boundary from which every byte to the end of the file is
+//! zero: a clean end, reported apart ([`Summary::preallocated`], and by
+//! `wal dump` and `wal verify`). No record starts with a zero header (LSNs
+//! start at 1), so the zeros cannot be taken for one. A write into the zeros
+//! that was cut short (its first bytes landed, its last ones are still
+//! zeros, and so is everything after it) is a torn tail
+//! ([`Damage::ends_in_zeros`]), as a write cut short at the end of a growing
+//! file is.
+//!
+//! ## Version 1
+//!
+//! Logs of the first format still open. Version 1 differs in three ways: a
+//! 16-byte header (magic, version `1`, reserved, the CRC of bytes 0..12), no
+//! log id (record checksums cover the record's bytes alone), and no
+//! preallocation (a trailing run of zeros is damage, judged as below). A
+//! writer appends to a version-1 log in version 1, so a build that reads
+//! only version 1 can still read it; [`KvStore::checkpoint`] replaces it
+//! with a version-2 log. A header of any other version is refused
+//! ([`Error::UnsupportedVersion`]), never guessed at.
 //!
 //! # Reading, and what counts as damage
 //!
@@ -141,7 +177,9 @@
 //!
 //! When a writer opens a damaged log ([`open`], [`KvStore::recover`]) and the
 //! mode accepts the damage, the bytes from the damage to the end are copied to
-//! `NAME.broken-OFFSET` beside the log and fsync'd, and only then is the log
+//! `NAME.broken-OFFSET` beside the log and fsync'd (for a version-2 log after
+//! a copy of its header, which holds the log id their checksums need, and
+//! without the zeros after the last non-zero byte), and only then is the log
 //! truncated to its readable prefix and fsync'd. Without the cut, every record
 //! appended later would sit behind the damage where no reader reaches it.
 //! LSNs continue after the last readable record, or after the highest LSN of
@@ -180,6 +218,7 @@ mod batch;
 mod crc_algebra;
 mod error;
 mod format;
+mod log_file;
 mod reader;
 mod record;
 mod recovery;

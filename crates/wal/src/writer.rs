@@ -9,16 +9,7 @@
 //! threads buffer their records and wait; when the leader is done every record
 //! it covered is durable, and one of the waiters leads the next round.
 //!
-//! A version-2 log is preallocated: whenever a write would run past the end
-//! of the file, the writer also writes zeros after it up to a step boundary
-//! (64 KiB, doubling with the file up to 4 MiB), so the fsync that follows
-//! covers the new length once, and the synced appends after it overwrite
-//! zeros in place. On a growing file every `fdatasync` must also write the
-//! inode (its size changed); in place it writes the data alone, one request
-//! fewer per synced append. The reader ends the log where the zeros begin.
-//! Under [`SyncPolicy::Never`] nothing is preallocated: no fsync per write
-//! is paid, so there is nothing to save, and zeros written only to be
-//! overwritten would cost a bulk load a second pass over its bytes.
+//! A version-2 log is preallocated (see [`crate::log_file`]).
 //!
 //! A failed write or fsync poisons the writer for good. After a failed fsync
 //! the kernel may already have dropped the dirty pages it could not write and
@@ -34,6 +25,8 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 
 use crate::error::{Error, Result};
 use crate::format::{self, LogFormat, MAX_KEY_LEN, MAX_VALUE_LEN, RecordCrc};
+pub use crate::log_file::{LogEnd, LogFile};
+use crate::log_file::{preallocation_end, write_zeros};
 use crate::record::Op;
 
 /// Buffered bytes that trigger a write to the file even without a sync.
@@ -41,32 +34,6 @@ use crate::record::Op;
 /// about 8% faster than 64 KiB ones), and the buffer still fits in the L2
 /// cache between the copy into it and the copy out of it.
 const WRITE_THRESHOLD: usize = 256 * 1024;
-
-/// The first preallocation step; later steps double with the file.
-const MIN_PREALLOCATION: u64 = 64 * 1024;
-
-/// The largest preallocation step.
-const MAX_PREALLOCATION: u64 = 4 * 1024 * 1024;
-
-/// Where preallocation for a log whose file is `allocated` bytes long ends,
-/// when a write is to end at `end` (past `allocated`): `end` rounded up to
-/// a step that is the file's length (a power of two) within the bounds.
-fn preallocation_end(end: u64, allocated: u64) -> u64 {
-    let step = allocated
-        .clamp(MIN_PREALLOCATION, MAX_PREALLOCATION)
-        .next_power_of_two()
-        .min(MAX_PREALLOCATION);
-    end.div_ceil(step) * step
-}
-
-/// Where a writer goes on: the log's format, the offset after its last
-/// record (or skip marker, or header), and the LSN that record used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LogEnd {
-    pub format: LogFormat,
-    pub offset: u64,
-    pub last_lsn: u64,
-}
 
 /// When appended records are made durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -79,48 +46,6 @@ pub enum SyncPolicy {
     EveryN(u32),
     /// Never fsync on append; only [`Wal::sync`] makes records durable.
     Never,
-}
-
-/// The file operations a [`Wal`] needs, so tests can inject failures.
-///
-/// Both methods take `&self`: the leader of a group commit syncs while other
-/// threads keep appending to the buffer.
-pub trait LogFile: Send + Sync {
-    /// Writes all of `buf` at `offset` (the log's end, or past it for
-    /// preallocation), growing the file when it runs past its end.
-    fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()>;
-    /// Makes everything appended so far durable (`fdatasync`).
-    fn sync_data(&self) -> io::Result<()>;
-    /// The file's length now. A file that cannot say is never cut back
-    /// after a failure (see [`LogFile::cut_back_to`]) nor preallocated.
-    fn current_len(&self) -> io::Result<u64> {
-        Err(io::ErrorKind::Unsupported.into())
-    }
-    /// Truncates the file to `len` and makes that durable: how a poisoned
-    /// writer takes back what it wrote but never made durable.
-    fn cut_back_to(&self, len: u64) -> io::Result<()> {
-        let _ = len;
-        Err(io::ErrorKind::Unsupported.into())
-    }
-}
-
-impl LogFile for File {
-    fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
-        std::os::unix::fs::FileExt::write_all_at(self, buf, offset)
-    }
-
-    fn sync_data(&self) -> io::Result<()> {
-        File::sync_data(self)
-    }
-
-    fn current_len(&self) -> io::Result<u64> {
-        Ok(self.metadata()?.len())
-    }
-
-    fn cut_back_to(&self, len: u64) -> io::Result<()> {
-        self.set_len(len)?;
-        self.sync_all()
-    }
 }
 
 struct State {
@@ -512,18 +437,6 @@ impl<F: LogFile> Drop for Wal<F> {
     }
 }
 
-/// Writes zeros over `file[from..to]`.
-fn write_zeros<F: LogFile>(file: &F, from: u64, to: u64) -> io::Result<()> {
-    static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
-    let mut at = from;
-    while at < to {
-        let n = (to - at).min(ZEROS.len() as u64);
-        file.write_all_at(&ZEROS[..n as usize], at)?;
-        at += n;
-    }
-    Ok(())
-}
-
 /// Whether the sync policy asks for an fsync once records up to `last` are
 /// appended and those up to `durable_lsn` are durable.
 fn needs_sync(policy: SyncPolicy, durable_lsn: u64, last: u64) -> bool {
@@ -579,252 +492,4 @@ fn check_sizes(op: Op, key: &[u8], value: &[u8]) -> Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::io::Cursor;
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-
-    use super::*;
-    use crate::format::FILE_HEADER_LEN;
-    use crate::reader::WalReader;
-    use crate::record::DamageKind;
-
-    /// A log file in memory, shared with the test, counting fsyncs and
-    /// failing them on demand.
-    #[derive(Clone, Default)]
-    struct Memory {
-        bytes: Arc<Mutex<Vec<u8>>>,
-        syncs: Arc<AtomicUsize>,
-        fail_syncs: Arc<AtomicBool>,
-    }
-
-    impl LogFile for Memory {
-        fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
-            let mut bytes = self.bytes.lock().unwrap();
-            let end = offset as usize + buf.len();
-            if bytes.len() < end {
-                bytes.resize(end, 0);
-            }
-            bytes[offset as usize..end].copy_from_slice(buf);
-            Ok(())
-        }
-
-        fn current_len(&self) -> io::Result<u64> {
-            Ok(self.len() as u64)
-        }
-
-        fn sync_data(&self) -> io::Result<()> {
-            if self.fail_syncs.load(Ordering::SeqCst) {
-                return Err(io::Error::other("injected fsync failure"));
-            }
-            self.syncs.fetch_add(1, Ordering::SeqCst);
-            Ok(())
-        }
-    }
-
-    const FORMAT: LogFormat = LogFormat::V2 { id: 42 };
-
-    impl Memory {
-        fn with_header() -> Memory {
-            let memory = Memory::default();
-            memory
-                .write_all_at(&format::file_header(FORMAT), 0)
-                .unwrap();
-            memory
-        }
-
-        /// A writer going on at the end of what the file holds so far.
-        fn wal(&self, last_lsn: u64, policy: SyncPolicy) -> Wal<Memory> {
-            let end = LogEnd {
-                format: FORMAT,
-                offset: self.len() as u64,
-                last_lsn,
-            };
-            Wal::from_file(self.clone(), "m", end, policy)
-        }
-
-        fn len(&self) -> usize {
-            self.bytes.lock().unwrap().len()
-        }
-
-        fn syncs(&self) -> usize {
-            self.syncs.load(Ordering::SeqCst)
-        }
-
-        /// Reads what reached the "file": the LSNs of its records and how
-        /// it ends.
-        fn read(&self) -> (Vec<u64>, Option<DamageKind>) {
-            let bytes = self.bytes.lock().unwrap().clone();
-            let mut reader = WalReader::new(Cursor::new(&bytes), bytes.len() as u64, "m").unwrap();
-            let mut lsns = Vec::new();
-            while let Some(entry) = reader.next_entry().unwrap() {
-                lsns.push(entry.record.lsn);
-            }
-            let damage = reader.finish().unwrap().damage.map(|d| d.kind);
-            (lsns, damage)
-        }
-    }
-
-    /// Records are buffered without checksums and sealed on the way out:
-    /// every way out (a full buffer, a sync, a drop, a partial record) must
-    /// seal them, or the reader finds checksum mismatches.
-    #[test]
-    fn every_record_reaches_the_file_with_its_checksum() {
-        let file = Memory::with_header();
-        let wal = file.wal(0, SyncPolicy::Never);
-        let value = vec![b'v'; 1000];
-        // Past the write threshold: written out by an append.
-        let records = (WRITE_THRESHOLD / 1000 + 2) as u64;
-        for _ in 0..records {
-            wal.append(Op::Put, b"key", &value).unwrap();
-        }
-        assert!(file.len() > WRITE_THRESHOLD);
-        wal.append_batch([(Op::Put, &b"a"[..], &b"1"[..]), (Op::Delete, b"b", b"")])
-            .unwrap();
-        wal.sync().unwrap();
-        let (lsns, damage) = file.read();
-        assert_eq!(lsns, (1..=records + 2).collect::<Vec<_>>());
-        assert_eq!(damage, None);
-
-        wal.append(Op::Put, b"c", b"3").unwrap();
-        drop(wal);
-        let (lsns, damage) = file.read();
-        assert_eq!(
-            lsns.len() as u64,
-            records + 3,
-            "dropping writes the buffer out"
-        );
-        assert_eq!(damage, None);
-
-        let wal = file.wal(records + 3, SyncPolicy::Never);
-        wal.append(Op::Put, b"d", b"4").unwrap();
-        let lsn = wal.append_partial(Op::Put, b"e", b"5", 10).unwrap();
-        assert_eq!(lsn, records + 5);
-        let (lsns, damage) = file.read();
-        assert_eq!(
-            lsns.len() as u64,
-            records + 4,
-            "the record before the partial one"
-        );
-        assert_eq!(damage, Some(DamageKind::Incomplete { bytes: 10 }));
-    }
-
-    /// Synced appends to a version-2 log run past the file's end only to
-    /// preallocate: zeros up to a step boundary, the steps doubling with the
-    /// file; the reader ends the log where the zeros begin.
-    #[test]
-    fn synced_appends_preallocate_in_growing_steps() {
-        let file = Memory::with_header();
-        let wal = file.wal(0, SyncPolicy::Always);
-        wal.append(Op::Put, b"a", b"1").unwrap();
-        assert_eq!(file.len() as u64, MIN_PREALLOCATION);
-        let value = vec![b'v'; 1000];
-        let mut lsns = vec![1];
-        while file.len() as u64 == MIN_PREALLOCATION {
-            lsns.push(wal.append(Op::Put, b"k", &value).unwrap());
-        }
-        assert_eq!(file.len() as u64, 2 * MIN_PREALLOCATION);
-        assert_eq!(file.read(), (lsns, None));
-        let bytes = file.bytes.lock().unwrap().clone();
-        let summary = WalReader::new(Cursor::new(&bytes), bytes.len() as u64, "m")
-            .unwrap()
-            .finish()
-            .unwrap();
-        assert_eq!(summary.valid_len, wal.end_offset());
-        assert_eq!(summary.preallocated, summary.file_len - summary.valid_len);
-        assert!(summary.preallocated > 0);
-
-        assert_eq!(preallocation_end(100, 24), MIN_PREALLOCATION);
-        assert_eq!(
-            preallocation_end(MIN_PREALLOCATION + 1, MIN_PREALLOCATION),
-            2 * MIN_PREALLOCATION
-        );
-        assert_eq!(preallocation_end(5 << 20, 4 << 20), 8 << 20);
-        assert_eq!(preallocation_end((64 << 20) + 1, 64 << 20), 68 << 20);
-
-        // Nothing is preallocated without fsyncs, nor in a version-1 log.
-        let file = Memory::with_header();
-        let wal = file.wal(0, SyncPolicy::Never);
-        wal.append(Op::Put, b"a", b"1").unwrap();
-        wal.sync().unwrap();
-        assert_eq!(file.len(), FILE_HEADER_LEN + format::record_len(1, 1));
-        let v1 = Memory::default();
-        v1.write_all_at(&format::file_header(LogFormat::V1), 0)
-            .unwrap();
-        let end = LogEnd {
-            format: LogFormat::V1,
-            offset: v1.len() as u64,
-            last_lsn: 0,
-        };
-        let wal = Wal::from_file(v1.clone(), "m", end, SyncPolicy::Always);
-        wal.append(Op::Put, b"a", b"1").unwrap();
-        assert_eq!(
-            v1.len(),
-            format::FILE_HEADER_LEN_V1 + format::record_len(1, 1)
-        );
-        assert_eq!(v1.read(), (vec![1], None));
-    }
-
-    #[test]
-    fn a_refused_batch_leaves_nothing_behind() {
-        let file = Memory::with_header();
-        let wal = file.wal(0, SyncPolicy::Never);
-        wal.append(Op::Put, b"a", b"1").unwrap();
-        let too_long = vec![0u8; MAX_KEY_LEN as usize + 1];
-        let refused =
-            wal.append_batch([(Op::Put, &b"b"[..], &b"2"[..]), (Op::Put, &too_long, b"")]);
-        assert!(matches!(refused, Err(Error::KeyTooLong { .. })));
-        assert_eq!(wal.append(Op::Put, b"c", b"3").unwrap(), 2);
-        wal.sync().unwrap();
-        assert_eq!(file.read(), (vec![1, 2], None));
-    }
-
-    /// `append_exclusive` skips the lock, not the policy: it syncs and
-    /// writes exactly when `append` would, and shares its LSNs.
-    #[test]
-    fn exclusive_appends_follow_the_sync_policy() {
-        let file = Memory::with_header();
-        let mut wal = file.wal(0, SyncPolicy::Always);
-        assert_eq!(wal.append_exclusive(Op::Put, b"a", b"1").unwrap(), 1);
-        assert_eq!((file.syncs(), wal.durable_lsn()), (1, 1));
-        assert_eq!(wal.append(Op::Put, b"b", b"2").unwrap(), 2);
-        assert_eq!(wal.append_exclusive(Op::Delete, b"a", b"").unwrap(), 3);
-        assert_eq!((file.syncs(), wal.durable_lsn()), (3, 3));
-        assert_eq!(file.read(), (vec![1, 2, 3], None));
-
-        let file = Memory::with_header();
-        let mut wal = file.wal(0, SyncPolicy::EveryN(3));
-        for lsn in 1..=7 {
-            assert_eq!(wal.append_exclusive(Op::Put, b"k", b"v").unwrap(), lsn);
-        }
-        assert_eq!((file.syncs(), wal.durable_lsn()), (2, 6));
-        assert_eq!(file.read().0, (1..=6).collect::<Vec<_>>());
-
-        let file = Memory::with_header();
-        let mut wal = file.wal(0, SyncPolicy::Never);
-        let value = vec![b'v'; 1000];
-        for _ in 0..WRITE_THRESHOLD / 1000 + 2 {
-            wal.append_exclusive(Op::Put, b"k", &value).unwrap();
-        }
-        assert!(file.len() > WRITE_THRESHOLD, "a full buffer is written out");
-        assert_eq!(file.syncs(), 0);
-        assert!(matches!(
-            wal.append_exclusive(Op::Delete, b"k", b"v"),
-            Err(Error::DeleteWithValue)
-        ));
-    }
-
-    #[test]
-    fn exclusive_appends_to_a_poisoned_log_fail() {
-        let file = Memory::with_header();
-        let mut wal = file.wal(0, SyncPolicy::Never);
-        wal.append_exclusive(Op::Put, b"a", b"1").unwrap();
-        file.fail_syncs.store(true, Ordering::SeqCst);
-        assert!(matches!(wal.sync(), Err(Error::Poisoned { .. })));
-        file.fail_syncs.store(false, Ordering::SeqCst);
-        assert!(matches!(
-            wal.append_exclusive(Op::Put, b"b", b"2"),
-            Err(Error::Poisoned { .. })
-        ));
-    }
-}
+mod tests;
