@@ -152,7 +152,7 @@ impl Drill for CrashMidWrite {
         },
         Kept {
             dir: scenario::EMPTY_DIR,
-            holds: "after the restart on the 0-byte log (a store may write to it: the reference store writes a new 16-byte header)",
+            holds: "after the restart on the 0-byte log (a store may write to it: the reference store writes a new 24-byte header)",
             show: "dump",
         },
     ];

@@ -21,7 +21,7 @@ fn corrupt_record_fails_the_get_after_the_restart() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("store stderr: skipping corrupt record at offset 16 ("),
+        stdout.contains("store stderr: skipping corrupt record at offset 24 ("),
         "the store's own warning is shown under its step:\n{stdout}"
     );
     assert!(
