@@ -88,11 +88,41 @@ fuzz_target!(|input: &[u8]| {
     clear(work_dir());
 });
 
+/// Whether `data` starts with a whole, valid header of version 1 or 2.
+fn starts_with_a_valid_header(data: &[u8]) -> bool {
+    let v2 = data
+        .get(12..20)
+        .map(|id| u64::from_le_bytes(id.try_into().unwrap()));
+    data.starts_with(&wal::file_header(wal::LogFormat::V1))
+        || v2.is_some_and(|id| {
+            id != 0 && data.starts_with(&wal::file_header(wal::LogFormat::V2 { id }))
+        })
+}
+
 /// What the in-memory reader made of the input: the map its records
 /// describe and its summary; `None` when the input is not a WAL.
 struct Read {
     model: BTreeMap<Vec<u8>, Vec<u8>>,
     summary: Summary,
+}
+
+impl Read {
+    /// What a writer saves of the bytes from `offset` on: a tail cut from a
+    /// version-2 log starts with a copy of its header and stops at its last
+    /// non-zero byte.
+    fn saved_tail(&self, data: &[u8], offset: usize) -> Vec<u8> {
+        let tail = &data[offset..];
+        match self.summary.format {
+            Some(format @ wal::LogFormat::V2 { .. }) if offset > 0 => {
+                let end = tail
+                    .iter()
+                    .rposition(|&b| b != 0)
+                    .map_or(0, |last| last + 1);
+                [&wal::file_header(format)[..], &tail[..end]].concat()
+            }
+            _ => tail.to_vec(),
+        }
+    }
 }
 
 fn read_from_memory(data: &[u8]) -> Option<Read> {
@@ -101,14 +131,16 @@ fn read_from_memory(data: &[u8]) -> Option<Read> {
         Ok(reader) => reader,
         Err(err) => {
             assert!(
-                !data.starts_with(&wal::file_header()),
+                !starts_with_a_valid_header(data),
                 "valid header refused: {err}"
             );
             return None;
         }
     };
     let mut model = BTreeMap::new();
-    let mut expected_offset = wal::FILE_HEADER_LEN as u64;
+    // No format: an empty file, or a torn header (nothing is read).
+    let format = reader.format().unwrap_or(wal::LogFormat::V1);
+    let mut expected_offset = reader.format().map_or(0, |f| f.header_len() as u64);
     let mut expected_lsn = 1;
     let mut entries = 0;
     // Where the batch the last record came from ends (0 outside batches).
@@ -123,6 +155,7 @@ fn read_from_memory(data: &[u8]) -> Option<Read> {
         };
         let in_batch = step_over_frames(
             data,
+            format,
             &mut expected_offset,
             &mut expected_lsn,
             entry.offset,
@@ -130,7 +163,7 @@ fn read_from_memory(data: &[u8]) -> Option<Read> {
         );
         assert_eq!(entry.offset, expected_offset, "records must be contiguous");
         assert_eq!(entry.record.lsn, expected_lsn, "LSNs must be contiguous");
-        let encoded = wal::encode(&entry.record);
+        let encoded = wal::encode(&entry.record, format);
         assert_eq!(encoded.len() as u64, entry.len);
         let at = entry.offset as usize;
         // A record inside a batch keeps its checksum field 0 (the batch's
@@ -165,6 +198,7 @@ fn read_from_memory(data: &[u8]) -> Option<Read> {
         let end = summary.valid_len;
         step_over_frames(
             data,
+            format,
             &mut expected_offset,
             &mut expected_lsn,
             end,
@@ -175,7 +209,19 @@ fn read_from_memory(data: &[u8]) -> Option<Read> {
     assert_eq!(summary.last_lsn, expected_lsn - 1);
     assert_eq!(summary.file_len, len);
     match &summary.damage {
-        None => assert_eq!(summary.valid_len, len, "a clean end is the end of the file"),
+        None => {
+            assert_eq!(
+                summary.valid_len + summary.preallocated,
+                len,
+                "a clean end is the end of the file, or zeros up to it"
+            );
+            let zeros = &data[summary.valid_len as usize..];
+            assert!(zeros.iter().all(|&b| b == 0), "preallocated space is zeros");
+            assert!(
+                summary.preallocated == 0 || matches!(format, wal::LogFormat::V2 { .. }),
+                "only version 2 preallocates"
+            );
+        }
         Some(damage) => {
             assert_eq!(damage.offset, summary.valid_len);
             assert_eq!(damage.bytes_to_end, len - damage.offset);
@@ -205,6 +251,7 @@ fn read_from_memory(data: &[u8]) -> Option<Read> {
 /// inside a batch.
 fn step_over_frames(
     data: &[u8],
+    format: wal::LogFormat,
     offset: &mut u64,
     next_lsn: &mut u64,
     until: u64,
@@ -217,7 +264,7 @@ fn step_over_frames(
         match frame[12] {
             wal::SKIP_OP => {
                 assert!(lsn >= *next_lsn, "a marker moves the LSN on");
-                assert_eq!(&wal::skip_marker(lsn)[..], frame, "a valid marker");
+                assert_eq!(&wal::skip_marker(lsn, format)[..], frame, "a valid marker");
                 *next_lsn = lsn + 1;
             }
             wal::BATCH_OP => {
@@ -263,7 +310,11 @@ fn check_recovery(path: &Path, data: &[u8], read: Option<&Read>) {
         (Some(damage), Some(cut)) => {
             assert_eq!(cut.offset, damage.offset);
             let saved = fs::read(&cut.saved_to).expect("saved tail");
-            assert_eq!(saved, &data[damage.offset as usize..], "saved tail bytes");
+            assert_eq!(
+                saved,
+                read.saved_tail(data, damage.offset as usize),
+                "saved tail bytes"
+            );
         }
         (damage, cut) => panic!("damage {damage:?} but cut {cut:?}"),
     }
