@@ -340,11 +340,6 @@ impl<R: Read + Seek> WalReader<R> {
             self.state = State::Clean;
             return Ok(None);
         }
-        if matches!(self.format, Some(LogFormat::V2 { .. })) && self.at_zero_region(remaining)? {
-            self.state = State::Clean;
-            self.preallocated = remaining;
-            return Ok(None);
-        }
         if remaining < RECORD_HEADER_LEN as u64 {
             self.state = State::Damaged(DamageKind::Incomplete { bytes: remaining });
             return Ok(None);
@@ -455,9 +450,7 @@ impl<R: Read + Seek> WalReader<R> {
 
     /// True when every byte from `pos` to the end of the file (`remaining`
     /// of them) is zero: the space a version-2 writer preallocated, which
-    /// ends the log cleanly. Cheap for a record: its header is never all
-    /// zeros (LSNs start at 1), so the rest of the file is read only when
-    /// the log has ended.
+    /// ends the log cleanly.
     fn at_zero_region(&mut self, remaining: u64) -> Result<bool> {
         let peek = remaining.min(RECORD_HEADER_LEN as u64) as usize;
         self.fill(peek).at(&self.path)?;
@@ -513,6 +506,17 @@ impl<R: Read + Seek> WalReader<R> {
     /// ends in damage, scans past the damage for readable records.
     pub fn finish(mut self) -> Result<Summary> {
         while self.next_ref()?.is_some() {}
+        let remaining = self.file_len - self.pos;
+        // Zeros are never a record (no record has LSN 0), so the reader
+        // stops at them as at damage, and only here, once, are they told
+        // apart: the space a version-2 writer preallocated ends the log.
+        let preallocated = matches!(self.state, State::Damaged(_))
+            && matches!(self.format, Some(LogFormat::V2 { .. }))
+            && self.at_zero_region(remaining)?;
+        if preallocated {
+            self.state = State::Clean;
+            self.preallocated = remaining;
+        }
         let damage = match std::mem::replace(&mut self.state, State::Clean) {
             State::Damaged(kind) => {
                 // The search reads on its own, in one pass from the damage.
