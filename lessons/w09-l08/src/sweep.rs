@@ -29,8 +29,10 @@ pub const SWEEP_DIR: &str = "sweep";
 pub const MAX_FLIPS: usize = 4096;
 
 /// At most this many tears are tried: for a record of more bytes (a store
-/// that writes a page per record, or grows a preallocated file), the first
-/// and last bytes and an even spread between them.
+/// that writes a page per record), the first and last bytes and an even
+/// spread between them. Zeros a write grows its file by are not the
+/// record's bytes ([`drill::files::Span`]), so preallocation does not make
+/// a record long.
 pub const MAX_TEARS: usize = 1024;
 
 /// Where record 6 is torn: after each of its first `len - 1` bytes, or a

@@ -4,6 +4,10 @@
 //! record, and tear the record inside the grown file. The model passes,
 //! power-loss check included; its broken variant fails where it should.
 
+use drill::Store;
+use drill::files::Written;
+use drill::process::Running;
+use drill::session::put;
 use drill::testing::{python_store, traced_python_store};
 
 use crate::{assert_lines, binary};
@@ -121,5 +125,49 @@ fn writing_after_the_last_nonzero_byte_loses_the_new_put() {
     assert!(
         stdout.contains("ok: partial record 6 skipped, 5 records recovered"),
         "{stdout}"
+    );
+}
+
+/// What the drill cannot build: a torn record longer than the record
+/// written after the recovery. The store zeroes the torn bytes before it
+/// writes, so the next start finds a clean log, with no leftover of the
+/// torn record behind the new one to read or to report.
+#[test]
+fn a_shorter_record_after_a_longer_torn_one_leaves_nothing_behind() {
+    let Some(command) = python_store("python/kvstore_preallocated.py") else {
+        return;
+    };
+    let store = Store::from_command_line(&command).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let long = "x".repeat(60);
+    let mut running = Running::start(&store, dir.path()).unwrap();
+    running.expect_ok(&put("a", "1")).unwrap();
+    let changes = running.expect_ok(&put("long", &long)).unwrap();
+    running.close().unwrap();
+    let written = Written::single("PUT long", &changes).unwrap();
+    let log = dir.path().join(&written.path);
+    std::fs::write(&log, written.torn(written.len() - 5)).unwrap();
+
+    let mut running = Running::start(&store, dir.path()).unwrap();
+    assert_eq!(running.ready, "replayed 1, skipped 1");
+    running.expect_ok(&put("b", "2")).unwrap();
+    running.close().unwrap();
+
+    let mut running = Running::start(&store, dir.path()).unwrap();
+    assert_eq!(running.ready, "replayed 2, skipped 0", "a clean log");
+    assert_eq!(running.get("a").unwrap().as_deref(), Some("1"));
+    assert_eq!(running.get("b").unwrap().as_deref(), Some("2"));
+    assert_eq!(running.get("long").unwrap(), None);
+    running.close().unwrap();
+    let bytes = std::fs::read(&log).unwrap();
+    assert_eq!(
+        bytes.len(),
+        written.after.len(),
+        "the file keeps its length"
+    );
+    let end = bytes.iter().rposition(|&byte| byte != 0).unwrap() + 1;
+    assert!(
+        end < written.span.record.end,
+        "the torn record's tail is gone: bytes end at {end}"
     );
 }
