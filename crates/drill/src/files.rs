@@ -178,10 +178,16 @@ impl fmt::Display for FileChange {
 /// were written all the same. Past the file's old end, trailing zeros are
 /// not the record's: a store that preallocates grows its file with zeros
 /// ahead of its writes, so the record ends at the last non-zero byte, and
-/// the zeros after it are [`Span::zeros`]. What no diff can see: a record's
-/// own leading or trailing zero bytes written over zeros look like the
-/// zeros around them, so the span starts and ends at the record's first and
-/// last byte that changed the file.
+/// the zeros after it are [`Span::zeros`]. The span starts at the first
+/// byte that differs or lies past the old end, so an append's record starts
+/// where the old file ended whatever its first byte.
+///
+/// What no diff can see: a record's own leading or trailing zero bytes
+/// written over zeros look like the zeros around them, so such a span
+/// starts and ends at the record's first and last byte that changed the
+/// file. Likewise an appended record whose last bytes are zeros has them
+/// counted as grown zeros: its tears keep them, a state a file system that
+/// makes the new size durable before the data can leave as well.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Span {
     /// The record's offsets in the new file; empty when the write only
@@ -455,6 +461,24 @@ mod tests {
         torn.resize(17, 0);
         assert_eq!(written.torn(1), torn, "grown length, zeros after the tear");
         assert_eq!(written.torn(4), grown);
+    }
+
+    /// An append starts at the old end whatever its first byte; one that
+    /// ends in zeros has them read as grown zeros (documented on [`Span`]).
+    #[test]
+    fn an_appends_zero_bytes_at_either_end() {
+        let before = state(&[("wal.log", b"HDR")]);
+        let leading = state(&[("wal.log", b"HDR\0ab")]);
+        let written = Written::single("PUT", &before.changes(&leading)).unwrap();
+        assert_eq!(written.span.record, 3..6);
+        assert_eq!(written.torn(1), b"HDR\0");
+        let trailing = state(&[("wal.log", b"HDRab\0\0")]);
+        let written = Written::single("PUT", &before.changes(&trailing)).unwrap();
+        assert_eq!(
+            (written.span.record.clone(), written.grown_zeros()),
+            (3..5, 2)
+        );
+        assert_eq!(written.torn(1), b"HDRa\0\0\0");
     }
 
     /// A record that starts in the old preallocated zeros and runs past the
