@@ -2,7 +2,8 @@
 //!
 //! A drill run without `--store` tests the reference store (`wal::KvStore`),
 //! and the course ships example stores to read and to break: the model
-//! (`examples/stores/python/kvstore.py`), one broken variant per mistake
+//! (`examples/stores/python/kvstore.py`, and its preallocating variant
+//! `kvstore_preallocated.py`), one broken variant per mistake
 //! (`examples/stores/broken/*.py`) and the Rust starter. A transcript of any
 //! of them proves nothing about the student's own store, yet passes every
 //! pattern and carries a valid receipt. `checker grade` therefore reads the
@@ -45,11 +46,12 @@ macro_rules! shipped {
     };
 }
 
-const MODEL: [ShippedFile; 1] = shipped!(
+const MODEL: [ShippedFile; 2] = shipped!(
     "the course's model store",
-    "examples/stores/python/kvstore.py"
+    "examples/stores/python/kvstore.py",
+    "examples/stores/python/kvstore_preallocated.py",
 );
-const BROKEN: [ShippedFile; 12] = shipped!(
+const BROKEN: [ShippedFile; 13] = shipped!(
     "one of the course's broken example stores",
     "examples/stores/broken/appends_behind_torn_tail.py",
     "examples/stores/broken/checksum_skips_key.py",
@@ -60,6 +62,7 @@ const BROKEN: [ShippedFile; 12] = shipped!(
     "examples/stores/broken/no_fsync.py",
     "examples/stores/broken/no_replay.py",
     "examples/stores/broken/ok_before_write.py",
+    "examples/stores/broken/prealloc_writes_after_nonzero_bytes.py",
     "examples/stores/broken/replays_partial.py",
     "examples/stores/broken/rewrites_log_without_fsync.py",
     "examples/stores/broken/walput_applied.py",

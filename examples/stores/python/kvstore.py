@@ -116,8 +116,12 @@ class KVStore:
         self.open_log()
         return self.recover()
 
+    # How the log is opened: records are appended. A log written in place
+    # (kvstore_preallocated.py) drops O_APPEND.
+    OPEN_FLAGS = os.O_RDWR | os.O_APPEND
+
     def open_log(self):
-        flags = os.O_RDWR | os.O_APPEND
+        flags = self.OPEN_FLAGS
         try:
             self.fd = os.open(self.path, flags | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:

@@ -44,6 +44,13 @@ const APPENDS_BEHIND_TAIL: &str = "the new record went behind the partial record
      reader stops: cut the torn tail off (truncate the log to the end of the last good record) \
      before appending";
 
+/// The same defect in a log that is written in place (preallocated): the
+/// end of the log is where the records stop, not where the non-zero bytes do.
+const WRITES_BEHIND_TORN_RECORD: &str = "the new record went behind the partial record, where a \
+     reader stops: the log is preallocated, so write the next record right after the last good \
+     one (where recovery stopped, not after the last non-zero byte), having overwritten the torn \
+     bytes with zeros and fsync'd them";
+
 pub fn run(options: &Options<Fault>, steps: &mut Steps<'_>) -> Result<Crashed> {
     let live = options.dir.join(LIVE_DIR);
     std::fs::create_dir(&live).doing(format!("create {}", live.display()))?;
@@ -65,7 +72,7 @@ pub fn run(options: &Options<Fault>, steps: &mut Steps<'_>) -> Result<Crashed> {
         partial = corrupt_operation_3(steps, &partial, &writes[2])?;
     }
     let store = partial_record(options, &crashed, &partial, steps)?;
-    new_put_survives(options, store, steps)?;
+    new_put_survives(options, store, record, steps)?;
     empty_log(options, &crashed, steps)?;
     Ok(crashed)
 }
@@ -169,7 +176,7 @@ fn kill_after_sixth(
 
 /// The lesson's 10 bytes, or fewer for a record that short.
 fn partial_len(record: &Written) -> usize {
-    PARTIAL_LEN.min(record.changed.len().saturating_sub(1))
+    PARTIAL_LEN.min(record.len().saturating_sub(1))
 }
 
 /// Step 4: only the first bytes of record 6 reached the disk.
@@ -186,14 +193,21 @@ fn partial_record(
     partial.write_to(&options.dir.join(PARTIAL_AS_BUILT_DIR))?;
     let case = format!(
         "the first {len} of the {} bytes of record 6 on disk",
-        record.changed.len()
+        record.len()
     );
     let mut store = start_on_damage(&options.store, &dir, &case)?;
     steps.step(format_args!(
         "simulated power loss mid-write: only the first {len} of the {} bytes of record 6 reached the disk ({}); restart on it",
-        record.changed.len(),
+        record.len(),
         dir.display()
     ))?;
+    if record.grown_zeros() > 0 {
+        steps.note(format_args!(
+            "{} keeps the {} bytes the write grew it to (a store that preallocates makes the growth durable before it writes into it): zeros after those {len} bytes",
+            record.path.display(),
+            record.after.len()
+        ))?;
+    }
     if options.store.is_reference() {
         steps.note(format_args!(
             "in the reference format those {len} bytes are {}",
@@ -222,6 +236,7 @@ fn partial_record(
 fn new_put_survives(
     options: &Options<Fault>,
     mut store: Running,
+    record: &Written,
     steps: &mut Steps<'_>,
 ) -> Result<()> {
     let request = SIXTH.request();
@@ -242,7 +257,11 @@ fn new_put_survives(
             "GET of every key after the new PUT and a restart",
             &model_six(),
             &found,
-            APPENDS_BEHIND_TAIL,
+            if record.is_preallocated() {
+                WRITES_BEHIND_TORN_RECORD
+            } else {
+                APPENDS_BEHIND_TAIL
+            },
         ));
     }
     steps.ok(format_args!(

@@ -29,8 +29,10 @@ pub const SWEEP_DIR: &str = "sweep";
 pub const MAX_FLIPS: usize = 4096;
 
 /// At most this many tears are tried: for a record of more bytes (a store
-/// that writes a page per record, or grows a preallocated file), the first
-/// and last bytes and an even spread between them.
+/// that writes a page per record), the first and last bytes and an even
+/// spread between them. Zeros a write grows its file by are not the
+/// record's bytes ([`drill::files::Span`]), so preallocation does not make
+/// a record long.
 pub const MAX_TEARS: usize = 1024;
 
 /// Where record 6 is torn: after each of its first `len - 1` bytes, or a
@@ -60,7 +62,7 @@ struct Case {
 
 pub fn run(options: &Options<Fault>, crashed: &Crashed, steps: &mut Steps<'_>) -> Result<()> {
     let record = &crashed.record;
-    let len = record.changed.len();
+    let len = record.len();
     let root = options.dir.join(SWEEP_DIR);
     fs::create_dir_all(&root).doing(format!("create {}", root.display()))?;
 
@@ -84,6 +86,13 @@ pub fn run(options: &Options<Fault>, crashed: &Crashed, steps: &mut Steps<'_>) -
             tears.len()
         ))?;
     }
+    if record.grown_zeros() > 0 {
+        steps.note(format_args!(
+            "each copy keeps {} at the {} bytes the write grew it to, zeros after the cut: what a power loss mid-write into preallocated space leaves",
+            record.path.display(),
+            record.after.len()
+        ))?;
+    }
     let outcomes = run_cases(options, &root, &tears)?;
     let mut starts: Vec<Duration> = outcomes.iter().map(|(_, took)| *took).collect();
     steps.ok(format_args!(
@@ -99,7 +108,7 @@ pub fn run(options: &Options<Fault>, crashed: &Crashed, steps: &mut Steps<'_>) -
         .map(|bit_index| {
             let (index, bit) = (bit_index / 8, (bit_index % 8) as u8);
             let (bytes, old, new) = record.flipped(index, bit);
-            let offset = record.changed[index];
+            let offset = record.offset(index);
             Case {
                 name: format!(
                     "bit {bit} of byte {index} of record 6 (offset {offset} of {}) flipped",

@@ -62,6 +62,38 @@ fn the_model_python_store_passes_the_check_without_warnings() {
     assert!(!stdout.contains("warning:"), "{stdout}");
 }
 
+/// A store that grows its log with zeros and writes records into them:
+/// the growth is fsync'd before the record, the record fdatasync'd before
+/// the OK; the diff shows the record apart from the zeros.
+#[test]
+fn the_preallocating_python_store_passes_the_check() {
+    let Some(store) = traced_python_store("python/kvstore_preallocated.py") else {
+        return;
+    };
+    let stdout = binary().passes_against(&store);
+    // A 16-byte header and "PUT test_key test_value", in a 64 KiB step.
+    let len = 16 + "PUT test_key test_value".len();
+    let first = format!(
+        "on disk: wal.log: {len} bytes at offsets 0-{}, then {} zero bytes (preallocated)\n",
+        len - 1,
+        65536 - len
+    );
+    assert!(stdout.contains(&first), "{first:?} missing:\n{stdout}");
+    let second = 16 + "PUT crash_key written_before_SIGKILL".len();
+    let second = format!(
+        "on disk: wal.log: {second} bytes at offsets {len}-{}\n",
+        len + second - 1
+    );
+    assert!(stdout.contains(&second), "{second:?} missing:\n{stdout}");
+    assert!(
+        stdout.contains(
+            "[7/7] power-loss check: strace recorded 3 store processes; each of the 2 OKs"
+        ),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("warning:"), "{stdout}");
+}
+
 #[test]
 fn a_log_created_without_a_directory_fsync_is_a_warning() {
     let Some(store) = traced_python_store("broken/no_dir_fsync.py") else {

@@ -8,6 +8,7 @@ mod keep;
 mod library;
 mod passing;
 mod power_loss;
+mod preallocated;
 mod stores;
 
 use drill::testing::DrillBinary;
@@ -15,4 +16,14 @@ use w09_l08::CrashMidWrite;
 
 pub fn binary() -> DrillBinary<CrashMidWrite> {
     DrillBinary::new(env!("CARGO_BIN_EXE_test_crash_mid_write"))
+}
+
+/// Asserts that `stdout` contains each of `lines`.
+pub fn assert_lines(stdout: &str, lines: &[String]) {
+    for line in lines {
+        assert!(
+            stdout.contains(line.as_str()),
+            "{line:?} missing:\n{stdout}"
+        );
+    }
 }

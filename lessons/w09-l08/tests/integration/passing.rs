@@ -1,15 +1,6 @@
 use drill::testing::assert_proves_lesson;
 
-use crate::binary;
-
-fn assert_lines(stdout: &str, lines: &[String]) {
-    for line in lines {
-        assert!(
-            stdout.contains(line.as_str()),
-            "{line:?} missing:\n{stdout}"
-        );
-    }
-}
+use crate::{assert_lines, binary};
 
 /// The reference store's record for `PUT user:4 dave` as LSN 6.
 fn sixth_record_len() -> usize {

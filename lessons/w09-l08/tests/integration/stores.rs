@@ -91,7 +91,7 @@ fn appending_behind_a_torn_tail_loses_the_new_put() {
         &store,
         &[
             "FAILED: GET of every key after the new PUT and a restart: expected {user:1=alicia, user:2=NOT_FOUND, user:3=carol, user:4=dave}, found {user:1=alicia, user:2=NOT_FOUND, user:3=carol, user:4=NOT_FOUND}",
-            "Likely defect: the new record went behind the partial record",
+            "Likely defect: the new record went behind the partial record, where a reader stops: cut the torn tail off (truncate the log",
         ],
     );
 }
