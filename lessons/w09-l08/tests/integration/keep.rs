@@ -28,11 +28,18 @@ fn each_kept_directory_holds_what_the_legend_says() {
     let built = replay(&log(PARTIAL_AS_BUILT_DIR), RecoveryMode::PointInTime);
     assert_eq!(built.records_replayed, 5);
     let damage = built.damage.expect("the partial record is still there");
-    assert!(damage.is_torn_tail(), "{damage}");
+    assert!(damage.is_torn_tail() && damage.ends_in_zeros, "{damage}");
+    // The reference log is preallocated: the first 10 bytes of record 6,
+    // then the zeros the rest of it never replaced.
+    let bytes = std::fs::read(log(PARTIAL_AS_BUILT_DIR)).unwrap();
+    let at = damage.offset as usize;
+    let live = std::fs::read(log(LIVE_DIR)).unwrap();
     assert_eq!(
-        damage.bytes_to_end, 10,
+        bytes[at..at + 10],
+        live[at..at + 10],
         "only the first 10 bytes of record 6"
     );
+    assert!(bytes[at + 10..].iter().all(|&b| b == 0));
 
     let recovered = replay(&log(PARTIAL_DIR), RecoveryMode::AbsoluteConsistency);
     assert_eq!(
