@@ -69,6 +69,18 @@ pub fn hex(bytes: &[u8]) -> String {
     })
 }
 
+/// `preallocated: N zero bytes from offset X to the end of the file`, for a
+/// clean log whose file runs on past it; `None` otherwise.
+pub fn preallocated_line(summary: &wal::Summary) -> Option<String> {
+    (summary.damage.is_none() && summary.preallocated > 0).then(|| {
+        format!(
+            "preallocated: {} from offset {} to the end of the file",
+            count(summary.preallocated, "zero byte"),
+            summary.valid_len
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,16 +128,4 @@ mod tests {
     fn hex_is_lower_case_pairs() {
         assert_eq!(hex(&[0x00, 0xab, 0x7f]), "00ab7f");
     }
-}
-
-/// `preallocated: N zero bytes from offset X to the end of the file`, for a
-/// clean log whose file runs on past it; `None` otherwise.
-pub fn preallocated_line(summary: &wal::Summary) -> Option<String> {
-    (summary.damage.is_none() && summary.preallocated > 0).then(|| {
-        format!(
-            "preallocated: {} from offset {} to the end of the file",
-            count(summary.preallocated, "zero byte"),
-            summary.valid_len
-        )
-    })
 }
