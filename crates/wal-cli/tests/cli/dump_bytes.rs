@@ -2,16 +2,7 @@
 //! bytes of every record under the names of its fields, and what a cut
 //! removed, read back.
 
-use crate::support::{FOUR_PUTS, Scratch, wal};
-
-/// Space-separated lower-case hex, as `--bytes` shows a field.
-fn hex(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
+use crate::support::{FOUR_PUTS, Scratch, hex, wal};
 
 fn stdout_of(scratch: &Scratch, args: &[&str]) -> String {
     let output = scratch.wal("dump", args).output().unwrap();
