@@ -231,11 +231,18 @@ fn dump_bytes(path: &Path) -> anyhow::Result<Exit> {
             if let (0, Some(format)) = (entries, format) {
                 write!(out, "{}", header_table(&head, format)).map_err(stdout_error)?;
             }
-            // The damaged record as far as its header claims (the caps bound
-            // that), or the header's worth when it cannot be believed.
+            // The damaged bytes up to the first readable record behind them
+            // (or the end), as far as a record can run (the caps bound
+            // that): the layout shows the damaged record as far as its
+            // header claims, or the header's worth when it cannot be
+            // believed, and counts the rest.
             let most = (wal::RECORD_HEADER_LEN as u64 + u64::from(wal::MAX_KEY_LEN))
                 + u64::from(wal::MAX_VALUE_LEN);
-            let bytes = read_at(&mut file, damage.offset, damage.bytes_to_end.min(most))
+            let damaged = damage
+                .first_readable_after
+                .filter(|&readable| readable > damage.offset)
+                .map_or(damage.bytes_to_end, |readable| readable - damage.offset);
+            let bytes = read_at(&mut file, damage.offset, damaged.min(most))
                 .with_context(|| path.display().to_string())?;
             let mut why = damage.reason();
             if damage.is_torn_tail() {

@@ -80,6 +80,32 @@ fn bytes_lays_out_whole_records_and_what_a_partial_one_holds() {
     assert_eq!(lines.len(), partial + 10, "{shown}");
 }
 
+/// Damage with readable records behind it: `--bytes` lays out the damaged
+/// record and stops where the next readable record starts, not at the end
+/// of the file.
+#[test]
+fn bytes_of_mid_log_damage_ends_at_the_next_readable_record() {
+    let scratch = Scratch::corrupt_mid_log();
+    let damage = crate::support::damage_of(&scratch.path);
+    let shown = stdout_of(&scratch, &["--bytes"]);
+    let lines: Vec<&str> = shown.lines().collect();
+    let damaged = lines
+        .iter()
+        .position(|l| l.starts_with("damaged record at offset"))
+        .expect("the damaged record is laid out");
+    assert_eq!(
+        lines[damaged],
+        format!(
+            "damaged record at offset 53 (33 bytes; {})",
+            damage.reason()
+        )
+    );
+    assert!(lines[damaged + 1].contains("(the bytes give 0x"), "{shown}");
+    // Its seven fields, then the verdict: no bytes counted past it.
+    assert_eq!(lines.len(), damaged + 9, "{shown}");
+    assert_eq!(lines[damaged + 8], damage.to_string());
+}
+
 /// What a writer cut off is a file `dump` reads: its records, then its
 /// damage, at the offsets they had in the log.
 #[test]

@@ -83,6 +83,16 @@ fn a_put_torn_inside_the_preallocated_zeros_is_a_torn_tail() {
         "{}: torn tail at offset {fourth} ({to_end} bytes); 3 records before it, last LSN 3\n",
         scratch.shown()
     ));
+    // `--bytes` shows the torn record, then says the rest is zeros.
+    let zeros = bytes.len() as u64 - FOUR_PUTS_END;
+    scratch
+        .wal("dump", &["--bytes"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!(
+            "  then {zeros} zero bytes up to the next readable record or the end\n\
+             torn tail at offset {fourth} ({to_end} bytes)\n"
+        )));
     scratch
         .wal("put", &["elder", "black"])
         .assert()
