@@ -20,7 +20,7 @@ use std::fmt::Display;
 use std::io::{self, Write};
 use std::path::Path;
 
-use wal::{Op, RecoveryMode, RecoveryReport, SyncPolicy, Wal, WalOptions};
+use wal::{CutTail, LogFormat, Op, RecoveryMode, RecoveryReport, SyncPolicy, Wal, WalOptions};
 
 use crate::exit::Exit;
 use crate::text::count;
@@ -45,7 +45,7 @@ pub fn open_writer(path: &Path, sync: SyncPolicy) -> anyhow::Result<Wal> {
         );
         explain_refusal(err, path, &advice)
     })?;
-    if let Some(note) = cut_note(&report) {
+    if let Some(note) = cut_note(&report, wal.format()) {
         eprintln!("{}: {note}", path.display());
     }
     Ok(wal)
@@ -60,9 +60,9 @@ pub fn append_one(path: &Path, op: Op, key: &[u8], value: &[u8]) -> anyhow::Resu
     Ok(Exit::Success)
 }
 
-/// What recovery cut off a log, if it cut anything: the line the writers
-/// print on stderr and `repair` on stdout.
-pub fn cut_note(report: &RecoveryReport) -> Option<String> {
+/// What recovery cut off a log in `format`, if it cut anything: the line
+/// the writers print on stderr and `repair` on stdout.
+pub fn cut_note(report: &RecoveryReport, format: LogFormat) -> Option<String> {
     let (damage, cut) = (report.damage.as_ref()?, report.cut.as_ref()?);
     let what = if damage.is_torn_tail() {
         "torn tail".to_string()
@@ -75,6 +75,12 @@ pub fn cut_note(report: &RecoveryReport) -> Option<String> {
         cut.bytes,
         cut.saved_to.display()
     );
+    if let Some(zeros) = zeros_not_saved(cut, format) {
+        note.push_str(&format!(
+            " without the {} at its end (preallocated space)",
+            count(zeros, "zero byte")
+        ));
+    }
     if damage.records_after > 0 {
         note.push_str(&format!(
             "; the saved bytes hold {}",
@@ -89,6 +95,20 @@ pub fn cut_note(report: &RecoveryReport) -> Option<String> {
         _ => note.push_str(&format!("; kept {kept}, last LSN {}", report.last_lsn)),
     }
     Some(note)
+}
+
+/// How many zero bytes at the end of a cut the saved tail leaves out: a
+/// version-2 tail is saved up to its last non-zero byte (after a copy of
+/// the log's header), not with the preallocated zeros after it. `None`
+/// when it holds every byte cut, or its length cannot be read.
+fn zeros_not_saved(cut: &CutTail, format: LogFormat) -> Option<u64> {
+    let header_copy = match format {
+        LogFormat::V1 => 0,
+        LogFormat::V2 { .. } => format.header_len() as u64,
+    };
+    let saved = std::fs::metadata(&cut.saved_to).ok()?.len();
+    let zeros = (cut.bytes + header_copy).checked_sub(saved)?;
+    (zeros > 0).then_some(zeros)
 }
 
 /// A recovery mode's refusal, with `advice` on what to do about it; any

@@ -98,9 +98,14 @@ fn a_put_torn_inside_the_preallocated_zeros_is_a_torn_tail() {
         .assert()
         .success()
         .stdout("4\n")
-        .stderr(predicate::str::contains(format!(
-            "cut torn tail at offset {fourth} ({to_end} bytes)"
-        )));
+        .stderr(format!(
+            "{}: cut torn tail at offset {fourth} ({to_end} bytes), saved to {} \
+             without the {} zero bytes at its end (preallocated space); \
+             kept 3 records, last LSN 3\n",
+            scratch.shown(),
+            scratch.broken_file(fourth).display(),
+            zeros + 4,
+        ));
     // The saved tail: the log's header, then the record's bytes up to its
     // last non-zero one (the zeros are not kept).
     let saved = fs::read(scratch.broken_file(fourth)).unwrap();
@@ -112,6 +117,7 @@ fn a_put_torn_inside_the_preallocated_zeros_is_a_torn_tail() {
         ]
         .concat()
     );
+    assert_eq!(saved.len() as u64 - 24 + zeros + 4, to_end);
 }
 
 /// `--bytes` lays out the 24 bytes of a version-2 header, the log's
