@@ -17,7 +17,8 @@ pub mod serve;
 pub mod verify;
 
 use std::fmt::Display;
-use std::io::{self, Write};
+use std::fs::File;
+use std::io::{self, Read, Write};
 use std::path::Path;
 
 use wal::{CutTail, LogFormat, Op, RecoveryMode, RecoveryReport, SyncPolicy, Wal, WalOptions};
@@ -98,16 +99,23 @@ pub fn cut_note(report: &RecoveryReport, format: LogFormat) -> Option<String> {
 }
 
 /// How many zero bytes at the end of a cut the saved tail leaves out: a
-/// version-2 tail is saved up to its last non-zero byte (after a copy of
-/// the log's header), not with the preallocated zeros after it. `None`
-/// when it holds every byte cut, or its length cannot be read.
+/// tail cut from a version-2 log is saved as a copy of the log's header
+/// and the cut bytes up to the last non-zero one, not with the
+/// preallocated zeros after it. `None` when it holds every byte cut, or
+/// it cannot be read.
 fn zeros_not_saved(cut: &CutTail, format: LogFormat) -> Option<u64> {
-    let header_copy = match format {
-        LogFormat::V1 => 0,
-        LogFormat::V2 { .. } => format.header_len() as u64,
-    };
-    let saved = std::fs::metadata(&cut.saved_to).ok()?.len();
-    let zeros = (cut.bytes + header_copy).checked_sub(saved)?;
+    let mut saved = File::open(&cut.saved_to).ok()?;
+    let saved_len = saved.metadata().ok()?.len();
+    // A header torn or damaged at creation (a cut at 0) has no copy: the
+    // cut is the header.
+    let header = wal::file_header(format);
+    let mut head = vec![0; header.len()];
+    let header_copy = format != LogFormat::V1
+        && cut.offset > 0
+        && saved.read_exact(&mut head).is_ok()
+        && head == header;
+    let kept = saved_len - if header_copy { header.len() as u64 } else { 0 };
+    let zeros = cut.bytes.checked_sub(kept)?;
     (zeros > 0).then_some(zeros)
 }
 
