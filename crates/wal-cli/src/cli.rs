@@ -72,14 +72,18 @@ pub enum Command {
     ///
     /// Streams FILE read-only: one row per readable record (offset, LSN, op,
     /// key, value length and a preview of the value, non-printable bytes
-    /// escaped), then the verdict. With --json, one JSON document:
-    /// {"records":[{"offset","lsn","op","key","value"}],"tail":{"state",
-    /// "offset","bytes","reason","records_after"}} with full keys and values
-    /// ("key_hex"/"value_hex" added when the bytes are not UTF-8; a delete's
-    /// value is null). With --bytes, every record's bytes in hex under the
-    /// names of its fields, and a damaged or partial record's bytes with
-    /// the fields they cover and what is missing. A saved tail
-    /// (FILE.broken-OFFSET) is read too: its records, then its damage.
+    /// escaped), then the verdict, after a `preallocated: ...` line when
+    /// zeros a synced writer preallocated follow the log's end. With
+    /// --json, one JSON document: {"records":[{"offset","lsn","op","key",
+    /// "value"}],"tail":{"state","offset","bytes","preallocated","reason",
+    /// "records_after"}} with full keys and values ("key_hex"/"value_hex"
+    /// added when the bytes are not UTF-8; a delete's value is null). With
+    /// --bytes, the file header's fields (24 bytes in format version 2,
+    /// with the log id every record's checksum covers; 16 in version 1),
+    /// every record's bytes in hex under the names of its fields, and a
+    /// damaged or partial record's bytes with the fields they cover and
+    /// what is missing. A saved tail (FILE.broken-OFFSET) is read too: its
+    /// records, then its damage.
     #[command(after_help = dump::EXAMPLES)]
     Dump(DumpArgs),
 
@@ -88,7 +92,9 @@ pub enum Command {
     /// Reads FILE read-only to its end and reports whether it is clean, ends
     /// in damage that cutting would lose nothing by (a torn last write), or
     /// holds damage with readable records behind it (mid-log corruption).
-    /// The exit code carries the verdict, for scripts.
+    /// A clean log followed by the zeros a synced writer preallocated says
+    /// where the log ends and how many zeros follow. The exit code carries
+    /// the verdict, for scripts.
     #[command(after_help = verify::EXAMPLES)]
     Verify(VerifyArgs),
 

@@ -4,8 +4,9 @@
 //! memory stays bounded whatever the size of the file:
 //!
 //! ```json
-//! {"records":[{"offset":16,"lsn":1,"op":"put","key":"a","value":"1"}, ...],
-//!  "tail":{"state":"clean","offset":64,"bytes":0,"reason":null,"records_after":0}}
+//! {"records":[{"offset":24,"lsn":1,"op":"put","key":"a","value":"1"}, ...],
+//!  "tail":{"state":"clean","offset":70,"bytes":0,"preallocated":65466,
+//!          "reason":null,"records_after":0}}
 //! ```
 //!
 //! Keys and values are bytes. `key` and `value` hold them as text (invalid
@@ -67,7 +68,8 @@ pub struct JsonTail {
     pub records_after: u64,
 }
 
-/// `clean`: the file ends after its last record. `torn`: an unfinished last
+/// `clean`: the file ends after its last record (or after it come only the
+/// zeros a synced writer preallocated). `torn`: an unfinished last
 /// write with nothing readable behind it. `corrupt`: any other damage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

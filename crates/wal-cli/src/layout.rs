@@ -180,11 +180,19 @@ pub fn damaged_table(offset: u64, bytes: &[u8], why: &str, format: LogFormat) ->
     };
     let shown = claimed.map_or(bytes.len(), |len| len.min(bytes.len()));
     lay_out(&mut out, offset, &bytes[..shown], format);
-    if bytes.len() > shown {
+    let rest = &bytes[shown..];
+    if !rest.is_empty() {
+        // All zeros, after a record torn in preallocated space, are the
+        // space the writer had not reached yet.
+        let what = if rest.iter().all(|&b| b == 0) {
+            "zero"
+        } else {
+            "more"
+        };
         let _ = writeln!(
             out,
-            "  then {} more bytes up to the next readable record or the end",
-            bytes.len() - shown
+            "  then {} {what} bytes up to the next readable record or the end",
+            rest.len()
         );
     }
     out

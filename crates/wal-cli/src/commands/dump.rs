@@ -39,9 +39,12 @@ after it`. dump exits 0 whenever it could read the file, whatever the
 verdict; `wal verify` turns the verdict into an exit code.
 
 A saved tail (FILE.broken-OFFSET, what a writer or `wal repair` cut off a
-log) has no header: dump reads it from its first byte, listing its readable
-records and its damaged stretches in order, at the offsets they had in the
-log.
+log) is read as such: its readable records and its damaged stretches in
+order, at the offsets they had in the log. One cut from a version-2 log
+starts with a copy of the log's 24-byte header (its log id checks the
+records' checksums), which --bytes shows first; one cut from a version-1
+log holds the cut bytes alone. A file named like a saved tail whose
+records read as a log's from its header on is dumped as a log.
 
 Examples:
   wal dump shop.wal
@@ -52,8 +55,7 @@ Examples:
 pub fn run(args: &DumpArgs) -> anyhow::Result<Exit> {
     if wal::saved_tail_origin(&args.file).is_some() {
         let tail = SavedTail::open(&args.file)?;
-        // A log that happens to be named like a saved tail is a log.
-        if !tail.bytes.starts_with(&wal::MAGIC) {
+        if !is_a_log(&tail)? {
             return saved_tail::run(&tail, args);
         }
     }
@@ -83,6 +85,24 @@ pub fn run(args: &DumpArgs) -> anyhow::Result<Exit> {
     let summary = reader.finish()?;
     format.finish(&summary).map_err(stdout_error)?;
     Ok(Exit::Success)
+}
+
+/// Whether a file named like a saved tail is a log after all (a log can be
+/// given any name). One cut from a version-1 log starts with the damage, so
+/// a version-1 log is told apart by its header. One cut from a version-2
+/// log starts with a copy of the log's header, as a log does: it is a log
+/// when its records are readable from that header on (a saved tail starts
+/// with the damage that was cut, so read as a log it is damaged at once).
+fn is_a_log(tail: &SavedTail) -> anyhow::Result<bool> {
+    if tail.format == wal::LogFormat::V1 {
+        return Ok(tail.bytes.starts_with(&wal::MAGIC));
+    }
+    let mut reader = WalReader::open(&tail.path)?;
+    if reader.next_entry()?.is_some() {
+        return Ok(true);
+    }
+    let damage = reader.finish()?.damage;
+    Ok(damage.is_none_or(|damage| damage.offset != tail.format.header_len() as u64))
 }
 
 type Stdout = BufWriter<io::StdoutLock<'static>>;
@@ -211,11 +231,18 @@ fn dump_bytes(path: &Path) -> anyhow::Result<Exit> {
             if let (0, Some(format)) = (entries, format) {
                 write!(out, "{}", header_table(&head, format)).map_err(stdout_error)?;
             }
-            // The damaged record as far as its header claims (the caps bound
-            // that), or the header's worth when it cannot be believed.
+            // The damaged bytes up to the first readable record behind them
+            // (or the end), as far as a record can run (the caps bound
+            // that): the layout shows the damaged record as far as its
+            // header claims, or the header's worth when it cannot be
+            // believed, and counts the rest.
             let most = (wal::RECORD_HEADER_LEN as u64 + u64::from(wal::MAX_KEY_LEN))
                 + u64::from(wal::MAX_VALUE_LEN);
-            let bytes = read_at(&mut file, damage.offset, damage.bytes_to_end.min(most))
+            let damaged = damage
+                .first_readable_after
+                .filter(|&readable| readable > damage.offset)
+                .map_or(damage.bytes_to_end, |readable| readable - damage.offset);
+            let bytes = read_at(&mut file, damage.offset, damaged.min(most))
                 .with_context(|| path.display().to_string())?;
             let mut why = damage.reason();
             if damage.is_torn_tail() {
@@ -248,7 +275,7 @@ mod saved_tail {
 
     use wal::{SavedTail, TailPiece};
 
-    use super::{DumpArgs, Table, damaged_table, record_table, stdout_error};
+    use super::{DumpArgs, Table, damaged_table, header_table, record_table, stdout_error};
     use crate::exit::Exit;
     use crate::text::count;
 
@@ -259,14 +286,26 @@ mod saved_tail {
             tail.path.display()
         );
         let mut out = io::BufWriter::new(io::stdout().lock());
+        let header_copy = match tail.format {
+            wal::LogFormat::V1 => String::new(),
+            format => format!(
+                " after a copy of the log's {}-byte header",
+                format.header_len()
+            ),
+        };
         writeln!(
             out,
-            "saved tail: the bytes cut off a log at offset {} ({} bytes), \
+            "saved tail: the bytes cut off a log at offset {} ({} bytes){header_copy}, \
              shown at the offsets they had in the log",
             tail.origin,
             tail.bytes.len()
         )
         .map_err(stdout_error)?;
+        if args.bytes && tail.format != wal::LogFormat::V1 {
+            // The copy is the log's header byte for byte, at offset 0.
+            let header = wal::file_header(tail.format);
+            write!(out, "{}", header_table(&header, tail.format)).map_err(stdout_error)?;
+        }
         let mut table = (!args.bytes)
             .then(|| Table::begin(out))
             .transpose()

@@ -17,10 +17,11 @@ pub mod serve;
 pub mod verify;
 
 use std::fmt::Display;
-use std::io::{self, Write};
+use std::fs::File;
+use std::io::{self, Read, Write};
 use std::path::Path;
 
-use wal::{Op, RecoveryMode, RecoveryReport, SyncPolicy, Wal, WalOptions};
+use wal::{CutTail, LogFormat, Op, RecoveryMode, RecoveryReport, SyncPolicy, Wal, WalOptions};
 
 use crate::exit::Exit;
 use crate::text::count;
@@ -45,7 +46,7 @@ pub fn open_writer(path: &Path, sync: SyncPolicy) -> anyhow::Result<Wal> {
         );
         explain_refusal(err, path, &advice)
     })?;
-    if let Some(note) = cut_note(&report) {
+    if let Some(note) = cut_note(&report, wal.format()) {
         eprintln!("{}: {note}", path.display());
     }
     Ok(wal)
@@ -60,9 +61,9 @@ pub fn append_one(path: &Path, op: Op, key: &[u8], value: &[u8]) -> anyhow::Resu
     Ok(Exit::Success)
 }
 
-/// What recovery cut off a log, if it cut anything: the line the writers
-/// print on stderr and `repair` on stdout.
-pub fn cut_note(report: &RecoveryReport) -> Option<String> {
+/// What recovery cut off a log in `format`, if it cut anything: the line
+/// the writers print on stderr and `repair` on stdout.
+pub fn cut_note(report: &RecoveryReport, format: LogFormat) -> Option<String> {
     let (damage, cut) = (report.damage.as_ref()?, report.cut.as_ref()?);
     let what = if damage.is_torn_tail() {
         "torn tail".to_string()
@@ -75,6 +76,12 @@ pub fn cut_note(report: &RecoveryReport) -> Option<String> {
         cut.bytes,
         cut.saved_to.display()
     );
+    if let Some(zeros) = zeros_not_saved(cut, format) {
+        note.push_str(&format!(
+            " without the {} at its end (preallocated space)",
+            count(zeros, "zero byte")
+        ));
+    }
     if damage.records_after > 0 {
         note.push_str(&format!(
             "; the saved bytes hold {}",
@@ -89,6 +96,27 @@ pub fn cut_note(report: &RecoveryReport) -> Option<String> {
         _ => note.push_str(&format!("; kept {kept}, last LSN {}", report.last_lsn)),
     }
     Some(note)
+}
+
+/// How many zero bytes at the end of a cut the saved tail leaves out: a
+/// tail cut from a version-2 log is saved as a copy of the log's header
+/// and the cut bytes up to the last non-zero one, not with the
+/// preallocated zeros after it. `None` when it holds every byte cut, or
+/// it cannot be read.
+fn zeros_not_saved(cut: &CutTail, format: LogFormat) -> Option<u64> {
+    let mut saved = File::open(&cut.saved_to).ok()?;
+    let saved_len = saved.metadata().ok()?.len();
+    // A header torn or damaged at creation (a cut at 0) has no copy: the
+    // cut is the header.
+    let header = wal::file_header(format);
+    let mut head = vec![0; header.len()];
+    let header_copy = format != LogFormat::V1
+        && cut.offset > 0
+        && saved.read_exact(&mut head).is_ok()
+        && head == header;
+    let kept = saved_len - if header_copy { header.len() as u64 } else { 0 };
+    let zeros = cut.bytes.checked_sub(kept)?;
+    (zeros > 0).then_some(zeros)
 }
 
 /// A recovery mode's refusal, with `advice` on what to do about it; any

@@ -55,7 +55,7 @@ pub fn run(args: &RepairArgs) -> anyhow::Result<Exit> {
         sync: SyncPolicy::Always,
         mode,
     };
-    let (_wal, report) = wal::open(path, options, |_| {}).map_err(|err| {
+    let (wal, report) = wal::open(path, options, |_| {}).map_err(|err| {
         let advice = format!(
             "refusing to cut them off (the file is untouched); \
              `wal repair --force {}` keeps the {} before the damage \
@@ -65,7 +65,8 @@ pub fn run(args: &RepairArgs) -> anyhow::Result<Exit> {
         );
         explain_refusal(err, path, &advice)
     })?;
-    let line = cut_note(&report).unwrap_or_else(|| "clean, nothing to repair".to_string());
+    let line =
+        cut_note(&report, wal.format()).unwrap_or_else(|| "clean, nothing to repair".to_string());
     print_line(format_args!("{}: {line}", path.display()))?;
     Ok(Exit::Success)
 }

@@ -24,7 +24,12 @@ Exit codes:
 
 Examples:
   wal verify shop.wal            shop.wal: clean, 3 records, last LSN 3
-  wal verify shop.wal || wal repair shop.wal";
+  wal verify shop.wal || wal repair shop.wal
+
+A log written by synced appends (`wal put`, `wal load --sync always`) is
+followed by zeros preallocated for the next records; they are no damage:
+  shop.wal: clean, 4 records, last LSN 4; the log ends at offset 146,
+  65390 zero bytes preallocated after it";
 
 pub fn run(args: &VerifyArgs) -> anyhow::Result<Exit> {
     let summary = WalReader::open(&args.file)?.finish()?;

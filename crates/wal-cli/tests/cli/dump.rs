@@ -8,11 +8,11 @@ use crate::support::{Scratch, damage_of, wal};
 const HEADER: &str = "    OFFSET       LSN  OP      KEY                       VALUE_LEN  VALUE\n";
 
 /// Rows of the first three records of `FOUR_PUTS` (offsets from the format:
-/// a 16-byte file header, then 21 bytes + key + value per record).
+/// a 24-byte file header, then 21 bytes + key + value per record).
 const FIRST_THREE_ROWS: &str =
-    "        16         1  put     \"apple\"                           3  \"red\"
-        45         2  put     \"banana\"                          6  \"yellow\"
-        78         3  put     \"cherry\"                          8  \"dark red\"
+    "        24         1  put     \"apple\"                           3  \"red\"
+        53         2  put     \"banana\"                          6  \"yellow\"
+        86         3  put     \"cherry\"                          8  \"dark red\"
 ";
 
 fn dump_table(scratch: &Scratch) -> String {
@@ -34,9 +34,9 @@ fn json_record(offset: u64, lsn: u64, key: &str, value: &str) -> Value {
 
 fn first_three_json() -> Vec<Value> {
     vec![
-        json_record(16, 1, "apple", "red"),
-        json_record(45, 2, "banana", "yellow"),
-        json_record(78, 3, "cherry", "dark red"),
+        json_record(24, 1, "apple", "red"),
+        json_record(53, 2, "banana", "yellow"),
+        json_record(86, 3, "cherry", "dark red"),
     ]
 }
 
@@ -44,7 +44,7 @@ fn first_three_json() -> Vec<Value> {
 fn table_of_a_clean_log() {
     let scratch = Scratch::with_puts(&crate::support::FOUR_PUTS);
     let expected = format!(
-        "{HEADER}{FIRST_THREE_ROWS}       113         4  put     \"damson\"                          6  \"purple\"\nclean\n"
+        "{HEADER}{FIRST_THREE_ROWS}       121         4  put     \"damson\"                          6  \"purple\"\nclean\n"
     );
     assert_eq!(dump_table(&scratch), expected);
 }
@@ -57,7 +57,7 @@ fn table_previews_long_values_and_escapes_unprintable_bytes() {
     drop(store);
     let table = dump_table(&scratch);
     let rows: Vec<&str> = table.lines().collect();
-    assert_eq!(rows.len(), 5, "{table}");
+    assert_eq!(rows.len(), 6, "{table}");
     assert!(
         rows[1].ends_with(&format!("  100  \"{}\"…", "x".repeat(40))),
         "{}",
@@ -66,14 +66,21 @@ fn table_previews_long_values_and_escapes_unprintable_bytes() {
     assert!(rows[2].ends_with(r#"  4  "a\tb\u{1}""#), "{}", rows[2]);
     assert!(rows[3].contains("delete  \"long\""), "{}", rows[3]);
     assert!(rows[3].ends_with("  -  -"), "{}", rows[3]);
-    assert_eq!(rows[4], "clean");
+    // The synced delete grew the file by a preallocation step; the log ends
+    // after its 25 bytes (24 + 125 + 28 + 25).
+    let zeros = scratch.bytes().len() - 202;
+    assert_eq!(
+        rows[4],
+        format!("preallocated: {zeros} zero bytes from offset 202 to the end of the file")
+    );
+    assert_eq!(rows[5], "clean");
 }
 
 #[test]
 fn table_of_a_torn_log_ends_with_the_torn_tail() {
     let scratch = Scratch::torn(5);
     // The fourth record is 33 bytes; 28 of them made it.
-    let expected = format!("{HEADER}{FIRST_THREE_ROWS}torn tail at offset 113 (28 bytes)\n");
+    let expected = format!("{HEADER}{FIRST_THREE_ROWS}torn tail at offset 121 (28 bytes)\n");
     assert_eq!(dump_table(&scratch), expected);
 }
 
@@ -86,7 +93,7 @@ fn table_of_a_corrupt_log_names_the_damage_and_what_follows_it() {
     assert_eq!(
         table,
         format!(
-            "{HEADER}{first_row}\ncorrupt at offset 45 ({}); 2 readable records after it\n",
+            "{HEADER}{first_row}\ncorrupt at offset 53 ({}); 2 readable records after it\n",
             damage.reason()
         )
     );
@@ -97,12 +104,15 @@ fn table_of_a_corrupt_log_names_the_damage_and_what_follows_it() {
 fn json_of_a_clean_log() {
     let scratch = Scratch::with_puts(&crate::support::FOUR_PUTS);
     let mut records = first_three_json();
-    records.push(json_record(113, 4, "damson", "purple"));
+    records.push(json_record(121, 4, "damson", "purple"));
     assert_eq!(
         dump_json(&scratch),
         json!({
             "records": records,
-            "tail": {"state": "clean", "offset": 146, "bytes": 0, "reason": null, "records_after": 0}
+            "tail": {
+                "state": "clean", "offset": 154, "bytes": 0, "preallocated": 0,
+                "reason": null, "records_after": 0
+            }
         })
     );
 }
@@ -115,7 +125,7 @@ fn json_of_a_torn_log() {
         json!({
             "records": first_three_json(),
             "tail": {
-                "state": "torn", "offset": 113, "bytes": 28,
+                "state": "torn", "offset": 121, "bytes": 28, "preallocated": 0,
                 "reason": damage_of(&scratch.path).reason(), "records_after": 0
             }
         })
@@ -129,9 +139,9 @@ fn json_of_a_corrupt_log() {
     assert_eq!(
         dump_json(&scratch),
         json!({
-            "records": [json_record(16, 1, "apple", "red")],
+            "records": [json_record(24, 1, "apple", "red")],
             "tail": {
-                "state": "corrupt", "offset": 45, "bytes": 146 - 45,
+                "state": "corrupt", "offset": 53, "bytes": 154 - 53, "preallocated": 0,
                 "reason": damage.reason(), "records_after": 2
             }
         })
@@ -150,10 +160,10 @@ fn json_keeps_every_byte_and_marks_deletes() {
     assert_eq!(
         records,
         json!([
-            {"offset": 16, "lsn": 1, "op": "put", "key": "k\u{fffd}", "key_hex": "6bff",
+            {"offset": 24, "lsn": 1, "op": "put", "key": "k\u{fffd}", "key_hex": "6bff",
              "value": "\u{0}v\u{fffd}", "value_hex": "0076fe"},
-            {"offset": 16 + 21 + 5, "lsn": 2, "op": "put", "key": "text", "value": ""},
-            {"offset": 16 + 21 + 5 + 21 + 4, "lsn": 3, "op": "delete", "key": "text", "value": null},
+            {"offset": 24 + 21 + 5, "lsn": 2, "op": "put", "key": "text", "value": ""},
+            {"offset": 24 + 21 + 5 + 21 + 4, "lsn": 3, "op": "delete", "key": "text", "value": null},
         ])
     );
 }
@@ -164,7 +174,10 @@ fn json_of_an_empty_file_is_a_clean_empty_log() {
     std::fs::write(&scratch.path, b"").unwrap();
     assert_eq!(
         dump_json(&scratch),
-        json!({"records": [], "tail": {"state": "clean", "offset": 0, "bytes": 0, "reason": null, "records_after": 0}})
+        json!({"records": [], "tail": {
+            "state": "clean", "offset": 0, "bytes": 0, "preallocated": 0,
+            "reason": null, "records_after": 0
+        }})
     );
 }
 

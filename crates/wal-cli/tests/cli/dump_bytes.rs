@@ -2,7 +2,7 @@
 //! bytes of every record under the names of its fields, and what a cut
 //! removed, read back.
 
-use crate::support::{FOUR_PUTS, Scratch, wal};
+use crate::support::{FOUR_PUTS, Scratch, hex, wal};
 
 fn stdout_of(scratch: &Scratch, args: &[&str]) -> String {
     let output = scratch.wal("dump", args).output().unwrap();
@@ -23,24 +23,30 @@ fn bytes_lays_out_whole_records_and_what_a_partial_one_holds() {
 
     let shown = stdout_of(&scratch, &["--bytes"]);
     let lines: Vec<&str> = shown.lines().collect();
-    assert_eq!(lines[0], "file header at offset 0 (16 bytes)");
+    assert_eq!(
+        lines[0],
+        "file header at offset 0 (24 bytes, format version 2)"
+    );
     assert!(lines[1].starts_with("           0  magic       4b 56 57 41 4c 0d 0a 1a"));
-    assert_eq!(lines[5], "record at offset 16 (LSN 1, 29 bytes)");
+    assert_eq!(lines[6], "record at offset 24 (LSN 1, 29 bytes)");
+    // The first record's checksum covers the log's identity, then its bytes.
+    let first = &bytes[24..53];
+    let crc = format!("{:#010x}", scratch.format().record_crc(&first[4..]));
     let expected_rows = [
-        ("16", "CRC", None),
-        ("20", "LSN", Some(("01 00 00 00 00 00 00 00", "1"))),
-        ("28", "op", Some(("01", "put"))),
-        ("29", "key len", Some(("05 00 00 00", "5"))),
-        ("33", "value len", Some(("03 00 00 00", "3"))),
-        ("37", "key", Some(("61 70 70 6c 65", "\"apple\""))),
-        ("42", "value", Some(("72 65 64", "\"red\""))),
+        ("24", "CRC", Some((hex(&first[..4]), crc.as_str()))),
+        ("28", "LSN", Some(("01 00 00 00 00 00 00 00".into(), "1"))),
+        ("36", "op", Some(("01".into(), "put"))),
+        ("37", "key len", Some(("05 00 00 00".into(), "5"))),
+        ("41", "value len", Some(("03 00 00 00".into(), "3"))),
+        ("45", "key", Some(("61 70 70 6c 65".into(), "\"apple\""))),
+        ("50", "value", Some(("72 65 64".into(), "\"red\""))),
     ];
-    for (line, (offset, name, hex_and_meaning)) in lines[6..13].iter().zip(expected_rows) {
+    for (line, (offset, name, hex_and_meaning)) in lines[7..14].iter().zip(expected_rows) {
         let columns: Vec<&str> = line.split("  ").filter(|c| !c.is_empty()).collect();
         assert_eq!(columns[0].trim(), offset, "{line}");
         assert_eq!(columns[1].trim(), name, "{line}");
         if let Some((hex, meaning)) = hex_and_meaning {
-            assert_eq!(columns[2].trim(), hex, "{line}");
+            assert_eq!(columns[2].trim(), hex.as_str(), "{line}");
             assert_eq!(columns.last().unwrap().trim(), meaning, "{line}");
         }
     }
@@ -74,6 +80,32 @@ fn bytes_lays_out_whole_records_and_what_a_partial_one_holds() {
     assert_eq!(lines.len(), partial + 10, "{shown}");
 }
 
+/// Damage with readable records behind it: `--bytes` lays out the damaged
+/// record and stops where the next readable record starts, not at the end
+/// of the file.
+#[test]
+fn bytes_of_mid_log_damage_ends_at_the_next_readable_record() {
+    let scratch = Scratch::corrupt_mid_log();
+    let damage = crate::support::damage_of(&scratch.path);
+    let shown = stdout_of(&scratch, &["--bytes"]);
+    let lines: Vec<&str> = shown.lines().collect();
+    let damaged = lines
+        .iter()
+        .position(|l| l.starts_with("damaged record at offset"))
+        .expect("the damaged record is laid out");
+    assert_eq!(
+        lines[damaged],
+        format!(
+            "damaged record at offset 53 (33 bytes; {})",
+            damage.reason()
+        )
+    );
+    assert!(lines[damaged + 1].contains("(the bytes give 0x"), "{shown}");
+    // Its seven fields, then the verdict: no bytes counted past it.
+    assert_eq!(lines.len(), damaged + 9, "{shown}");
+    assert_eq!(lines[damaged + 8], damage.to_string());
+}
+
 /// What a writer cut off is a file `dump` reads: its records, then its
 /// damage, at the offsets they had in the log.
 #[test]
@@ -97,10 +129,10 @@ fn a_saved_tail_is_dumped_with_its_records_and_its_damage() {
     );
     assert!(lines[2].contains("checksum mismatch"), "{shown}");
     // The two records behind the damage, at their offsets in the log.
-    // (Offsets from the format: 16-byte header, 21 bytes + key + value.)
+    // (Offsets from the format: 24-byte header, 21 bytes + key + value.)
     for (line, (offset, key)) in lines[3..5]
         .iter()
-        .zip([("78", "cherry"), ("113", "damson")])
+        .zip([("86", "cherry"), ("121", "damson")])
     {
         assert!(line.trim_start().starts_with(offset), "{shown}");
         assert!(line.contains(key), "{shown}");
@@ -145,20 +177,26 @@ fn bytes_shows_a_batch_frame_and_its_records() {
     let shown = stdout_of(&scratch, &["--bytes"]);
     let lines: Vec<&str> = shown.lines().collect();
     assert_eq!(
-        lines[5],
-        "batch at offset 16 (LSN 1 on, 2 records in 72 bytes; one checksum for all)"
+        lines[6],
+        "batch at offset 24 (LSN 1 on, 2 records in 72 bytes; one checksum for all)"
     );
-    assert!(lines[8].ends_with("  batch"), "{shown}");
+    assert!(lines[9].ends_with("  batch"), "{shown}");
     assert!(
-        lines[9].starts_with("          29  records     02 00 00 00"),
+        lines[10].starts_with("          37  records     02 00 00 00"),
         "{shown}"
     );
-    assert_eq!(lines[11], "record at offset 37 (LSN 1, 36 bytes)");
+    assert_eq!(lines[12], "record at offset 45 (LSN 1, 36 bytes)");
     assert!(
-        lines[12].starts_with("          37  CRC         00 00 00 00"),
+        lines[13].starts_with("          45  CRC         00 00 00 00"),
         "{shown}"
     );
-    assert!(lines[12].ends_with("0: in a batch, whose checksum covers it"));
-    assert_eq!(lines[19], "record at offset 73 (LSN 2, 36 bytes)");
+    assert!(lines[13].ends_with("0: in a batch, whose checksum covers it"));
+    assert_eq!(lines[20], "record at offset 81 (LSN 2, 36 bytes)");
+    // `load --sync batch:N` syncs, so the file was preallocated.
+    let zeros = scratch.bytes().len() - 117;
+    assert_eq!(
+        lines[lines.len() - 2],
+        format!("preallocated: {zeros} zero bytes from offset 117 to the end of the file")
+    );
     assert_eq!(*lines.last().unwrap(), "clean");
 }

@@ -84,19 +84,27 @@ fn load_continues_after_a_torn_tail_with_keys_matching_lsns() {
         .wal("load", &["--records", "4", "--value-size", "9"])
         .assert()
         .success();
-    let len = std::fs::metadata(&scratch.path).unwrap().len();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&scratch.path)
+    // A synced load writes its records into preallocated zeros: a crash
+    // during the last write leaves that record's last bytes still zero,
+    // and the preallocated zeros after it.
+    let log_end = wal::WalReader::open(&scratch.path)
         .unwrap()
-        .set_len(len - 3)
-        .unwrap();
+        .finish()
+        .unwrap()
+        .valid_len as usize;
+    let mut bytes = scratch.bytes();
+    assert!(bytes.len() > log_end, "the log is preallocated");
+    bytes[log_end - 3..log_end].fill(0);
+    std::fs::write(&scratch.path, &bytes).unwrap();
+    let fourth = scratch.entries()[2].offset + scratch.entries()[2].len;
     scratch
         .wal("load", &["--records", "2", "--value-size", "9", "--acks"])
         .assert()
         .success()
         .stdout(acks(4, 5))
-        .stderr(predicate::str::contains("cut torn tail at offset"));
+        .stderr(predicate::str::contains(format!(
+            "cut torn tail at offset {fourth}"
+        )));
     assert_generated(&scratch, &[(1, 9)]);
     assert_eq!(scratch.entries().len(), 5);
 }
@@ -127,12 +135,14 @@ fn bad_sync_and_value_size_are_usage_errors() {
 #[test]
 fn a_load_stopped_by_a_full_disk_leaves_exactly_the_acknowledged_records() {
     let scratch = Scratch::new();
-    // `ulimit -f 64` is 32 KiB in dash and 64 KiB in bash; SIGXFSZ
+    // `ulimit -f 1024` is 512 KiB in dash and 1 MiB in bash; SIGXFSZ
     // ignored, the write past it fails with EFBIG (ENOSPC's twin here).
+    // Room for several of the log's preallocation steps (64 KiB, then
+    // doubling), so batches are acknowledged before the write that fails.
     let output = std::process::Command::new("sh")
         .args([
             "-c",
-            "trap '' XFSZ; ulimit -f 64; \
+            "trap '' XFSZ; ulimit -f 1024; \
              exec \"$0\" load \"$1\" --records 100000 --sync batch:100 --acks",
         ])
         .arg(assert_cmd::cargo::cargo_bin!("wal"))

@@ -8,6 +8,7 @@ mod create_race;
 mod dump;
 mod dump_bytes;
 mod errors;
+mod formats;
 mod help;
 mod load;
 mod put_get_delete;

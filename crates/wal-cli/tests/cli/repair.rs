@@ -32,12 +32,17 @@ fn torn_tail_is_cut_and_saved_beside_the_log() {
         .assert()
         .success()
         .stdout(format!(
-            "{}: cut torn tail at offset 113 (28 bytes), saved to {}; kept 3 records, last LSN 3\n",
+            "{}: cut torn tail at offset 121 (28 bytes), saved to {}; kept 3 records, last LSN 3\n",
             scratch.shown(),
-            scratch.broken_file(113).display()
+            scratch.broken_file(121).display()
         ));
-    assert_eq!(scratch.bytes(), before[..113]);
-    assert_eq!(fs::read(scratch.broken_file(113)).unwrap(), before[113..]);
+    assert_eq!(scratch.bytes(), before[..121]);
+    // The saved tail starts with a copy of the log's header (its identity
+    // checks the records' checksums), then the cut bytes.
+    assert_eq!(
+        fs::read(scratch.broken_file(121)).unwrap(),
+        [&before[..24], &before[121..]].concat()
+    );
     scratch.wal("verify", &[]).assert().code(0);
     // A second repair finds nothing to do.
     scratch
@@ -57,7 +62,7 @@ fn readable_records_after_damage_are_refused_without_force() {
         .code(3)
         .stdout("")
         .stderr(
-            predicate::str::contains(format!("{}: corrupt at offset 45", scratch.shown()))
+            predicate::str::contains(format!("{}: corrupt at offset 53", scratch.shown()))
                 .and(predicate::str::contains("2 readable records after it"))
                 .and(predicate::str::contains("the file is untouched"))
                 .and(predicate::str::contains("--force")),
@@ -76,20 +81,20 @@ fn force_keeps_the_prefix_and_saves_the_rest_with_its_records() {
         .assert()
         .success()
         .stdout(format!(
-            "{}: cut damaged tail ({reason}) at offset 45 (101 bytes), saved to {}; \
+            "{}: cut damaged tail ({reason}) at offset 53 (101 bytes), saved to {}; \
              the saved bytes hold 2 readable records; kept 1 record; \
              LSNs continue after 4, the highest cut off\n",
             scratch.shown(),
-            scratch.broken_file(45).display()
+            scratch.broken_file(53).display()
         ));
     // The kept prefix, then a skip marker past the LSNs cut off.
     assert_eq!(
         scratch.bytes(),
-        [&before[..45], &wal::skip_marker(4, scratch.format())[..]].concat()
+        [&before[..53], &wal::skip_marker(4, scratch.format())[..]].concat()
     );
     assert_eq!(
-        fs::read(scratch.broken_file(45)).unwrap(),
-        [&wal::file_header(scratch.format())[..], &before[45..]].concat()
+        fs::read(scratch.broken_file(53)).unwrap(),
+        [&wal::file_header(scratch.format())[..], &before[53..]].concat()
     );
     scratch.wal("verify", &[]).assert().code(0);
     // Appends continue after the highest LSN cut off.
@@ -105,8 +110,10 @@ fn header_torn_during_creation_becomes_an_empty_log() {
         .wal("repair", &[])
         .assert()
         .success()
-        .stdout(predicate::str::contains(
-            "cut torn tail at offset 0 (5 bytes)",
+        .stdout(format!(
+            "{}: cut torn tail at offset 0 (5 bytes), saved to {}; kept 0 records, last LSN 0\n",
+            scratch.shown(),
+            scratch.broken_file(0).display()
         ));
     assert_eq!(scratch.bytes(), wal::file_header(scratch.format()));
     assert_eq!(fs::read(scratch.broken_file(0)).unwrap(), header[..5]);
@@ -115,7 +122,8 @@ fn header_torn_during_creation_becomes_an_empty_log() {
 #[test]
 fn a_second_cut_at_the_same_offset_does_not_overwrite_the_first() {
     let scratch = Scratch::torn(5);
-    let first_tail = scratch.bytes()[113..].to_vec();
+    let before = scratch.bytes();
+    let first_tail = [&before[..24], &before[121..]].concat();
     scratch.wal("repair", &[]).assert().success();
     // Tear the log again at the same place, with other bytes.
     let mut bytes = scratch.bytes();
@@ -126,7 +134,7 @@ fn a_second_cut_at_the_same_offset_does_not_overwrite_the_first() {
         .assert()
         .success()
         .stdout(predicate::str::contains("saved to"));
-    assert_eq!(fs::read(scratch.broken_file(113)).unwrap(), first_tail);
+    assert_eq!(fs::read(scratch.broken_file(121)).unwrap(), first_tail);
     assert_eq!(scratch.files().len(), 3, "{:?}", scratch.files());
 }
 

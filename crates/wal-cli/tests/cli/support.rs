@@ -133,3 +133,12 @@ pub fn damage_of(path: &Path) -> wal::Damage {
         .damage
         .expect("the log is damaged")
 }
+
+/// Space-separated lower-case hex, as `--bytes` shows a field.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}

@@ -29,7 +29,7 @@ fn empty_file_is_a_clean_empty_log() {
 fn torn_tail_exits_1() {
     let scratch = Scratch::torn(1);
     scratch.wal("verify", &[]).assert().code(1).stdout(format!(
-        "{}: torn tail at offset 113 (32 bytes); 3 records before it, last LSN 3\n",
+        "{}: torn tail at offset 121 (32 bytes); 3 records before it, last LSN 3\n",
         scratch.shown()
     ));
 }
@@ -61,7 +61,7 @@ fn damaged_last_record_with_nothing_behind_it_exits_1() {
         .assert()
         .code(1)
         .stdout(predicate::str::contains(
-            "corrupt at offset 113 (checksum mismatch",
+            "corrupt at offset 121 (checksum mismatch",
         ));
 }
 
@@ -73,7 +73,7 @@ fn damage_with_readable_records_after_it_exits_3() {
         .assert()
         .code(3)
         .stdout(format!(
-            "{}: corrupt at offset 45 ({}); 2 readable records after it; 1 record before it, last LSN 1\n",
+            "{}: corrupt at offset 53 ({}); 2 readable records after it; 1 record before it, last LSN 1\n",
             scratch.shown(),
             damage.reason()
         ));
