@@ -200,7 +200,10 @@ impl Damage {
         };
         if self.zero_filled {
             format!("{reason}, zero-filled")
-        } else if self.ends_in_zeros && self.is_tail_only() {
+        } else if self.ends_in_zeros
+            && self.is_tail_only()
+            && !matches!(self.kind, DamageKind::Incomplete { .. })
+        {
             format!("{reason}; its last bytes are still the zeros of preallocated space")
         } else {
             reason
