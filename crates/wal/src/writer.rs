@@ -62,6 +62,9 @@ struct State {
     /// successful fsync.
     written_end: u64,
     durable_end: u64,
+    /// Whether writes past the file's end preallocate (see
+    /// [`crate::log_file`]); turned off for good when zeros do not fit.
+    preallocate: bool,
     /// The file's length (preallocated zeros included); `None` when the
     /// file cannot tell its length: then it is neither preallocated nor,
     /// after a failure, cut back.
@@ -90,8 +93,6 @@ pub struct Wal<F: LogFile = File> {
     policy: SyncPolicy,
     format: LogFormat,
     crc: RecordCrc,
-    /// Whether writes past the file's end preallocate (see the module docs).
-    preallocate: bool,
     state: Mutex<State>,
     synced: Condvar,
 }
@@ -110,7 +111,6 @@ impl<F: LogFile> Wal<F> {
             policy,
             format: end.format,
             crc: end.format.crc(),
-            preallocate: matches!(end.format, LogFormat::V2 { .. }) && policy != SyncPolicy::Never,
             state: Mutex::new(State {
                 buffer: Vec::with_capacity(WRITE_THRESHOLD * 2),
                 sealed: 0,
@@ -119,6 +119,8 @@ impl<F: LogFile> Wal<F> {
                 written_end: end.offset,
                 durable_end: end.offset,
                 allocated,
+                preallocate: matches!(end.format, LogFormat::V2 { .. })
+                    && policy != SyncPolicy::Never,
                 syncing: false,
                 poisoned: None,
                 ends_in_partial: false,
@@ -363,12 +365,19 @@ impl<F: LogFile> Wal<F> {
         }
         if let Some(allocated) = state.allocated {
             let mut file_end = allocated.max(end);
-            if self.preallocate && end > allocated {
+            if state.preallocate && end > allocated {
                 // The fsync that makes these records durable covers the
                 // zeros and the file's new length too.
                 file_end = preallocation_end(end, allocated);
-                if let Err(err) = write_zeros(&self.file, end, file_end) {
-                    return Err(self.poison(state, "write", err));
+                if write_zeros(&self.file, end, file_end).is_err() {
+                    // No room for them (a full disk, a file-size limit):
+                    // zeros are no data, so take back what was written of
+                    // them and go on appending without preallocation.
+                    if let Err(err) = self.file.cut_back_to(end) {
+                        return Err(self.poison(state, "write", err));
+                    }
+                    state.preallocate = false;
+                    file_end = end;
                 }
             }
             state.allocated = Some(file_end);

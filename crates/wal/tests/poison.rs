@@ -229,11 +229,12 @@ fn a_failed_fsync_cuts_the_file_back_to_its_durable_length() {
     assert_eq!(file.bytes(), file.synced_bytes());
 }
 
-/// A preallocated (version-2) log whose zero-filling write fails is poisoned
-/// like any failed write, and cut back, zeros and all, to what the last
-/// fsync covered.
+/// A preallocated (version-2) log whose zeros do not fit (a full disk, a
+/// file-size limit) is no failed append: the zeros are no data, so they are
+/// taken back and the writer goes on without preallocating. A failed write
+/// of the records themselves still poisons.
 #[test]
-fn a_failed_preallocation_poisons_and_cuts_back() {
+fn zeros_that_do_not_fit_are_taken_back_and_appends_go_on() {
     // The first append's writes: call 1 its record, call 2 the zeros after.
     let file = MemHandle::in_format(
         common::FORMAT,
@@ -241,11 +242,17 @@ fn a_failed_preallocation_poisons_and_cuts_back() {
         Box::new(|_| Ok(())),
     );
     let wal = file.wal(SyncPolicy::Always);
-    assert_poisoned(wal.append(Op::Put, b"a", b"1"), "write");
-    assert_eq!(file.bytes(), wal::file_header(common::FORMAT));
-    assert_eq!(file.syncs(), 0);
+    assert_eq!(wal.append(Op::Put, b"a", b"1").unwrap(), 1);
+    assert_eq!(wal.append(Op::Put, b"b", b"2").unwrap(), 2);
+    assert_eq!(
+        file.bytes().len() as u64,
+        wal.end_offset(),
+        "no zeros after the log"
+    );
+    assert_eq!(file.synced_bytes(), file.bytes());
+    assert_eq!(common::read_bytes(&file.bytes()).0.len(), 2);
 
-    // And with the first step done, the write that outgrows it.
+    // With the first step done, the zeros of the write that outgrows it.
     let file = MemHandle::in_format(
         common::FORMAT,
         Box::new(|call| if call == 4 { Err(eio()) } else { Ok(()) }),
@@ -254,9 +261,18 @@ fn a_failed_preallocation_poisons_and_cuts_back() {
     let wal = file.wal(SyncPolicy::Always);
     let value = vec![7u8; 40 * 1024];
     assert_eq!(wal.append(Op::Put, b"a", &value).unwrap(), 1);
-    let durable = file.bytes()[..wal.end_offset() as usize].to_vec();
-    assert_poisoned(wal.append(Op::Put, b"b", &value), "write");
-    assert_eq!(file.bytes(), durable, "the zeros and record 2 are gone");
+    assert_eq!(wal.append(Op::Put, b"b", &value).unwrap(), 2);
+    assert_eq!(file.bytes().len() as u64, wal.end_offset());
+
+    // The record's own write failing poisons, as ever.
+    let file = MemHandle::in_format(
+        common::FORMAT,
+        Box::new(|call| if call == 1 { Err(eio()) } else { Ok(()) }),
+        Box::new(|_| Ok(())),
+    );
+    let wal = file.wal(SyncPolicy::Always);
+    assert_poisoned(wal.append(Op::Put, b"a", b"1"), "write");
+    assert_eq!(file.bytes(), wal::file_header(common::FORMAT));
 }
 
 /// A failed write in the middle of unsynced records takes back every record
