@@ -12,6 +12,10 @@
 //! is paid, so there is nothing to save, and zeros written only to be
 //! overwritten would cost a bulk load a second pass over its bytes.
 //!
+//! When the zeros do not fit (a full disk, a file-size limit), what was
+//! written of them is cut off again and the writer goes on without
+//! preallocating: the records fit where zeros did not, and zeros are no data.
+//!
 //! Zeros are written, not `fallocate`d: an extent allocated but unwritten
 //! must be converted on its first write, and that conversion is metadata
 //! the next `fdatasync` has to journal, the very cost preallocating avoids.
