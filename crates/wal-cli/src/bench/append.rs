@@ -54,7 +54,7 @@ pub fn buffered(dir: &ScratchDir, plan: &Plan, size: ValueSize) -> Result<Vec<Fi
                 Way::Exclusive => fill_new_log(&path, records, &value, |wal, key, value| {
                     wal.append_exclusive(Op::Put, key, value)
                 })?,
-                Way::Raw => raw_write(&path, &bytes[FILE_HEADER_LEN..])?,
+                Way::Raw => raw_write(&path, &bytes[FILE_HEADER_LEN..], false)?,
             };
             if !matches!(WAYS[index], Way::Raw) {
                 ensure!(
@@ -108,7 +108,7 @@ pub fn buffered(dir: &ScratchDir, plan: &Plan, size: ValueSize) -> Result<Vec<Fi
 
 /// Whether the file at `path` holds exactly `expected`, read in blocks
 /// rather than whole, so the check allocates nothing big between timings.
-fn same_contents(path: &Path, expected: &[u8]) -> Result<bool> {
+pub fn same_contents(path: &Path, expected: &[u8]) -> Result<bool> {
     let mut file = fs::File::open(path).with_context(|| format!("{}: open", path.display()))?;
     let mut block = vec![0u8; BLOCK];
     let mut at = 0;

@@ -157,13 +157,18 @@ pub fn create_raw(path: &Path) -> Result<File> {
 }
 
 /// Baseline: `bytes` written to a new file at `path` in plain `write` calls
-/// of [`BLOCK`] bytes, no fsync. Times the writes and the close.
-pub fn raw_write(path: &Path, bytes: &[u8]) -> Result<Duration> {
+/// of [`BLOCK`] bytes, then one `sync_data` if `sync`. Times the writes, the
+/// sync and the close.
+pub fn raw_write(path: &Path, bytes: &[u8], sync: bool) -> Result<Duration> {
     let mut file = create_raw(path)?;
     let start = Instant::now();
     for block in bytes.chunks(BLOCK) {
         file.write_all(block)
             .with_context(|| format!("{}: write", path.display()))?;
+    }
+    if sync {
+        file.sync_data()
+            .with_context(|| format!("{}: sync_data", path.display()))?;
     }
     drop(file);
     Ok(start.elapsed())
