@@ -228,6 +228,7 @@ mod tests {
         let beside_okaywal = [
             "okaywal/fsync_each/2x100B",
             "append/fsync_each_vs_preallocated/2x100B",
+            "okaywal/open/500",
             "okaywal/recover/500",
             "okaywal/recover_chunks_of_1000/500",
         ];
@@ -238,7 +239,7 @@ mod tests {
                 "{name} in {names:?}"
             );
         }
-        let okaywal = if cfg!(feature = "okaywal") { 4 } else { 0 };
+        let okaywal = if cfg!(feature = "okaywal") { 5 } else { 0 };
         assert_eq!(names.len(), 12 + 1 + 3 + 12 + 3 + 9 + 1 + okaywal);
         for figure in &figures {
             assert_eq!(

@@ -147,8 +147,10 @@ impl Generated {
             };
             // The value's byte `i` is the key's byte `i % len`.
             let digit = self.key[position];
-            for byte in self.value.iter_mut().skip(position).step_by(len) {
+            let mut at = position;
+            while let Some(byte) = self.value.get_mut(at) {
                 *byte = digit;
+                at += len;
             }
         }
     }
