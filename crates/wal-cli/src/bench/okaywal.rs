@@ -37,7 +37,9 @@ use wal::{KvStore, Op, SyncPolicy, Wal, WalOptions};
 use super::Plan;
 use super::figure::Figure;
 use super::replay::count_label;
-use super::workload::{KEY_LEN, Keys, ScratchDir, median, per_second, value, write_log};
+use super::workload::{
+    KEY_LEN, Keys, ScratchDir, free_then_settle, median, per_second, value, write_log,
+};
 
 /// The value size of issue 12's comparison.
 const VALUE_LEN: usize = 100;
@@ -150,7 +152,7 @@ pub fn recovery(dir: &ScratchDir, plan: &Plan) -> Result<Vec<Figure>> {
             let (store, report) = KvStore::recover(&log_path)?;
             ours.push(start.elapsed().as_secs_f64());
             ensure!(report.records_replayed == records && store.len() as u64 == records);
-            drop(store);
+            free_then_settle(store, &log_path)?;
 
             let map = Arc::new(Mutex::new(BTreeMap::new()));
             let start = Instant::now();
@@ -163,6 +165,7 @@ pub fn recovery(dir: &ScratchDir, plan: &Plan) -> Result<Vec<Figure>> {
                 "okaywal recovered {recovered} of {records}"
             );
             okaywal.shutdown()?;
+            free_then_settle(map, &log_path)?;
         }
         fs::remove_dir_all(&okaywal_dir)?;
         figures.push(Figure::seconds(
