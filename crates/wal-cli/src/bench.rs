@@ -13,6 +13,7 @@
 
 mod append;
 mod figure;
+mod load;
 #[cfg(feature = "okaywal")]
 mod okaywal;
 mod replay;
@@ -62,6 +63,8 @@ pub struct Plan {
     pub recovery_records: u64,
     /// How long the threads of a group-commit round put.
     pub group_window: Duration,
+    /// Bytes written per round of the `wal load --sync never` figure.
+    pub load_bytes: u64,
     /// Synced appends per round beside okaywal (`--features okaywal`;
     /// unread without it).
     #[cfg_attr(not(feature = "okaywal"), allow(dead_code))]
@@ -80,6 +83,7 @@ impl Plan {
             batches: 20,
             replay_bytes: 256 * Plan::MIB,
             recovery_records: 1_000_000,
+            load_bytes: 256 * Plan::MIB,
             group_window: Duration::from_millis(1000),
             okaywal_appends: 2000,
         }
@@ -94,6 +98,7 @@ impl Plan {
             batches: 8,
             replay_bytes: 32 * Plan::MIB,
             recovery_records: 100_000,
+            load_bytes: 32 * Plan::MIB,
             group_window: Duration::from_millis(250),
             okaywal_appends: 500,
         }
@@ -149,6 +154,8 @@ pub fn measure(dir: &ScratchDir, plan: &Plan) -> Result<Vec<Figure>> {
         progress(&format!("buffered append, {} values", size.label));
         buffered.extend(append::buffered(dir, plan, size)?);
     }
+    progress("wal load --sync never");
+    buffered.push(load::sync_never(dir, plan)?);
     let mut replayed = Vec::new();
     for size in VALUE_SIZES {
         progress(&format!("replay, {} values", size.label));
@@ -188,6 +195,7 @@ mod tests {
             batches: 1,
             replay_bytes: 256 * 1024,
             recovery_records: 500,
+            load_bytes: 256 * 1024,
             group_window: Duration::from_millis(20),
             okaywal_appends: 2,
         }
@@ -203,6 +211,7 @@ mod tests {
             "append/buffered/32B",
             "append/buffered/1KiB/records",
             "append/buffered_exclusive/32B",
+            "load/sync_never/256KiB",
             "append/fsync_each/64KiB",
             "append_batch/8/1KiB",
             "append_batch/64/32B",
@@ -219,6 +228,7 @@ mod tests {
         let beside_okaywal = [
             "okaywal/fsync_each/2x100B",
             "append/fsync_each_vs_preallocated/2x100B",
+            "okaywal/open/500",
             "okaywal/recover/500",
             "okaywal/recover_chunks_of_1000/500",
         ];
@@ -229,8 +239,8 @@ mod tests {
                 "{name} in {names:?}"
             );
         }
-        let okaywal = if cfg!(feature = "okaywal") { 4 } else { 0 };
-        assert_eq!(names.len(), 12 + 3 + 12 + 3 + 9 + 1 + okaywal);
+        let okaywal = if cfg!(feature = "okaywal") { 5 } else { 0 };
+        assert_eq!(names.len(), 12 + 1 + 3 + 12 + 3 + 9 + 1 + okaywal);
         for figure in &figures {
             assert_eq!(
                 figure.raw_ratio.is_some(),

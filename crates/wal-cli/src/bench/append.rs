@@ -52,7 +52,7 @@ pub fn buffered(dir: &ScratchDir, plan: &Plan, size: ValueSize) -> Result<Vec<Fi
                 Way::Exclusive => fill_new_log(&path, records, &value, |wal, key, value| {
                     wal.append_exclusive(Op::Put, key, value)
                 })?,
-                Way::Raw => raw_write(&path, &bytes[FILE_HEADER_LEN..])?,
+                Way::Raw => raw_write(&path, &bytes[FILE_HEADER_LEN..], false)?,
             };
             if !matches!(WAYS[index], Way::Raw) {
                 ensure!(
@@ -108,7 +108,7 @@ pub fn buffered(dir: &ScratchDir, plan: &Plan, size: ValueSize) -> Result<Vec<Fi
 /// `len` bytes. (Not the same bytes: each new log has an identity of its
 /// own, which every record's checksum covers.) Read through the reader's
 /// borrowed records, so the check allocates nothing per record.
-fn same_log(path: &Path, records: u64, len: u64) -> Result<bool> {
+pub fn same_log(path: &Path, records: u64, len: u64) -> Result<bool> {
     let mut reader = wal::WalReader::open(path)?;
     while reader.next_ref()?.is_some() {}
     let summary = reader.finish()?;

@@ -96,7 +96,9 @@ pub fn table(figures: &[Figure]) -> String {
         .map(|figure| {
             let target = match (figure.target, figure.met()) {
                 (Some(target), Some(met)) => {
-                    let verdict = format!("≥ {target} {}", if met { "met" } else { "MISSED" });
+                    // To three decimals: a target of 1 / 1.5 reads 0.667.
+                    let shown = (target * 1000.0).round() / 1000.0;
+                    let verdict = format!("≥ {shown} {}", if met { "met" } else { "MISSED" });
                     match figure.raw_ratio {
                         Some(raw) => format!("{verdict} (raw: {raw:.2})"),
                         None => verdict,
