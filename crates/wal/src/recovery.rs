@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, IoContext, Result};
 use crate::format::{self, LogFormat};
-use crate::reader::{Summary, WalReader};
-use crate::record::{Damage, Record};
+use crate::reader::{RecordRef, Summary, WalReader};
+use crate::record::Damage;
 use crate::writer::{LogEnd, SyncPolicy, Wal};
 
 /// What recovery accepts, named after RocksDB's WAL recovery modes.
@@ -131,7 +131,7 @@ impl RecoveryReport {
 pub fn replay(
     path: impl AsRef<Path>,
     mode: RecoveryMode,
-    on_record: impl FnMut(Record),
+    on_record: impl FnMut(RecordRef<'_>),
 ) -> Result<RecoveryReport> {
     let path = path.as_ref();
     let summary = read_all(WalReader::open(path)?, on_record)?;
@@ -141,9 +141,11 @@ pub fn replay(
 
 fn read_all<R: Read + Seek>(
     mut reader: WalReader<R>,
-    mut on_record: impl FnMut(Record),
+    mut on_record: impl FnMut(RecordRef<'_>),
 ) -> Result<Summary> {
-    while let Some(entry) = reader.next_entry()? {
+    // Borrowed: a caller that keeps nothing (a writer opening its log)
+    // copies nothing, and one that keeps records copies only those.
+    while let Some(entry) = reader.next_ref()? {
         on_record(entry.record);
     }
     reader.finish()
@@ -171,7 +173,7 @@ fn judge(path: &Path, mode: RecoveryMode, summary: &Summary) -> Result<()> {
 pub fn open(
     path: impl AsRef<Path>,
     options: WalOptions,
-    on_record: impl FnMut(Record),
+    on_record: impl FnMut(RecordRef<'_>),
 ) -> Result<(Wal, RecoveryReport)> {
     let path = path.as_ref();
     // Bounded: losing the creation race means the log now exists, and only

@@ -6,7 +6,8 @@ use std::path::Path;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::error::Result;
-use crate::record::{Op, Record};
+use crate::reader::RecordRef;
+use crate::record::Op;
 use crate::recovery::{self, RecoveryReport, WalOptions};
 use crate::snapshot::Snapshot;
 use crate::writer::Wal;
@@ -72,22 +73,22 @@ impl KvStore {
                 (key, slot)
             })
             .collect();
-        let (wal, report) = recovery::open(path, options, |record: Record| {
+        let (wal, report) = recovery::open(path, options, |record: RecordRef<'_>| {
             if record.lsn <= floor {
                 return;
             }
             match record.op {
                 Op::Put => {
                     map.insert(
-                        record.key,
+                        record.key.to_vec(),
                         Slot {
                             lsn: record.lsn,
-                            value: Some(record.value),
+                            value: Some(record.value.to_vec()),
                         },
                     );
                 }
                 Op::Delete => {
-                    map.remove(&record.key);
+                    map.remove(record.key);
                 }
             }
         })?;

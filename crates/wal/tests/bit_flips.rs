@@ -107,7 +107,10 @@ fn a_flipped_record_is_never_replayed_into_a_store() {
     bytes[log.end_of(1) as usize - 1] ^= 0x10;
     let path = common::write_file(dir.path(), "flipped.wal", &bytes);
     let mut seen = Vec::new();
-    let report = wal::replay(&path, wal::RecoveryMode::PointInTime, |r| seen.push(r)).unwrap();
+    let report = wal::replay(&path, wal::RecoveryMode::PointInTime, |r| {
+        seen.push(r.to_record())
+    })
+    .unwrap();
     assert_eq!(seen, records[..1]);
     assert_eq!(report.records_replayed, 1);
     assert_eq!(report.damage.unwrap().records_after, 3);

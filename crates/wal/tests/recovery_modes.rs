@@ -66,7 +66,7 @@ fn check_modes(bytes: &[u8], log: &Log, records: &[Record], good: usize, accepte
         let damage_at = log.offsets[good];
 
         let mut replayed = Vec::new();
-        let replay = wal::replay(&path, mode, |record| replayed.push(record));
+        let replay = wal::replay(&path, mode, |record| replayed.push(record.to_record()));
         assert_eq!(std::fs::read(&path).unwrap(), bytes, "{mode}: replay wrote");
         assert_eq!(
             files_in(dir.path()),

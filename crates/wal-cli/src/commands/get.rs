@@ -34,7 +34,7 @@ pub fn run(args: &GetArgs) -> anyhow::Result<Exit> {
     let report = wal::replay(&args.file, RecoveryMode::PointInTime, |record| {
         if record.lsn > floor && record.key == key {
             value = match record.op {
-                Op::Put => Some(record.value),
+                Op::Put => Some(record.value.to_vec()),
                 Op::Delete => None,
             };
         }

@@ -11,7 +11,7 @@ fn each_kept_directory_holds_both_unapplied_puts() {
         let wal = kept.join(dir).join("wal.log");
         let mut records = Vec::new();
         let report = wal::replay(&wal, RecoveryMode::AbsoluteConsistency, |record| {
-            records.push((record.key, record.value))
+            records.push((record.key.to_vec(), record.value.to_vec()))
         })
         .expect("the kept WAL replays cleanly");
         assert_eq!(report.records_replayed, 2, "{dir}");
