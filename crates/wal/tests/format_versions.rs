@@ -211,3 +211,42 @@ fn an_unsynced_writer_does_not_preallocate() {
         (FILE_HEADER_LEN + wal::record_len(1, 1)) as u64
     );
 }
+
+/// A record or a batch written into preallocated zeros and torn after any
+/// of its bytes (the rest still zeros) is never corruption: the log ends
+/// cleanly before it (nothing of it landed) or at a torn tail, and the
+/// records before it are all there. Only a tear whose missing bytes were
+/// zeros anyway leaves it whole.
+#[test]
+fn a_write_torn_at_every_byte_inside_the_zeros_is_a_torn_tail() {
+    let log = Log::new(&puts(2, 10));
+    let record = wal::encode(&put(3, b"third", b"value"), FORMAT);
+    let batch = wal::encode_batch(&[put(3, b"b1", b"x"), put(4, b"b2", b"yy")], FORMAT);
+    for (what, write, whole) in [("record", &record, 3), ("batch", &batch, 4)] {
+        let mut full = log.bytes.clone();
+        full.extend_from_slice(write);
+        full.resize(full.len() + 4096, 0);
+        for landed in 0..write.len() {
+            let mut bytes = full.clone();
+            let at = log.bytes.len() + landed;
+            bytes[at..log.bytes.len() + write.len()].fill(0);
+            let (records, summary) = read_bytes(&bytes);
+            let context = format!("{what} torn after {landed} bytes");
+            if write[landed..].iter().all(|&b| b == 0) {
+                assert_eq!(records.len(), whole, "{context}");
+                continue;
+            }
+            assert_eq!(records.len(), 2, "{context}");
+            match summary.damage {
+                None => assert!(
+                    bytes[log.bytes.len()..].iter().all(|&b| b == 0),
+                    "{context}"
+                ),
+                Some(damage) => {
+                    assert!(damage.is_torn_tail(), "{context}: {damage}");
+                    assert_eq!(damage.offset, log.bytes.len() as u64, "{context}");
+                }
+            }
+        }
+    }
+}
