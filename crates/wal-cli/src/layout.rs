@@ -294,17 +294,20 @@ mod tests {
 
     const FORMAT: LogFormat = LogFormat::V2 { id: 9 };
 
+    /// `put k vv` with LSN 6: 24 bytes.
+    fn sixth_record() -> Vec<u8> {
+        let record = wal::Record {
+            lsn: 6,
+            op: Op::Put,
+            key: b"k".to_vec(),
+            value: b"vv".to_vec(),
+        };
+        wal::encode(&record, FORMAT)
+    }
+
     #[test]
     fn a_record_is_laid_out_under_its_field_names() {
-        let bytes = wal::encode(
-            &wal::Record {
-                lsn: 6,
-                op: Op::Put,
-                key: b"k".to_vec(),
-                value: b"vv".to_vec(),
-            },
-            FORMAT,
-        );
+        let bytes = sixth_record();
         let table = record_table(100, &bytes, FORMAT);
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(lines[0], "record at offset 100 (LSN 6, 24 bytes)");
@@ -319,15 +322,7 @@ mod tests {
 
     #[test]
     fn a_partial_record_shows_what_landed_and_what_is_missing() {
-        let bytes = wal::encode(
-            &wal::Record {
-                lsn: 6,
-                op: Op::Put,
-                key: b"k".to_vec(),
-                value: b"vv".to_vec(),
-            },
-            FORMAT,
-        );
+        let bytes = sixth_record();
         let table = damaged_table(170, &bytes[..10], "incomplete record", FORMAT);
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(
