@@ -532,7 +532,7 @@ impl<R: Read + Seek> WalReader<R> {
                 let zero_filled =
                     zeros::damage_is_zero_filled(&mut self.src, self.file_len, self.pos)
                         .at(&self.path)?;
-                let ends_in_zeros =
+                let (ends_in_zeros, zeros_to_end) =
                     zeros::damage_ends_in_zeros(&mut self.src, self.file_len, self.pos)
                         .at(&self.path)?;
                 Some(Damage {
@@ -543,6 +543,7 @@ impl<R: Read + Seek> WalReader<R> {
                     first_readable_after: found.first_offset,
                     zero_filled,
                     ends_in_zeros,
+                    zeros_to_end,
                     highest_lsn_after: (found.records > 0).then_some(found.last_lsn),
                 })
             }

@@ -151,6 +151,11 @@ pub struct Damage {
     /// space cut short, as a write cut short at the end of a growing file
     /// runs past its end. With nothing readable behind it, a torn tail.
     pub ends_in_zeros: bool,
+    /// Zero bytes at the end of the file after the last non-zero byte from
+    /// `offset` on (preallocated space, and the part of a torn write that
+    /// never landed in it): part of `bytes_to_end`, told apart in the
+    /// verdict.
+    pub zeros_to_end: u64,
     /// The highest LSN among the readable records after the damage, `None`
     /// when there are none. A writer that cuts them keeps their LSNs from
     /// being handed out again (see the skip marker in the format).
@@ -172,6 +177,16 @@ impl Damage {
         self.zero_filled
             || (self.is_tail_only()
                 && (self.ends_in_zeros || matches!(self.kind, DamageKind::Incomplete { .. })))
+    }
+
+    /// A write torn inside preallocated zeros: the damaged record lies
+    /// whole in the file, ends in zeros that run to its end, and nothing
+    /// readable follows. (A record cut short by the end of the file is torn
+    /// the other way, and its zero bytes are its own.)
+    pub fn torn_in_preallocated_space(&self) -> bool {
+        self.ends_in_zeros
+            && self.is_tail_only()
+            && !matches!(self.kind, DamageKind::Incomplete { .. })
     }
 
     /// True when cutting the log at `offset` loses no acknowledged record:
@@ -200,10 +215,7 @@ impl Damage {
         };
         if self.zero_filled {
             format!("{reason}, zero-filled")
-        } else if self.ends_in_zeros
-            && self.is_tail_only()
-            && !matches!(self.kind, DamageKind::Incomplete { .. })
-        {
+        } else if self.torn_in_preallocated_space() {
             format!("{reason}; its last bytes are still the zeros of preallocated space")
         } else {
             reason
@@ -228,6 +240,14 @@ impl fmt::Display for Damage {
                 )?;
             }
             f.write_str(")")
+        } else if self.torn_in_preallocated_space() {
+            write!(
+                f,
+                "torn tail at offset {} ({} bytes, then {} zero bytes)",
+                self.offset,
+                self.bytes_to_end - self.zeros_to_end,
+                self.zeros_to_end
+            )
         } else if self.is_torn_tail() {
             write!(
                 f,

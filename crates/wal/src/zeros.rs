@@ -46,16 +46,19 @@ pub(crate) fn damage_is_zero_filled<R: Read + Seek>(
 /// the end of the file: its last byte (by what its header claims, when
 /// that is believable and inside the file) and everything after it are
 /// zero. What a write into preallocated space leaves when it is cut short.
+/// Returns that, and how many zero bytes end the file after the last
+/// non-zero one from `offset` on.
 pub(crate) fn damage_ends_in_zeros<R: Read + Seek>(
     src: &mut R,
     file_len: u64,
     offset: u64,
-) -> io::Result<bool> {
+) -> io::Result<(bool, u64)> {
     if offset == 0 || offset >= file_len {
-        return Ok(false);
+        return Ok((false, 0));
     }
     let end = offset + damaged_span(src, file_len, offset)?;
-    Ok(data_end(src, offset, file_len)? < end)
+    let data = data_end(src, offset, file_len)?;
+    Ok((data < end, file_len - data))
 }
 
 /// How many bytes from `offset` the damaged record covers: what its header

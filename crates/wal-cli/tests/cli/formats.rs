@@ -79,8 +79,14 @@ fn a_put_torn_inside_the_preallocated_zeros_is_a_torn_tail() {
     bytes[FOUR_PUTS_END as usize - 4..FOUR_PUTS_END as usize].fill(0);
     fs::write(&scratch.path, &bytes).unwrap();
     let to_end = bytes.len() as u64 - fourth;
+    // The verdict tells the bytes that landed from the zeros after them.
+    let landed = FOUR_PUTS_END - 4 - fourth;
+    let verdict = format!(
+        "torn tail at offset {fourth} ({landed} bytes, then {} zero bytes)",
+        to_end - landed
+    );
     scratch.wal("verify", &[]).assert().code(1).stdout(format!(
-        "{}: torn tail at offset {fourth} ({to_end} bytes); 3 records before it, last LSN 3\n",
+        "{}: {verdict}; 3 records before it, last LSN 3\n",
         scratch.shown()
     ));
     // `--bytes` shows the torn record, then says the rest is zeros.
@@ -90,8 +96,7 @@ fn a_put_torn_inside_the_preallocated_zeros_is_a_torn_tail() {
         .assert()
         .success()
         .stdout(predicate::str::contains(format!(
-            "  then {zeros} zero bytes up to the next readable record or the end\n\
-             torn tail at offset {fourth} ({to_end} bytes)\n"
+            "  then {zeros} zero bytes up to the next readable record or the end\n{verdict}\n"
         )));
     scratch
         .wal("put", &["elder", "black"])
