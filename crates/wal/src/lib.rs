@@ -155,17 +155,33 @@
 //!
 //! **Zero-filled** damage is a torn tail too ([`Damage::zero_filled`]): the
 //! damaged record (or the file header) overlaps a whole 512-byte sector,
-//! aligned to the file and inside it, that is all zeros. A power failure during an unsynced write
-//! leaves exactly that: each sector lands whole or not at all, in any order,
-//! and one that never landed reads as zeros. Nothing from such a record on
+//! aligned to the file and inside it, that is all zeros, or the record starts
+//! with zeros that run to its sector's end (its checksum at least), and in
+//! either case non-zero bytes follow somewhere later. A power failure during
+//! an unsynced write leaves exactly that: each sector lands whole or not at
+//! all, in any order, and one that never landed reads as what it held before,
+//! zeros (a new block, or preallocated space). Nothing from such a record on
 //! was ever acknowledged, readable records after it included: an fsync that
 //! covered any of them would have covered the zeroed sector too. So a writer
 //! cuts it (saving it first) as it cuts any torn tail, and `wal verify`
-//! reports the records behind it as never acknowledged. The price: a sector
-//! zeroed by a faulty disk *after* it was synced is taken for a torn write
-//! (etcd and LevelDB make the same call); and a damaged record whose own bytes
-//! hold a whole aligned sector of zeros (a value of zeros with a bit flip
-//! elsewhere) is too.
+//! reports the records behind it as never acknowledged. Zeros that run to the
+//! end of the file never count here: they are preallocated space, zero
+//! whether or not anything was synced, so a damaged length that reaches into
+//! them is corruption, not a torn write.
+//!
+//! A damaged last record whose last byte is zero, with only zeros after it
+//! ([`Damage::ends_in_zeros`]), is a torn tail as well, in either version:
+//! the write into preallocated space (or into a block allocated but never
+//! written) stopped short.
+//!
+//! The price of both: a sector zeroed by a faulty disk *after* it was synced
+//! is taken for a torn write (etcd and LevelDB make the same call); a damaged
+//! record whose own bytes hold a whole aligned sector of zeros (a value of
+//! zeros with a bit flip elsewhere) is too; and so is a bit flip in a last
+//! record that happens to end in a zero byte (a little-endian integer, a key
+//! ending in `00`). A torn tail is cut only when nothing readable follows it
+//! (or it is zero-filled), so none of these costs a record a reader could
+//! still return, but they are reported as torn rather than corrupt.
 //!
 //! # Recovery modes
 //!

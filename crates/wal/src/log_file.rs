@@ -15,6 +15,9 @@
 //! When the zeros do not fit (a full disk, a file-size limit), what was
 //! written of them is cut off again and the writer goes on without
 //! preallocating: the records fit where zeros did not, and zeros are no data.
+//! (Past a file-size limit the kernel also sends `SIGXFSZ`, whose default
+//! action ends the process before the write can fail: the fallback serves a
+//! program that ignores that signal, and a full disk.)
 //!
 //! Zeros are written, not `fallocate`d: an extent allocated but unwritten
 //! must be converted on its first write, and that conversion is metadata

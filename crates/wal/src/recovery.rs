@@ -274,7 +274,11 @@ pub fn open(
     };
     let wal = Wal::from_file(file, path, end, options.sync);
     follow_snapshot(&wal, &mut report)?;
-    report.valid_len = wal.end_offset();
+    // A skip marker written after the snapshot took its bytes from the
+    // preallocated zeros.
+    let marker = wal.end_offset() - report.valid_len;
+    report.valid_len += marker;
+    report.preallocated = report.preallocated.saturating_sub(marker);
     Ok((wal, report))
 }
 

@@ -81,7 +81,8 @@ impl SavedTail {
             bytes.drain(..format.header_len());
         }
         let format = format.unwrap_or(LogFormat::V1);
-        let pieces = pieces_of(&bytes, origin, &format.crc()).at(path)?;
+        let trimmed = matches!(format, LogFormat::V2 { .. });
+        let pieces = pieces_of(&bytes, origin, &format.crc(), trimmed).at(path)?;
         Ok(SavedTail {
             path: path.to_path_buf(),
             origin,
@@ -103,23 +104,32 @@ fn header_copy(bytes: &[u8]) -> Option<LogFormat> {
     }
 }
 
-fn pieces_of(bytes: &[u8], origin: u64, crc: &RecordCrc) -> std::io::Result<Vec<TailPiece>> {
+/// The pieces of `bytes`, a tail cut at `origin`. A `trimmed` tail (cut
+/// from a version-2 log) was saved without the zeros after its last non-zero
+/// byte, which may have been the last bytes of its last record: that record
+/// is read as if they followed.
+fn pieces_of(
+    bytes: &[u8],
+    origin: u64,
+    crc: &RecordCrc,
+    trimmed: bool,
+) -> std::io::Result<Vec<TailPiece>> {
     let len = bytes.len() as u64;
     let mut pieces = Vec::new();
     let mut pos = 0u64;
     while pos < len {
+        if trimmed && let Some(last) = last_with_zeros(&bytes[pos as usize..], crc) {
+            pieces.extend(last.into_iter().map(|mut entry| {
+                entry.offset += origin + pos;
+                TailPiece::Record(entry)
+            }));
+            break;
+        }
         if let Some(batch_len) = batch_at(&bytes[pos as usize..], crc) {
             // A whole batch: its records, at their offsets.
             let batch = &bytes[pos as usize..(pos + batch_len) as usize];
-            let mut at = RECORD_HEADER_LEN;
-            while let Some((record, record_len)) = batch::inner_at(batch, at) {
-                pieces.push(TailPiece::Record(Entry {
-                    offset: origin + pos + at as u64,
-                    len: record_len as u64,
-                    record: record.to_record(),
-                }));
-                at += record_len;
-            }
+            let entries = batch_entries(batch, origin + pos);
+            pieces.extend(entries.into_iter().map(TailPiece::Record));
             pos += batch_len;
             continue;
         }
@@ -146,6 +156,47 @@ fn pieces_of(bytes: &[u8], origin: u64, crc: &RecordCrc) -> std::io::Result<Vec<
         }
     }
     Ok(pieces)
+}
+
+/// The records of the record or batch that starts `rest` and runs past its
+/// end, if the zeros it lacks make it whole and valid (offsets from the
+/// start of `rest`); `None` otherwise, or when it does not run past the end.
+fn last_with_zeros(rest: &[u8], crc: &RecordCrc) -> Option<Vec<Entry>> {
+    let mut padded = rest.get(..RECORD_HEADER_LEN).unwrap_or(rest).to_vec();
+    padded.resize(RECORD_HEADER_LEN, 0);
+    let header = RecordHeader::parse(padded[..].try_into().expect("header length"));
+    let whole = usize::try_from(header.record_len()).ok()?;
+    if header.size_problem().is_some() || whole <= rest.len() {
+        return None;
+    }
+    padded = rest.to_vec();
+    padded.resize(whole, 0);
+    if header.op_code == BATCH_OP {
+        batch_at(&padded, crc)?;
+        return Some(batch_entries(&padded, 0));
+    }
+    let (record, len) = record_at_any_lsn(&padded, crc).ok()?;
+    Some(vec![Entry {
+        offset: 0,
+        len,
+        record: record.to_record(),
+    }])
+}
+
+/// The records of a checked batch, at their offsets from `base` (the
+/// batch's own).
+fn batch_entries(batch: &[u8], base: u64) -> Vec<Entry> {
+    let mut entries = Vec::new();
+    let mut at = RECORD_HEADER_LEN;
+    while let Some((record, record_len)) = batch::inner_at(batch, at) {
+        entries.push(Entry {
+            offset: base + at as u64,
+            len: record_len as u64,
+            record: record.to_record(),
+        });
+        at += record_len;
+    }
+    entries
 }
 
 /// The length of the batch at the start of `bytes`, if a whole, valid one
@@ -181,13 +232,13 @@ mod tests {
         let mut bytes = vec![0xEE; 7];
         bytes.extend_from_slice(&crate::format::encode_batch(&records, format));
         assert!(
-            pieces_of(&bytes, 100, &LogFormat::new_log().crc())
+            pieces_of(&bytes, 100, &LogFormat::new_log().crc(), false)
                 .unwrap()
                 .iter()
                 .all(|piece| matches!(piece, TailPiece::Damaged { .. })),
             "another log's batch is no record of this one"
         );
-        let pieces = pieces_of(&bytes, 100, &format.crc()).unwrap();
+        let pieces = pieces_of(&bytes, 100, &format.crc(), false).unwrap();
         assert!(matches!(
             pieces[0],
             TailPiece::Damaged {

@@ -13,13 +13,27 @@ use crate::format::{RECORD_HEADER_LEN, RecordHeader};
 /// The unit a disk writes whole: the smallest sector in use.
 pub(crate) const SECTOR: u64 = 512;
 
-/// True when the damaged record at `offset` overlaps a whole sector
-/// (aligned to the file, all of it inside the file) of zeros; for damage at
-/// offset 0, when the header is zero-filled (see [`header_is_zero_filled`]).
+/// True when the damaged record at `offset` shows a write that never
+/// landed: it overlaps a whole sector (aligned to the file, all of it inside
+/// the file) of zeros, or it starts with zeros that run to its sector's end
+/// (four bytes at least, its checksum); for damage at offset 0, when the file header is zero-filled (see
+/// [`header_is_zero_filled`]).
 ///
-/// Only whole sectors count: a few zero bytes at the end of a file are no
-/// sign of a lost write (the fuzzer found a single trailing zero byte passing
-/// damage with readable records behind it off as a torn tail).
+/// Only zeros *before the data ends* count (before the last non-zero byte
+/// from `offset` on): zeros that run to the end of the file are a version-2
+/// log's preallocated space, zero whether or not anything was synced, so a
+/// damaged length reaching into them proves nothing (and a write torn into
+/// them is judged by [`damage_ends_in_zeros`]). Only whole sectors count,
+/// too: a few zero bytes are no sign of a lost write (the fuzzer found a
+/// single trailing zero byte passing damage with readable records behind it
+/// off as a torn tail).
+///
+/// The zeros at a record's start: in a preallocated log a sector that never
+/// landed keeps its old bytes, zeros from the log's end on, so a record
+/// boundary followed by zeros to its sector's end is the start of a write
+/// that was lost, whatever landed after it in later sectors (none of it was
+/// acknowledged: an fsync covering it would have covered this sector too).
+/// A record that did land starts with its checksum, zero once in 2^32.
 pub(crate) fn damage_is_zero_filled<R: Read + Seek>(
     src: &mut R,
     file_len: u64,
@@ -28,10 +42,17 @@ pub(crate) fn damage_is_zero_filled<R: Read + Seek>(
     if offset == 0 {
         return header_is_zero_filled(src, file_len);
     }
+    let data = data_end(src, offset, file_len)?;
+    let sector_end = (offset / SECTOR + 1) * SECTOR;
+    // Zeros from the record's start to its sector's end, with data after:
+    // at least its checksum field (a real one is zero once in 2^32).
+    if sector_end - offset >= 4 && data > sector_end && all_zeros(src, offset, sector_end)? {
+        return Ok(true);
+    }
     let end = offset + damaged_span(src, file_len, offset)?;
     let mut sector = offset - offset % SECTOR;
     let mut bytes = vec![0u8; SECTOR as usize];
-    while sector < end && sector + SECTOR <= file_len {
+    while sector < end && sector + SECTOR <= data {
         src.seek(SeekFrom::Start(sector))?;
         src.read_exact(&mut bytes)?;
         if bytes.iter().all(|&b| b == 0) {

@@ -35,9 +35,12 @@ fn the_zero_filled_region_is_a_clean_end() {
 }
 
 /// A non-zero byte anywhere in the zeros makes them damage again: a zero
-/// record header is the end only when nothing follows it.
+/// record header is the end only when nothing follows it. With bytes after
+/// it, the zero header is a write that never landed (no writer writes one),
+/// so what lies behind it was never acknowledged: a zero-filled torn tail,
+/// cut without losing anything readable.
 #[test]
-fn a_byte_inside_the_zeros_is_damage() {
+fn a_byte_inside_the_zeros_is_damage_not_a_clean_end() {
     let log = Log::new(&puts(3, 20));
     let mut bytes = log.bytes.clone();
     bytes.resize(bytes.len() + 4096, 0);
@@ -47,7 +50,51 @@ fn a_byte_inside_the_zeros_is_damage() {
     assert_eq!(records.len(), 3);
     let damage = summary.damage.expect("a stray byte is damage");
     assert_eq!(damage.offset, log.bytes.len() as u64);
-    assert!(!damage.is_torn_tail(), "{damage}");
+    assert!(damage.zero_filled && damage.is_torn_tail(), "{damage}");
+    assert_eq!(damage.records_after, 0);
+}
+
+/// Power lost while records were written in place, unsynced: the sector
+/// that held the next record's start never landed (it still reads as the
+/// synced records' end, then zeros), a later sector did. Nothing after the
+/// last synced record was acknowledged: a torn tail, not corruption, though
+/// a readable record lies behind it.
+#[test]
+fn a_lost_sector_under_a_record_header_in_preallocated_space_is_a_torn_tail() {
+    let mut records: Vec<_> = (1..=3).map(|lsn| put(lsn, b"kk", &[b'v'; 135])).collect();
+    records.push(put(4, b"kk", &[b'w'; 17]));
+    records.push(put(5, b"kk", &[b'x'; 17]));
+    let log = Log::new(&records);
+    assert_eq!(
+        log.offsets[3], 498,
+        "record 4 starts 14 bytes before a sector ends"
+    );
+    let mut bytes = log.bytes.clone();
+    bytes[498..512].fill(0);
+    bytes.resize(64 * 1024, 0);
+    let (read, summary) = read_bytes(&bytes);
+    assert_eq!(read.len(), 3);
+    let damage = summary.damage.expect("record 4 is gone");
+    assert_eq!((damage.offset, damage.records_after), (498, 1));
+    assert!(damage.zero_filled && damage.is_cuttable(), "{damage}");
+}
+
+/// A flipped bit in the length of a synced record near the end of a
+/// preallocated log makes it claim bytes in the zeros: that is corruption
+/// with records behind it, never a zero-filled torn tail (the zeros at the
+/// end of the file are preallocated, zero whether or not anything synced).
+#[test]
+fn a_length_flipped_into_the_preallocated_zeros_is_corruption() {
+    let records: Vec<_> = (1..=10).map(|lsn| put(lsn, b"k", &[b'v'; 20])).collect();
+    let log = Log::new(&records);
+    let mut bytes = log.bytes.clone();
+    bytes.resize(64 * 1024, 0);
+    bytes[log.offsets[7] as usize + 18] ^= 0x10;
+    let (read, summary) = read_bytes(&bytes);
+    assert_eq!(read.len(), 7);
+    let damage = summary.damage.unwrap();
+    assert_eq!(damage.records_after, 2, "{damage}");
+    assert!(!damage.zero_filled && !damage.is_cuttable(), "{damage}");
 }
 
 /// A store's log is preallocated: the file runs past the log's end, the
@@ -249,4 +296,74 @@ fn a_write_torn_at_every_byte_inside_the_zeros_is_a_torn_tail() {
             }
         }
     }
+}
+
+/// A tail cut from a version-2 log is saved without the zeros after its last
+/// non-zero byte, and those may be the last bytes of its last record (or
+/// batch): read back, the saved tail still holds that record whole, so an
+/// acknowledged record cut off with the damage stays readable in its only
+/// copy.
+#[test]
+fn a_saved_tail_keeps_a_last_record_that_ends_in_zero_bytes() {
+    for last_is_a_batch in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("zeros.wal");
+        let (wal, _) = wal::open(&path, wal::WalOptions::default(), |_| {}).unwrap();
+        let mut offsets = Vec::new();
+        for value in [&b"aaaa"[..], b"bbbb", b"cccc", b"dddd"] {
+            offsets.push(wal.end_offset());
+            wal.append(wal::Op::Put, b"k", value).unwrap();
+        }
+        let last = if last_is_a_batch {
+            let batch = [
+                (wal::Op::Put, &b"x"[..], &b"1\0"[..]),
+                (wal::Op::Put, b"y", b"2\0\0"),
+            ];
+            wal.append_batch(batch).unwrap();
+            vec![put(5, b"x", b"1\0"), put(6, b"y", b"2\0\0")]
+        } else {
+            wal.append(wal::Op::Put, b"e", b"ee\0\0").unwrap();
+            vec![put(5, b"e", b"ee\0\0")]
+        };
+        drop(wal);
+        let mut bytes = fs::read(&path).unwrap();
+        bytes[offsets[2] as usize + 22] ^= 1;
+        fs::write(&path, &bytes).unwrap();
+        let (_, report) = wal::open(&path, wal::WalOptions::default(), |_| {}).unwrap();
+        let cut = report.cut.expect("records 3 on cut");
+        let tail = wal::SavedTail::open(&cut.saved_to).unwrap();
+        let records: Vec<_> = tail
+            .pieces
+            .iter()
+            .filter_map(|piece| match piece {
+                wal::TailPiece::Record(entry) => Some(entry.record.clone()),
+                wal::TailPiece::Damaged { .. } => None,
+            })
+            .collect();
+        let mut expected = vec![put(4, b"k", b"dddd")];
+        expected.extend(last);
+        assert_eq!(records, expected, "batch: {last_is_a_batch}");
+    }
+}
+
+/// An older copy of a preallocated log put back beside its checkpoint's
+/// snapshot: the skip marker that moves its LSNs past the snapshot's goes
+/// into the zeros, and the report's log end and preallocated bytes still
+/// add up to the file.
+#[test]
+fn the_report_adds_up_after_a_skip_marker_into_the_zeros() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("behind.wal");
+    let mut store = KvStore::create(&path).unwrap();
+    store.put("a", "1").unwrap();
+    let old = fs::read(&path).unwrap();
+    store.put("b", "2").unwrap();
+    store.checkpoint().unwrap();
+    drop(store);
+    fs::write(&path, &old).unwrap();
+    let (wal, report) = wal::open(&path, wal::WalOptions::default(), |_| {}).unwrap();
+    assert_eq!(report.last_lsn, 2);
+    assert_eq!(report.valid_len, wal.end_offset());
+    let len = fs::metadata(&path).unwrap().len();
+    assert_eq!(report.valid_len + report.preallocated, len);
 }
