@@ -241,8 +241,10 @@ fn new_put_survives(
 ) -> Result<()> {
     let request = SIXTH.request();
     store.expect_ok(&request)?;
-    let stderr = store.new_stderr();
-    store.close()?;
+    // Everything the store said, read to the end of its stderr once it has
+    // exited: a line it wrote before a reply can still be in the pipe when
+    // the reply is read (two pipes), and must not be lost with the process.
+    let stderr = store.close()?.stderr;
     let dir = options.dir.join(PARTIAL_DIR);
     let mut store = Running::start(&options.store, &dir)?;
     steps.step(format_args!(
@@ -251,7 +253,7 @@ fn new_put_survives(
     session::show_stderr(steps, &stderr)?;
     session::show_ready(steps, &mut store)?;
     let found = session::read_state(&mut store, &model_six())?;
-    store.close()?;
+    session::show_stderr(steps, &store.close()?.stderr)?;
     if found != model_six() {
         return Err(session::state_differs(
             "GET of every key after the new PUT and a restart",
@@ -285,7 +287,7 @@ fn empty_log(options: &Options<Fault>, crashed: &Crashed, steps: &mut Steps<'_>)
     ))?;
     session::show_ready(steps, &mut store)?;
     let found = session::read_state(&mut store, &empty_state())?;
-    store.close()?;
+    session::show_stderr(steps, &store.close()?.stderr)?;
     if found != empty_state() {
         return Err(session::state_differs(
             &format!("GET of every key with {case}"),
