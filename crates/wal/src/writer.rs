@@ -71,6 +71,11 @@ struct State {
     allocated: Option<u64>,
     /// A leader is fsyncing outside the lock.
     syncing: bool,
+    /// Threads waiting on `synced` for a leader's fsync. A notification
+    /// costs a system call even with nobody to wake (std's futex condvar),
+    /// a measurable share of a lone writer's synced append: it is sent only
+    /// to someone.
+    waiting: usize,
     poisoned: Option<(&'static str, String)>,
     ends_in_partial: bool,
 }
@@ -122,6 +127,7 @@ impl<F: LogFile> Wal<F> {
                 preallocate: matches!(end.format, LogFormat::V2 { .. })
                     && policy != SyncPolicy::Never,
                 syncing: false,
+                waiting: 0,
                 poisoned: None,
                 ends_in_partial: false,
             }),
@@ -396,10 +402,12 @@ impl<F: LogFile> Wal<F> {
                 return Ok(());
             }
             if state.syncing {
+                state.waiting += 1;
                 state = self
                     .synced
                     .wait(state)
                     .unwrap_or_else(|poison| poison.into_inner());
+                state.waiting -= 1;
                 continue;
             }
             self.write_out(&mut state)?;
@@ -414,7 +422,9 @@ impl<F: LogFile> Wal<F> {
                 Ok(()) => {
                     state.durable_lsn = state.durable_lsn.max(target);
                     state.durable_end = state.durable_end.max(target_end);
-                    self.synced.notify_all();
+                    if state.waiting > 0 {
+                        self.synced.notify_all();
+                    }
                 }
                 Err(err) => return Err(self.poison(&mut state, "fsync", err)),
             }
