@@ -448,25 +448,6 @@ impl<R: Read + Seek> WalReader<R> {
         Ok(valid)
     }
 
-    /// True when every byte from `pos` to the end of the file (`remaining`
-    /// of them) is zero: the space a version-2 writer preallocated, which
-    /// ends the log cleanly.
-    fn at_zero_region(&mut self, remaining: u64) -> Result<bool> {
-        let peek = remaining.min(RECORD_HEADER_LEN as u64) as usize;
-        self.fill(peek).at(&self.path)?;
-        if self.buf[self.start..self.start + peek]
-            .iter()
-            .any(|&b| b != 0)
-        {
-            return Ok(false);
-        }
-        let resume = self.pos + (self.end - self.start) as u64;
-        let zeros = zeros::all_zeros(&mut self.src, self.pos, self.file_len).at(&self.path)?;
-        // Where `fill` goes on reading, had the region not been all zeros.
-        self.src.seek(SeekFrom::Start(resume)).at(&self.path)?;
-        Ok(zeros)
-    }
-
     /// Makes sure the buffer holds at least `need` bytes from `pos` on;
     /// `need` never exceeds the bytes left in the file, so the buffer grows
     /// past [`READ_BUFFER`] only for a record that is itself larger (and
@@ -506,16 +487,20 @@ impl<R: Read + Seek> WalReader<R> {
     /// ends in damage, scans past the damage for readable records.
     pub fn finish(mut self) -> Result<Summary> {
         while self.next_ref()?.is_some() {}
-        let remaining = self.file_len - self.pos;
+        // Where the data after the stop ends: one pass backwards from the
+        // end of the file, which every judgement below shares.
+        let data_end = match self.state {
+            State::Damaged(_) => {
+                zeros::data_end(&mut self.src, self.pos, self.file_len).at(&self.path)?
+            }
+            _ => self.file_len,
+        };
         // Zeros are never a record (no record has LSN 0), so the reader
-        // stops at them as at damage, and only here, once, are they told
-        // apart: the space a version-2 writer preallocated ends the log.
-        let preallocated = matches!(self.state, State::Damaged(_))
-            && matches!(self.format, Some(LogFormat::V2 { .. }))
-            && self.at_zero_region(remaining)?;
-        if preallocated {
+        // stops at them as at damage, and only here are they told apart:
+        // the space a version-2 writer preallocated ends the log.
+        if data_end == self.pos && matches!(self.format, Some(LogFormat::V2 { .. })) {
             self.state = State::Clean;
-            self.preallocated = remaining;
+            self.preallocated = self.file_len - self.pos;
         }
         let damage = match std::mem::replace(&mut self.state, State::Clean) {
             State::Damaged(kind) => {
@@ -530,11 +515,12 @@ impl<R: Read + Seek> WalReader<R> {
                 )
                 .at(&self.path)?;
                 let zero_filled =
-                    zeros::damage_is_zero_filled(&mut self.src, self.file_len, self.pos)
+                    zeros::damage_is_zero_filled(&mut self.src, self.file_len, self.pos, data_end)
                         .at(&self.path)?;
-                let (ends_in_zeros, zeros_to_end) =
-                    zeros::damage_ends_in_zeros(&mut self.src, self.file_len, self.pos)
+                let ends_in_zeros =
+                    zeros::damage_ends_in_zeros(&mut self.src, self.file_len, self.pos, data_end)
                         .at(&self.path)?;
+                let zeros_to_end = self.file_len - data_end;
                 Some(Damage {
                     offset: self.pos,
                     kind,

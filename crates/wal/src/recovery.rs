@@ -227,14 +227,7 @@ pub fn open(
         // (Damage in the header leaves no log for a marker: one follows
         // the new header below.)
         let marker = found_format.and(skip_to).zip(found_format);
-        report.cut = Some(cut_tail(
-            path,
-            &file,
-            damage.offset,
-            len,
-            marker,
-            found_format,
-        )?);
+        report.cut = Some(cut_tail(path, &file, damage, len, marker, found_format)?);
         report.preallocated = 0;
         if marker.is_some() {
             report.valid_len += format::RECORD_HEADER_LEN as u64;
@@ -423,8 +416,9 @@ fn lock_for_writing(file: &File, path: &Path) -> Result<()> {
     }
 }
 
-/// Saves `file[offset..len]` beside `path` (beside the file it links to,
-/// when `path` is a symlink), then truncates `file` to `offset`. A failed
+/// Saves `file[offset..len]` (from the damage's offset) beside `path`
+/// (beside the file it links to, when `path` is a symlink), then truncates
+/// `file` to `offset`. A failed
 /// attempt removes the copy it started, so that retries leave nothing.
 ///
 /// With `skip_to` (an LSN and the log's format), a skip marker with that
@@ -435,18 +429,24 @@ fn lock_for_writing(file: &File, path: &Path) -> Result<()> {
 ///
 /// A tail cut from a version-2 log (`format`) is saved after a copy of the
 /// log's header (its records' checksums need the log's identity) and without
-/// the zeros after its last byte (preallocated space, not data). The cut
-/// takes the preallocated space with it; the writer allocates anew.
+/// the zeros after its last byte (preallocated space, not data: the reader
+/// counted them, [`Damage::zeros_to_end`]). The cut takes the preallocated
+/// space with it; the writer allocates anew.
 fn cut_tail(
     path: &Path,
     file: &File,
-    offset: u64,
+    damage: &Damage,
     len: u64,
     skip_to: Option<(u64, LogFormat)>,
     format: Option<LogFormat>,
 ) -> Result<CutTail> {
+    let offset = damage.offset;
+    let end = match format {
+        Some(LogFormat::V2 { .. }) => len - damage.zeros_to_end,
+        _ => len,
+    };
     let (saved_to, saved) = create_broken_file(&through_symlink(path), offset)?;
-    let saved_bytes = match save_tail(path, file, offset, len, format, &saved_to, saved) {
+    let saved_bytes = match save_tail(path, file, offset..end, format, &saved_to, saved) {
         Ok(bytes) => bytes,
         Err(err) => {
             let _ = std::fs::remove_file(&saved_to);
@@ -471,27 +471,25 @@ fn cut_tail(
     })
 }
 
-/// Copies `file[offset..len]` into `saved` (for a version-2 log, after its
-/// header and without trailing zeros; see [`cut_tail`]) and makes it
-/// durable, name and all. Returns how many of the bytes it saved.
+/// Copies `file[bytes]` into `saved` (for a version-2 log, after its
+/// header; see [`cut_tail`]) and makes it durable, name and all. Returns
+/// how many bytes it copied.
 fn save_tail(
     path: &Path,
     file: &File,
-    offset: u64,
-    len: u64,
+    bytes: std::ops::Range<u64>,
     format: Option<LogFormat>,
     saved_to: &Path,
     mut saved: File,
 ) -> Result<u64> {
     let mut source = file;
-    let mut end = len;
     if let Some(format @ LogFormat::V2 { .. }) = format {
         saved.write_all(&format::file_header(format)).at(saved_to)?;
-        end = crate::zeros::data_end(&mut source, offset, len).at(path)?;
     }
-    source.seek(SeekFrom::Start(offset)).at(path)?;
-    let copied = io::copy(&mut source.take(end - offset), &mut saved).at(saved_to)?;
-    if copied != end - offset {
+    source.seek(SeekFrom::Start(bytes.start)).at(path)?;
+    let wanted = bytes.end - bytes.start;
+    let copied = io::copy(&mut source.take(wanted), &mut saved).at(saved_to)?;
+    if copied != wanted {
         return Err(Error::io(path, io::ErrorKind::UnexpectedEof.into()));
     }
     saved.sync_all().at(saved_to)?;

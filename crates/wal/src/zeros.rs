@@ -34,15 +34,17 @@ pub(crate) const SECTOR: u64 = 512;
 /// that was lost, whatever landed after it in later sectors (none of it was
 /// acknowledged: an fsync covering it would have covered this sector too).
 /// A record that did land starts with its checksum, zero once in 2^32.
+///
+/// `data` is [`data_end`] of the bytes from `offset` to the end of the file.
 pub(crate) fn damage_is_zero_filled<R: Read + Seek>(
     src: &mut R,
     file_len: u64,
     offset: u64,
+    data: u64,
 ) -> io::Result<bool> {
     if offset == 0 {
         return header_is_zero_filled(src, file_len);
     }
-    let data = data_end(src, offset, file_len)?;
     let sector_end = (offset / SECTOR + 1) * SECTOR;
     // Zeros from the record's start to its sector's end, with data after:
     // at least its checksum field (a real one is zero once in 2^32).
@@ -67,19 +69,18 @@ pub(crate) fn damage_is_zero_filled<R: Read + Seek>(
 /// the end of the file: its last byte (by what its header claims, when
 /// that is believable and inside the file) and everything after it are
 /// zero. What a write into preallocated space leaves when it is cut short.
-/// Returns that, and how many zero bytes end the file after the last
-/// non-zero one from `offset` on.
+/// `data` is [`data_end`] of the bytes from `offset` to the end of the file.
 pub(crate) fn damage_ends_in_zeros<R: Read + Seek>(
     src: &mut R,
     file_len: u64,
     offset: u64,
-) -> io::Result<(bool, u64)> {
+    data: u64,
+) -> io::Result<bool> {
     if offset == 0 || offset >= file_len {
-        return Ok((false, 0));
+        return Ok(false);
     }
     let end = offset + damaged_span(src, file_len, offset)?;
-    let data = data_end(src, offset, file_len)?;
-    Ok((data < end, file_len - data))
+    Ok(data < end)
 }
 
 /// How many bytes from `offset` the damaged record covers: what its header
