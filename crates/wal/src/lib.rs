@@ -235,6 +235,7 @@ mod crc_algebra;
 mod error;
 mod format;
 mod log_file;
+mod read_ahead;
 mod reader;
 mod record;
 mod recovery;

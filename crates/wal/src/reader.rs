@@ -3,7 +3,8 @@
 //! The reader never trusts a length field: a length is checked against the
 //! caps and against the bytes left in the file before a single byte of the
 //! payload is allocated or read. Memory stays bounded by one record (at most
-//! the caps) plus a read buffer, whatever the size of the file.
+//! the caps) plus a read buffer (three, read ahead), whatever the size of the
+//! file.
 //!
 //! Records are checked where they lie in the reader's own read buffer: the
 //! bytes are copied once (from the kernel), the checksum is one pass over the
@@ -11,6 +12,11 @@
 //! buffer, so reading a log to its end (`wal verify`, [`WalReader::finish`])
 //! allocates nothing per record. Owned records ([`WalReader::next_entry`],
 //! the iterator) cost one copy of the key and the value each.
+//!
+//! A log of a megabyte or more opened from a path (and every log
+//! [`crate::open`] recovers) is read ahead by a helper thread, so that the
+//! kernel's copy and the checksums run on two cores (see `read_ahead`); what
+//! is read does not change.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -21,6 +27,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::format::{
     self, FILE_HEADER_LEN, HeaderProblem, LogFormat, RECORD_HEADER_LEN, RecordCrc, RecordHeader,
 };
+use crate::read_ahead::{Chunking, ReadAhead};
 use crate::record::{Damage, DamageKind, InvalidField, Op, Record};
 use crate::scan;
 use crate::zeros;
@@ -215,6 +222,9 @@ pub struct WalReader<R = File> {
     crc: RecordCrc,
     /// Set when the log ends at a zero-filled region (version 2).
     preallocated: u64,
+    /// A helper thread reading the file ahead, for a large log read
+    /// through a `File`; `fill` takes its chunks instead of reading `src`.
+    ahead: Option<ReadAhead>,
 }
 
 impl WalReader<File> {
@@ -228,7 +238,10 @@ impl WalReader<File> {
         check_regular_file(path)?;
         let file = File::open(path).at(path)?;
         let len = file.metadata().at(path)?.len();
-        WalReader::new(file, len, path)
+        let mut reader = WalReader::new(file, len, path)?;
+        let ahead = reader.read_ahead(&reader.src, Chunking::DEFAULT);
+        reader.ahead = ahead;
+        Ok(reader)
     }
 }
 
@@ -317,7 +330,29 @@ impl<R: Read + Seek> WalReader<R> {
             format,
             crc: format.unwrap_or(LogFormat::V1).crc(),
             preallocated: 0,
+            ahead: None,
         })
+    }
+
+    /// A helper thread to read the rest of the log through `file` (a handle
+    /// on the file `src` reads), when there is enough of it to repay the
+    /// thread; see [`crate::read_ahead`].
+    pub(crate) fn read_ahead(&self, file: &File, chunking: Chunking) -> Option<ReadAhead> {
+        let from = self.pos + (self.end - self.start) as u64;
+        if !matches!(self.state, State::Reading) || self.file_len - from < chunking.worth_it {
+            return None;
+        }
+        ReadAhead::start(file, from, self.file_len, chunking)
+    }
+
+    /// Reads the rest of the log through `ahead` (from [`WalReader::read_ahead`]).
+    pub(crate) fn set_read_ahead(&mut self, ahead: Option<ReadAhead>) {
+        self.ahead = ahead;
+    }
+
+    #[cfg(test)]
+    pub(crate) fn has_read_ahead(&self) -> bool {
+        self.ahead.is_some()
     }
 
     /// The next readable record, or `None` at the end or at the first damage.
@@ -457,6 +492,9 @@ impl<R: Read + Seek> WalReader<R> {
         if buffered >= need {
             return Ok(());
         }
+        if let Some(ahead) = &mut self.ahead {
+            return ahead.fill(&mut self.buf, &mut self.start, &mut self.end, need);
+        }
         let mut unread = self.file_len - self.pos - buffered as u64;
         if self.buf.len() - self.start < need {
             // Move the start of the record to the front of the buffer.
@@ -487,6 +525,7 @@ impl<R: Read + Seek> WalReader<R> {
     /// ends in damage, scans past the damage for readable records.
     pub fn finish(mut self) -> Result<Summary> {
         while self.next_ref()?.is_some() {}
+        self.ahead = None;
         // Where the data after the stop ends: one pass backwards from the
         // end of the file, which every judgement below shares.
         let data_end = match self.state {

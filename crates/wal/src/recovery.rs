@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, IoContext, Result};
 use crate::format::{self, LogFormat};
+use crate::read_ahead::Chunking;
 use crate::reader::{RecordRef, Summary, WalReader};
 use crate::record::Damage;
 use crate::writer::{LogEnd, SyncPolicy, Wal};
@@ -210,7 +211,9 @@ pub fn open(
     };
     lock_for_writing(&file, path)?;
     let len = file.metadata().at(path)?.len();
-    let summary = read_all(WalReader::new(&file, len, path)?, on_record)?;
+    let mut reader = WalReader::new(&file, len, path)?;
+    reader.set_read_ahead(reader.read_ahead(&file, Chunking::DEFAULT));
+    let summary = read_all(reader, on_record)?;
     judge(path, options.mode, &summary)?;
     let found_format = summary.format;
     let mut report = RecoveryReport::from_summary(summary);
