@@ -226,6 +226,11 @@
 //!   records since the last fsync, and they are gone too. If the cut itself
 //!   fails (the disk is gone), what is left is whatever reached the disk: a
 //!   reopen reads it as usual, judging any torn or zero-filled end.
+//! * Under [`SyncPolicy::Never`] full buffers are written by a thread of the
+//!   log's own while appends go on (a few writes in flight at most), so a
+//!   failed write is reported by a later append that fills a buffer, or at
+//!   the latest by [`Wal::sync`], which waits for every write first. Either
+//!   way no record since the last fsync was acknowledged as durable.
 //! * One writer per log: a writer holds an exclusive advisory lock (`flock`)
 //!   on the file while it is open, and a second one gets [`Error::Locked`].
 //!   Readers take no lock, and a crashed writer's lock goes with its process.
@@ -243,6 +248,7 @@ mod saved_tail;
 mod scan;
 mod snapshot;
 mod store;
+mod write_behind;
 mod writer;
 mod zeros;
 

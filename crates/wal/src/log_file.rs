@@ -58,8 +58,9 @@ pub struct LogEnd {
 /// The file operations a [`crate::Wal`] needs, so tests can inject failures.
 ///
 /// Both methods take `&self`: the leader of a group commit syncs while other
-/// threads keep appending to the buffer.
-pub trait LogFile: Send + Sync {
+/// threads keep appending to the buffer. `'static`, since a log that is not
+/// synced per append writes its full buffers from a thread of its own.
+pub trait LogFile: Send + Sync + 'static {
     /// Writes all of `buf` at `offset` (the log's end, or past it for
     /// preallocation), growing the file when it runs past its end.
     fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()>;

@@ -9,7 +9,9 @@
 //! threads buffer their records and wait; when the leader is done every record
 //! it covered is durable, and one of the waiters leads the next round.
 //!
-//! A version-2 log is preallocated (see [`crate::log_file`]).
+//! A version-2 log is preallocated (see [`crate::log_file`]). Under
+//! [`SyncPolicy::Never`] full buffers are written by a thread of the log's
+//! own while appends fill the next (see [`crate::write_behind`]).
 //!
 //! A failed write or fsync poisons the writer for good. After a failed fsync
 //! the kernel may already have dropped the dirty pages it could not write and
@@ -21,13 +23,14 @@ use std::fs::File;
 use std::io;
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use crate::error::{Error, Result};
 use crate::format::{self, LogFormat, MAX_KEY_LEN, MAX_VALUE_LEN, RecordCrc};
 pub use crate::log_file::{LogEnd, LogFile};
 use crate::log_file::{preallocation_end, write_zeros};
 use crate::record::Op;
+use crate::write_behind::WriteBehind;
 
 /// Buffered bytes that trigger a write to the file even without a sync.
 /// Large writes cost the kernel less per byte (measured: 256 KiB writes run
@@ -78,6 +81,10 @@ struct State {
     waiting: usize,
     poisoned: Option<(&'static str, String)>,
     ends_in_partial: bool,
+    /// Under [`SyncPolicy::Never`], the thread that writes full buffers
+    /// while appends go on (see [`crate::write_behind`]); started with the
+    /// first full buffer.
+    behind: Option<WriteBehind>,
 }
 
 impl State {
@@ -93,7 +100,8 @@ impl State {
 /// `Wal` is `Sync`: share it between threads (for example in an `Arc`) and
 /// their synced appends share fsyncs.
 pub struct Wal<F: LogFile = File> {
-    file: F,
+    /// Shared with the write-behind thread, if one is started.
+    file: Arc<F>,
     path: PathBuf,
     policy: SyncPolicy,
     format: LogFormat,
@@ -111,7 +119,7 @@ impl<F: LogFile> Wal<F> {
     pub fn from_file(file: F, path: impl Into<PathBuf>, end: LogEnd, policy: SyncPolicy) -> Self {
         let allocated = file.current_len().ok();
         Wal {
-            file,
+            file: Arc::new(file),
             path: path.into(),
             policy,
             format: end.format,
@@ -130,6 +138,7 @@ impl<F: LogFile> Wal<F> {
                 waiting: 0,
                 poisoned: None,
                 ends_in_partial: false,
+                behind: None,
             }),
             synced: Condvar::new(),
         }
@@ -260,10 +269,48 @@ impl<F: LogFile> Wal<F> {
     fn meet_policy(&self, mut state: MutexGuard<'_, State>, last: u64) -> Result<()> {
         if needs_sync(self.policy, state.durable_lsn, last) {
             self.wait_durable(state, last)
-        } else if state.buffer.len() >= WRITE_THRESHOLD {
-            self.write_out(&mut state)
-        } else {
+        } else if state.buffer.len() < WRITE_THRESHOLD {
             Ok(())
+        } else if self.policy == SyncPolicy::Never {
+            self.write_behind(&mut state)
+        } else {
+            self.write_out(&mut state)
+        }
+    }
+
+    /// Hands the full buffer to the write-behind thread (starting it the
+    /// first time) and goes on with an empty one. A failed earlier write
+    /// poisons the log here.
+    fn write_behind(&self, state: &mut State) -> Result<()> {
+        debug_assert!(!state.preallocate, "no zeros to write behind");
+        if state.behind.is_none() {
+            state.behind = WriteBehind::start(&self.file);
+        }
+        let Some(behind) = state.behind.as_mut() else {
+            return self.write_out(state);
+        };
+        format::seal(&mut state.buffer[state.sealed..], &self.crc);
+        let full_len = state.buffer.len() as u64;
+        let at = state.written_end;
+        match behind.write(std::mem::take(&mut state.buffer), at) {
+            Ok(empty) => state.buffer = empty,
+            Err(err) => return Err(self.poison(state, "write", err)),
+        }
+        let end = at + full_len;
+        if let Some(allocated) = state.allocated {
+            state.allocated = Some(allocated.max(end));
+        }
+        state.written_end = end;
+        state.sealed = 0;
+        Ok(())
+    }
+
+    /// Waits for the write-behind thread's writes in flight, if any; a
+    /// failed one poisons the log.
+    fn wait_behind(&self, state: &mut State) -> Result<()> {
+        match state.behind.as_mut().map(WriteBehind::wait_all) {
+            Some(Err(err)) => Err(self.poison(state, "write", err)),
+            _ => Ok(()),
         }
     }
 
@@ -343,6 +390,10 @@ impl<F: LogFile> Wal<F> {
     /// writing them), so a reopen could otherwise replay records nobody was
     /// told are durable, or miss ones it read from a stale page cache.
     fn poison(&self, state: &mut State, operation: &'static str, err: io::Error) -> Error {
+        // No write may land after the cut.
+        if let Some(behind) = state.behind.as_mut() {
+            let _ = behind.wait_all();
+        }
         if state.allocated.is_some() {
             // Best effort: the writer is unusable either way, and the
             // reader judges whatever is left. (Preallocated space goes too.)
@@ -360,6 +411,7 @@ impl<F: LogFile> Wal<F> {
     /// Hands the buffer to the file. Called with the lock held, so writes
     /// reach the file in LSN order.
     fn write_out(&self, state: &mut State) -> Result<()> {
+        self.wait_behind(state)?;
         if state.buffer.is_empty() {
             return Ok(());
         }
@@ -375,7 +427,7 @@ impl<F: LogFile> Wal<F> {
                 // The fsync that makes these records durable covers the
                 // zeros and the file's new length too.
                 file_end = preallocation_end(end, allocated);
-                if write_zeros(&self.file, end, file_end).is_err() {
+                if write_zeros(&*self.file, end, file_end).is_err() {
                     // No room for them (a full disk, a file-size limit):
                     // zeros are no data, so take back what was written of
                     // them and go on appending without preallocation.
@@ -443,16 +495,20 @@ impl<F: LogFile> Drop for Wal<F> {
     /// Hands buffered records to the kernel, like a clean process exit would;
     /// no fsync, since a drop cannot report its failure.
     fn drop(&mut self) {
-        let state = self
-            .state
-            .get_mut()
-            .unwrap_or_else(|poison| poison.into_inner());
+        let mut state = self.lock();
+        // The write in flight lands first; a failed one poisons the log,
+        // and nothing more is written.
+        let _ = self.wait_behind(&mut state);
         if state.poisoned.is_none() && !state.buffer.is_empty() {
             state.seal(&self.crc);
             let _ = self.file.write_all_at(&state.buffer, state.written_end);
             state.buffer.clear();
             state.sealed = 0;
         }
+        // Ends the write-behind thread.
+        let behind = state.behind.take();
+        drop(state);
+        drop(behind);
     }
 }
 

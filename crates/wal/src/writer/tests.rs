@@ -15,10 +15,14 @@ struct Memory {
     bytes: Arc<Mutex<Vec<u8>>>,
     syncs: Arc<AtomicUsize>,
     fail_syncs: Arc<AtomicBool>,
+    fail_writes: Arc<AtomicBool>,
 }
 
 impl LogFile for Memory {
     fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        if self.fail_writes.load(Ordering::SeqCst) {
+            return Err(io::Error::other("injected write failure"));
+        }
         let mut bytes = self.bytes.lock().unwrap();
         let end = offset as usize + buf.len();
         if bytes.len() < end {
@@ -97,7 +101,7 @@ fn every_record_reaches_the_file_with_its_checksum() {
     for _ in 0..records {
         wal.append(Op::Put, b"key", &value).unwrap();
     }
-    assert!(file.len() > WRITE_THRESHOLD);
+    assert!(wal.end_offset() as usize > WRITE_THRESHOLD, "handed over");
     wal.append_batch([(Op::Put, &b"a"[..], &b"1"[..]), (Op::Delete, b"b", b"")])
         .unwrap();
     wal.sync().unwrap();
@@ -224,7 +228,10 @@ fn exclusive_appends_follow_the_sync_policy() {
     for _ in 0..WRITE_THRESHOLD / 1000 + 2 {
         wal.append_exclusive(Op::Put, b"k", &value).unwrap();
     }
-    assert!(file.len() > WRITE_THRESHOLD, "a full buffer is written out");
+    assert!(
+        wal.end_offset() as usize > WRITE_THRESHOLD,
+        "a full buffer is handed to the file"
+    );
     assert_eq!(file.syncs(), 0);
     assert!(matches!(
         wal.append_exclusive(Op::Delete, b"k", b"v"),
@@ -244,4 +251,76 @@ fn exclusive_appends_to_a_poisoned_log_fail() {
         wal.append_exclusive(Op::Put, b"b", b"2"),
         Err(Error::Poisoned { .. })
     ));
+}
+
+/// Under `Never`, full buffers are written by the log's own thread while
+/// appends go on: every record lands in order, whether the log is synced
+/// or only dropped (which waits for the writes in flight), and nothing is
+/// fsync'd until asked.
+#[test]
+fn buffers_written_behind_land_in_order() {
+    for synced in [true, false] {
+        let file = Memory::with_header();
+        let wal = file.wal(0, SyncPolicy::Never);
+        let mut last = 0;
+        // Uneven buffers, and now and then a record larger than one.
+        for n in 0..3000usize {
+            let large = if n % 500 == 7 { 300 * 1024 } else { 0 };
+            let value = vec![n as u8; (n * 7919) % 5000 + large];
+            last = wal.append(Op::Put, &n.to_le_bytes(), &value).unwrap();
+        }
+        assert!(wal.end_offset() as usize > 8 * WRITE_THRESHOLD);
+        assert_eq!(file.syncs(), 0);
+        if synced {
+            wal.sync().unwrap();
+            assert_eq!(file.syncs(), 1);
+        } else {
+            drop(wal);
+        }
+        assert_eq!(
+            file.read(),
+            ((1..=last).collect(), None),
+            "synced: {synced}"
+        );
+    }
+}
+
+/// A write that fails on the writing thread poisons the log by a few
+/// hand-overs later (the appender waits once several writes are in
+/// flight), and every append and sync after that fails.
+#[test]
+fn a_failed_write_behind_poisons_the_log() {
+    let file = Memory::with_header();
+    let wal = file.wal(0, SyncPolicy::Never);
+    let value = vec![b'v'; 100 * 1024];
+    for _ in 0..3 {
+        wal.append(Op::Put, b"k", &value).unwrap();
+    }
+    wal.sync().unwrap();
+    let durable = file.len();
+    file.fail_writes.store(true, Ordering::SeqCst);
+    // 60 appends hand over 20 buffers.
+    let failed = (0..60).find_map(|_| wal.append(Op::Put, b"k", &value).err());
+    assert!(
+        matches!(
+            failed,
+            Some(Error::Poisoned {
+                operation: "write",
+                ..
+            })
+        ),
+        "{failed:?}"
+    );
+    assert!(matches!(
+        wal.sync(),
+        Err(Error::Poisoned {
+            operation: "write",
+            ..
+        })
+    ));
+    assert!(matches!(
+        wal.append(Op::Put, b"k", b"v"),
+        Err(Error::Poisoned { .. })
+    ));
+    assert_eq!(file.len(), durable);
 }

@@ -320,3 +320,15 @@ pub fn pseudo_random_bytes(len: usize, seed: u64) -> Vec<u8> {
         })
         .collect()
 }
+
+/// Threads of this process named `name` (a log's helper threads are
+/// named). A test counting them must be alone in its binary.
+pub fn threads_named(name: &str) -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .expect("/proc/self/task")
+        .filter(|task| {
+            let comm = task.as_ref().expect("a task").path().join("comm");
+            std::fs::read_to_string(comm).is_ok_and(|comm| comm.trim() == name)
+        })
+        .count()
+}

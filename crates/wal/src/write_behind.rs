@@ -1,0 +1,158 @@
+//! Writing full buffers on a second thread, for a log that is not synced
+//! per append.
+//!
+//! Under [`crate::SyncPolicy::Never`] an append returns once its record is
+//! buffered, and a full buffer goes to the kernel in one `write`. Done by
+//! the appending thread, that write (the kernel copying the buffer into the
+//! page cache and reserving its blocks) is half of a bulk load's time, and
+//! the appender encodes nothing meanwhile. Here a helper thread writes full
+//! buffers while the appender fills the next, as PostgreSQL's WAL writer
+//! writes the WAL of asynchronous commits in the background.
+//!
+//! A few writes may be in flight ([`DEPTH`]): with one, the two threads
+//! take turns more than they overlap, each waking the other for every
+//! buffer. The buffers go round, handed back once written. A failed write
+//! is known at the next hand-over after it (or by any `sync`, which waits
+//! for every write first) and poisons the log then. The helper writes each
+//! buffer where the log's end was when it was handed over, in order, so the
+//! file receives the same writes as without it. It ends when the log is
+//! dropped, after the last write.
+
+use std::collections::VecDeque;
+use std::io;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
+use std::thread::JoinHandle;
+
+use crate::log_file::LogFile;
+
+/// Writes in flight at most.
+const DEPTH: usize = 4;
+
+/// A buffer to write and where.
+struct Job {
+    buffer: Vec<u8>,
+    at: u64,
+}
+
+/// The appender's side of the helper thread.
+pub(crate) struct WriteBehind {
+    jobs: Option<Sender<Job>>,
+    done: Receiver<(Vec<u8>, io::Result<()>)>,
+    helper: Option<JoinHandle<()>>,
+    in_flight: usize,
+    /// Written buffers, emptied, to fill again.
+    free: VecDeque<Vec<u8>>,
+    /// The first failed write, until the writer collects it.
+    failed: Option<io::Error>,
+}
+
+impl WriteBehind {
+    /// Starts a helper writing to `file`, or `None` if no thread can be
+    /// started (the caller then writes on its own).
+    pub(crate) fn start<F: LogFile>(file: &Arc<F>) -> Option<WriteBehind> {
+        let file = Arc::clone(file);
+        let (jobs, job_rx) = channel::<Job>();
+        let (done_tx, done) = channel();
+        let helper = std::thread::Builder::new()
+            // PostgreSQL's name for its own; a thread's name is at most
+            // 15 bytes.
+            .name("wal-writer".into())
+            .spawn(move || {
+                for Job { buffer, at } in job_rx {
+                    let written = file.write_all_at(&buffer, at);
+                    if done_tx.send((buffer, written)).is_err() {
+                        return;
+                    }
+                }
+            })
+            .ok()?;
+        Some(WriteBehind {
+            jobs: Some(jobs),
+            done,
+            helper: Some(helper),
+            in_flight: 0,
+            free: Default::default(),
+            failed: None,
+        })
+    }
+
+    /// Hands `buffer` over to be written at `at` and returns an empty one
+    /// to fill next, or the error of a write before it (then `buffer` is
+    /// not written). Waits only while [`DEPTH`] writes are in flight.
+    pub(crate) fn write(&mut self, buffer: Vec<u8>, at: u64) -> io::Result<Vec<u8>> {
+        while let Some(done) = self.collect(self.in_flight >= DEPTH) {
+            self.settle(done);
+        }
+        if let Some(err) = self.failed.take() {
+            return Err(err);
+        }
+        let jobs = self.jobs.as_ref().expect("sending until dropped");
+        // The helper stops early only after a panic; the next collection
+        // reports the write as failed then.
+        let capacity = buffer.capacity();
+        let _ = jobs.send(Job { buffer, at });
+        self.in_flight += 1;
+        Ok(self
+            .free
+            .pop_front()
+            .unwrap_or_else(|| Vec::with_capacity(capacity)))
+    }
+
+    /// Waits for every write in flight; the first failure among them (or
+    /// among earlier ones not yet reported) is returned.
+    pub(crate) fn wait_all(&mut self) -> io::Result<()> {
+        while let Some(done) = self.collect(true) {
+            self.settle(done);
+        }
+        match self.failed.take() {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
+    }
+
+    /// A finished write, waiting for one if `wait` (and one is in flight).
+    fn collect(&mut self, wait: bool) -> Option<(Vec<u8>, io::Result<()>)> {
+        if self.in_flight == 0 {
+            return None;
+        }
+        let done = if wait {
+            self.done.recv().map_err(|_| TryRecvError::Disconnected)
+        } else {
+            self.done.try_recv()
+        };
+        let done = match done {
+            Ok(done) => done,
+            Err(TryRecvError::Empty) => return None,
+            Err(TryRecvError::Disconnected) => (
+                Vec::new(),
+                Err(io::Error::other("the log's writing thread ended early")),
+            ),
+        };
+        self.in_flight -= 1;
+        Some(done)
+    }
+
+    fn settle(&mut self, (mut buffer, written): (Vec<u8>, io::Result<()>)) {
+        match written {
+            Ok(()) => {
+                buffer.clear();
+                self.free.push_back(buffer);
+            }
+            Err(err) => {
+                self.failed.get_or_insert(err);
+            }
+        }
+    }
+}
+
+impl Drop for WriteBehind {
+    fn drop(&mut self) {
+        // The writer waits for the writes in flight before it drops this;
+        // closing the channel ends the helper's loop.
+        self.jobs = None;
+        if let Some(helper) = self.helper.take() {
+            let _ = helper.join();
+        }
+    }
+}
