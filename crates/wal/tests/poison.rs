@@ -297,3 +297,25 @@ fn a_failed_write_cuts_back_every_unsynced_write() {
     assert!(file.appends() >= 3, "the third write was tried");
     assert_eq!(file.bytes(), durable, "nothing unsynced remains");
 }
+
+/// A log dropped while a failed write behind is unreported poisons itself
+/// on the way out: the records it still buffers are not written after the
+/// gap the failed write left, and what was not synced is cut back.
+#[test]
+fn a_dropped_log_writes_nothing_after_a_failed_write_behind() {
+    let file = failing(Some(2), None);
+    let wal = file.wal(SyncPolicy::Never);
+    wal.append(Op::Put, b"a", b"1").unwrap();
+    wal.sync().unwrap();
+    let durable = file.bytes();
+    // The second of these fills the buffer and hands it over: write 2,
+    // which fails on the log's writing thread.
+    let value = vec![b'v'; 200 * 1024];
+    wal.append(Op::Put, b"big1", &value).unwrap();
+    wal.append(Op::Put, b"big2", &value).unwrap();
+    // Only buffered.
+    wal.append(Op::Put, b"b", b"2").unwrap();
+    drop(wal);
+    assert_eq!(file.appends(), 2, "a write after the failed one");
+    assert_eq!(file.bytes(), durable, "nothing unsynced remains");
+}
