@@ -13,10 +13,10 @@
 //! allocates nothing per record. Owned records ([`WalReader::next_entry`],
 //! the iterator) cost one copy of the key and the value each.
 //!
-//! A log of a megabyte or more opened from a path (and every log
-//! [`crate::open`] recovers) is read ahead by a helper thread, so that the
-//! kernel's copy and the checksums run on two cores (see `read_ahead`); what
-//! is read does not change.
+//! A log of a megabyte or more, opened from a path or recovered by
+//! [`crate::open`], is read ahead by a helper thread, so that the kernel's
+//! copy and the checksums run on two cores (see `read_ahead`); what is read
+//! does not change.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};

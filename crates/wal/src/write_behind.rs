@@ -12,8 +12,9 @@
 //! A few writes may be in flight ([`DEPTH`]): with one, the two threads
 //! take turns more than they overlap, each waking the other for every
 //! buffer. The buffers go round, handed back once written. A failed write
-//! is known at the next hand-over after it (or by any `sync`, which waits
-//! for every write first) and poisons the log then. The helper writes each
+//! is known at the first hand-over that finds it finished (at most
+//! [`DEPTH`] hand-overs later), or by any `sync` or drop, which wait for
+//! every write first, and poisons the log then. The helper writes each
 //! buffer where the log's end was when it was handed over, in order, so the
 //! file receives the same writes as without it. It ends when the log is
 //! dropped, after the last write.

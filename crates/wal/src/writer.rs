@@ -472,8 +472,12 @@ impl<F: LogFile> Wal<F> {
             state.syncing = false;
             match synced {
                 Ok(()) => {
-                    state.durable_lsn = state.durable_lsn.max(target);
-                    state.durable_end = state.durable_end.max(target_end);
+                    // A failed write that poisoned the log meanwhile cut the
+                    // file back under this fsync: nothing it covered is left.
+                    if state.poisoned.is_none() {
+                        state.durable_lsn = state.durable_lsn.max(target);
+                        state.durable_end = state.durable_end.max(target_end);
+                    }
                     if state.waiting > 0 {
                         self.synced.notify_all();
                     }

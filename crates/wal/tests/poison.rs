@@ -297,3 +297,73 @@ fn a_failed_write_cuts_back_every_unsynced_write() {
     assert!(file.appends() >= 3, "the third write was tried");
     assert_eq!(file.bytes(), durable, "nothing unsynced remains");
 }
+
+/// A log dropped while a failed write behind is unreported poisons itself
+/// on the way out: the records it still buffers are not written after the
+/// gap the failed write left, and what was not synced is cut back.
+#[test]
+fn a_dropped_log_writes_nothing_after_a_failed_write_behind() {
+    let file = failing(Some(2), None);
+    let wal = file.wal(SyncPolicy::Never);
+    wal.append(Op::Put, b"a", b"1").unwrap();
+    wal.sync().unwrap();
+    let durable = file.bytes();
+    // The second of these fills the buffer and hands it over: write 2,
+    // which fails on the log's writing thread.
+    let value = vec![b'v'; 200 * 1024];
+    wal.append(Op::Put, b"big1", &value).unwrap();
+    wal.append(Op::Put, b"big2", &value).unwrap();
+    // Only buffered.
+    wal.append(Op::Put, b"b", b"2").unwrap();
+    drop(wal);
+    assert_eq!(file.appends(), 2, "a write after the failed one");
+    assert_eq!(file.bytes(), durable, "nothing unsynced remains");
+}
+
+/// A failed write that poisons the log while another thread's fsync runs
+/// outside the lock cuts the file back under that fsync: the records it
+/// was syncing are gone, so the log must not count them as durable when it
+/// returns (it returns the poisoning error).
+#[test]
+fn an_fsync_overtaken_by_a_poisoning_cut_makes_nothing_durable() {
+    let failing_writes = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (entered_tx, entered) = std::sync::mpsc::channel();
+    let (release, release_rx) = std::sync::mpsc::channel::<()>();
+    let (entered_tx, release_rx) = (
+        std::sync::Mutex::new(entered_tx),
+        std::sync::Mutex::new(release_rx),
+    );
+    let fail = Arc::clone(&failing_writes);
+    let file = MemHandle::with_hooks(
+        Box::new(move |_| {
+            if fail.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(eio());
+            }
+            Ok(())
+        }),
+        Box::new(move |call| {
+            if call == 1 {
+                entered_tx.lock().unwrap().send(()).unwrap();
+                release_rx.lock().unwrap().recv().unwrap();
+            }
+            Ok(())
+        }),
+    );
+    let wal = Arc::new(file.wal(SyncPolicy::Never));
+    wal.append(Op::Put, b"a", b"1").unwrap();
+    let leader = {
+        let wal = Arc::clone(&wal);
+        std::thread::spawn(move || wal.sync())
+    };
+    entered.recv().unwrap();
+    // While the fsync of record 1 is held: a full buffer's write fails,
+    // and the log, poisoned, cuts back to its last durable end.
+    failing_writes.store(true, std::sync::atomic::Ordering::SeqCst);
+    let value = vec![b'v'; 200 * 1024];
+    let failed = (0..40).find_map(|_| wal.append(Op::Put, b"big", &value).err());
+    assert_poisoned(failed.map_or(Ok(()), Err), "write");
+    assert_eq!(file.bytes(), wal::file_header(file.format), "cut back");
+    release.send(()).unwrap();
+    assert_poisoned(leader.join().unwrap(), "write");
+    assert_eq!(wal.durable_lsn(), 0, "record 1 was cut, not made durable");
+}

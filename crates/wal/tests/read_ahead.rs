@@ -30,7 +30,8 @@ fn a_large_log_is_read_ahead_and_the_helper_ends_with_the_read() {
     .unwrap();
     assert_eq!(report.last_lsn, 4000);
     assert_eq!(seen, [1, 1, 1, 1]);
-    assert_eq!(common::threads_named("wal-read-ahead"), 0);
+    assert_eq!(common::handles_on(&path), 1, "only the writer's handle");
+    helper_ends();
     drop(wal);
 
     // A reader dropped halfway takes its helper with it.
@@ -38,5 +39,12 @@ fn a_large_log_is_read_ahead_and_the_helper_ends_with_the_read() {
     reader.next_entry().unwrap().expect("a record");
     assert_eq!(common::threads_named("wal-read-ahead"), 1);
     drop(reader);
-    assert_eq!(common::threads_named("wal-read-ahead"), 0);
+    assert_eq!(common::handles_on(&path), 0);
+    helper_ends();
+}
+
+fn helper_ends() {
+    common::wait_until("the read-ahead thread ends", || {
+        common::threads_named("wal-read-ahead") == 0
+    });
 }

@@ -324,3 +324,34 @@ fn a_failed_write_behind_poisons_the_log() {
     ));
     assert_eq!(file.len(), durable);
 }
+
+/// `sync` waits for the writes in flight before its fsync. A failed write
+/// behind that no hand-over has reported yet (the only one in flight, with
+/// nothing buffered after it) fails the sync and poisons the log; an fsync
+/// that did not wait would acknowledge records that never reached the file.
+#[test]
+fn a_sync_waits_for_a_write_behind_and_reports_its_failure() {
+    let file = Memory::with_header();
+    let wal = file.wal(0, SyncPolicy::Never);
+    wal.append(Op::Put, b"k", b"v").unwrap();
+    wal.sync().unwrap();
+    file.fail_writes.store(true, Ordering::SeqCst);
+    let value = vec![b'v'; 100 * 1024];
+    // Up to the first hand-over, which leaves the buffer empty.
+    let handed_over = (0..WRITE_THRESHOLD / value.len() + 1)
+        .find(|_| {
+            wal.append(Op::Put, b"k", &value).unwrap();
+            wal.lock().buffer.is_empty()
+        })
+        .is_some();
+    assert!(handed_over);
+    assert!(matches!(
+        wal.sync(),
+        Err(Error::Poisoned {
+            operation: "write",
+            ..
+        })
+    ));
+    assert_eq!(file.syncs(), 1, "no fsync after the failed write");
+    assert_eq!(wal.durable_lsn(), 1);
+}

@@ -322,7 +322,9 @@ pub fn pseudo_random_bytes(len: usize, seed: u64) -> Vec<u8> {
 }
 
 /// Threads of this process named `name` (a log's helper threads are
-/// named). A test counting them must be alone in its binary.
+/// named). A test counting them must be alone in its binary. A thread just
+/// joined can still be listed for a moment (the kernel wakes its joiner
+/// before it removes the thread), so a test waits for a count to drop.
 pub fn threads_named(name: &str) -> usize {
     std::fs::read_dir("/proc/self/task")
         .expect("/proc/self/task")
@@ -330,5 +332,18 @@ pub fn threads_named(name: &str) -> usize {
             let comm = task.as_ref().expect("a task").path().join("comm");
             std::fs::read_to_string(comm).is_ok_and(|comm| comm.trim() == name)
         })
+        .count()
+}
+
+/// Open handles of this process on the file at `path`. A helper thread
+/// closes its handle (and with it its share of the writer's lock) before
+/// its join returns, so right after a drop this is exact where
+/// [`threads_named`] has to wait.
+pub fn handles_on(path: &Path) -> usize {
+    let path = path.canonicalize().expect("an existing file");
+    std::fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+        .filter(|target| *target == path)
         .count()
 }
