@@ -227,10 +227,14 @@
 //!   fails (the disk is gone), what is left is whatever reached the disk: a
 //!   reopen reads it as usual, judging any torn or zero-filled end.
 //! * Under [`SyncPolicy::Never`] full buffers are written by a thread of the
-//!   log's own while appends go on (a few writes in flight at most), so a
-//!   failed write is reported by a later append that fills a buffer, or at
-//!   the latest by [`Wal::sync`], which waits for every write first. Either
-//!   way no record since the last fsync was acknowledged as durable.
+//!   log's own while appends go on (four writes in flight at most), so a
+//!   failed write is reported by a later append that fills a buffer (at
+//!   most four buffers later), or at the latest by [`Wal::sync`] or the
+//!   log's drop, which wait for every write first. Until then appends go on
+//!   returning `Ok`, and buffers handed over after the failed one may be
+//!   written past the gap it left; the poisoning cut takes all of it back to
+//!   the last fsync. No record since the last fsync was acknowledged as
+//!   durable either way.
 //! * One writer per log: a writer holds an exclusive advisory lock (`flock`)
 //!   on the file while it is open, and a second one gets [`Error::Locked`].
 //!   Readers take no lock, and a crashed writer's lock goes with its process.
