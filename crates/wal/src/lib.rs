@@ -239,6 +239,7 @@
 //!   on the file while it is open, and a second one gets [`Error::Locked`].
 //!   Readers take no lock, and a crashed writer's lock goes with its process.
 
+mod awake_wait;
 mod batch;
 mod crc_algebra;
 mod error;

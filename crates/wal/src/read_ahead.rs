@@ -22,13 +22,10 @@
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
-use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
+use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
 
-/// How long the helper waits awake for a free buffer before it sleeps:
-/// a few times what the reader takes to check a chunk of small records.
-const AWAKE_WAIT: Duration = Duration::from_micros(200);
+use crate::awake_wait::AwakeWait;
 
 /// Sizes of the chunks and of the room kept in front of them.
 #[derive(Debug, Clone, Copy)]
@@ -183,16 +180,11 @@ fn read_chunks(
     free: &Receiver<Vec<u8>>,
     filled: &Sender<io::Result<Chunk>>,
 ) {
-    let mut stay_awake = true;
+    let mut waiting = AwakeWait::new();
     while at < to {
-        let Some((mut buf, slept)) = next_free(free, stay_awake) else {
+        let Some(mut buf) = waiting.recv(free) else {
             return;
         };
-        // A reader that kept the helper waiting past its awake wait is
-        // slower than the file (its caller does real work per record):
-        // waiting awake for it would only burn the core, so the helper
-        // sleeps until a wait ends without sleeping again.
-        stay_awake = !slept;
         if buf.len() != chunking.buffer_len() {
             buf = vec![0; chunking.buffer_len()];
         }
@@ -203,31 +195,6 @@ fn read_chunks(
             return;
         }
         at += len as u64;
-    }
-}
-
-/// Waits for a free buffer; also says whether it had to sleep. The helper,
-/// faster than a reader that only checks records, mostly waits here;
-/// sleeping would make the reader wake it for every chunk handed back, a
-/// system call and (on a virtual machine especially) an interrupt to the
-/// other core that measured a fifth of the reader's time. So, when
-/// `stay_awake`, it first waits awake for a while, giving its core away to
-/// anything else runnable, and only then sleeps. `None` once the reader is
-/// gone.
-fn next_free(free: &Receiver<Vec<u8>>, stay_awake: bool) -> Option<(Vec<u8>, bool)> {
-    let awake_until = Instant::now()
-        + if stay_awake {
-            AWAKE_WAIT
-        } else {
-            Duration::ZERO
-        };
-    loop {
-        match free.try_recv() {
-            Ok(buf) => return Some((buf, false)),
-            Err(TryRecvError::Disconnected) => return None,
-            Err(TryRecvError::Empty) if Instant::now() < awake_until => std::thread::yield_now(),
-            Err(TryRecvError::Empty) => return free.recv().ok().map(|buf| (buf, true)),
-        }
     }
 }
 

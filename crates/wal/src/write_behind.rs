@@ -25,6 +25,7 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::thread::JoinHandle;
 
+use crate::awake_wait::AwakeWait;
 use crate::log_file::LogFile;
 
 /// Writes in flight at most.
@@ -60,7 +61,8 @@ impl WriteBehind {
             // 15 bytes.
             .name("wal-writer".into())
             .spawn(move || {
-                for Job { buffer, at } in job_rx {
+                let mut waiting = AwakeWait::new();
+                while let Some(Job { buffer, at }) = waiting.recv(&job_rx) {
                     let written = file.write_all_at(&buffer, at);
                     if done_tx.send((buffer, written)).is_err() {
                         return;
