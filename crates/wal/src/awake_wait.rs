@@ -12,6 +12,10 @@
 //! awake, yielding its core to anything else runnable, keeps its own core
 //! and needs no waking.
 //!
+//! The thread a helper serves waits for the helper the same way when it is
+//! the faster of the two (a reader of large records, an appender of large
+//! values): the same wake-ups, the other way round.
+//!
 //! Waiting awake for a thread that is slow for good (a reader whose caller
 //! builds a map, a store appending a record now and then) would burn a core
 //! for nothing, so a wait that outlasts [`AWAKE_WAIT`] ends asleep, and the
@@ -24,7 +28,7 @@ use std::time::{Duration, Instant};
 /// thread it serves takes over one buffer of small records.
 const AWAKE_WAIT: Duration = Duration::from_micros(200);
 
-/// A helper's side of a channel of work.
+/// One side's waiting on a channel between a thread and its helper.
 pub(crate) struct AwakeWait {
     stay_awake: bool,
 }

@@ -71,6 +71,8 @@ pub(crate) struct ReadAhead {
     filled: Option<Receiver<io::Result<Chunk>>>,
     free: Option<Sender<Vec<u8>>>,
     helper: Option<JoinHandle<()>>,
+    /// How the reader waits for a chunk, when it is the faster one.
+    waiting: AwakeWait,
 }
 
 impl ReadAhead {
@@ -93,6 +95,7 @@ impl ReadAhead {
             filled: Some(filled),
             free: Some(free),
             helper: Some(helper),
+            waiting: AwakeWait::new(),
         })
     }
 
@@ -137,9 +140,9 @@ impl ReadAhead {
     /// would be.
     fn next_chunk(&mut self) -> io::Result<Chunk> {
         let filled = self.filled.as_ref().expect("receiving until dropped");
-        match filled.recv() {
-            Ok(chunk) => chunk,
-            Err(_) => Err(io::ErrorKind::UnexpectedEof.into()),
+        match self.waiting.recv(filled) {
+            Some(chunk) => chunk,
+            None => Err(io::ErrorKind::UnexpectedEof.into()),
         }
     }
 

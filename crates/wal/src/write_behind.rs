@@ -47,6 +47,8 @@ pub(crate) struct WriteBehind {
     free: VecDeque<Vec<u8>>,
     /// The first failed write, until the writer collects it.
     failed: Option<io::Error>,
+    /// How the appender waits for a write, when it is the faster one.
+    waiting: AwakeWait,
 }
 
 impl WriteBehind {
@@ -77,6 +79,7 @@ impl WriteBehind {
             in_flight: 0,
             free: Default::default(),
             failed: None,
+            waiting: AwakeWait::new(),
         })
     }
 
@@ -120,7 +123,9 @@ impl WriteBehind {
             return None;
         }
         let done = if wait {
-            self.done.recv().map_err(|_| TryRecvError::Disconnected)
+            self.waiting
+                .recv(&self.done)
+                .ok_or(TryRecvError::Disconnected)
         } else {
             self.done.try_recv()
         };
