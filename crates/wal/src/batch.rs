@@ -6,8 +6,8 @@
 //! following on from the batch's, filling its bytes to the last one. So a
 //! reader returns all of a batch or none of it.
 
+use crate::entry::RecordRef;
 use crate::format::{MAX_KEY_LEN, MAX_VALUE_LEN, RECORD_HEADER_LEN, RecordCrc, RecordHeader};
-use crate::reader::RecordRef;
 use crate::record::{DamageKind, InvalidField, Op};
 
 /// Checks the batch `bytes` (exactly as long as `header` says), whose first

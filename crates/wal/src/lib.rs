@@ -242,6 +242,7 @@
 mod awake_wait;
 mod batch;
 mod crc_algebra;
+mod entry;
 mod error;
 mod format;
 mod log_file;
@@ -257,13 +258,14 @@ mod write_behind;
 mod writer;
 mod zeros;
 
+pub use entry::{Entry, EntryRef, RecordRef};
 pub use error::{Error, Result};
 pub use format::{
     BATCH_OP, FILE_HEADER_LEN, FILE_HEADER_LEN_V1, FORMAT_VERSION, LogFormat, MAGIC, MAX_KEY_LEN,
     MAX_VALUE_LEN, RECORD_HEADER_LEN, SKIP_OP, encode, encode_batch, file_header, record_len,
     skip_marker,
 };
-pub use reader::{Entry, EntryRef, RecordRef, Summary, WalReader};
+pub use reader::{Summary, WalReader};
 pub use record::{Damage, DamageKind, InvalidField, Op, Record};
 pub use recovery::{CutTail, RecoveryMode, RecoveryReport, WalOptions, open, replay};
 pub use saved_tail::{SavedTail, TailPiece, saved_tail_origin};

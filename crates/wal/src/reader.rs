@@ -23,12 +23,13 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use crate::batch;
+use crate::entry::{Entry, EntryRef, RecordRef};
 use crate::error::{Error, IoContext, Result};
 use crate::format::{
     self, FILE_HEADER_LEN, HeaderProblem, LogFormat, RECORD_HEADER_LEN, RecordCrc, RecordHeader,
 };
 use crate::read_ahead::{Chunking, ReadAhead};
-use crate::record::{Damage, DamageKind, InvalidField, Op, Record};
+use crate::record::{Damage, DamageKind, InvalidField, Op};
 use crate::scan;
 use crate::zeros;
 
@@ -39,60 +40,6 @@ const OP_OFFSET: usize = 12;
 /// next to the checksum work, small enough that the buffer stays in the L2
 /// cache between the copy and the checksum pass.
 const READ_BUFFER: usize = 256 * 1024;
-
-/// A record and where it sits in the file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    /// Byte offset of the record's first byte.
-    pub offset: u64,
-    /// Encoded size of the record in bytes.
-    pub len: u64,
-    pub record: Record,
-}
-
-/// A checksum-verified record whose key and value are borrowed from the
-/// reader's buffer: valid until the reader moves on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RecordRef<'a> {
-    pub lsn: u64,
-    pub op: Op,
-    pub key: &'a [u8],
-    /// Empty for [`Op::Delete`].
-    pub value: &'a [u8],
-}
-
-impl RecordRef<'_> {
-    /// An owned copy.
-    pub fn to_record(&self) -> Record {
-        Record {
-            lsn: self.lsn,
-            op: self.op,
-            key: self.key.to_vec(),
-            value: self.value.to_vec(),
-        }
-    }
-}
-
-/// A borrowed record and where it sits in the file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EntryRef<'a> {
-    /// Byte offset of the record's first byte.
-    pub offset: u64,
-    /// Encoded size of the record in bytes.
-    pub len: u64,
-    pub record: RecordRef<'a>,
-}
-
-impl EntryRef<'_> {
-    /// An owned copy.
-    pub fn to_entry(&self) -> Entry {
-        Entry {
-            offset: self.offset,
-            len: self.len,
-            record: self.record.to_record(),
-        }
-    }
-}
 
 /// How a log read to its end turned out.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,10 +8,11 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::entry::RecordRef;
 use crate::error::{Error, IoContext, Result};
 use crate::format::{self, LogFormat};
 use crate::read_ahead::Chunking;
-use crate::reader::{RecordRef, Summary, WalReader};
+use crate::reader::{Summary, WalReader};
 use crate::record::Damage;
 use crate::writer::{LogEnd, SyncPolicy, Wal};
 

@@ -16,9 +16,10 @@ use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
 use crate::batch;
+use crate::entry::Entry;
 use crate::error::{Error, IoContext, Result};
 use crate::format::{self, BATCH_OP, LogFormat, RECORD_HEADER_LEN, RecordCrc, RecordHeader};
-use crate::reader::{Entry, check_regular_file, record_at_any_lsn};
+use crate::reader::{check_regular_file, record_at_any_lsn};
 use crate::record::DamageKind;
 use crate::scan;
 

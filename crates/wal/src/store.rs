@@ -5,8 +5,8 @@ use std::ops::RangeInclusive;
 use std::path::Path;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use crate::entry::RecordRef;
 use crate::error::Result;
-use crate::reader::RecordRef;
 use crate::record::Op;
 use crate::recovery::{self, RecoveryReport, WalOptions};
 use crate::snapshot::Snapshot;
