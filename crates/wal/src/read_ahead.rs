@@ -253,7 +253,7 @@ mod tests {
         let mut reader = WalReader::new(File::open(path).unwrap(), len(path), path).unwrap();
         if let Some(chunking) = chunking {
             let helper = File::open(path).unwrap();
-            reader.set_read_ahead(reader.read_ahead(&helper, chunking));
+            reader.read_ahead_through(&helper, chunking);
         }
         let helped = reader.has_read_ahead();
         let entries = reader.by_ref().collect::<crate::Result<Vec<_>>>().unwrap();

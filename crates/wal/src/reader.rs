@@ -186,8 +186,9 @@ impl WalReader<File> {
         let file = File::open(path).at(path)?;
         let len = file.metadata().at(path)?.len();
         let mut reader = WalReader::new(file, len, path)?;
-        let ahead = reader.read_ahead(&reader.src, Chunking::DEFAULT);
-        reader.ahead = ahead;
+        // The helper duplicates this handle and reads with `pread`, so
+        // `src` keeps its position.
+        reader.ahead = reader.helper_for(&reader.src, Chunking::DEFAULT);
         Ok(reader)
     }
 }
@@ -281,20 +282,19 @@ impl<R: Read + Seek> WalReader<R> {
         })
     }
 
-    /// A helper thread to read the rest of the log through `file` (a handle
-    /// on the file `src` reads), when there is enough of it to repay the
-    /// thread; see [`crate::read_ahead`].
-    pub(crate) fn read_ahead(&self, file: &File, chunking: Chunking) -> Option<ReadAhead> {
+    /// Reads the rest of the log ahead through `file` (a handle on the file
+    /// `src` reads) when there is enough of it to repay a helper thread;
+    /// see [`crate::read_ahead`].
+    pub(crate) fn read_ahead_through(&mut self, file: &File, chunking: Chunking) {
+        self.ahead = self.helper_for(file, chunking);
+    }
+
+    fn helper_for(&self, file: &File, chunking: Chunking) -> Option<ReadAhead> {
         let from = self.pos + (self.end - self.start) as u64;
         if !matches!(self.state, State::Reading) || self.file_len - from < chunking.worth_it {
             return None;
         }
         ReadAhead::start(file, from, self.file_len, chunking)
-    }
-
-    /// Reads the rest of the log through `ahead` (from [`WalReader::read_ahead`]).
-    pub(crate) fn set_read_ahead(&mut self, ahead: Option<ReadAhead>) {
-        self.ahead = ahead;
     }
 
     #[cfg(test)]

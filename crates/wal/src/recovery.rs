@@ -213,7 +213,7 @@ pub fn open(
     lock_for_writing(&file, path)?;
     let len = file.metadata().at(path)?.len();
     let mut reader = WalReader::new(&file, len, path)?;
-    reader.set_read_ahead(reader.read_ahead(&file, Chunking::DEFAULT));
+    reader.read_ahead_through(&file, Chunking::DEFAULT);
     let summary = read_all(reader, on_record)?;
     judge(path, options.mode, &summary)?;
     let found_format = summary.format;

@@ -87,12 +87,7 @@ impl WriteBehind {
     /// to fill next, or the error of a write before it (then `buffer` is
     /// not written). Waits only while [`DEPTH`] writes are in flight.
     pub(crate) fn write(&mut self, buffer: Vec<u8>, at: u64) -> io::Result<Vec<u8>> {
-        while let Some(done) = self.collect(self.in_flight >= DEPTH) {
-            self.settle(done);
-        }
-        if let Some(err) = self.failed.take() {
-            return Err(err);
-        }
+        self.take_back(false)?;
         let jobs = self.jobs.as_ref().expect("sending until dropped");
         // The helper stops early only after a panic; the next collection
         // reports the write as failed then.
@@ -108,49 +103,39 @@ impl WriteBehind {
     /// Waits for every write in flight; the first failure among them (or
     /// among earlier ones not yet reported) is returned.
     pub(crate) fn wait_all(&mut self) -> io::Result<()> {
-        while let Some(done) = self.collect(true) {
-            self.settle(done);
-        }
-        match self.failed.take() {
-            Some(err) => Err(err),
-            None => Ok(()),
-        }
+        self.take_back(true)
     }
 
-    /// A finished write, waiting for one if `wait` (and one is in flight).
-    fn collect(&mut self, wait: bool) -> Option<(Vec<u8>, io::Result<()>)> {
-        if self.in_flight == 0 {
-            return None;
-        }
-        let done = if wait {
-            self.waiting
-                .recv(&self.done)
-                .ok_or(TryRecvError::Disconnected)
-        } else {
-            self.done.try_recv()
-        };
-        let done = match done {
-            Ok(done) => done,
-            Err(TryRecvError::Empty) => return None,
-            Err(TryRecvError::Disconnected) => (
-                Vec::new(),
-                Err(io::Error::other("the log's writing thread ended early")),
-            ),
-        };
-        self.in_flight -= 1;
-        Some(done)
-    }
-
-    fn settle(&mut self, (mut buffer, written): (Vec<u8>, io::Result<()>)) {
-        match written {
-            Ok(()) => {
-                buffer.clear();
-                self.free.push_back(buffer);
-            }
-            Err(err) => {
-                self.failed.get_or_insert(err);
+    /// Takes back the finished writes' buffers: every write in flight when
+    /// `all`, else those already done, waiting only while [`DEPTH`] are in
+    /// flight. Returns the first failure not yet reported.
+    fn take_back(&mut self, all: bool) -> io::Result<()> {
+        while self.in_flight > 0 {
+            let done = if all || self.in_flight >= DEPTH {
+                self.waiting.recv(&self.done)
+            } else {
+                match self.done.try_recv() {
+                    Ok(done) => Some(done),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => None,
+                }
+            };
+            self.in_flight -= 1;
+            match done {
+                Some((mut buffer, Ok(()))) => {
+                    buffer.clear();
+                    self.free.push_back(buffer);
+                }
+                Some((_, Err(err))) => {
+                    self.failed.get_or_insert(err);
+                }
+                None => {
+                    let ended = io::Error::other("the log's writing thread ended early");
+                    self.failed.get_or_insert(ended);
+                }
             }
         }
+        self.failed.take().map_or(Ok(()), Err)
     }
 }
 

@@ -286,12 +286,12 @@ impl<F: LogFile> Wal<F> {
         if state.behind.is_none() {
             state.behind = WriteBehind::start(&self.file);
         }
+        state.seal(&self.crc);
+        let full_len = state.buffer.len() as u64;
+        let at = state.written_end;
         let Some(behind) = state.behind.as_mut() else {
             return self.write_out(state);
         };
-        format::seal(&mut state.buffer[state.sealed..], &self.crc);
-        let full_len = state.buffer.len() as u64;
-        let at = state.written_end;
         match behind.write(std::mem::take(&mut state.buffer), at) {
             Ok(empty) => state.buffer = empty,
             Err(err) => return Err(self.poison(state, "write", err)),
