@@ -12,10 +12,11 @@ use clap::{Arg, ArgAction, Command};
 use lesson::receipt::{self, Receipt};
 
 use crate::check::{Doing, Error, Result};
-use crate::powerloss::Recorder;
+use crate::confine::{self, Confinement, Limits};
 use crate::store::{SERVE_FLAG, Store};
 use crate::tee::Tee;
-use crate::{Drill, Options};
+use crate::traces::Recorder;
+use crate::{Drill, Options, tree};
 
 /// Every check passed.
 pub const EXIT_PASSED: u8 = 0;
@@ -28,6 +29,14 @@ const KEEP: &str = "keep";
 const STORE: &str = "store";
 const BREAK: &str = "break";
 const SERVE: &str = "serve";
+const LIMIT_MEMORY: &str = "limit-memory";
+const LIMIT_FILE_SIZE: &str = "limit-file-size";
+const LIMIT_CPU: &str = "limit-cpu";
+const LIMIT_OPEN_FILES: &str = "limit-open-files";
+const LIMIT_PROCESSES: &str = "limit-processes";
+
+/// The folders a run made, removed on SIGINT or SIGTERM unless `--keep`.
+static TEMPORARY: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
 
 /// The whole `main` of a drill binary.
 ///
@@ -36,10 +45,29 @@ const SERVE: &str = "serve";
 /// is its own default store under test) or runs the drill in a fresh
 /// temporary directory and prints its verdict.
 pub fn main<D: Drill>() -> ExitCode {
+    // The launcher a store runs through: before clap, since everything
+    // after its `--` is the store's own command line.
+    let mut raw = env::args_os().skip(1);
+    if raw.next().as_deref() == Some(std::ffi::OsStr::new(confine::LAUNCH_FLAG)) {
+        return confine::launch_main(raw.collect());
+    }
     let args = command::<D>().get_matches();
     if let Some(dir) = args.get_one::<PathBuf>(SERVE) {
         return serve_reference(dir);
     }
+    let exe = match env::current_exe() {
+        Ok(exe) => exe,
+        Err(err) => {
+            eprintln!(
+                "error: cannot find the drill's own executable (the reference store and the launcher): {err}"
+            );
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    let confinement = Confinement {
+        launcher: exe.clone(),
+        limits: limits(&args),
+    };
     let store = match args.get_one::<String>(STORE) {
         Some(text) => match Store::from_command_line(text) {
             Ok(store) => store,
@@ -48,25 +76,65 @@ pub fn main<D: Drill>() -> ExitCode {
                 return ExitCode::from(EXIT_USAGE);
             }
         },
-        None => match env::current_exe() {
-            Ok(exe) => Store::reference(exe),
-            Err(err) => {
-                eprintln!(
-                    "error: cannot find the drill's own executable to serve the reference store: {err}"
-                );
-                return ExitCode::from(EXIT_FAILED);
-            }
-        },
-    };
+        None => Store::reference(exe),
+    }
+    .confined(confinement);
+    if let Err(err) = take_charge_of_stores(args.get_flag(KEEP)) {
+        eprintln!("error: cannot watch over the store's processes: {err}");
+        return ExitCode::from(EXIT_FAILED);
+    }
     let mut stdout = io::stdout().lock();
     let keep = args.get_flag(KEEP);
     let fault = args.get_one::<D::Fault>(BREAK).cloned();
     let mut transcript = Tee::new(&mut stdout);
     let verdict = run_in_temp_dir::<D>(keep, store, fault, &mut transcript);
+    tree::end_all();
     let code = finish::<D>(verdict, &mut transcript);
     let recorded = transcript.recorded;
     print_receipt::<D>(&recorded, &mut stdout);
     code
+}
+
+/// The limits the flags set (each has a default).
+fn limits(args: &clap::ArgMatches) -> Limits {
+    let mut limits = Limits::default();
+    for (name, field) in [
+        (LIMIT_MEMORY, &mut limits.memory_mib),
+        (LIMIT_FILE_SIZE, &mut limits.file_size_mib),
+        (LIMIT_CPU, &mut limits.cpu_seconds),
+        (LIMIT_OPEN_FILES, &mut limits.open_files),
+        (LIMIT_PROCESSES, &mut limits.processes),
+    ] {
+        if let Some(value) = args.get_one::<u64>(name) {
+            *field = *value;
+        }
+    }
+    limits
+}
+
+/// The drill becomes a child subreaper (the orphans of its stores come back
+/// to it), and on SIGINT or SIGTERM ends every store's tree and removes
+/// its temporary folders before it exits.
+fn take_charge_of_stores(keep: bool) -> std::io::Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    tree::become_subreaper()?;
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+    std::thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            tree::end_all();
+            if !keep {
+                let folders = TEMPORARY.lock().map(|f| f.clone()).unwrap_or_default();
+                for folder in folders {
+                    let _ = std::fs::remove_dir_all(folder);
+                }
+            }
+            eprintln!(
+                "interrupted: every store process ended, the drill's temporary folders removed"
+            );
+            std::process::exit(128 + signal);
+        }
+    });
+    Ok(())
 }
 
 /// Prints the receipt of the transcript, the last line of every run.
@@ -122,6 +190,7 @@ fn command<D: Drill>() -> Command {
                 .value_parser(EnumValueParser::<D::Fault>::new())
                 .help("Damage the store's files on purpose during the run, to watch a check fail and read its explanation"),
         )
+        .args(limit_args())
         .arg(
             Arg::new(SERVE)
                 .long(SERVE_FLAG.trim_start_matches("--"))
@@ -131,6 +200,52 @@ fn command<D: Drill>() -> Command {
                 .hide(true)
                 .help("Internal: serve the reference store on DIR over stdin/stdout"),
         )
+}
+
+/// The flags that change a store's resource limits, with their defaults.
+fn limit_args() -> Vec<Arg> {
+    let defaults = Limits::default();
+    [
+        (
+            LIMIT_MEMORY,
+            "MIB",
+            defaults.memory_mib,
+            "The store's memory (data segment, RLIMIT_DATA), in MiB",
+        ),
+        (
+            LIMIT_FILE_SIZE,
+            "MIB",
+            defaults.file_size_mib,
+            "The largest file the store may write (RLIMIT_FSIZE), in MiB",
+        ),
+        (
+            LIMIT_CPU,
+            "SECONDS",
+            defaults.cpu_seconds,
+            "CPU time of each store process (RLIMIT_CPU)",
+        ),
+        (
+            LIMIT_OPEN_FILES,
+            "N",
+            defaults.open_files,
+            "Open files of each store process (RLIMIT_NOFILE)",
+        ),
+        (
+            LIMIT_PROCESSES,
+            "N",
+            defaults.processes,
+            "Processes the store may start (RLIMIT_NPROC, above those its user runs already)",
+        ),
+    ]
+    .into_iter()
+    .map(|(name, value_name, default, help)| {
+        Arg::new(name)
+            .long(name)
+            .value_name(value_name)
+            .value_parser(clap::value_parser!(u64).range(1..))
+            .help(format!("{help} [default: {default}]"))
+    })
+    .collect()
 }
 
 /// Runs the drill in a new temporary directory, deleted afterwards unless
@@ -145,7 +260,16 @@ fn run_in_temp_dir<D: Drill>(
         .prefix(&format!("{}-", D::NAME))
         .tempdir()
         .doing("create a temporary directory")?;
-    let recorder = Recorder::new(dir.path().join(crate::TRACES_DIR));
+    // The records of the store's system calls are the drill's own, kept
+    // apart from every store directory.
+    let traces = tempfile::Builder::new()
+        .prefix(&format!("{}-strace-", D::NAME))
+        .tempdir()
+        .doing("create a temporary directory for the strace records")?;
+    if let Ok(mut folders) = TEMPORARY.lock() {
+        folders.extend([dir.path().to_path_buf(), traces.path().to_path_buf()]);
+    }
+    let recorder = Recorder::new(traces.path().join("records"));
     let options = Options {
         dir: dir.path().to_path_buf(),
         store: store.recorded(recorder),
@@ -154,8 +278,9 @@ fn run_in_temp_dir<D: Drill>(
     };
     let verdict = D::run(&options, out).map_err(|err| blame_the_break(err, options.fault.as_ref()));
     if keep {
-        print_kept::<D>(&dir.keep(), &options.store, out)?;
+        print_kept::<D>(&dir.keep(), &traces.keep(), &options.store, out)?;
     } else {
+        let _ = traces.close();
         let path = dir.path().to_path_buf();
         let cleanup = dir
             .close()
@@ -205,7 +330,12 @@ fn blame_the_break<F: clap::ValueEnum>(err: Error, fault: Option<&F>) -> Error {
 
 /// The `--keep` legend: each kept directory, what it holds, and for the
 /// reference store the `wal` command that shows its log.
-fn print_kept<D: Drill>(dir: &Path, store: &Store, out: &mut dyn Write) -> Result<()> {
+fn print_kept<D: Drill>(
+    dir: &Path,
+    traces: &Path,
+    store: &Store,
+    out: &mut dyn Write,
+) -> Result<()> {
     let mut lines = vec![format!(
         "kept: {} (the store's directory for each state the drill tested):",
         dir.display()
@@ -230,11 +360,14 @@ fn print_kept<D: Drill>(dir: &Path, store: &Store, out: &mut dyn Write) -> Resul
                 .to_string(),
         );
     }
-    if dir.join(crate::TRACES_DIR).is_dir() {
-        let name = format!("{}/", crate::TRACES_DIR);
+    let records = traces.join("records");
+    if records.is_dir() {
         lines.push(format!(
-            "  {name:<width$}  the store's file system calls, one file per store process (the power-loss check's input)"
+            "kept: {} (the store's file system calls, one file per store process: the power-loss check's input)",
+            records.display()
         ));
+    } else {
+        let _ = std::fs::remove_dir(traces);
     }
     for line in lines {
         writeln!(out, "{line}").map_err(Error::Output)?;

@@ -2,7 +2,10 @@
 
 use std::fs::OpenOptions;
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+
+use nix::fcntl::OFlag;
 
 use crate::check::{Doing, Result};
 
@@ -10,12 +13,15 @@ use crate::check::{Doing, Result};
 /// in place, and returns the byte's new value.
 ///
 /// This is the drills' stand-in for a disk that returns other bytes than it
-/// was given; no fsync, since the reader runs on the same machine.
+/// was given; no fsync, since the reader runs on the same machine. A
+/// symbolic link is never followed: the store's files are damaged, never
+/// what a link of the store's points to.
 pub fn flip_bit(path: &Path, offset: u64, bit: u8) -> Result<u8> {
     let doing = || format!("flip bit {bit} of byte {offset} in {}", path.display());
     let mut file = OpenOptions::new()
         .read(true)
         .write(true)
+        .custom_flags(OFlag::O_NOFOLLOW.bits())
         .open(path)
         .doing(doing())?;
     let mut byte = [0u8; 1];
@@ -40,6 +46,17 @@ mod tests {
         std::fs::write(&path, [0u8, 0b1010_0000, 7]).unwrap();
         assert_eq!(flip_bit(&path, 1, 0).unwrap(), 0b1010_0001);
         assert_eq!(std::fs::read(&path).unwrap(), [0, 0b1010_0001, 7]);
+    }
+
+    #[test]
+    fn a_link_is_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target");
+        std::fs::write(&target, [0u8]).unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(flip_bit(&link, 0, 0).is_err());
+        assert_eq!(std::fs::read(&target).unwrap(), [0]);
     }
 
     #[test]

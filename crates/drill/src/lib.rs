@@ -58,8 +58,12 @@
 pub mod cases;
 mod check;
 mod cli;
+pub mod confine;
+pub mod escape;
 mod fault;
 pub mod files;
+mod launch;
+pub mod pipes;
 pub mod powerloss;
 pub mod process;
 pub mod session;
@@ -69,6 +73,8 @@ mod store;
 mod tee;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod traces;
+pub mod tree;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -78,10 +84,6 @@ pub use cli::{EXIT_FAILED, EXIT_PASSED, EXIT_USAGE, main};
 pub use fault::flip_bit;
 pub use steps::Steps;
 pub use store::{Program, SERVE_FLAG, Store, StoreError};
-
-/// Where a drill keeps the strace output of its store processes, inside
-/// [`Options::dir`].
-pub const TRACES_DIR: &str = "strace";
 
 /// What one drill run needs to know.
 #[derive(Debug, Clone)]

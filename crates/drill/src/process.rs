@@ -8,23 +8,25 @@
 //! threads, so that the tester waits on a channel with a deadline instead
 //! of blocking in `read`.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Write};
 use std::path::Path;
-use std::process::{Child, ChildStdin, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::thread;
-use std::time::{Duration, Instant};
-
-use std::path::PathBuf;
+use std::process::{Child, ChildStdin, ExitStatus};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
 
 use store_protocol::{Reply, Request, ready_text};
 use wait_timeout::ChildExt;
 
-use crate::check::{Doing, Error, Result};
-use crate::files::{DirState, FileChange};
-use crate::powerloss::{Exchange, Recorder, TracedRun};
+use crate::check::{Error, Result};
+use crate::escape::shown;
+use crate::files::{DirState, FileChange, Pin};
+use crate::launch::{Launched, launch};
+use crate::pipes::{self, Line, Stderr};
 use crate::store::Store;
+use crate::traces::{Exchange, Recorder, TracedRun};
+use crate::tree;
 
 /// How long a store may take to recover and print `READY`.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -33,118 +35,88 @@ pub const READY_TIMEOUT: Duration = Duration::from_secs(10);
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How many of the store's last stderr lines a failure quotes.
 const STDERR_TAIL: usize = 8;
+/// How long strace may take to finish its record once its tracees died.
+const TRACER_EXIT: Duration = Duration::from_secs(5);
 
 /// A store process started on a directory, past its `READY` line.
 ///
 /// When the store is recorded for the power-loss check, the child is
 /// `strace`, and the store is strace's child (the *tracee*): signals go to
-/// the tracee, and the trace is handed to the recorder when this ends.
+/// the store's tree, never to strace, which ends once its tracees did and
+/// hands its record to the recorder.
 pub struct Running {
-    dir: PathBuf,
+    pin: Pin,
     child: Child,
-    traced: Option<Traced>,
+    /// Whether `child` is strace.
+    tracer: bool,
+    traced: Option<(Arc<Recorder>, TracedRun)>,
+    /// Under strace, the store's own pid, known once it said `READY`.
+    tracee: Option<u32>,
     stdin: Option<ChildStdin>,
-    stdout: Receiver<io::Result<String>>,
-    stderr: Receiver<String>,
-    /// Every stderr line received so far, for failure messages.
+    stdout: Receiver<io::Result<Line>>,
+    stderr: Stderr,
+    /// Every stderr line received so far (bounded by the reader's caps).
     stderr_seen: Vec<String>,
     /// Lines received but not yet handed out by [`Running::new_stderr`].
     stderr_unshown: usize,
+    /// How many dropped stderr lines were already said.
+    stderr_dropped_said: u64,
+    /// How the child ended, once it was reaped.
+    reaped: Option<String>,
     /// The free text of its `READY` line.
     pub ready: String,
     /// How long it took from the spawn to `READY`.
     pub started_in: Duration,
 }
 
-struct Traced {
-    recorder: Arc<Recorder>,
-    run: TracedRun,
-    tracee: Option<u32>,
-}
-
 impl Running {
     /// Starts `store` on `dir` and waits for its `READY` line.
     pub fn start(store: &Store, dir: &Path) -> Result<Running> {
         let spawned = Instant::now();
-        let mut command = store.command(dir);
-        let mut traced = None;
-        if let Some(recorder) = store.recorder()
-            && let Some((wrapped, trace)) = recorder.wrap(&command)
-        {
-            command = wrapped;
-            let existing = DirState::read(dir)?
-                .paths()
-                .map(Path::to_path_buf)
-                .collect();
-            let canonical = dir
-                .canonicalize()
-                .doing(format!("find the real path of {}", dir.display()))?;
-            traced = Some(Traced {
-                recorder: Arc::clone(recorder),
-                run: TracedRun {
-                    trace,
-                    dir: canonical,
-                    existing,
-                    cwd: std::env::current_dir().unwrap_or_default(),
-                    stdout_inode: 0,
-                    exchanges: Vec::new(),
-                },
-                tracee: None,
-            });
-        }
-        let mut child = command
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|err| Error::Check {
-                what: format!("start the store ({})", store.command_line()),
-                expected: "a running process".to_string(),
-                found: format!("error: {err}"),
-                why: Some(
-                    "check the --store command: the program must exist and be executable \
-                     (a script needs its interpreter, e.g. \"python3 kvstore.py\")"
-                        .to_string(),
-                ),
-            })?;
+        let pin = Pin::new(dir)?;
+        let Launched {
+            mut child,
+            tracer,
+            mut traced,
+        } = launch(store, dir)?;
         let stdin = child.stdin.take();
         let stdout_pipe = child.stdout.take().expect("stdout is piped");
-        if let Some(traced) = traced.as_mut() {
-            traced.run.stdout_inode = pipe_inode(&stdout_pipe);
+        if let Some((_, run)) = traced.as_mut() {
+            run.stdout_inode = pipe_inode(&stdout_pipe);
         }
-        let stdout = lines_of(stdout_pipe, Ok, Err);
-        let stderr = lines_of(
-            child.stderr.take().expect("stderr is piped"),
-            |line| line,
-            |err| format!("(error reading stderr: {err})"),
-        );
+        let stdout = pipes::stdout_lines(stdout_pipe);
+        let stderr = pipes::stderr_lines(child.stderr.take().expect("stderr is piped"));
         let mut running = Running {
-            dir: dir.to_path_buf(),
+            pin,
             child,
+            tracer,
             traced,
+            tracee: None,
             stdin,
             stdout,
             stderr,
             stderr_seen: Vec::new(),
             stderr_unshown: 0,
+            stderr_dropped_said: 0,
+            reaped: None,
             ready: String::new(),
             started_in: Duration::ZERO,
         };
-        let what = format!("start the store on {}", dir.display());
+        let what = format!("start the store on {}", crate::escape::path(dir));
         let line = running.next_line(&what, "a READY line", READY_TIMEOUT)?;
-        match ready_text(&line) {
+        match ready_text(&line.text).filter(|_| line.cut == 0) {
             Some(text) => {
                 running.ready = text.to_string();
                 running.started_in = spawned.elapsed();
-                if let Some(traced) = running.traced.as_mut() {
-                    traced.tracee = tracee_of(running.child.id());
+                if running.tracer {
+                    running.tracee = tree::children(running.child.id()).into_iter().next();
                 }
             }
             None => {
                 return Err(running.fail(
                     &what,
                     "a READY line",
-                    format!("{line:?}"),
+                    line.quoted(),
                     Some(
                         "the first line on stdout must be READY (after recovery); \
                          print logs to stderr, never to stdout",
@@ -157,10 +129,13 @@ impl Running {
 
     /// The store's process id (under strace, strace's child).
     pub fn pid(&self) -> u32 {
-        self.traced
-            .as_ref()
-            .and_then(|traced| traced.tracee)
-            .unwrap_or_else(|| self.child.id())
+        self.tracee.unwrap_or_else(|| self.child.id())
+    }
+
+    /// The store's directory, pinned: reading it checks that it is still
+    /// the folder the store started on.
+    pub fn pin(&self) -> &Pin {
+        &self.pin
     }
 
     /// Sends `request` and returns its reply.
@@ -168,11 +143,15 @@ impl Running {
         self.send(request)?;
         let what = format!("reply to {request}");
         let line = self.next_line(&what, "one reply line", REPLY_TIMEOUT)?;
-        Reply::parse(&line).map_err(|_| {
+        let reply = Reply::parse(&line.text).ok().filter(|_| line.cut == 0);
+        if let (Some(Reply::Ok), Some((_, run))) = (&reply, self.traced.as_mut()) {
+            run.oks_received += 1;
+        }
+        reply.ok_or_else(|| {
             self.fail(
                 &what,
                 "OK, VALUE v, NOT_FOUND or ERR message",
-                format!("{line:?}"),
+                line.quoted(),
                 Some("stdout carries replies only, one per request; print logs to stderr"),
             )
         })
@@ -182,7 +161,7 @@ impl Running {
     /// returns what it changed in the store's directory by the time the
     /// `OK` arrived.
     pub fn expect_ok(&mut self, request: &Request) -> Result<Vec<FileChange>> {
-        let before = DirState::read(&self.dir)?;
+        let before = self.read_dir()?;
         match self.request(request)? {
             Reply::Ok => {}
             other => {
@@ -194,16 +173,23 @@ impl Running {
                 ));
             }
         }
-        let after = DirState::read(&self.dir)?;
+        let after = self.read_dir()?;
         let changes = before.changes(&after);
         if let Some(exchange) = self
             .traced
             .as_mut()
-            .and_then(|traced| traced.run.exchanges.last_mut())
+            .and_then(|(_, run)| run.exchanges.last_mut())
         {
             exchange.around = Some((before, after));
         }
         Ok(changes)
+    }
+
+    /// The store's directory now; a failure kills the store.
+    fn read_dir(&mut self) -> Result<DirState> {
+        self.pin.read().inspect_err(|_| {
+            self.reap();
+        })
     }
 
     /// `GET key`: `Some(value)` or `None` for `NOT_FOUND`.
@@ -223,20 +209,75 @@ impl Running {
         }
     }
 
-    /// Sends `CRASH` and waits for the store to exit without a reply.
+    /// Sends `CRASH` and waits for the store to exit without a reply; a
+    /// process it leaves running is a defect of its own.
     pub fn crash(mut self) -> Result<Ended> {
         self.send(&Request::Crash)?;
+        let store_gone = match self.tracee {
+            // Under strace, the store is not our child: watch it end.
+            Some(tracee) => {
+                let deadline = Instant::now() + REPLY_TIMEOUT;
+                while tree::is_running(tracee) && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                !tree::is_running(tracee)
+            }
+            None if self.tracer => false,
+            None => matches!(self.child.wait_timeout(REPLY_TIMEOUT), Ok(Some(_))),
+        };
+        let left = if store_gone {
+            self.left_running()
+        } else {
+            Vec::new()
+        };
+        // A process that named itself is the one to blame (an intermediate
+        // of a double fork may be gone by now).
+        let named = left
+            .iter()
+            .map(|&pid| (pid, tree::command_of(pid)))
+            .find(|(_, command)| !command.is_empty())
+            .or_else(|| left.first().map(|&pid| (pid, String::new())));
+        if let Some((pid, command)) = named {
+            return Err(self.fail(
+                "CRASH",
+                "the store and every process it started gone at once",
+                format!("the store left PID {pid} (`{command}`) running after CRASH"),
+                Some("CRASH means _exit(1) at once: a process the store started must not outlive it (it could go on writing after the crash)"),
+            ));
+        }
         let status = self.wait_exit("CRASH", "the store to exit at once, without a reply")?;
-        let printed: Vec<String> = self.stdout.try_iter().filter_map(|l| l.ok()).collect();
+        let printed: Vec<Line> = self.stdout.try_iter().filter_map(|l| l.ok()).collect();
         if let Some(line) = printed.first() {
             return Err(self.fail(
                 "CRASH",
                 "no reply (the store exits at once)",
-                format!("{line:?} before it exited ({status})"),
+                format!("{} before it exited ({status})", line.quoted()),
                 Some("CRASH means _exit(1) at once: no reply, no cleanup, no flush"),
             ));
         }
         Ok(self.ended(status))
+    }
+
+    /// The processes of the store's tree that still run, besides strace.
+    fn left_running(&self) -> Vec<u32> {
+        let mut left: Vec<u32> = self
+            .groups()
+            .into_iter()
+            .flat_map(tree::group_members)
+            .chain(tree::orphans())
+            .filter(|&pid| !(self.tracer && pid == self.child.id()))
+            .collect();
+        left.sort_unstable();
+        left.dedup();
+        left
+    }
+
+    /// The process groups the store's processes start in: the store's own
+    /// (its launcher leads one), and the group the drill started it in.
+    fn groups(&self) -> Vec<u32> {
+        let mut groups = vec![self.child.id()];
+        groups.extend(self.tracee);
+        groups
     }
 
     /// Sends `request`, waits for its `OK`, and kills the store with SIGKILL
@@ -244,34 +285,33 @@ impl Running {
     /// and what the write changed on disk.
     pub fn kill_after_ok(mut self, request: &Request) -> Result<(Ended, Vec<FileChange>)> {
         let changes = self.expect_ok(request)?;
-        let pid = self.pid();
-        self.sigkill_store()
-            .doing(format!("send SIGKILL to the store (PID {pid})"))?;
+        // The store's whole tree: a store started through a wrapper (a
+        // shell script without `exec`, `cargo run`) runs as a grandchild,
+        // and a crash of the wrapper alone would leave it running. Under
+        // strace, strace is spared: it sees the store die, ends with the
+        // same signal and finishes its record.
+        self.end_store_tree();
         let status = self.wait_exit("SIGKILL", "the store to die of SIGKILL")?;
         Ok((self.ended(status), changes))
     }
 
-    /// SIGKILL to the store itself: under strace, to the tracee (strace
-    /// then reports its death, ends with the same signal and flushes the
-    /// trace).
-    ///
-    /// A store started through a wrapper (a shell script without `exec`,
-    /// `cargo run`, `go run`) runs as a grandchild: its descendants die
-    /// with it, or the "crash" would kill only the wrapper.
-    fn sigkill_store(&mut self) -> io::Result<()> {
-        match self.traced.as_ref().and_then(|traced| traced.tracee) {
-            Some(tracee) => {
-                let mut pids = descendants(tracee);
-                pids.push(tracee);
-                sigkill(&pids)
+    /// SIGKILL to every process of the store's tree but strace.
+    fn end_store_tree(&mut self) {
+        let spare = self.tracer.then(|| self.child.id());
+        if self.tracer && self.tracee.is_none() {
+            self.tracee = tree::children(self.child.id()).into_iter().next();
+        }
+        for group in self.groups() {
+            tree::end_tree(group, spare);
+        }
+        if let Some(tracee) = self.tracee {
+            let _ = tree::sigkill(tracee);
+            for pid in tree::descendants(tracee) {
+                let _ = tree::sigkill(pid);
             }
-            None => {
-                let pids = descendants(self.child.id());
-                if !pids.is_empty() {
-                    sigkill(&pids)?;
-                }
-                self.child.kill()
-            }
+        }
+        if !self.tracer {
+            let _ = self.child.kill();
         }
     }
 
@@ -295,22 +335,35 @@ impl Running {
     pub fn stop_and_take_stderr(&mut self) -> Vec<String> {
         self.reap();
         self.collect_stderr_until_closed();
-        let rest = self.stderr_seen[self.stderr_unshown..].to_vec();
-        self.stderr_unshown = self.stderr_seen.len();
-        rest
+        self.take_unshown()
     }
 
     /// The stderr lines that arrived since the last call, in order.
     pub fn new_stderr(&mut self) -> Vec<String> {
         self.collect_stderr();
-        let new = self.stderr_seen[self.stderr_unshown..].to_vec();
+        self.take_unshown()
+    }
+
+    /// The lines not handed out yet, then how many were not kept.
+    fn take_unshown(&mut self) -> Vec<String> {
+        let mut new = self.stderr_seen[self.stderr_unshown..].to_vec();
         self.stderr_unshown = self.stderr_seen.len();
+        let dropped = self.stderr.dropped.load(Ordering::Relaxed);
+        if dropped > self.stderr_dropped_said {
+            new.push(format!(
+                "... {} more lines (the drill keeps the first {} lines or {} KiB of each start)",
+                dropped - self.stderr_dropped_said,
+                pipes::MAX_STDERR_LINES,
+                pipes::MAX_STDERR_BYTES >> 10
+            ));
+            self.stderr_dropped_said = dropped;
+        }
         new
     }
 
     fn send(&mut self, request: &Request) -> Result<()> {
-        if let Some(traced) = self.traced.as_mut() {
-            traced.run.exchanges.push(Exchange {
+        if let Some((_, run)) = self.traced.as_mut() {
+            run.exchanges.push(Exchange {
                 request: request.clone(),
                 around: None,
             });
@@ -334,9 +387,14 @@ impl Running {
     }
 
     /// The next stdout line, within `timeout`.
-    fn next_line(&mut self, what: &str, expected: &str, timeout: Duration) -> Result<String> {
+    fn next_line(&mut self, what: &str, expected: &str, timeout: Duration) -> Result<Line> {
         match self.stdout.recv_timeout(timeout) {
-            Ok(Ok(line)) => Ok(line),
+            Ok(Ok(line)) => {
+                if let Some((_, run)) = self.traced.as_mut() {
+                    run.lines_received += 1;
+                }
+                Ok(line)
+            }
             Ok(Err(err)) => Err(self.fail(what, expected, format!("a read error: {err}"), None)),
             Err(RecvTimeoutError::Timeout) => {
                 let found = format!(
@@ -383,11 +441,12 @@ impl Running {
         self.collect_stderr_until_closed();
         let tail = stderr_excerpt(&self.stderr_seen);
         let found = if tail.is_empty() {
-            found
+            shown(&found).into_owned()
         } else {
             format!(
-                "{found}; the store's stderr ended with: {}",
-                tail.join(" | ")
+                "{}; the store's stderr ended with: {}",
+                shown(&found),
+                shown(&tail.join(" | "))
             )
         };
         Error::Check {
@@ -398,26 +457,36 @@ impl Running {
         }
     }
 
-    /// Kills the process if it still runs and waits for it. Under strace,
-    /// the store first: a tracer killed alone leaves its tracee running.
+    /// Ends the store's whole tree and reaps the child. Under strace, the
+    /// store's processes first, then strace is given its bound to finish
+    /// the record (a tracer killed first leaves it cut short).
     fn reap(&mut self) -> String {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            return status.to_string();
+        if let Some(status) = &self.reaped {
+            return status.clone();
         }
-        // The store and everything it started, before its parent: a tracer
-        // or wrapper killed alone leaves its children running.
-        let pids = descendants(self.child.id());
-        if !pids.is_empty() {
-            let _ = sigkill(&pids);
-        }
-        let _ = self.child.kill();
-        self.child
-            .wait()
-            .map_or_else(|err| format!("unknown: {err}"), |status| status.to_string())
+        self.end_store_tree();
+        let status = if self.tracer {
+            match self.child.wait_timeout(TRACER_EXIT) {
+                Ok(Some(status)) => Ok(status),
+                _ => {
+                    let _ = self.child.kill();
+                    self.child.wait()
+                }
+            }
+        } else {
+            self.child.wait()
+        };
+        tree::forget(self.child.id());
+        // Orphans handed back while strace ended.
+        tree::end_orphans();
+        let status =
+            status.map_or_else(|err| format!("unknown: {err}"), |status| status.to_string());
+        self.reaped = Some(status.clone());
+        status
     }
 
     fn collect_stderr(&mut self) {
-        self.stderr_seen.extend(self.stderr.try_iter());
+        self.stderr_seen.extend(self.stderr.lines.try_iter());
     }
 
     /// After the process ended: the rest of its stderr, up to a bound (a
@@ -426,7 +495,7 @@ impl Running {
         let deadline = Instant::now() + Duration::from_secs(1);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            match self.stderr.recv_timeout(left) {
+            match self.stderr.lines.recv_timeout(left) {
                 Ok(line) => self.stderr_seen.push(line),
                 Err(_) => break,
             }
@@ -435,17 +504,18 @@ impl Running {
 
     fn ended(mut self, status: ExitStatus) -> Ended {
         self.collect_stderr_until_closed();
-        let stderr = self.stderr_seen[self.stderr_unshown..].to_vec();
+        let stderr = self.take_unshown();
         Ended { status, stderr }
     }
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
-        // A store left behind by a failed check must not outlive the drill.
+        // A store left behind by a failed check must not outlive the drill,
+        // nor anything it started.
         self.reap();
-        if let Some(traced) = self.traced.take() {
-            traced.recorder.finished(traced.run);
+        if let Some((recorder, run)) = self.traced.take() {
+            recorder.finished(run);
         }
     }
 }
@@ -454,70 +524,6 @@ impl Drop for Running {
 fn pipe_inode(pipe: &impl std::os::fd::AsRawFd) -> u64 {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata(format!("/proc/self/fd/{}", pipe.as_raw_fd())).map_or(0, |meta| meta.ino())
-}
-
-/// The first child of process `pid`: under strace, the store.
-fn tracee_of(pid: u32) -> Option<u32> {
-    children(pid).into_iter().next()
-}
-
-/// The children of `pid`, from every thread's `children` file.
-fn children(pid: u32) -> Vec<u32> {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return Vec::new();
-    };
-    tasks
-        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("children")).ok())
-        .flat_map(|text| {
-            text.split_whitespace()
-                .filter_map(|pid| pid.parse().ok())
-                .collect::<Vec<u32>>()
-        })
-        .collect()
-}
-
-/// Every descendant of `pid`, deepest last; bounded, since pids can be
-/// reused while we walk.
-fn descendants(pid: u32) -> Vec<u32> {
-    let mut found = Vec::new();
-    let mut queue = vec![pid];
-    while let Some(next) = queue.pop() {
-        for child in children(next) {
-            if found.len() < 1024 && !found.contains(&child) {
-                found.push(child);
-                queue.push(child);
-            }
-        }
-    }
-    found
-}
-
-/// SIGKILL to processes that are not our children (std can only kill its
-/// own children; `unsafe` is forbidden, so no libc): the `kill` program,
-/// or the shell's built-in `kill` where there is no such program.
-fn sigkill(pids: &[u32]) -> io::Result<()> {
-    let pids: Vec<String> = pids.iter().map(u32::to_string).collect();
-    let run = |program: &str, args: &[&str]| {
-        std::process::Command::new(program)
-            .args(args)
-            .args(&pids)
-            .stderr(Stdio::null())
-            .status()
-    };
-    let status = match run("kill", &["-KILL"]) {
-        Err(err) if err.kind() == io::ErrorKind::NotFound => {
-            run("sh", &["-c", "kill -KILL \"$@\"", "sh"])?
-        }
-        other => other?,
-    };
-    if status.success() {
-        Ok(())
-    } else {
-        Err(io::Error::other(format!(
-            "kill -KILL {}: {status}",
-            pids.join(" ")
-        )))
-    }
 }
 
 /// How a store process ended, and the stderr lines not shown yet.
@@ -556,29 +562,6 @@ fn stderr_excerpt(lines: &[String]) -> Vec<&str> {
     }
     let start = lines.len().saturating_sub(STDERR_TAIL);
     lines[start..].iter().map(String::as_str).collect()
-}
-
-/// Reads `pipe` line by line on a thread; each line (or read error) goes
-/// through `line`/`error` into the returned channel, which disconnects at
-/// the end of the pipe.
-fn lines_of<T: Send + 'static>(
-    pipe: impl Read + Send + 'static,
-    line: fn(String) -> T,
-    error: fn(io::Error) -> T,
-) -> Receiver<T> {
-    let (sender, receiver) = mpsc::channel();
-    thread::spawn(move || {
-        for read in BufReader::new(pipe).lines() {
-            let item = match read {
-                Ok(text) => line(text),
-                Err(err) => error(err),
-            };
-            if sender.send(item).is_err() {
-                break;
-            }
-        }
-    });
-    receiver
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ pub fn describe_store(steps: &mut Steps<'_>, store: &Store) -> Result<()> {
     for line in store.describe() {
         steps.title(line)?;
     }
-    Ok(())
+    steps.title(crate::confine::describe(store.confinement()))
 }
 
 /// Starts `store` on `dir` and prints the step `text`, then the store's
@@ -40,7 +40,7 @@ pub fn start(
 /// Prints `READY ...` and the stderr lines so far under the current step.
 pub fn show_ready(steps: &mut Steps<'_>, running: &mut Running) -> Result<()> {
     steps.note(
-        format_args!("store: READY {}", running.ready)
+        format_args!("store: READY {}", crate::escape::shown(&running.ready))
             .to_string()
             .trim_end(),
     )?;
@@ -51,7 +51,7 @@ pub fn show_ready(steps: &mut Steps<'_>, running: &mut Running) -> Result<()> {
 /// the store's own words.
 pub fn show_stderr(steps: &mut Steps<'_>, lines: &[String]) -> Result<()> {
     for line in lines {
-        steps.note(format_args!("store stderr: {line}"))?;
+        steps.note(format_args!("store stderr: {}", crate::escape::shown(line)))?;
     }
     Ok(())
 }

@@ -1,27 +1,30 @@
 //! Which store a drill tests: the reference store, or a student's command.
 
 use std::env;
+use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 
 use lesson::tested;
 use sha2::{Digest, Sha256};
 
-use crate::powerloss::Recorder;
+use crate::confine::{Confinement, Limits};
+use crate::traces::Recorder;
 
 /// The hidden flag that makes a drill binary serve the reference store:
 /// `--serve DIR`.
 pub const SERVE_FLAG: &str = "--serve";
 
-/// The store under test: what to run, and whether its system calls are
-/// recorded for the power-loss check.
+/// The store under test: what to run, whether its system calls are
+/// recorded for the power-loss check, and what confines it.
 #[derive(Debug, Clone)]
 pub struct Store {
     pub program: Program,
     recorder: Option<Arc<Recorder>>,
+    confinement: Option<Confinement>,
 }
 
 /// What runs as the store.
@@ -45,8 +48,13 @@ pub enum StoreError {
 
 impl Store {
     /// The reference store, served by the drill binary `exe`.
+    /// It is confined by its own binary, a drill, with the default limits.
     pub fn reference(exe: PathBuf) -> Store {
         Store {
+            confinement: Some(Confinement {
+                launcher: exe.clone(),
+                limits: Limits::default(),
+            }),
             program: Program::Reference { exe },
             recorder: None,
         }
@@ -62,7 +70,21 @@ impl Store {
         Ok(Store {
             program: Program::Command { words },
             recorder: None,
+            confinement: None,
         })
+    }
+
+    /// This store run through `confinement`'s launcher, under its limits.
+    pub fn confined(self, confinement: Confinement) -> Store {
+        Store {
+            confinement: Some(confinement),
+            ..self
+        }
+    }
+
+    /// What confines it, if anything.
+    pub fn confinement(&self) -> Option<&Confinement> {
+        self.confinement.as_ref()
     }
 
     /// This store with its system calls recorded into `recorder` (when
@@ -78,8 +100,8 @@ impl Store {
     /// sweep, which only read.
     pub fn untraced(&self) -> Store {
         Store {
-            program: self.program.clone(),
             recorder: None,
+            ..self.clone()
         }
     }
 
@@ -94,19 +116,25 @@ impl Store {
         matches!(self.program, Program::Reference { .. })
     }
 
-    /// The command that starts this store on `dir`.
-    pub fn command(&self, dir: &Path) -> Command {
+    /// The program that starts this store on `dir`, and its arguments.
+    pub fn program_and_args(&self, dir: &Path) -> (PathBuf, Vec<OsString>) {
         match &self.program {
             Program::Reference { exe } => {
-                let mut command = Command::new(exe);
-                command.arg(SERVE_FLAG).arg(dir);
-                command
+                (exe.clone(), vec![SERVE_FLAG.into(), dir.as_os_str().into()])
             }
             Program::Command { words } => {
-                let mut command = Command::new(&words[0]);
-                command.args(&words[1..]).arg(dir);
-                command
+                let mut args: Vec<OsString> = words[1..].iter().map(OsString::from).collect();
+                args.push(dir.as_os_str().into());
+                (PathBuf::from(&words[0]), args)
             }
+        }
+    }
+
+    /// The words of a `--store` command (none for the reference store).
+    pub fn words(&self) -> &[String] {
+        match &self.program {
+            Program::Reference { .. } => &[],
+            Program::Command { words } => words,
         }
     }
 
@@ -116,7 +144,7 @@ impl Store {
         match &self.program {
             Program::Reference { .. } => tested::REFERENCE_STORE.to_string(),
             Program::Command { words } => {
-                format!("{} DIR", shell_words::join(words))
+                format!("{} DIR", crate::escape::shown(&shell_words::join(words)))
             }
         }
     }
@@ -134,17 +162,25 @@ impl Store {
                     Some(PathBuf::from(word)).filter(|path| path.is_file())
                 };
                 if let Some(path) = path
-                    && let Ok(bytes) = fs::read(&path)
+                    && let Ok(digest) = sha256_of(&path)
                 {
                     lines.push(tested::file_line(
-                        &hex(&Sha256::digest(&bytes)),
-                        &path.display().to_string(),
+                        &hex(&digest),
+                        &crate::escape::path(&path),
                     ));
                 }
             }
         }
         lines
     }
+}
+
+/// The SHA-256 of the file at `path`, read as a stream (a named file may
+/// be large).
+fn sha256_of(path: &Path) -> io::Result<Vec<u8>> {
+    let mut hasher = Sha256::new();
+    io::copy(&mut fs::File::open(path)?, &mut hasher)?;
+    Ok(hasher.finalize().to_vec())
 }
 
 /// The file a program name runs: itself when it has a slash, else the first
@@ -178,9 +214,8 @@ mod tests {
                 words: vec!["python3".into(), "my store.py".into(), "--fast".into()]
             }
         );
-        let command = store.command(Path::new("/tmp/d"));
-        let args: Vec<_> = command.get_args().collect();
-        assert_eq!(command.get_program(), "python3");
+        let (program, args) = store.program_and_args(Path::new("/tmp/d"));
+        assert_eq!(program, Path::new("python3"));
         assert_eq!(args, ["my store.py", "--fast", "/tmp/d"]);
         assert_eq!(store.command_line(), "python3 'my store.py' --fast DIR");
         assert_eq!(

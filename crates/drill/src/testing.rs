@@ -178,7 +178,8 @@ impl<D: Drill> DrillBinary<D> {
     /// reference store served by this binary.
     fn run_library(&self, fault: Option<D::Fault>) -> (Result<()>, String) {
         let dir = TempDir::new().expect("create a directory for the drill");
-        let recorder = crate::powerloss::Recorder::new(dir.path().join(crate::TRACES_DIR));
+        let traces = TempDir::new().expect("create a directory for the strace records");
+        let recorder = crate::traces::Recorder::new(traces.path().join("records"));
         let options = Options {
             dir: dir.path().to_path_buf(),
             store: crate::Store::reference(self.exe.clone()).recorded(recorder),
@@ -202,6 +203,13 @@ pub fn python_store(script: &str) -> Option<String> {
         .join("../../examples/stores")
         .join(script);
     assert!(path.is_file(), "{} is missing", path.display());
+    let python = python()?;
+    Some(shell_words::join([python, path.display().to_string()]))
+}
+
+/// This machine's Python interpreter itself (not a version manager's shim);
+/// `None` when there is no `python3` (a failure under CI).
+pub fn python() -> Option<String> {
     let found = std::process::Command::new("python3")
         .args(["-c", "import sys; print(sys.executable)"])
         .output()
@@ -212,11 +220,10 @@ pub fn python_store(script: &str) -> Option<String> {
             std::env::var_os("CI").is_none(),
             "python3 is needed for the store tests under CI"
         );
-        eprintln!("skipped: python3 is not installed, so {script} cannot run");
+        eprintln!("skipped: python3 is not installed, so the Python stores cannot run");
         return None;
     };
-    let python = String::from_utf8_lossy(&output.stdout).trim().to_string();
-    Some(shell_words::join([python, path.display().to_string()]))
+    Some(String::from_utf8_lossy(&output.stdout).trim().to_string())
 }
 
 /// Builds the untouched Rust starter store (`examples/stores/rust-starter`,

@@ -4,6 +4,7 @@
 //! and keeps.
 
 mod faults;
+mod hostile;
 mod keep;
 mod library;
 mod passing;

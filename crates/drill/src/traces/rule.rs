@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use store_protocol::Request;
 
-use super::trace::{Event, Traced};
+use super::parse::{Event, Traced};
 
 /// An `OK` that a power loss could take back.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -187,6 +187,8 @@ impl State {
                 }
             }
             Event::WritePipe { .. } => {}
+            // Judged before the rule runs (`traces::judge`).
+            Event::Opaque { .. } | Event::SharedMap { .. } | Event::Ended => {}
         }
     }
 
@@ -274,7 +276,7 @@ fn parent(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::powerloss::trace::parse;
+    use crate::traces::parse::parse;
 
     fn findings(trace: &str, requests: &[&str]) -> Findings {
         let requests: Vec<Request> = requests

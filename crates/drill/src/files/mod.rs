@@ -11,69 +11,119 @@
 //! for an appending log, the file cut to that length; for a preallocated
 //! one, the old bytes (usually zeros) after k, at the file's grown length.
 
+mod pin;
+#[cfg(test)]
+mod tests;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::fs;
+use std::io::{Read, Write};
 use std::ops::Range;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use nix::fcntl::OFlag;
 
 use crate::check::{Doing, Error, Result};
+use crate::escape;
 
-/// Every regular file under a directory, by path relative to it.
+pub use pin::Pin;
+
+/// The most bytes a store's directory may hold for the drill to read it.
+pub const MAX_DIR_BYTES: u64 = 64 << 20;
+/// The most files it may hold.
+pub const MAX_DIR_FILES: usize = 1000;
+/// How deep its folders may nest.
+const MAX_DEPTH: usize = 16;
+
+/// Every regular file under a directory, by path relative to it. Files
+/// are shared between states (a damaged copy shares every file but one).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DirState {
-    files: BTreeMap<PathBuf, Vec<u8>>,
+    files: BTreeMap<PathBuf, Arc<Vec<u8>>>,
 }
 
 impl DirState {
-    /// Reads every regular file under `dir` (symbolic links are not
-    /// followed).
+    /// Reads every regular file under `dir`, never following a symbolic
+    /// link, after checking that the files fit the drill's bounds
+    /// ([`MAX_DIR_BYTES`], [`MAX_DIR_FILES`]): a sparse or huge file is
+    /// refused by its size, before a byte of it is read.
     pub fn read(dir: &Path) -> Result<DirState> {
+        let mut found = Vec::new();
+        list_under(dir, Path::new(""), 0, &mut found)?;
+        let bytes: u64 = found.iter().map(|(_, size)| size).sum();
+        if bytes > MAX_DIR_BYTES || found.len() > MAX_DIR_FILES {
+            return Err(Error::Check {
+                what: format!("read the store's directory {}", escape::path(dir)),
+                expected: format!(
+                    "at most {} MiB in at most {MAX_DIR_FILES} files",
+                    MAX_DIR_BYTES >> 20
+                ),
+                found: format!(
+                    "DIR holds {} in {} file{}; a store's directory for this drill stays under {} MiB and {MAX_DIR_FILES} files",
+                    human_size(bytes),
+                    found.len(),
+                    if found.len() == 1 { "" } else { "s" },
+                    MAX_DIR_BYTES >> 20
+                ),
+                why: Some("the drill copies the store's directory for every state it tests; keep only the store's own files in it".to_string()),
+            });
+        }
         let mut state = DirState::default();
-        state.read_under(dir, Path::new(""))?;
+        for (path, size) in found {
+            let full = dir.join(&path);
+            let doing = || format!("read {}", escape::path(&full));
+            let file = fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(OFlag::O_NOFOLLOW.bits())
+                .open(&full)
+                .doing(doing())?;
+            let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+            // The size was checked; a file grown since is read no further.
+            file.take(size).read_to_end(&mut bytes).doing(doing())?;
+            state.files.insert(path, Arc::new(bytes));
+        }
         Ok(state)
     }
 
-    fn read_under(&mut self, root: &Path, relative: &Path) -> Result<()> {
-        let dir = root.join(relative);
-        let doing = || format!("read the store's directory {}", dir.display());
-        for entry in fs::read_dir(&dir).doing(doing())? {
-            let entry = entry.doing(doing())?;
-            let kind = entry.file_type().doing(doing())?;
-            let path = relative.join(entry.file_name());
-            if kind.is_dir() {
-                self.read_under(root, &path)?;
-            } else if kind.is_file() {
-                let bytes = fs::read(root.join(&path))
-                    .doing(format!("read {}", root.join(&path).display()))?;
-                self.files.insert(path, bytes);
-            }
-        }
-        Ok(())
-    }
-
-    /// Writes this state into `dir`, which must be new or empty.
+    /// Writes this state into `dir`, which must not exist: every folder is
+    /// made with `create_dir` and every file is created new, so that a link
+    /// planted in the way fails the step instead of redirecting it.
     pub fn write_to(&self, dir: &Path) -> Result<()> {
-        fs::create_dir_all(dir).doing(format!("create {}", dir.display()))?;
+        fs::create_dir(dir).doing(format!("create {}", escape::path(dir)))?;
         for (path, bytes) in &self.files {
-            let target = dir.join(path);
-            if let Some(parent) = target.parent() {
-                fs::create_dir_all(parent).doing(format!("create {}", parent.display()))?;
+            let mut made = dir.to_path_buf();
+            if let Some(parent) = path.parent() {
+                for part in parent.components() {
+                    made.push(part);
+                    if !fs::symlink_metadata(&made).is_ok_and(|meta| meta.is_dir()) {
+                        fs::create_dir(&made).doing(format!("create {}", escape::path(&made)))?;
+                    }
+                }
             }
-            fs::write(&target, bytes).doing(format!("write {}", target.display()))?;
+            let target = dir.join(path);
+            fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .custom_flags(OFlag::O_NOFOLLOW.bits())
+                .open(&target)
+                .and_then(|mut file| file.write_all(bytes))
+                .doing(format!("write {}", escape::path(&target)))?;
         }
         Ok(())
     }
 
     /// The bytes of `path`, if the state holds it.
     pub fn file(&self, path: &Path) -> Option<&[u8]> {
-        self.files.get(path).map(Vec::as_slice)
+        self.files.get(path).map(|bytes| bytes.as_slice())
     }
 
-    /// This state with `path` holding `bytes`.
+    /// This state with `path` holding `bytes`; the other files are shared.
     pub fn with_file(&self, path: &Path, bytes: Vec<u8>) -> DirState {
         let mut files = self.files.clone();
-        files.insert(path.to_path_buf(), bytes);
+        files.insert(path.to_path_buf(), Arc::new(bytes));
         DirState { files }
     }
 
@@ -96,12 +146,56 @@ impl DirState {
         paths
             .into_iter()
             .filter_map(|path| {
-                let before = self.files.get(path);
-                let now = after.files.get(path);
+                let before = self.files.get(path).map(|bytes| bytes.as_ref());
+                let now = after.files.get(path).map(|bytes| bytes.as_ref());
                 (before != now).then(|| FileChange::new(path, before, now))
             })
             .collect()
     }
+}
+
+/// Lists the regular files under `root/relative` with their sizes, without
+/// following links, within the bounds on depth and count.
+fn list_under(
+    root: &Path,
+    relative: &Path,
+    depth: usize,
+    found: &mut Vec<(PathBuf, u64)>,
+) -> Result<()> {
+    let dir = root.join(relative);
+    let doing = || format!("read the store's directory {}", escape::path(&dir));
+    if depth > MAX_DEPTH {
+        return Err(Error::Check {
+            what: doing(),
+            expected: format!("folders nested at most {MAX_DEPTH} deep"),
+            found: format!("{} nested deeper", escape::path(relative)),
+            why: None,
+        });
+    }
+    for entry in fs::read_dir(&dir).doing(doing())? {
+        let entry = entry.doing(doing())?;
+        let meta = fs::symlink_metadata(entry.path()).doing(doing())?;
+        let path = relative.join(entry.file_name());
+        if meta.is_dir() {
+            list_under(root, &path, depth + 1, found)?;
+        } else if meta.is_file() {
+            found.push((path, meta.len()));
+        }
+        if found.len() > MAX_DIR_FILES {
+            // Enough to refuse: the rest is not listed.
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// `1.0 GiB`, `12.5 MiB`, `300 bytes`.
+fn human_size(bytes: u64) -> String {
+    const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
+    UNITS.iter().find(|(_, size)| bytes >= *size).map_or_else(
+        || format!("{bytes} bytes"),
+        |(unit, size)| format!("{:.1} {unit}", bytes as f64 / *size as f64),
+    )
 }
 
 /// One file's change between two states.
@@ -114,6 +208,7 @@ pub struct FileChange {
 
 impl FileChange {
     fn new(path: &Path, before: Option<&Vec<u8>>, after: Option<&Vec<u8>>) -> Self {
+        // Cloned: a change outlives the states it was found between.
         FileChange {
             path: path.to_path_buf(),
             before: before.cloned(),
@@ -142,7 +237,7 @@ impl fmt::Display for FileChange {
     /// `wal.log: created, 16 bytes`, `wal.log: 31 bytes at offsets 170-200`,
     /// `wal.log: 30 bytes at offsets 0-29, then 65506 zero bytes (preallocated)`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let path = self.path.display();
+        let path = escape::path(&self.path);
         match (&self.before, &self.after) {
             (None, Some(after)) => {
                 write!(f, "{path}: created, {} bytes", after.len())?;
@@ -384,180 +479,5 @@ fn describe_range(range: &Range<usize>) -> String {
         0 => "no bytes changed".to_string(),
         1 => format!("1 byte at offset {}", range.start),
         len => format!("{len} bytes at offsets {}-{}", range.start, range.end - 1),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn state(files: &[(&str, &[u8])]) -> DirState {
-        DirState {
-            files: files
-                .iter()
-                .map(|(path, bytes)| (PathBuf::from(path), bytes.to_vec()))
-                .collect(),
-        }
-    }
-
-    #[test]
-    fn an_append_tears_as_a_cut_file() {
-        let before = state(&[("wal.log", b"HDR")]);
-        let after = state(&[("wal.log", b"HDRabcd")]);
-        let written = Written::single("PUT", &before.changes(&after)).unwrap();
-        assert_eq!(written.span.record, 3..7);
-        assert_eq!(written.grown_zeros(), 0);
-        assert_eq!(written.torn(0), b"HDR");
-        assert_eq!(written.torn(2), b"HDRab");
-        assert_eq!(written.describe(), "4 bytes at offsets 3-6 of wal.log");
-        let (flipped, old, new) = written.flipped(1, 0);
-        assert_eq!(flipped, b"HDRaccd");
-        assert_eq!((old, new), (b'b', b'c'));
-    }
-
-    /// A record written over zeros keeps some of them (the high bytes of a
-    /// little-endian number): they are bytes of the record all the same.
-    #[test]
-    fn a_record_written_over_zeros_is_one_span() {
-        let before = state(&[("wal.log", &[0u8; 8])]);
-        let after = state(&[("wal.log", &[0, 7, 7, 0, 7, 0, 0, 0])]);
-        let changes = before.changes(&after);
-        assert_eq!(changes[0].to_string(), "wal.log: 4 bytes at offsets 1-4");
-        assert_eq!(changes[0].middle_changed_byte(), Some(3));
-        let written = Written::single("PUT", &changes).unwrap();
-        assert_eq!(written.span.record, 1..5);
-        assert_eq!(written.grown_zeros(), 0, "the file kept its length");
-        assert_eq!(written.torn(2), [0, 7, 7, 0, 0, 0, 0, 0]);
-        assert_eq!(written.torn(3), [0, 7, 7, 0, 0, 0, 0, 0]);
-        assert_eq!(written.describe(), "4 bytes at offsets 1-4 of wal.log");
-        let (flipped, old, new) = written.flipped(2, 3);
-        assert_eq!(flipped, [0, 7, 7, 8, 7, 0, 0, 0], "the record's own zero");
-        assert_eq!((old, new), (0, 8));
-    }
-
-    /// A write that grows the file by zeros past its record: the zeros are
-    /// preallocated space, not the record; a tear keeps the grown length.
-    #[test]
-    fn zeros_grown_past_the_record_are_not_its_bytes() {
-        let mut grown = b"HDR".to_vec();
-        grown.extend([1, 0, 0, 2]);
-        grown.extend([0; 10]);
-        let before = state(&[("wal.log", b"HDR")]);
-        let after = state(&[("wal.log", &grown)]);
-        let changes = before.changes(&after);
-        assert_eq!(
-            changes[0].to_string(),
-            "wal.log: 4 bytes at offsets 3-6, then 10 zero bytes (preallocated)"
-        );
-        let written = Written::single("PUT", &changes).unwrap();
-        assert_eq!((written.span.record.clone(), written.len()), (3..7, 4));
-        assert_eq!(written.span.zeros, 7..17);
-        assert_eq!(
-            written.describe(),
-            "4 bytes at offsets 3-6 of wal.log; the file also grew by 10 zero bytes (preallocated)"
-        );
-        let mut torn = b"HDR".to_vec();
-        torn.push(1);
-        torn.resize(17, 0);
-        assert_eq!(written.torn(1), torn, "grown length, zeros after the tear");
-        assert_eq!(written.torn(4), grown);
-    }
-
-    /// An append starts at the old end whatever its first byte; one that
-    /// ends in zeros has them read as grown zeros (documented on [`Span`]).
-    #[test]
-    fn an_appends_zero_bytes_at_either_end() {
-        let before = state(&[("wal.log", b"HDR")]);
-        let leading = state(&[("wal.log", b"HDR\0ab")]);
-        let written = Written::single("PUT", &before.changes(&leading)).unwrap();
-        assert_eq!(written.span.record, 3..6);
-        assert_eq!(written.torn(1), b"HDR\0");
-        let trailing = state(&[("wal.log", b"HDRab\0\0")]);
-        let written = Written::single("PUT", &before.changes(&trailing)).unwrap();
-        assert_eq!(
-            (written.span.record.clone(), written.grown_zeros()),
-            (3..5, 2)
-        );
-        assert_eq!(written.torn(1), b"HDRa\0\0\0");
-    }
-
-    /// A record that starts in the old preallocated zeros and runs past the
-    /// old end, which the write moved on by a whole step.
-    #[test]
-    fn a_record_across_the_old_end_spans_both_sides() {
-        let before = state(&[("wal.log", &[9, 9, 0, 0, 0, 0, 0, 0])]);
-        let mut grown = vec![9, 9, 5, 0, 0, 0, 0, 0, 0, 6];
-        grown.resize(16, 0);
-        let after = state(&[("wal.log", &grown)]);
-        let written = Written::single("PUT", &before.changes(&after)).unwrap();
-        assert_eq!(written.span.record, 2..10);
-        assert_eq!(written.span.zeros, 10..16);
-        let mut torn = vec![9, 9, 5];
-        torn.resize(16, 0);
-        assert_eq!(written.torn(1), torn);
-        assert_eq!(written.offset(7), 9);
-    }
-
-    #[test]
-    fn a_created_file_shows_its_preallocated_zeros() {
-        let before = state(&[]);
-        let mut bytes = vec![4, 2];
-        bytes.resize(16, 0);
-        let after = state(&[("wal.log", &bytes)]);
-        assert_eq!(
-            before.changes(&after)[0].to_string(),
-            "wal.log: created, 16 bytes: 2 bytes at offsets 0-1, then 14 zero bytes (preallocated)"
-        );
-        let zeros = state(&[("wal.log", &[0; 16])]);
-        assert_eq!(
-            before.changes(&zeros)[0].to_string(),
-            "wal.log: created, 16 bytes, all zero (preallocated)"
-        );
-        let plain = state(&[("wal.log", b"abc")]);
-        assert_eq!(
-            before.changes(&plain)[0].to_string(),
-            "wal.log: created, 3 bytes"
-        );
-    }
-
-    /// Growing the file by zeros alone writes no record: the drill has
-    /// nothing to tear.
-    #[test]
-    fn a_write_of_zeros_only_is_no_record() {
-        let before = state(&[("wal.log", b"HDR")]);
-        let after = state(&[("wal.log", b"HDR\0\0\0\0")]);
-        let changes = before.changes(&after);
-        assert_eq!(
-            changes[0].to_string(),
-            "wal.log: grew by 4 zero bytes (preallocated), no other byte changed"
-        );
-        assert_eq!(changes[0].middle_changed_byte(), None);
-        let err = Written::single("PUT", &changes).unwrap_err().to_string();
-        assert!(err.contains("expected one file that gained bytes"), "{err}");
-    }
-
-    #[test]
-    fn several_files_or_none_is_a_check_failure_naming_them() {
-        let before = state(&[("a.log", b"x")]);
-        let after = state(&[("a.log", b"xy"), ("b.idx", b"1")]);
-        let err = Written::single("PUT user:4 dave", &before.changes(&after))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("found a.log: 1 byte at offset 1; b.idx: created, 1 bytes"),
-            "{err}"
-        );
-        let err = Written::single("PUT", &before.changes(&before))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("found no file changed"), "{err}");
-    }
-
-    #[test]
-    fn states_round_trip_through_a_directory() {
-        let dir = tempfile::tempdir().unwrap();
-        let original = state(&[("wal.log", b"abc"), ("sub/x", b"")]);
-        original.write_to(&dir.path().join("copy")).unwrap();
-        assert_eq!(DirState::read(&dir.path().join("copy")).unwrap(), original);
     }
 }

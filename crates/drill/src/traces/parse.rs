@@ -34,6 +34,16 @@ pub enum Event {
     Rename { from: PathBuf, to: PathBuf },
     /// An unlink.
     Unlink { path: PathBuf },
+    /// A call that moves bytes into a descriptor without strace showing
+    /// them (`splice`, `sendfile`, `vmsplice`, `tee`, `copy_file_range`,
+    /// `sendmmsg`), or that does I/O strace cannot see at all
+    /// (`io_uring_enter`): the pipes among its descriptors.
+    Opaque { call: String, pipes: Vec<u64> },
+    /// A shared, writable `mmap` of a file: its writes reach the file with
+    /// no system call.
+    SharedMap { path: PathBuf },
+    /// The process ended (`+++ exited with N +++`, `+++ killed by ... +++`).
+    Ended,
 }
 
 /// A write through a file descriptor opened with `O_SYNC`/`O_DSYNC` is
@@ -59,6 +69,16 @@ pub fn parse(text: &str) -> Vec<Traced> {
         let Some((pid, rest)) = split_pid(line) else {
             continue;
         };
+        if rest.starts_with("+++ ") {
+            events.push(Traced {
+                pid,
+                fd: None,
+                event: Event::Ended,
+                started: number,
+                finished: number,
+            });
+            continue;
+        }
         let (call, started) = if let Some(head) = rest.strip_suffix(" <unfinished ...>") {
             pending.insert(pid, (head.to_string(), number));
             continue;
@@ -117,13 +137,32 @@ fn parse_call(call: &str) -> Option<(Event, Option<i64>)> {
             | "ftruncate"
             | "fallocate"
             | "truncate"
-    );
+            | "sendmsg"
+            | "sendto"
+    ) || OPAQUE.contains(&name);
     if unknown && !is_write {
         return None;
     }
     let (fd, fd_path) = leading_fd(args);
     let event = match name {
-        "write" | "pwrite64" | "writev" | "pwritev" | "pwritev2" | "ftruncate" | "fallocate" => {
+        _ if OPAQUE.contains(&name) => Event::Opaque {
+            call: name.to_string(),
+            pipes: fd_paths(args)
+                .iter()
+                .filter_map(|path| pipe_inode(path))
+                .collect(),
+        },
+        "mmap" => {
+            let path = fd_paths(args).into_iter().next()?;
+            if !(args.contains("PROT_WRITE") && args.contains("MAP_SHARED")) {
+                return None;
+            }
+            Event::SharedMap {
+                path: PathBuf::from(path),
+            }
+        }
+        "write" | "pwrite64" | "writev" | "pwritev" | "pwritev2" | "ftruncate" | "fallocate"
+        | "sendmsg" | "sendto" => {
             let path = fd_path?;
             match pipe_inode(&path) {
                 Some(inode) => Event::WritePipe {
@@ -165,6 +204,34 @@ fn parse_call(call: &str) -> Option<(Event, Option<i64>)> {
         _ => return None,
     };
     Some((event, fd))
+}
+
+/// Calls whose bytes strace does not show, or whose I/O it cannot see.
+const OPAQUE: &[&str] = &[
+    "splice",
+    "tee",
+    "sendfile",
+    "vmsplice",
+    "copy_file_range",
+    "sendmmsg",
+    "io_uring_enter",
+];
+
+/// The paths of every descriptor `-y` annotated in `args` (`3</d/log>`).
+fn fd_paths(args: &str) -> Vec<String> {
+    let mut paths = Vec::new();
+    let mut rest = args;
+    while let Some(open) = rest.find('<') {
+        // A descriptor's annotation follows its number.
+        let is_fd = rest[..open].ends_with(|c: char| c.is_ascii_digit());
+        let after = &rest[open + 1..];
+        let Some(end) = after.find('>') else { break };
+        if is_fd {
+            paths.push(unescape_path(&after[..end]));
+        }
+        rest = &after[end + 1..];
+    }
+    paths
 }
 
 /// `3</tmp/d/wal.log>, ...`: the descriptor and its path.
@@ -347,6 +414,7 @@ mod tests {
                     inode: 161913,
                     bytes: b"K\n\xc3\xa9\0".to_vec()
                 },
+                Event::Ended,
             ]
         );
     }
@@ -358,10 +426,13 @@ mod tests {
         );
         assert_eq!(
             events.into_iter().map(|t| t.event).collect::<Vec<_>>(),
-            [Event::WritePipe {
-                inode: 9,
-                bytes: b"OK\n".to_vec()
-            }]
+            [
+                Event::WritePipe {
+                    inode: 9,
+                    bytes: b"OK\n".to_vec()
+                },
+                Event::Ended
+            ]
         );
     }
 
@@ -397,5 +468,33 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn bytes_strace_cannot_show_are_marked() {
+        let events = parse(concat!(
+            "7 splice(3</d/log>, NULL, 1<pipe:[9]>, NULL, 3, 0) = 3\n",
+            "7 mmap(NULL, 4096, PROT_READ|PROT_WRITE, MAP_SHARED, 3</d/log>, 0) = 0x7f00\n",
+            "7 mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, 4</usr/lib/x.so>, 0) = 0x7f00\n",
+            "7 io_uring_enter(5<anon_inode:[io_uring]>, 1, 0, 0, NULL, 8) = 1\n",
+            "7 +++ exited with 0 +++\n",
+        ));
+        assert_eq!(
+            events.into_iter().map(|t| t.event).collect::<Vec<_>>(),
+            [
+                Event::Opaque {
+                    call: "splice".into(),
+                    pipes: vec![9]
+                },
+                Event::SharedMap {
+                    path: "/d/log".into()
+                },
+                Event::Opaque {
+                    call: "io_uring_enter".into(),
+                    pipes: vec![]
+                },
+                Event::Ended,
+            ]
+        );
     }
 }

@@ -1,0 +1,357 @@
+//! Confinement: the launcher a store runs through.
+//!
+//! `unsafe` is forbidden, so the drill cannot restrict a child between its
+//! `fork` and its `exec`. Instead it starts itself again as a small launcher
+//! (the hidden `--launch`, read before any other argument), which confines
+//! itself and then `exec`s the store, which inherits every restriction:
+//!
+//! * it leads a process group of its own, so that the drill ends the store's
+//!   whole tree with one `killpg` (under strace, the tracer stays outside);
+//! * resource limits ([`Limits`]) on memory, file size, CPU time, open files
+//!   and processes, and no core files;
+//! * with Landlock (Linux 5.13 on), read and write access beneath DIR only,
+//!   read and execute access to the system's folders and to the files the
+//!   `--store` command names (and their folders: for a program in a `bin/`
+//!   folder, the installation above it), and no signals to processes outside
+//!   its own tree. Where the kernel has no Landlock, the store runs
+//!   unconfined and the transcript says so ([`probe`]); the limits apply
+//!   all the same.
+
+use std::ffi::{OsStr, OsString};
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+
+use landlock::{
+    ABI, Access, AccessFs, Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetStatus, Scope,
+    path_beneath_rules,
+};
+use rlimit::Resource;
+
+/// The hidden first argument that makes a drill binary a launcher:
+/// `--launch [--dir DIR] [--read PATH]... [--limit NAME=N]... -- PROGRAM ARGS...`.
+pub const LAUNCH_FLAG: &str = "--launch";
+/// `--launch --probe`: confine nothing, report whether Landlock applies.
+const PROBE: &str = "--probe";
+
+/// The newest Landlock ABI these rules were written and tested for.
+const LANDLOCK_ABI: ABI = ABI::V6;
+
+/// The system's folders a store may read and execute from.
+const SYSTEM: &[&str] = &[
+    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt", "/nix",
+    "/proc", "/sys", "/dev",
+];
+/// Devices a store may also write to.
+const WRITABLE_DEVICES: &[&str] = &["/dev/null", "/dev/zero", "/dev/full"];
+
+/// The resource limits a store runs under; each is a drill flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// `--limit-memory MIB`: the store's data segment (`RLIMIT_DATA`: private
+    /// writable memory, not the address ranges a JVM or Go runtime merely
+    /// reserves).
+    pub memory_mib: u64,
+    /// `--limit-file-size MIB`: the largest file it may write (`RLIMIT_FSIZE`).
+    pub file_size_mib: u64,
+    /// `--limit-cpu SECONDS`: CPU time of each store process (`RLIMIT_CPU`).
+    pub cpu_seconds: u64,
+    /// `--limit-open-files N`: open file descriptors (`RLIMIT_NOFILE`).
+    pub open_files: u64,
+    /// `--limit-processes N`: processes the store may add to those its user
+    /// runs now (`RLIMIT_NPROC` counts per user; root is exempt).
+    pub processes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory_mib: 1024,
+            file_size_mib: 256,
+            cpu_seconds: 60,
+            open_files: 256,
+            processes: 64,
+        }
+    }
+}
+
+impl Limits {
+    /// The launcher's arguments for these limits.
+    fn args(&self) -> Vec<String> {
+        [
+            ("memory", self.memory_mib),
+            ("file-size", self.file_size_mib),
+            ("cpu", self.cpu_seconds),
+            ("open-files", self.open_files),
+            ("processes", self.processes),
+        ]
+        .iter()
+        .map(|(name, value)| format!("--limit={name}={value}"))
+        .collect()
+    }
+
+    /// One phrase for the transcript.
+    pub fn describe(&self) -> String {
+        format!(
+            "memory {} MiB, files up to {} MiB, {} s of CPU, {} open files, {} more processes, no core files",
+            self.memory_mib, self.file_size_mib, self.cpu_seconds, self.open_files, self.processes
+        )
+    }
+
+    fn set(&mut self, name: &str, value: u64) -> Result<(), String> {
+        match name {
+            "memory" => self.memory_mib = value,
+            "file-size" => self.file_size_mib = value,
+            "cpu" => self.cpu_seconds = value,
+            "open-files" => self.open_files = value,
+            "processes" => self.processes = value,
+            other => return Err(format!("unknown limit {other:?}")),
+        }
+        Ok(())
+    }
+
+    fn apply(&self) -> std::io::Result<()> {
+        const MIB: u64 = 1 << 20;
+        let processes = user_processes().saturating_add(self.processes);
+        for (resource, value) in [
+            (Resource::DATA, self.memory_mib.saturating_mul(MIB)),
+            (Resource::FSIZE, self.file_size_mib.saturating_mul(MIB)),
+            (Resource::CPU, self.cpu_seconds),
+            (Resource::NOFILE, self.open_files),
+            (Resource::NPROC, processes),
+            (Resource::CORE, 0),
+        ] {
+            // Never raise a limit that is already lower.
+            let (soft, hard) = rlimit::getrlimit(resource)?;
+            rlimit::setrlimit(resource, value.min(soft), value.min(hard))?;
+        }
+        Ok(())
+    }
+}
+
+/// How many processes this user runs now (a bound for `RLIMIT_NPROC`,
+/// which counts them all).
+fn user_processes() -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let uid = nix::unistd::getuid().as_raw();
+    std::fs::read_dir("/proc").map_or(0, |entries| {
+        entries
+            .filter_map(Result::ok)
+            .filter(|entry| {
+                entry
+                    .file_name()
+                    .to_str()
+                    .is_some_and(|name| name.parse::<u32>().is_ok())
+            })
+            .filter(|entry| entry.metadata().is_ok_and(|meta| meta.uid() == uid))
+            .count() as u64
+    })
+}
+
+/// What confines a store: the launcher (this drill binary) and the limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confinement {
+    pub launcher: PathBuf,
+    pub limits: Limits,
+}
+
+impl Confinement {
+    /// The command that confines itself to `dir` and runs `program` with
+    /// `args`, reading and executing also beneath `readable`.
+    pub fn command(
+        &self,
+        dir: &Path,
+        readable: &[PathBuf],
+        program: &OsStr,
+        args: &[&OsStr],
+    ) -> Command {
+        let mut command = Command::new(&self.launcher);
+        command.arg(LAUNCH_FLAG).arg("--dir").arg(dir);
+        for path in readable {
+            command.arg("--read").arg(path);
+        }
+        command
+            .args(self.limits.args())
+            .arg("--")
+            .arg(program)
+            .args(args);
+        command
+    }
+
+    /// Whether Landlock confines a store on this kernel: asks a launcher,
+    /// which restricts itself and says how it went. `Err` names why not.
+    pub fn probe(&self) -> Result<(), String> {
+        probe(&self.launcher)
+    }
+}
+
+/// Runs `launcher --launch --probe`: `Ok` when Landlock was fully enforced.
+pub fn probe(launcher: &Path) -> Result<(), String> {
+    let output = Command::new(launcher)
+        .args([LAUNCH_FLAG, PROBE])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|err| format!("cannot run {}: {err}", launcher.display()))?;
+    let said = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    if said == "FullyEnforced" {
+        Ok(())
+    } else {
+        Err(format!(
+            "Landlock {}",
+            if said.is_empty() {
+                "status unknown".into()
+            } else {
+                said
+            }
+        ))
+    }
+}
+
+/// The launcher's `main`: `args` are those after [`LAUNCH_FLAG`]. Returns
+/// only on failure (after `exec`, the store runs in this process).
+pub fn launch_main(args: Vec<OsString>) -> ExitCode {
+    match launch(args) {
+        Ok(never) => match never {},
+        Err(err) => {
+            let _ = writeln!(std::io::stderr(), "drill launcher: {err}");
+            ExitCode::from(127)
+        }
+    }
+}
+
+enum Never {}
+
+fn launch(args: Vec<OsString>) -> Result<Never, String> {
+    let mut dir = None;
+    let mut readable = Vec::new();
+    let mut limits = Limits::default();
+    let mut rest = args.into_iter();
+    let mut program = Vec::new();
+    while let Some(arg) = rest.next() {
+        match arg.to_str() {
+            Some(PROBE) => {
+                let status = restrict(Path::new("/nonexistent-drill-probe"), &[])?;
+                println!("{status:?}");
+                std::process::exit(0);
+            }
+            Some("--dir") => dir = rest.next().map(PathBuf::from),
+            Some("--read") => readable.extend(rest.next().map(PathBuf::from)),
+            Some("--") => {
+                program.extend(rest.by_ref());
+                break;
+            }
+            Some(text) if text.starts_with("--limit=") => {
+                let (name, value) = text["--limit=".len()..]
+                    .split_once('=')
+                    .ok_or_else(|| format!("bad limit {text:?}"))?;
+                let value = value.parse().map_err(|_| format!("bad limit {text:?}"))?;
+                limits.set(name, value)?;
+            }
+            _ => return Err(format!("unknown argument {arg:?}")),
+        }
+    }
+    let dir = dir.ok_or("no --dir")?;
+    let Some((program, args)) = program.split_first() else {
+        return Err("no program after --".into());
+    };
+    // Its own group: the drill ends the store's whole tree with one killpg.
+    // Already a leader (started with process_group(0)) is fine.
+    let _ = nix::unistd::setpgid(nix::unistd::Pid::from_raw(0), nix::unistd::Pid::from_raw(0));
+    limits
+        .apply()
+        .map_err(|err| format!("cannot set resource limits: {err}"))?;
+    restrict(&dir, &readable)?;
+    let err = Command::new(program).args(args).exec();
+    Err(format!(
+        "cannot run {}: {err}",
+        Path::new(program).display()
+    ))
+}
+
+/// Landlock on this process: read and write beneath `dir`, read and execute
+/// on the system and `readable`, no signals out of its domain.
+fn restrict(dir: &Path, readable: &[PathBuf]) -> Result<RulesetStatus, String> {
+    let abi = LANDLOCK_ABI;
+    let fail = |err: landlock::RulesetError| format!("cannot confine the store: {err}");
+    let status = Ruleset::default()
+        .handle_access(AccessFs::from_all(abi))
+        .and_then(|ruleset| ruleset.scope(Scope::from_all(abi)))
+        .and_then(|ruleset| ruleset.create())
+        .and_then(|ruleset| {
+            ruleset.add_rules(path_beneath_rules(
+                SYSTEM
+                    .iter()
+                    .map(Path::new)
+                    .chain(readable.iter().map(PathBuf::as_path)),
+                AccessFs::from_read(abi),
+            ))
+        })
+        .and_then(|ruleset| {
+            ruleset.add_rules(path_beneath_rules(
+                WRITABLE_DEVICES,
+                AccessFs::from_all(abi),
+            ))
+        })
+        .and_then(|ruleset| ruleset.add_rules(path_beneath_rules([dir], AccessFs::from_all(abi))))
+        .and_then(|ruleset| ruleset.restrict_self())
+        .map_err(fail)?;
+    Ok(status.ruleset)
+}
+
+/// The paths a store command may read and execute besides the system: the
+/// program, with its folder (and the one above a `bin/` folder: an
+/// interpreter's libraries live beside it), and each word that names an
+/// existing file, with its folder and the folder above (a store's script
+/// often imports a module beside its own folder), each both as given and
+/// with links resolved.
+pub fn readable_paths(program: &Path, words: &[String]) -> Vec<PathBuf> {
+    let mut paths = Vec::new();
+    let mut add = |path: &Path, up: bool| {
+        for path in [Some(path.to_path_buf()), path.canonicalize().ok()]
+            .into_iter()
+            .flatten()
+        {
+            if let Some(folder) = path.parent() {
+                let above = folder.parent().filter(|above| *above != Path::new("/"));
+                if let Some(above) = above
+                    && (up || folder.file_name() == Some(OsStr::new("bin")))
+                {
+                    paths.push(above.to_path_buf());
+                }
+                paths.push(folder.to_path_buf());
+            }
+            paths.push(path);
+        }
+    };
+    add(program, false);
+    for word in words.iter().skip(1) {
+        let path = Path::new(word);
+        if path.is_file() {
+            add(
+                &std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
+                true,
+            );
+        }
+    }
+    paths.sort();
+    paths.dedup();
+    paths
+}
+
+/// The transcript's line saying what confined the store.
+pub fn describe(confinement: Option<&Confinement>) -> String {
+    static PROBED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    let Some(confinement) = confinement else {
+        return "confinement: none (this run has no launcher): the store ran unconfined, without limits".to_string();
+    };
+    let limits = confinement.limits.describe();
+    match PROBED.get_or_init(|| confinement.probe()) {
+        Ok(()) => format!(
+            "confinement: Landlock (read and write beneath DIR only; read and execute on the system and the store's own files; no signals outside its tree); limits: {limits}"
+        ),
+        Err(reason) => format!(
+            "confinement: none ({reason} on this kernel): the store ran unconfined; limits: {limits}"
+        ),
+    }
+}

@@ -1,0 +1,283 @@
+//! The record of a store's system calls, and the judgement over it.
+//!
+//! While the drill runs, every store process it starts may be traced with
+//! `strace -f -y` ([`Recorder`] hands out where each record goes, and keeps
+//! what the drill itself saw of that process: [`TracedRun`]). At the end,
+//! [`judge`] reads the records ([`parse`]) and applies the rule ([`rule`]).
+//! This module only reads: it never starts or stops a process (the
+//! launching lives in `launch.rs`, the step that shows a loss in
+//! `powerloss.rs`).
+//!
+//! It fails closed. A record can be judged only if it is whole and shows
+//! every reply the drill received: the OK lines the drill read from a
+//! process must be the OK lines its record shows, a record missing or cut
+//! short (no line for the process's end) of a process that acknowledged
+//! writes cannot be judged, and neither can replies sent by calls whose
+//! bytes strace does not print (`splice`, `sendfile`, ...), I/O through
+//! `io_uring`, or writes through a shared writable `mmap` of a file in the
+//! store's directory.
+
+pub mod parse;
+pub mod rule;
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use store_protocol::Request;
+
+use crate::files::DirState;
+use parse::Event;
+
+/// The calls strace records: what can make data durable, or not, and every
+/// way bytes can reach the store's stdout.
+pub const TRACED_CALLS: &str = "trace=write,pwrite64,writev,pwritev,pwritev2,ftruncate,truncate,\
+fallocate,fsync,fdatasync,sync_file_range,sync,syncfs,open,openat,creat,rename,renameat,\
+renameat2,unlink,unlinkat,sendmsg,sendto,sendmmsg,splice,tee,sendfile,vmsplice,copy_file_range,\
+io_uring_enter,mmap";
+
+/// A record larger than this is not read: the store wrote too much to be
+/// judged within the drill's memory.
+pub const MAX_TRACE_BYTES: u64 = 64 << 20;
+
+/// Collects the records of a drill's store processes, for the check at the
+/// end of the drill.
+#[derive(Debug)]
+pub struct Recorder {
+    strace: Option<PathBuf>,
+    dir: PathBuf,
+    started: AtomicUsize,
+    runs: Mutex<Vec<TracedRun>>,
+}
+
+/// One traced store process, as the drill saw it.
+#[derive(Debug, Clone)]
+pub struct TracedRun {
+    pub trace: PathBuf,
+    /// The store's directory, canonical (as strace shows paths).
+    pub dir: PathBuf,
+    /// The files it held when the process started.
+    pub existing: BTreeSet<PathBuf>,
+    /// The store's working directory (the drill's own).
+    pub cwd: PathBuf,
+    pub stdout_inode: u64,
+    /// Every request sent, with the directory around each write.
+    pub exchanges: Vec<Exchange>,
+    /// The lines the drill read from its stdout, `READY` included.
+    pub lines_received: usize,
+    /// How many of them were `OK`.
+    pub oks_received: usize,
+}
+
+/// A request, and for a write, the store's directory before it and at its
+/// reply.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    pub request: Request,
+    pub around: Option<(DirState, DirState)>,
+}
+
+impl Recorder {
+    /// A recorder writing its records into `dir`, a folder private to the
+    /// drill (created on the first record, never beside a store's
+    /// directory); it records only when `strace` is installed.
+    pub fn new(dir: PathBuf) -> Arc<Recorder> {
+        Arc::new(Recorder {
+            strace: crate::store::find_program("strace"),
+            dir,
+            started: AtomicUsize::new(0),
+            runs: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The strace program, if installed.
+    pub fn strace(&self) -> Option<&Path> {
+        self.strace.as_deref()
+    }
+
+    /// Where the records go.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The path of the next process's record.
+    pub(crate) fn next_trace(&self) -> std::io::Result<PathBuf> {
+        match fs::create_dir(&self.dir) {
+            Ok(()) => {}
+            // Made by an earlier record; a link planted there is no folder.
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+                if !fs::symlink_metadata(&self.dir)?.is_dir() {
+                    return Err(std::io::Error::other(format!(
+                        "{} is not a folder",
+                        self.dir.display()
+                    )));
+                }
+            }
+            Err(err) => return Err(err),
+        }
+        let number = self.started.fetch_add(1, Ordering::Relaxed) + 1;
+        Ok(self.dir.join(format!("store-{number}.strace")))
+    }
+
+    pub(crate) fn finished(&self, run: TracedRun) {
+        self.lock().push(run);
+    }
+
+    /// Every finished process's record, in the order they ended.
+    pub fn runs(&self) -> Vec<TracedRun> {
+        self.lock().clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<TracedRun>> {
+        self.runs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// What the records say.
+#[derive(Debug, Default)]
+pub struct Judgement {
+    /// How many `OK`s to writes were checked.
+    pub acknowledged: usize,
+    pub warnings: Vec<String>,
+    /// The first violation: the process's run and what it broke.
+    pub violation: Option<(usize, rule::Violation)>,
+}
+
+/// Reads and judges every record; `Err` is why they cannot be judged
+/// (the text after "cannot judge: ").
+pub fn judge(runs: &[TracedRun]) -> Result<Judgement, String> {
+    let mut judgement = Judgement::default();
+    for (index, run) in runs.iter().enumerate() {
+        let number = index + 1;
+        let events = match read_record(&run.trace) {
+            Ok(text) => parse::parse(&text),
+            // A process that acknowledged nothing has nothing to judge.
+            Err(_) if run.oks_received == 0 => continue,
+            Err(err) => {
+                return Err(format!(
+                    "the record of store process {number}, which acknowledged {} write{}, is missing or unreadable ({err})",
+                    run.oks_received,
+                    plural(run.oks_received)
+                ));
+            }
+        };
+        if run.oks_received > 0 {
+            whole(&events, run, number)?;
+        }
+        let requests: Vec<Request> = run.exchanges.iter().map(|e| e.request.clone()).collect();
+        let findings = rule::check(
+            &events,
+            &rule::Context {
+                dir: &run.dir,
+                existing: &run.existing,
+                stdout_inode: run.stdout_inode,
+                requests: &requests,
+                cwd: &run.cwd,
+            },
+        );
+        judgement.acknowledged += findings.acknowledged_writes;
+        if findings.acknowledged_writes > 0 && !findings.saw_writes && findings.violation.is_none()
+        {
+            judgement.warnings.push(format!(
+                "warning: strace saw no write to a file in the store's directory ({}) though writes were acknowledged: the check cannot judge this process (a path strace names differently)",
+                crate::escape::path(&run.dir)
+            ));
+        }
+        for (file, request) in &findings.unsynced_directories {
+            judgement.warnings.push(format!(
+                "warning: {} was created (or renamed into place) in the store's directory, and the directory was not fsync'd before the OK to {}: a power loss can drop the whole file; fsync the directory after creating a file in it",
+                crate::escape::path(file),
+                requests[*request]
+            ));
+        }
+        if let Some(violation) = findings.violation {
+            judgement.violation = Some((index, violation));
+            return Ok(judgement);
+        }
+    }
+    Ok(judgement)
+}
+
+/// The record of a process that acknowledged writes must be whole, and show
+/// every line the drill read from it, sent by calls whose bytes it shows.
+fn whole(events: &[parse::Traced], run: &TracedRun, number: usize) -> Result<(), String> {
+    let first = events.first().map(|traced| traced.pid);
+    let ended = events
+        .iter()
+        .any(|traced| Some(traced.pid) == first && traced.event == Event::Ended);
+    if !ended {
+        return Err(format!(
+            "the record of store process {number} stops before the process ended (cut short or truncated), though it acknowledged {} write{}",
+            run.oks_received,
+            plural(run.oks_received)
+        ));
+    }
+    let mut lines = 0;
+    let mut oks = 0;
+    let mut line = Vec::new();
+    for traced in events {
+        match &traced.event {
+            Event::Opaque { call, .. } if call == "io_uring_enter" => {
+                return Err(format!(
+                    "store process {number} used io_uring, whose reads and writes strace does not show"
+                ));
+            }
+            Event::Opaque { call, pipes } if pipes.contains(&run.stdout_inode) => {
+                return Err(format!(
+                    "store process {number} sent bytes to its stdout with {call}(2), whose bytes strace does not show, so its OKs cannot be placed; reply with write(2)"
+                ));
+            }
+            Event::SharedMap { path } if path.starts_with(&run.dir) => {
+                return Err(format!(
+                    "store process {number} maps {} shared and writable (mmap): its writes reach the file with no system call and are made durable by msync, which the record cannot tie to them; write with write(2) and fsync instead",
+                    crate::escape::path(path)
+                ));
+            }
+            Event::WritePipe { inode, bytes } if *inode == run.stdout_inode => {
+                for &byte in bytes {
+                    if byte == b'\n' {
+                        lines += 1;
+                        oks += usize::from(
+                            lines > 1 && line.strip_suffix(b"\r").unwrap_or(&line) == b"OK",
+                        );
+                        line.clear();
+                    } else if line.len() < 16 {
+                        line.push(byte);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if lines < run.lines_received || oks != run.oks_received {
+        return Err(format!(
+            "the drill read {} line{} from store process {number}, {} of them OK, but its record shows {lines} line{} written to its stdout, {oks} of them OK",
+            run.lines_received,
+            plural(run.lines_received),
+            run.oks_received,
+            plural(lines)
+        ));
+    }
+    Ok(())
+}
+
+/// A record's text, refused past [`MAX_TRACE_BYTES`].
+fn read_record(path: &Path) -> std::io::Result<String> {
+    let file = fs::File::open(path)?;
+    let size = file.metadata()?.len();
+    if size > MAX_TRACE_BYTES {
+        return Err(std::io::Error::other(format!(
+            "{size} bytes, more than the {MAX_TRACE_BYTES} the drill reads"
+        )));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_TRACE_BYTES).read_to_end(&mut bytes)?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+fn plural(count: usize) -> &'static str {
+    if count == 1 { "" } else { "s" }
+}

@@ -1,0 +1,440 @@
+//! The drill against stores that attack it (issue 20): each is the model
+//! Python store with one hostile habit, built here in a folder of its own.
+//! Each must end the drill in bounded time with a clear verdict, reach
+//! nothing outside its directory (canary files), leave no process behind
+//! (checked from /proc) and keep the drill's memory bounded.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+use wait_timeout::ChildExt;
+
+/// A hostile store: the model store's module beside a script that
+/// subclasses it, in `root/store/`, with a canary folder outside it.
+struct Hostile {
+    root: TempDir,
+    canary: TempDir,
+    tmp: TempDir,
+    command: String,
+}
+
+/// How a drill run ended.
+struct Outcome {
+    stdout: String,
+    code: Option<i32>,
+}
+
+impl Outcome {
+    fn verdict(&self) -> &str {
+        let lines: Vec<&str> = self.stdout.lines().collect();
+        lines.len().checked_sub(2).map_or("", |i| lines[i])
+    }
+}
+
+const PRELUDE: &str = r#"
+import os, sys, signal, time
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kvstore
+CANARY = os.environ.get("CANARY_DIR", "/nonexistent")
+"#;
+
+impl Hostile {
+    /// `body` defines `class Store(kvstore.KVStore)`; `None` without
+    /// python3 (off CI).
+    fn new(marker: &str, body: &str) -> Option<Hostile> {
+        let python = drill::testing::python()?;
+        let root = tempfile::Builder::new()
+            .prefix("hostile-")
+            .tempdir()
+            .unwrap();
+        let folder = root.path().join("store");
+        fs::create_dir(&folder).unwrap();
+        let model =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/stores/python/kvstore.py");
+        fs::copy(model, folder.join("kvstore.py")).unwrap();
+        let script = folder.join(format!("{marker}.py"));
+        fs::write(
+            &script,
+            format!("{PRELUDE}\n{body}\nif __name__ == '__main__':\n    sys.exit(kvstore.main(sys.argv, Store))\n"),
+        )
+        .unwrap();
+        let canary = tempfile::Builder::new()
+            .prefix("canary-")
+            .tempdir()
+            .unwrap();
+        fs::write(canary.path().join("secret"), "canary-secret-text").unwrap();
+        Some(Hostile {
+            command: shell_words::join([python, script.display().to_string()]),
+            root,
+            canary,
+            tmp: TempDir::new().unwrap(),
+        })
+    }
+
+    fn script_path(&self) -> PathBuf {
+        self.root.path().join("store")
+    }
+
+    /// Runs the drill against the store (bounded: 120 s), then checks that
+    /// no process of it is left and nothing reached the canary folder.
+    fn run(&self) -> Outcome {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_test_crash_after_wal"))
+            .args(["--store", &self.command])
+            .env("TMPDIR", self.tmp.path())
+            .env("CANARY_DIR", self.canary.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut text = Vec::new();
+            std::io::Read::read_to_end(&mut stdout, &mut text).unwrap();
+            text
+        });
+        let status = child.wait_timeout(Duration::from_secs(120)).unwrap();
+        if status.is_none() {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the drill did not end within 120 s");
+        }
+        let stdout = String::from_utf8_lossy(&reader.join().unwrap()).into_owned();
+        self.assert_nothing_left(&stdout);
+        Outcome {
+            stdout,
+            code: status.and_then(|status| status.code()),
+        }
+    }
+
+    fn assert_nothing_left(&self, stdout: &str) {
+        let left = processes_running(&self.script_path());
+        assert!(left.is_empty(), "left running: {left:?}\n{stdout}");
+        let canaries: Vec<_> = fs::read_dir(self.canary.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        assert_eq!(canaries, ["secret"], "{stdout}");
+        assert!(!stdout.contains("canary-secret-text"), "{stdout}");
+        assert!(
+            fs::read_dir(self.tmp.path()).unwrap().next().is_none(),
+            "the drill left files in TMPDIR\n{stdout}"
+        );
+    }
+}
+
+/// The processes (not zombies) whose command line names `folder`; zombies
+/// and processes that die within the bound are not counted.
+fn processes_running(folder: &Path) -> Vec<String> {
+    let needle = folder.display().to_string();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let found: Vec<String> = fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|entry| {
+                let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+                let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+                let state = stat[stat.rfind(')')? + 2..].chars().next()?;
+                let cmdline = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+                let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+                (state != 'Z' && cmdline.contains(&needle)).then(|| format!("{pid} {cmdline}"))
+            })
+            .collect();
+        if found.is_empty() || Instant::now() >= deadline {
+            return found;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_child_left_running_after_crash_is_named_and_ended() {
+    let Some(store) = Hostile::new(
+        "forks_on_crash",
+        r#"
+class Store(kvstore.KVStore):
+    def serve(self, requests, reply):
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                time.sleep(600)
+            os._exit(0)
+        return super().serve(requests, reply)
+"#,
+    ) else {
+        return;
+    };
+    let outcome = store.run();
+    assert_eq!(outcome.code, Some(1), "{}", outcome.stdout);
+    let verdict = outcome.verdict();
+    assert!(verdict.starts_with("FAILED: CRASH: "), "{}", outcome.stdout);
+    assert!(
+        verdict.contains("the store left PID ") && verdict.contains("running after CRASH"),
+        "{}",
+        outcome.stdout
+    );
+    assert!(verdict.contains("forks_on_crash.py"), "{verdict}");
+}
+
+#[test]
+fn writes_and_reads_outside_dir_are_refused() {
+    let Some(store) = Hostile::new(
+        "escapes_dir",
+        r#"
+class Store(kvstore.KVStore):
+    def start(self):
+        for path in [os.path.join(self.directory, "..", "escaped"),
+                     os.path.join(CANARY, "written"),
+                     "/tmp/hostile-store-escaped"]:
+            try:
+                with open(path, "w") as f:
+                    f.write("x")
+            except OSError as error:
+                print(f"refused: {error.strerror}", file=sys.stderr)
+        try:
+            print(open(os.path.join(CANARY, "secret")).read(), file=sys.stderr)
+        except OSError as error:
+            print(f"refused: {error.strerror}", file=sys.stderr)
+        return super().start()
+"#,
+    ) else {
+        return;
+    };
+    let outcome = store.run();
+    assert!(
+        !Path::new("/tmp/hostile-store-escaped").exists(),
+        "{}",
+        outcome.stdout
+    );
+    assert!(
+        outcome
+            .stdout
+            .contains("store stderr: refused: Permission denied"),
+        "{}",
+        outcome.stdout
+    );
+    assert!(
+        outcome.stdout.contains("confinement: Landlock")
+            || outcome.stdout.contains("confinement: none"),
+        "{}",
+        outcome.stdout
+    );
+}
+
+#[test]
+fn endless_output_is_cut_and_counted() {
+    let Some(store) = Hostile::new(
+        "floods",
+        r#"
+class Store(kvstore.KVStore):
+    def start(self):
+        for n in range(20000):
+            print(f"log line {n} \x1b]52;c;aGk=\x07\x1b[2J", file=sys.stderr)
+        return super().start()
+
+    def get(self, key):
+        return "VALUE " + "x" * (8 << 20)
+"#,
+    ) else {
+        return;
+    };
+    let outcome = store.run();
+    assert_eq!(outcome.code, Some(1), "{}", outcome.stdout);
+    assert!(
+        !outcome.stdout.contains('\x1b'),
+        "raw escape in the transcript"
+    );
+    assert!(
+        outcome.stdout.contains("\\u{1b}]52;c;aGk=\\u{7}"),
+        "{}",
+        outcome.stdout
+    );
+    assert!(
+        outcome
+            .stdout
+            .contains("more lines (the drill keeps the first 200 lines or 64 KiB of each start)"),
+        "{}",
+        outcome.stdout
+    );
+    let shown = outcome.stdout.matches("store stderr: log line").count();
+    assert!(shown <= 200, "{shown} stderr lines shown");
+    let verdict = outcome.verdict();
+    assert!(
+        verdict.contains("(a line of 8388614 bytes, cut at 64 KiB)"),
+        "{verdict}"
+    );
+    assert!(verdict.len() < 2000, "{} bytes", verdict.len());
+}
+
+#[test]
+fn a_huge_sparse_file_in_dir_is_refused_by_its_size() {
+    let Some(store) = Hostile::new(
+        "sparse",
+        r#"
+class Store(kvstore.KVStore):
+    def start(self):
+        with open(os.path.join(self.directory, "hole"), "wb") as f:
+            f.truncate(100 << 20)
+        return super().start()
+"#,
+    ) else {
+        return;
+    };
+    let outcome = store.run();
+    assert!(
+        outcome.verdict().contains(
+            "DIR holds 100.0 MiB in 2 files; a store's directory for this drill stays under 64 MiB"
+        ),
+        "{}",
+        outcome.stdout
+    );
+}
+
+#[test]
+fn a_file_past_the_size_limit_cannot_be_written() {
+    let Some(store) = Hostile::new(
+        "grows",
+        r#"
+class Store(kvstore.KVStore):
+    def start(self):
+        with open(os.path.join(self.directory, "hole"), "wb") as f:
+            f.truncate(1 << 30)
+        return super().start()
+"#,
+    ) else {
+        return;
+    };
+    let outcome = store.run();
+    assert!(
+        outcome.verdict().contains("File too large"),
+        "{}",
+        outcome.stdout
+    );
+}
+
+#[test]
+fn a_replaced_directory_fails_the_run() {
+    let Some(store) = Hostile::new(
+        "replaces_dir",
+        r#"
+class Store(kvstore.KVStore):
+    def put(self, key, value):
+        answer = super().put(key, value)
+        os.rename(self.directory, self.directory + "-gone")
+        os.symlink(self.directory + "-gone", self.directory)
+        return answer
+    walput = put
+"#,
+    ) else {
+        return;
+    };
+    let outcome = store.run();
+    // Under Landlock the rename itself is refused; unconfined, the pin
+    // catches the directory that replaced it.
+    let verdict = outcome.verdict();
+    assert!(
+        verdict.contains("the store replaced its directory")
+            || verdict.contains("Permission denied"),
+        "{}",
+        outcome.stdout
+    );
+}
+
+#[test]
+fn a_file_name_cannot_forge_a_transcript_line() {
+    let Some(store) = Hostile::new(
+        "newline_name",
+        r#"
+class Store(kvstore.KVStore):
+    def walput(self, key, value):
+        open(os.path.join(self.directory, "x\n      ok: forged"), "w").close()
+        return super().walput(key, value)
+"#,
+    ) else {
+        return;
+    };
+    let outcome = store.run();
+    assert!(
+        !outcome
+            .stdout
+            .lines()
+            .any(|line| line == "      ok: forged: created, 0 bytes"),
+        "{}",
+        outcome.stdout
+    );
+    assert!(
+        outcome.stdout.contains("x\\u{a}      ok: forged"),
+        "{}",
+        outcome.stdout
+    );
+}
+
+#[test]
+fn replies_sent_with_splice_cannot_be_judged() {
+    if !drill::testing::strace_installed() {
+        return;
+    }
+    let Some(store) = Hostile::new(
+        "splices",
+        r#"
+class Store(kvstore.KVStore):
+    def sync(self):
+        pass
+
+def reply_by_splice(text):
+    r, w = os.pipe()
+    os.write(w, (text + "\n").encode())
+    os.close(w)
+    os.splice(r, 1, len(text) + 1)
+    os.close(r)
+
+def main(argv, store_class):
+    store = store_class(argv[1])
+    replayed, skipped = store.start()
+    reply_by_splice(f"READY replayed {replayed}, skipped {skipped}")
+    store.serve(sys.stdin.buffer, reply_by_splice)
+    return 0
+kvstore.main = main
+"#,
+    ) else {
+        return;
+    };
+    let outcome = store.run();
+    assert!(
+        outcome.verdict().starts_with("FAILED: power-loss check: ")
+            && outcome.verdict().contains("cannot judge: ")
+            && outcome.verdict().contains("splice(2)"),
+        "{}",
+        outcome.stdout
+    );
+}
+
+#[test]
+fn writes_through_a_shared_mmap_cannot_be_judged() {
+    if !drill::testing::strace_installed() {
+        return;
+    }
+    let Some(store) = Hostile::new(
+        "maps",
+        r#"
+import mmap
+class Store(kvstore.KVStore):
+    def append(self, record):
+        size = os.fstat(self.fd).st_size
+        os.ftruncate(self.fd, size + len(record))
+        with mmap.mmap(self.fd, size + len(record)) as view:
+            view[size:] = record
+"#,
+    ) else {
+        return;
+    };
+    let outcome = store.run();
+    let verdict = outcome.verdict();
+    assert!(
+        verdict.contains("cannot judge: ") && verdict.contains("mmap") && verdict.contains("msync"),
+        "{}",
+        outcome.stdout
+    );
+}
