@@ -188,11 +188,21 @@ impl Confinement {
 
 /// Runs `launcher --launch --probe`: `Ok` when Landlock was fully enforced.
 pub fn probe(launcher: &Path) -> Result<(), String> {
-    let output = Command::new(launcher)
+    let mut command = Command::new(launcher);
+    command
         .args([LAUNCH_FLAG, PROBE])
         .stdin(Stdio::null())
-        .output()
-        .map_err(|err| format!("cannot run {}: {err}", launcher.display()))?;
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    // Registered, so that no sweep for orphans takes it for one.
+    let child = crate::tree::spawn(&mut command);
+    let output = child.and_then(|child| {
+        let pid = child.id();
+        let output = child.wait_with_output();
+        crate::tree::forget(pid);
+        output
+    });
+    let output = output.map_err(|err| format!("cannot run {}: {err}", launcher.display()))?;
     let said = String::from_utf8_lossy(&output.stdout).trim().to_string();
     if said == "FullyEnforced" {
         Ok(())

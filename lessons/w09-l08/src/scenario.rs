@@ -62,7 +62,7 @@ pub fn run(options: &Options<Fault>, steps: &mut Steps<'_>) -> Result<Crashed> {
     )?;
 
     let writes = write_first_five(&mut store, steps)?;
-    let crashed = kill_after_sixth(options, store, &live, steps)?;
+    let crashed = kill_after_sixth(options, store, steps)?;
 
     let record = &crashed.record;
     let mut partial = crashed
@@ -133,14 +133,16 @@ fn write_first_five(store: &mut Running, steps: &mut Steps<'_>) -> Result<Vec<Ve
 fn kill_after_sixth(
     options: &Options<Fault>,
     store: Running,
-    live: &Path,
     steps: &mut Steps<'_>,
 ) -> Result<Crashed> {
-    let before = DirState::read(live)?;
+    // Pinned: the directory the store started on, whatever it did to the
+    // path since.
+    let pin = store.pin().clone();
+    let before = pin.read()?;
     let request = SIXTH.request();
     let pid = store.pid();
     let (ended, changes) = store.kill_after_ok(&request)?;
-    let after = DirState::read(live)?;
+    let after = pin.read()?;
     let record = Written::single(&request.to_string(), &changes)?;
     steps.step(format_args!(
         "real crash: {request} -> OK, then SIGKILL to the store (PID {pid}) at once ({})",

@@ -52,25 +52,48 @@ fn tear_points(len: usize) -> Vec<usize> {
     points
 }
 
-/// One damaged copy of the directory.
+/// One damaged copy of the directory, described: its state is built only
+/// when the case runs (and dropped after it), so that hundreds of cases
+/// never hold hundreds of copies of the directory at once.
 struct Case {
     name: String,
-    state: DirState,
+    damage: Damage,
     six_allowed: bool,
     flip: String,
+}
+
+/// What a case does to record 6.
+enum Damage {
+    /// Torn after this many of its bytes.
+    Torn(usize),
+    /// This bit of this byte flipped.
+    Flipped { index: usize, bit: u8 },
+}
+
+impl Case {
+    /// The directory as the case damages it: the crash's state, sharing
+    /// every file but the record's.
+    fn state(&self, crashed: &Crashed) -> DirState {
+        let record = &crashed.record;
+        let bytes = match self.damage {
+            Damage::Torn(count) => record.torn(count),
+            Damage::Flipped { index, bit } => record.flipped(index, bit).0,
+        };
+        crashed.before.with_file(&record.path, bytes)
+    }
 }
 
 pub fn run(options: &Options<Fault>, crashed: &Crashed, steps: &mut Steps<'_>) -> Result<()> {
     let record = &crashed.record;
     let len = record.len();
     let root = options.dir.join(SWEEP_DIR);
-    fs::create_dir_all(&root).doing(format!("create {}", root.display()))?;
+    fs::create_dir(&root).doing(format!("create {}", root.display()))?;
 
     let tears: Vec<Case> = tear_points(len)
         .into_iter()
         .map(|count| Case {
             name: format!("record 6 torn after {count} of its {len} bytes"),
-            state: crashed.before.with_file(&record.path, record.torn(count)),
+            damage: Damage::Torn(count),
             six_allowed: false,
             flip: String::new(),
         })
@@ -93,7 +116,7 @@ pub fn run(options: &Options<Fault>, crashed: &Crashed, steps: &mut Steps<'_>) -
             record.after.len()
         ))?;
     }
-    let outcomes = run_cases(options, &root, &tears)?;
+    let outcomes = run_cases(options, crashed, &root, &tears)?;
     let mut starts: Vec<Duration> = outcomes.iter().map(|(_, took)| *took).collect();
     steps.ok(format_args!(
         "{} of {} torn copies recovered exactly the state after the first 5 operations",
@@ -107,14 +130,15 @@ pub fn run(options: &Options<Fault>, crashed: &Crashed, steps: &mut Steps<'_>) -
         .step_by(step)
         .map(|bit_index| {
             let (index, bit) = (bit_index / 8, (bit_index % 8) as u8);
-            let (bytes, old, new) = record.flipped(index, bit);
             let offset = record.offset(index);
+            let old = record.after[offset];
+            let new = old ^ (1 << bit);
             Case {
                 name: format!(
                     "bit {bit} of byte {index} of record 6 (offset {offset} of {}) flipped",
                     record.path.display()
                 ),
-                state: crashed.before.with_file(&record.path, bytes),
+                damage: Damage::Flipped { index, bit },
                 six_allowed: true,
                 flip: format!("the flipped byte 0x{old:02x}->0x{new:02x}"),
             }
@@ -129,7 +153,7 @@ pub fn run(options: &Options<Fault>, crashed: &Crashed, steps: &mut Steps<'_>) -
         "bit flips: each single-bit flip of record 6 ({} copies{sampled}), the store restarted on each",
         flips.len()
     ))?;
-    let outcomes = run_cases(options, &root, &flips)?;
+    let outcomes = run_cases(options, crashed, &root, &flips)?;
     starts.extend(outcomes.iter().map(|(_, took)| *took));
     let mut by_outcome: BTreeMap<&str, usize> = BTreeMap::new();
     for (outcome, _) in &outcomes {
@@ -176,13 +200,14 @@ fn note_slow_start(steps: &mut Steps<'_>, starts: &[Duration]) -> Result<()> {
 /// recovered, and how long the store took to start.
 fn run_cases(
     options: &Options<Fault>,
+    crashed: &Crashed,
     root: &Path,
     cases: &[Case],
 ) -> Result<Vec<(Recovered, Duration)>> {
     let numbered: Vec<(usize, &Case)> = cases.iter().enumerate().collect();
     cases::run_all(&numbered, |(number, case)| {
         let dir = root.join(format!("case-{number}"));
-        case.state.write_to(&dir)?;
+        case.state(crashed).write_to(&dir)?;
         let mut store = start_on_damage(&options.store.untraced(), &dir, &case.name)?;
         let recovered = expect_recovered(&mut store, &case.name, case.six_allowed, &case.flip)?;
         let started_in = store.started_in;

@@ -51,6 +51,15 @@ impl DirState {
     /// ([`MAX_DIR_BYTES`], [`MAX_DIR_FILES`]): a sparse or huge file is
     /// refused by its size, before a byte of it is read.
     pub fn read(dir: &Path) -> Result<DirState> {
+        let is_dir = fs::symlink_metadata(dir).is_ok_and(|meta| meta.is_dir());
+        if !is_dir {
+            return Err(Error::Check {
+                what: format!("read the store's directory {}", escape::path(dir)),
+                expected: "a directory".to_string(),
+                found: "something else in its place (a symbolic link?)".to_string(),
+                why: None,
+            });
+        }
         let mut found = Vec::new();
         list_under(dir, Path::new(""), 0, &mut found)?;
         let bytes: u64 = found.iter().map(|(_, size)| size).sum();

@@ -281,3 +281,74 @@ fn read_record(path: &Path) -> std::io::Result<String> {
 fn plural(count: usize) -> &'static str {
     if count == 1 { "" } else { "s" }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A process that received `oks` OKs (after READY) on stdout pipe 9,
+    /// its record `text` (none: no file).
+    fn judged(text: Option<&str>, oks: usize) -> Result<Judgement, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let trace = dir.path().join("store-1.strace");
+        if let Some(text) = text {
+            fs::write(&trace, text).unwrap();
+        }
+        let put = Request::Put {
+            key: "k".into(),
+            value: "v".into(),
+        };
+        let run = TracedRun {
+            trace,
+            dir: PathBuf::from("/d"),
+            existing: BTreeSet::new(),
+            cwd: PathBuf::from("/"),
+            stdout_inode: 9,
+            exchanges: vec![
+                Exchange {
+                    request: put,
+                    around: None,
+                };
+                oks
+            ],
+            lines_received: oks + 1,
+            oks_received: oks,
+        };
+        judge(&[run])
+    }
+
+    const WHOLE: &str = "7 write(1<pipe:[9]>, \"READY\\n\", 6) = 6\n\
+        7 write(3</d/log>, \"r\", 1) = 1\n\
+        7 fsync(3</d/log>) = 0\n\
+        7 write(1<pipe:[9]>, \"OK\\n\", 3) = 3\n\
+        7 +++ exited with 0 +++\n";
+
+    #[test]
+    fn a_whole_record_that_shows_every_ok_is_judged() {
+        let judgement = judged(Some(WHOLE), 1).unwrap();
+        assert_eq!((judgement.acknowledged, judgement.violation), (1, None));
+    }
+
+    #[test]
+    fn a_record_cut_short_cannot_be_judged() {
+        let cut = WHOLE.replace("7 +++ exited with 0 +++\n", "");
+        let err = judged(Some(&cut), 1).unwrap_err();
+        assert!(err.contains("stops before the process ended"), "{err}");
+        // Emptied: the same.
+        let err = judged(Some(""), 1).unwrap_err();
+        assert!(err.contains("stops before the process ended"), "{err}");
+        let err = judged(None, 1).unwrap_err();
+        assert!(err.contains("missing or unreadable"), "{err}");
+        // A process that acknowledged nothing has nothing to judge.
+        judged(None, 0).unwrap();
+    }
+
+    #[test]
+    fn oks_the_record_does_not_show_cannot_be_judged() {
+        let err = judged(Some(WHOLE), 2).unwrap_err();
+        assert!(
+            err.contains("the drill read 3 lines from store process 1, 2 of them OK, but its record shows 2 lines written to its stdout, 1 of them OK"),
+            "{err}"
+        );
+    }
+}

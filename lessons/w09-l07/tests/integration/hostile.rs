@@ -81,6 +81,12 @@ impl Hostile {
     /// Runs the drill against the store (bounded: 120 s), then checks that
     /// no process of it is left and nothing reached the canary folder.
     fn run(&self) -> Outcome {
+        self.run_then(|_| {})
+    }
+
+    /// [`Hostile::run`], doing `meanwhile` with the drill's process while
+    /// it runs.
+    fn run_then(&self, meanwhile: impl FnOnce(&std::process::Child)) -> Outcome {
         let mut child = Command::new(env!("CARGO_BIN_EXE_test_crash_after_wal"))
             .args(["--store", &self.command])
             .env("TMPDIR", self.tmp.path())
@@ -89,6 +95,7 @@ impl Hostile {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
+        meanwhile(&child);
         let mut stdout = child.stdout.take().unwrap();
         let reader = std::thread::spawn(move || {
             let mut text = Vec::new();
@@ -103,6 +110,15 @@ impl Hostile {
         }
         let stdout = String::from_utf8_lossy(&reader.join().unwrap()).into_owned();
         self.assert_nothing_left(&stdout);
+        // The largest of this test process's children so far, each drill
+        // with its stores: none took more than the bound.
+        let usage =
+            nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).unwrap();
+        assert!(
+            usage.max_rss() < 256 << 10,
+            "peak RSS {} KiB\n{stdout}",
+            usage.max_rss()
+        );
         Outcome {
             stdout,
             code: status.and_then(|status| status.code()),
@@ -128,9 +144,19 @@ impl Hostile {
 /// The processes (not zombies) whose command line names `folder`; zombies
 /// and processes that die within the bound are not counted.
 fn processes_running(folder: &Path) -> Vec<String> {
-    let needle = folder.display().to_string();
     let deadline = Instant::now() + Duration::from_secs(2);
     loop {
+        let found = processes_running_now(folder);
+        if found.is_empty() || Instant::now() >= deadline {
+            return found;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn processes_running_now(folder: &Path) -> Vec<String> {
+    let needle = folder.display().to_string();
+    {
         let found: Vec<String> = fs::read_dir("/proc")
             .unwrap()
             .filter_map(|entry| {
@@ -142,10 +168,7 @@ fn processes_running(folder: &Path) -> Vec<String> {
                 (state != 'Z' && cmdline.contains(&needle)).then(|| format!("{pid} {cmdline}"))
             })
             .collect();
-        if found.is_empty() || Instant::now() >= deadline {
-            return found;
-        }
-        std::thread::sleep(Duration::from_millis(20));
+        found
     }
 }
 
@@ -437,4 +460,39 @@ class Store(kvstore.KVStore):
         "{}",
         outcome.stdout
     );
+}
+
+#[test]
+fn sigint_ends_a_store_that_ignores_it_and_removes_the_drills_folders() {
+    let Some(store) = Hostile::new(
+        "ignores_sigint",
+        r#"
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+class Store(kvstore.KVStore):
+    def walput(self, key, value):
+        time.sleep(600)
+"#,
+    ) else {
+        return;
+    };
+    let folder = store.script_path();
+    let outcome = store.run_then(|drill| {
+        // The store runs once it shows in /proc (the drill took charge of
+        // its signals before starting it); then Ctrl-C, as a terminal would.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let is_store = |line: &String| {
+            !["--store", "--launch", "strace"]
+                .iter()
+                .any(|word| line.contains(word))
+        };
+        while !processes_running_now(&folder).iter().any(is_store) {
+            assert!(Instant::now() < deadline, "the store never started");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(drill.id()).unwrap());
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    });
+    assert_eq!(outcome.code, Some(130), "{}", outcome.stdout);
+    assert!(!outcome.stdout.contains("FAILED"), "{}", outcome.stdout);
 }
