@@ -16,7 +16,8 @@
 //!   served by the drill binary itself with the hidden `--serve DIR`) or a
 //!   student's `--store CMD`; [`process::Running`] drives it over the store
 //!   protocol (`docs/store-protocol.md`) with a bound on every wait, and
-//!   kills it with SIGKILL for the real crash;
+//!   kills it with SIGKILL for the real crash; [`confine`] and [`tree`] keep
+//!   it in a box (Landlock, rlimits) and end everything it starts;
 //! * [`files`] finds the bytes an operation changed in the store's directory
 //!   and builds the torn and bit-flipped copies a crash could leave, without
 //!   ever parsing the store's format; [`cases`] restarts the store on
@@ -54,6 +55,7 @@
 //! | 0 | every check passed |
 //! | 1 | a check or an operation failed (`FAILED: ...` says which) |
 //! | 2 | bad arguments (clap's usage error) |
+//! | 130, 143 | interrupted by SIGINT or SIGTERM: every store process ended, the temporary folders removed |
 
 pub mod cases;
 mod check;
