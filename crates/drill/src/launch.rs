@@ -89,6 +89,9 @@ pub fn launch(store: &Store, dir: &Path) -> Result<Launched> {
         ));
     }
     command
+        // Python writes bytecode caches beside the modules it imports,
+        // outside DIR; the store is not to write there.
+        .env("PYTHONDONTWRITEBYTECODE", "1")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

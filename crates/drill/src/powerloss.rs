@@ -42,6 +42,17 @@ pub fn check_step(steps: &mut Steps<'_>, store: &Store, dir: &Path, keep: bool) 
         );
     }
     let runs = recorder.runs();
+    if let Some(found) = traces::outside_dir(&runs) {
+        steps.step(format_args!(
+            "system-call record: the store changed a file outside its directory: {found}"
+        ))?;
+        return Err(Error::Check {
+            what: "the store's changes to files".to_string(),
+            expected: "changes beneath DIR only".to_string(),
+            found: format!("a change outside it: {found}"),
+            why: Some("a store keeps every file it writes, creates, renames or removes inside DIR, the directory it is given".to_string()),
+        });
+    }
     let judgement = match traces::judge(&runs) {
         Ok(judgement) => judgement,
         Err(reason) => {

@@ -34,6 +34,8 @@ const REAP_BOUND: Duration = Duration::from_secs(2);
 const TREE_BOUND: usize = 1024;
 
 static SUBREAPER: AtomicBool = AtomicBool::new(false);
+/// Set on SIGINT/SIGTERM: no store starts any more.
+static STOPPING: AtomicBool = AtomicBool::new(false);
 
 /// The pids of the children a `Child` owns, and the process groups of the
 /// stores that run.
@@ -64,6 +66,9 @@ pub fn become_subreaper() -> io::Result<()> {
 /// registry's lock, so that no sweep for orphans sees the new child first.
 pub fn spawn(command: &mut Command) -> io::Result<Child> {
     let mut registry = registry();
+    if STOPPING.load(Ordering::SeqCst) {
+        return Err(io::Error::other("the drill is stopping (interrupted)"));
+    }
     let child = command.spawn()?;
     registry.owned.insert(child.id());
     Ok(child)
@@ -214,6 +219,16 @@ pub fn end_orphans() {
         let _ = sigkill(orphan);
         reap(orphan);
     }
+}
+
+/// For SIGINT and SIGTERM: no process starts from now on, and every one
+/// that runs is ended.
+pub fn stop_everything() {
+    {
+        let _registry = registry();
+        STOPPING.store(true, Ordering::SeqCst);
+    }
+    end_all();
 }
 
 /// Ends every store group that still runs and every orphan: for SIGINT,

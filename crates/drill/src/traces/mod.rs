@@ -37,7 +37,7 @@ use parse::Event;
 pub const TRACED_CALLS: &str = "trace=write,pwrite64,writev,pwritev,pwritev2,ftruncate,truncate,\
 fallocate,fsync,fdatasync,sync_file_range,sync,syncfs,open,openat,creat,rename,renameat,\
 renameat2,unlink,unlinkat,sendmsg,sendto,sendmmsg,splice,tee,sendfile,vmsplice,copy_file_range,\
-io_uring_enter,mmap";
+io_uring_enter,mmap,mkdir,mkdirat,rmdir,symlink,symlinkat,link,linkat";
 
 /// A record larger than this is not read: the store wrote too much to be
 /// judged within the drill's memory.
@@ -201,6 +201,75 @@ pub fn judge(runs: &[TracedRun]) -> Result<Judgement, String> {
     Ok(judgement)
 }
 
+/// Devices a store may write outside its directory.
+const WRITABLE_DEVICES: &[&str] = &["/dev/null", "/dev/zero", "/dev/full", "/dev/tty"];
+
+/// The first change a store made outside its directory, in any record:
+/// `PATH (CALL) by store process N`. Calls that failed are not in the
+/// records (under Landlock, every such call fails).
+pub fn outside_dir(runs: &[TracedRun]) -> Option<String> {
+    for (index, run) in runs.iter().enumerate() {
+        let Ok(text) = read_record(&run.trace) else {
+            continue;
+        };
+        for traced in parse::parse(&text) {
+            let changed = match traced.event {
+                Event::Open {
+                    path, writes: true, ..
+                } => Some((path, "open for writing".to_string())),
+                Event::WriteFile { path, call } => Some((path, call)),
+                Event::Names { path, call } => Some((path, call)),
+                Event::Unlink { path } => Some((path, "unlink".to_string())),
+                Event::Rename { from, to } => {
+                    let (from, to) = (run.cwd.join(from), run.cwd.join(to));
+                    let outside = if lexical(&from).starts_with(&run.dir) {
+                        to
+                    } else {
+                        from
+                    };
+                    Some((outside, "rename".to_string()))
+                }
+                _ => None,
+            };
+            let Some((path, call)) = changed else {
+                continue;
+            };
+            let path = lexical(&run.cwd.join(path));
+            // Pipes, sockets and anonymous files have no path.
+            let no_path = !path.starts_with("/");
+            let device = WRITABLE_DEVICES
+                .iter()
+                .any(|device| path == Path::new(device))
+                || path.starts_with("/dev/pts");
+            if !(no_path || device || path.starts_with(&run.dir)) {
+                return Some(format!(
+                    "{} ({call}) by store process {}",
+                    crate::escape::path(&path),
+                    index + 1
+                ));
+            }
+        }
+    }
+    None
+}
+
+/// `path` with `.` and `..` resolved by their names (links not followed:
+/// a name is judged as the call gave it).
+fn lexical(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 /// The record of a process that acknowledged writes must be whole, and show
 /// every line the drill read from it, sent by calls whose bytes it shows.
 fn whole(events: &[parse::Traced], run: &TracedRun, number: usize) -> Result<(), String> {
@@ -341,6 +410,54 @@ mod tests {
         assert!(err.contains("missing or unreadable"), "{err}");
         // A process that acknowledged nothing has nothing to judge.
         judged(None, 0).unwrap();
+    }
+
+    #[test]
+    fn changes_outside_the_directory_are_named() {
+        let inside = "7 openat(AT_FDCWD</>, \"/d/log\", O_RDWR|O_CREAT, 0644) = 3</d/log>\n\
+            7 write(1<pipe:[9]>, \"READY\\n\", 6) = 6\n\
+            7 openat(AT_FDCWD</>, \"/dev/null\", O_WRONLY) = 4</dev/null>\n\
+            7 openat(AT_FDCWD</>, \"/etc/passwd\", O_RDONLY) = 5</etc/passwd>\n";
+        let run = |text: &str| {
+            let dir = tempfile::tempdir().unwrap();
+            let trace = dir.path().join("t");
+            fs::write(&trace, text).unwrap();
+            outside_dir(&[TracedRun {
+                trace,
+                dir: PathBuf::from("/d"),
+                existing: BTreeSet::new(),
+                cwd: PathBuf::from("/"),
+                stdout_inode: 9,
+                exchanges: Vec::new(),
+                lines_received: 1,
+                oks_received: 0,
+            }])
+        };
+        assert_eq!(run(inside), None);
+        for (line, found) in [
+            (
+                "7 openat(AT_FDCWD</>, \"/home/u/x\", O_WRONLY|O_CREAT, 0644) = 6</home/u/x>\n",
+                "/home/u/x (open for writing) by store process 1",
+            ),
+            (
+                "7 renameat2(AT_FDCWD</d>, \"log\", AT_FDCWD</d>, \"../stolen\", 0) = 0\n",
+                "/stolen (rename) by store process 1",
+            ),
+            (
+                "7 unlinkat(AT_FDCWD</d>, \"../other/log\", 0) = 0\n",
+                "/other/log (unlink) by store process 1",
+            ),
+            (
+                "7 mkdirat(AT_FDCWD</>, \"/tmp/mine\", 0755) = 0\n",
+                "/tmp/mine (mkdirat) by store process 1",
+            ),
+        ] {
+            assert_eq!(
+                run(&format!("{inside}{line}")).as_deref(),
+                Some(found),
+                "{line}"
+            );
+        }
     }
 
     #[test]

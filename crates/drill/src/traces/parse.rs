@@ -29,7 +29,12 @@ pub enum Event {
         fd: i64,
         creates: bool,
         synchronous: bool,
+        /// Opened for writing (or to create or truncate).
+        writes: bool,
     },
+    /// A name made: a folder (`mkdir`), a link (`symlink`, `link`), or one
+    /// removed (`rmdir`); the path it names.
+    Names { path: PathBuf, call: String },
     /// A rename into `to`.
     Rename { from: PathBuf, to: PathBuf },
     /// An unlink.
@@ -187,6 +192,17 @@ fn parse_call(call: &str) -> Option<(Event, Option<i64>)> {
                 fd: new_fd?,
                 creates: name == "creat" || flags.contains("O_CREAT"),
                 synchronous: flags.contains("O_SYNC") || flags.contains("O_DSYNC"),
+                writes: name == "creat"
+                    || ["O_WRONLY", "O_RDWR", "O_CREAT", "O_TRUNC"]
+                        .iter()
+                        .any(|flag| flags.contains(flag)),
+            }
+        }
+        "mkdir" | "mkdirat" | "rmdir" | "symlink" | "symlinkat" | "link" | "linkat" => {
+            Event::Names {
+                // The name made is the last path given.
+                path: resolved_paths(args).pop()?,
+                call: name.to_string(),
             }
         }
         "rename" | "renameat" | "renameat2" => {
@@ -380,7 +396,8 @@ mod tests {
                     path: "/tmp/t/d/wal.log".into(),
                     fd: 3,
                     creates: true,
-                    synchronous: false
+                    synchronous: false,
+                    writes: true
                 },
                 Event::Sync {
                     path: "/tmp/t/d/wal.log".into()
@@ -389,7 +406,8 @@ mod tests {
                     path: "/tmp/t/d".into(),
                     fd: 4,
                     creates: false,
-                    synchronous: false
+                    synchronous: false,
+                    writes: false
                 },
                 Event::Sync {
                     path: "/tmp/t/d".into()

@@ -131,6 +131,7 @@ impl State {
                 fd,
                 creates,
                 synchronous,
+                ..
             } => {
                 if *synchronous {
                     self.synchronous.insert((*fd, path.clone()));
@@ -188,7 +189,8 @@ impl State {
             }
             Event::WritePipe { .. } => {}
             // Judged before the rule runs (`traces::judge`).
-            Event::Opaque { .. } | Event::SharedMap { .. } | Event::Ended => {}
+            Event::Opaque { .. } | Event::SharedMap { .. } | Event::Names { .. } | Event::Ended => {
+            }
         }
     }
 

@@ -210,7 +210,7 @@ class Store(kvstore.KVStore):
     def start(self):
         for path in [os.path.join(self.directory, "..", "escaped"),
                      os.path.join(CANARY, "written"),
-                     "/tmp/hostile-store-escaped"]:
+                     CANARY + "-sibling"]:
             try:
                 with open(path, "w") as f:
                     f.write("x")
@@ -226,11 +226,8 @@ class Store(kvstore.KVStore):
         return;
     };
     let outcome = store.run();
-    assert!(
-        !Path::new("/tmp/hostile-store-escaped").exists(),
-        "{}",
-        outcome.stdout
-    );
+    let sibling = format!("{}-sibling", store.canary.path().display());
+    assert!(!Path::new(&sibling).exists(), "{}", outcome.stdout);
     assert!(
         outcome
             .stdout
