@@ -493,3 +493,41 @@ class Store(kvstore.KVStore):
     assert_eq!(outcome.code, Some(130), "{}", outcome.stdout);
     assert!(!outcome.stdout.contains("FAILED"), "{}", outcome.stdout);
 }
+
+#[test]
+fn a_store_cannot_reach_the_records_that_judge_it() {
+    if !drill::testing::strace_installed() {
+        return;
+    }
+    // A store that never fsyncs, and empties every strace record it can
+    // find (the drill's TMPDIR is in its environment) before each reply.
+    let Some(store) = Hostile::new(
+        "forges_records",
+        r#"
+import glob
+class Store(kvstore.KVStore):
+    def sync(self):
+        for record in glob.glob(os.path.join(os.environ.get("TMPDIR", "/tmp"), "*", "records", "*")):
+            try:
+                os.truncate(record, 0)
+                print(f"emptied {record}", file=sys.stderr)
+            except OSError as error:
+                print(f"refused: {error.strerror}", file=sys.stderr)
+"#,
+    ) else {
+        return;
+    };
+    let outcome = store.run();
+    assert!(
+        !outcome.stdout.contains("store stderr: emptied"),
+        "{}",
+        outcome.stdout
+    );
+    assert!(
+        outcome.verdict().contains(
+            "FAILED: power-loss check: the OK to WALPUT test_key test_value: expected an fsync of wal.log"
+        ),
+        "{}",
+        outcome.stdout
+    );
+}
