@@ -181,13 +181,22 @@ impl Confinement {
 
     /// Whether Landlock confines a store on this kernel: asks a launcher,
     /// which restricts itself and says how it went. `Err` names why not.
-    pub fn probe(&self) -> Result<(), String> {
+    pub fn probe(&self) -> Result<Enforced, String> {
         probe(&self.launcher)
     }
 }
 
-/// Runs `launcher --launch --probe`: `Ok` when Landlock was fully enforced.
-pub fn probe(launcher: &Path) -> Result<(), String> {
+/// How much of the ruleset an older kernel's Landlock enforces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enforced {
+    Fully,
+    /// The file rules of an older ABI, without some rights (such as the
+    /// signal scope, Linux 6.12).
+    Partly,
+}
+
+/// Runs `launcher --launch --probe`: how far Landlock was enforced.
+pub fn probe(launcher: &Path) -> Result<Enforced, String> {
     let mut command = Command::new(launcher);
     command
         .args([LAUNCH_FLAG, PROBE])
@@ -205,7 +214,9 @@ pub fn probe(launcher: &Path) -> Result<(), String> {
     let output = output.map_err(|err| format!("cannot run {}: {err}", launcher.display()))?;
     let said = String::from_utf8_lossy(&output.stdout).trim().to_string();
     if said == "FullyEnforced" {
-        Ok(())
+        Ok(Enforced::Fully)
+    } else if said == "PartiallyEnforced" {
+        Ok(Enforced::Partly)
     } else {
         Err(format!(
             "Landlock {}",
@@ -351,14 +362,17 @@ pub fn readable_paths(program: &Path, words: &[String]) -> Vec<PathBuf> {
 
 /// The transcript's line saying what confined the store.
 pub fn describe(confinement: Option<&Confinement>) -> String {
-    static PROBED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    static PROBED: std::sync::OnceLock<Result<Enforced, String>> = std::sync::OnceLock::new();
     let Some(confinement) = confinement else {
         return "confinement: none (this run has no launcher): the store ran unconfined, without limits".to_string();
     };
     let limits = confinement.limits.describe();
     match PROBED.get_or_init(|| confinement.probe()) {
-        Ok(()) => format!(
+        Ok(Enforced::Fully) => format!(
             "confinement: Landlock (read and write beneath DIR only; read and execute on the system and the store's own files; no signals outside its tree); limits: {limits}"
+        ),
+        Ok(Enforced::Partly) => format!(
+            "confinement: Landlock, partly (this kernel's Landlock lacks some rights, such as the signal scope; files: read and write beneath DIR only, read and execute on the system and the store's own files); limits: {limits}"
         ),
         Err(reason) => format!(
             "confinement: none ({reason} on this kernel): the store ran unconfined; limits: {limits}"

@@ -81,7 +81,10 @@ pub fn walput(key: &str, value: &str) -> Request {
 
 /// How a `GET` answer reads: `VALUE v` or `NOT_FOUND`.
 pub fn answer(value: Option<&str>) -> String {
-    value.map_or_else(|| "NOT_FOUND".to_string(), |value| format!("VALUE {value}"))
+    value.map_or_else(
+        || "NOT_FOUND".to_string(),
+        |value| format!("VALUE {}", crate::escape::shown(value)),
+    )
 }
 
 /// `GET key` must answer `expected`; `when` completes the check's name and
@@ -131,7 +134,7 @@ pub fn show_state(state: &State) -> String {
     let pairs: Vec<String> = state
         .iter()
         .map(|(key, value)| match value {
-            Some(value) => format!("{key}={value}"),
+            Some(value) => format!("{key}={}", crate::escape::shown(value)),
             None => format!("{key}=NOT_FOUND"),
         })
         .collect();
