@@ -16,7 +16,8 @@ use std::sync::Arc;
 use crate::check::{Doing, Error, Result};
 use crate::confine;
 use crate::files::DirState;
-use crate::store::{Store, find_program};
+use crate::program::find_program;
+use crate::store::Store;
 use crate::traces::{Recorder, TRACED_CALLS, TracedRun};
 use crate::tree;
 

@@ -68,6 +68,7 @@ mod launch;
 pub mod pipes;
 pub mod powerloss;
 pub mod process;
+mod program;
 pub mod session;
 pub mod show;
 mod steps;

@@ -1,6 +1,5 @@
 //! Which store a drill tests: the reference store, or a student's command.
 
-use std::env;
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::fs;
@@ -12,6 +11,7 @@ use lesson::tested;
 use sha2::{Digest, Sha256};
 
 use crate::confine::{Confinement, Limits};
+use crate::program::find_program;
 use crate::traces::Recorder;
 
 /// The hidden flag that makes a drill binary serve the reference store:
@@ -181,17 +181,6 @@ fn sha256_of(path: &Path) -> io::Result<Vec<u8>> {
     let mut hasher = Sha256::new();
     io::copy(&mut fs::File::open(path)?, &mut hasher)?;
     Ok(hasher.finalize().to_vec())
-}
-
-/// The file a program name runs: itself when it has a slash, else the first
-/// match on `PATH`.
-pub(crate) fn find_program(name: &str) -> Option<PathBuf> {
-    if name.contains('/') {
-        return Some(PathBuf::from(name)).filter(|path| path.is_file());
-    }
-    env::split_paths(&env::var_os("PATH")?)
-        .map(|dir| dir.join(name))
-        .find(|path| path.is_file())
 }
 
 fn hex(bytes: &[u8]) -> String {

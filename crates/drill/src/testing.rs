@@ -245,7 +245,7 @@ pub fn rust_starter(target: &Path) -> PathBuf {
 /// Whether `strace` is installed, for the power-loss check's tests; under CI
 /// a missing strace is a failure (`.ci/run` installs it).
 pub fn strace_installed() -> bool {
-    let found = crate::store::find_program("strace").is_some();
+    let found = crate::program::find_program("strace").is_some();
     assert!(
         found || std::env::var_os("CI").is_none(),
         "CI must install strace"

@@ -186,23 +186,30 @@ pub fn sigkill(pid: u32) -> io::Result<()> {
 /// see its tracees die to write the end of its record): every member of the
 /// group and each one's descendants, then every orphan, which is reaped.
 pub fn end_tree(pgid: u32, spare: Option<u32>) {
-    // A tracer in the group must outlive its tracees, so the group is then
-    // killed member by member, again while members remain (a member may
-    // fork while it is being killed); otherwise by one killpg.
-    for _ in 0..16 {
-        let mut doomed: Vec<u32> = group_members(pgid);
-        for pid in doomed.clone() {
-            doomed.extend(descendants(pid));
-        }
-        doomed.retain(|&pid| Some(pid) != spare);
-        if doomed.is_empty() {
-            break;
-        }
-        if spare.is_none() {
+    match spare {
+        // One killpg reaches every member; a process that left the group
+        // is an orphan of this subreaper once its parent died, or a
+        // descendant of one, and ends with the orphans.
+        None => {
             let _ = killpg(pid_of(pgid), Signal::SIGKILL);
         }
-        for pid in doomed {
-            let _ = sigkill(pid);
+        // A tracer in the group must outlive its tracees, so the group is
+        // killed member by member, again while members remain (a member
+        // may fork while it is being killed).
+        Some(spare) => {
+            for _ in 0..16 {
+                let mut doomed: Vec<u32> = group_members(pgid);
+                for pid in doomed.clone() {
+                    doomed.extend(descendants(pid));
+                }
+                doomed.retain(|&pid| pid != spare);
+                if doomed.is_empty() {
+                    break;
+                }
+                for pid in doomed {
+                    let _ = sigkill(pid);
+                }
+            }
         }
     }
     end_orphans();

@@ -86,7 +86,7 @@ impl Recorder {
     /// directory); it records only when `strace` is installed.
     pub fn new(dir: PathBuf) -> Arc<Recorder> {
         Arc::new(Recorder {
-            strace: crate::store::find_program("strace"),
+            strace: crate::program::find_program("strace"),
             dir,
             started: AtomicUsize::new(0),
             runs: Mutex::new(Vec::new()),
