@@ -213,13 +213,17 @@ pub fn outside_dir(runs: &[TracedRun]) -> Option<String> {
             continue;
         };
         for traced in parse::parse(&text) {
+            // A descriptor's path (`-y`) is absolute for a file, and a
+            // pipe, socket or anonymous inode otherwise (`pipe:[9]`,
+            // `anon_inode:[eventfd]`): not a file. A path a call names may
+            // be relative to the working directory.
             let changed = match traced.event {
                 Event::Open {
                     path, writes: true, ..
-                } => Some((path, "open for writing".to_string())),
-                Event::WriteFile { path, call } => Some((path, call)),
-                Event::Names { path, call } => Some((path, call)),
-                Event::Unlink { path } => Some((path, "unlink".to_string())),
+                } => Some((path, "open for writing".to_string(), true)),
+                Event::WriteFile { path, call } => Some((path, call, true)),
+                Event::Names { path, call } => Some((path, call, false)),
+                Event::Unlink { path } => Some((path, "unlink".to_string(), false)),
                 Event::Rename { from, to } => {
                     let (from, to) = (run.cwd.join(from), run.cwd.join(to));
                     let outside = if lexical(&from).starts_with(&run.dir) {
@@ -227,21 +231,22 @@ pub fn outside_dir(runs: &[TracedRun]) -> Option<String> {
                     } else {
                         from
                     };
-                    Some((outside, "rename".to_string()))
+                    Some((outside, "rename".to_string(), false))
                 }
                 _ => None,
             };
-            let Some((path, call)) = changed else {
+            let Some((path, call, from_fd)) = changed else {
                 continue;
             };
+            if from_fd && !path.starts_with("/") {
+                continue;
+            }
             let path = lexical(&run.cwd.join(path));
-            // Pipes, sockets and anonymous files have no path.
-            let no_path = !path.starts_with("/");
             let device = WRITABLE_DEVICES
                 .iter()
                 .any(|device| path == Path::new(device))
                 || path.starts_with("/dev/pts");
-            if !(no_path || device || path.starts_with(&run.dir)) {
+            if !(device || path.starts_with(&run.dir)) {
                 return Some(format!(
                     "{} ({call}) by store process {}",
                     crate::escape::path(&path),
@@ -417,7 +422,8 @@ mod tests {
         let inside = "7 openat(AT_FDCWD</>, \"/d/log\", O_RDWR|O_CREAT, 0644) = 3</d/log>\n\
             7 write(1<pipe:[9]>, \"READY\\n\", 6) = 6\n\
             7 openat(AT_FDCWD</>, \"/dev/null\", O_WRONLY) = 4</dev/null>\n\
-            7 openat(AT_FDCWD</>, \"/etc/passwd\", O_RDONLY) = 5</etc/passwd>\n";
+            7 openat(AT_FDCWD</>, \"/etc/passwd\", O_RDONLY) = 5</etc/passwd>\n\
+            7 write(6<anon_inode:[eventfd]>, \"\\1\\0\\0\\0\\0\\0\\0\\0\", 8) = 8\n";
         let run = |text: &str| {
             let dir = tempfile::tempdir().unwrap();
             let trace = dir.path().join("t");

@@ -9,6 +9,7 @@ mod library;
 mod passing;
 mod power_loss;
 mod preallocated;
+mod runtimes;
 mod stores;
 
 use drill::testing::DrillBinary;
