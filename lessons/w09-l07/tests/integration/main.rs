@@ -9,6 +9,7 @@ mod keep;
 mod library;
 mod passing;
 mod power_loss;
+mod runtimes;
 mod stores;
 
 use drill::testing::DrillBinary;
