@@ -84,7 +84,12 @@ impl Limits {
             ("file-size", self.file_size_mib),
             ("cpu", self.cpu_seconds),
             ("open-files", self.open_files),
-            ("processes", self.processes),
+            // RLIMIT_NPROC counts every process of the user: the drill
+            // counts them once per run, not each launcher at each start.
+            (
+                "nproc",
+                user_processes_at_start().saturating_add(self.processes),
+            ),
         ]
         .iter()
         .map(|(name, value)| format!("--limit={name}={value}"))
@@ -106,6 +111,8 @@ impl Limits {
             "cpu" => self.cpu_seconds = value,
             "open-files" => self.open_files = value,
             "processes" => self.processes = value,
+            // Already the user's count plus `processes` (see `args`).
+            "nproc" => self.processes = value,
             other => return Err(format!("unknown limit {other:?}")),
         }
         Ok(())
@@ -113,13 +120,12 @@ impl Limits {
 
     fn apply(&self) -> std::io::Result<()> {
         const MIB: u64 = 1 << 20;
-        let processes = user_processes().saturating_add(self.processes);
         for (resource, value) in [
             (Resource::DATA, self.memory_mib.saturating_mul(MIB)),
             (Resource::FSIZE, self.file_size_mib.saturating_mul(MIB)),
             (Resource::CPU, self.cpu_seconds),
             (Resource::NOFILE, self.open_files),
-            (Resource::NPROC, processes),
+            (Resource::NPROC, self.processes),
             (Resource::CORE, 0),
         ] {
             // Never raise a limit that is already lower.
@@ -128,6 +134,12 @@ impl Limits {
         }
         Ok(())
     }
+}
+
+/// How many processes this user ran when the drill first asked.
+fn user_processes_at_start() -> u64 {
+    static COUNT: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *COUNT.get_or_init(user_processes)
 }
 
 /// How many processes this user runs now (a bound for `RLIMIT_NPROC`,
@@ -321,8 +333,9 @@ fn restrict(dir: &Path, readable: &[PathBuf]) -> Result<RulesetStatus, String> {
 }
 
 /// The paths a store command may read and execute besides the system: the
-/// program, with its folder (and the one above a `bin/` folder: an
-/// interpreter's libraries live beside it), and each word that names an
+/// program, with its folder (and the one above a `bin/` folder, where an
+/// interpreter's libraries live, or above a version manager's `shims/`),
+/// and each word that names an
 /// existing file, with its folder and the folder above (a store's script
 /// often imports a module beside its own folder), each both as given and
 /// with links resolved.
@@ -335,8 +348,14 @@ pub fn readable_paths(program: &Path, words: &[String]) -> Vec<PathBuf> {
         {
             if let Some(folder) = path.parent() {
                 let above = folder.parent().filter(|above| *above != Path::new("/"));
+                // A bin/ folder's installation; a version manager's shims/
+                // folder, its manager (pyenv, asdf: the shim runs programs
+                // kept there).
+                let installed = ["bin", "shims"]
+                    .iter()
+                    .any(|name| folder.file_name() == Some(OsStr::new(name)));
                 if let Some(above) = above
-                    && (up || folder.file_name() == Some(OsStr::new("bin")))
+                    && (up || installed)
                 {
                     paths.push(above.to_path_buf());
                 }
@@ -377,5 +396,58 @@ pub fn describe(confinement: Option<&Confinement>) -> String {
         Err(reason) => format!(
             "confinement: none ({reason} on this kernel): the store ran unconfined; limits: {limits}"
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_command_may_read_its_program_its_files_and_their_folders() {
+        let root = tempfile::tempdir().unwrap();
+        let root = root.path().canonicalize().unwrap();
+        let shims = root.join("pyenv/shims");
+        let scripts = root.join("course/store");
+        std::fs::create_dir_all(&shims).unwrap();
+        std::fs::create_dir_all(&scripts).unwrap();
+        std::fs::write(shims.join("python3"), "").unwrap();
+        std::fs::write(scripts.join("kv.py"), "").unwrap();
+        let words = [
+            "python3".to_string(),
+            scripts.join("kv.py").display().to_string(),
+            "--not-a-file".to_string(),
+        ];
+        let paths = readable_paths(&shims.join("python3"), &words);
+        for expected in [
+            root.join("pyenv"),
+            shims.clone(),
+            shims.join("python3"),
+            root.join("course"),
+            scripts.clone(),
+            scripts.join("kv.py"),
+        ] {
+            assert!(paths.contains(&expected), "{expected:?} not in {paths:?}");
+        }
+        assert!(!paths.contains(&root), "{paths:?}");
+        assert!(!paths.iter().any(|path| path.ends_with("--not-a-file")));
+    }
+
+    #[test]
+    fn limits_travel_to_the_launcher_by_name() {
+        let limits = Limits {
+            memory_mib: 7,
+            ..Limits::default()
+        };
+        let args = limits.args();
+        assert!(args.contains(&"--limit=memory=7".to_string()), "{args:?}");
+        let mut parsed = Limits::default();
+        for arg in &args {
+            let (name, value) = arg["--limit=".len()..].split_once('=').unwrap();
+            parsed.set(name, value.parse().unwrap()).unwrap();
+        }
+        assert_eq!(parsed.memory_mib, 7);
+        assert!(parsed.processes >= limits.processes);
+        assert!(parsed.set("bogus", 1).is_err());
     }
 }
