@@ -49,7 +49,7 @@ pub fn main<D: Drill>() -> ExitCode {
     // after its `--` is the store's own command line.
     let mut raw = env::args_os().skip(1);
     if raw.next().as_deref() == Some(std::ffi::OsStr::new(confine::LAUNCH_FLAG)) {
-        return confine::launch_main(raw.collect());
+        return confine::launch_main(raw.collect(), serve_reference);
     }
     let args = command::<D>().get_matches();
     if let Some(dir) = args.get_one::<PathBuf>(SERVE) {

@@ -242,10 +242,12 @@ pub fn probe(launcher: &Path) -> Result<Enforced, String> {
 }
 
 /// The launcher's `main`: `args` are those after [`LAUNCH_FLAG`]. Returns
-/// only on failure (after `exec`, the store runs in this process).
-pub fn launch_main(args: Vec<OsString>) -> ExitCode {
+/// on failure (after `exec`, the store runs in this process), or when the
+/// store is this very binary serving the reference store, which `serve`
+/// then does in this process, confined, without a second `exec`.
+pub fn launch_main(args: Vec<OsString>, serve: impl FnOnce(&Path) -> ExitCode) -> ExitCode {
     match launch(args) {
-        Ok(never) => match never {},
+        Ok(ServeHere(dir)) => serve(&dir),
         Err(err) => {
             let _ = writeln!(std::io::stderr(), "drill launcher: {err}");
             ExitCode::from(127)
@@ -253,9 +255,11 @@ pub fn launch_main(args: Vec<OsString>) -> ExitCode {
     }
 }
 
-enum Never {}
+/// The launcher confined itself to run the reference store on this
+/// directory, being the drill binary that serves it.
+struct ServeHere(PathBuf);
 
-fn launch(args: Vec<OsString>) -> Result<Never, String> {
+fn launch(args: Vec<OsString>) -> Result<ServeHere, String> {
     let mut dir = None;
     let mut readable = Vec::new();
     let mut limits = Limits::default();
@@ -295,11 +299,24 @@ fn launch(args: Vec<OsString>) -> Result<Never, String> {
         .apply()
         .map_err(|err| format!("cannot set resource limits: {err}"))?;
     restrict(&dir, &readable)?;
+    if let [flag, served] = args
+        && flag == crate::store::SERVE_FLAG
+        && is_this_executable(Path::new(program))
+    {
+        return Ok(ServeHere(PathBuf::from(served)));
+    }
     let err = Command::new(program).args(args).exec();
     Err(format!(
         "cannot run {}: {err}",
         Path::new(program).display()
     ))
+}
+
+/// Whether `program` is the running executable (a second `exec` of it
+/// would only cost time).
+fn is_this_executable(program: &Path) -> bool {
+    let this = std::env::current_exe().and_then(|exe| exe.canonicalize());
+    matches!((this, program.canonicalize()), (Ok(this), Ok(program)) if this == program)
 }
 
 /// Landlock on this process: read and write beneath `dir`, read and execute
