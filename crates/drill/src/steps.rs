@@ -49,6 +49,11 @@ impl<'a> Steps<'a> {
         emit(self.out, format_args!("{number:<width$} {text}"))
     }
 
+    /// The number of the current step (0 before the first).
+    pub fn number(&self) -> usize {
+        self.current
+    }
+
     /// A line under the current step: what was done or found.
     pub fn note(&mut self, text: impl Display) -> Result<()> {
         emit(self.out, format_args!("{}{text}", self.indent))
