@@ -531,3 +531,52 @@ class Store(kvstore.KVStore):
         outcome.stdout
     );
 }
+
+#[test]
+fn a_store_cannot_put_a_replacement_beside_the_drill() {
+    // The attack: find the drill through /proc/<ppid>/exe and replace it
+    // (a running executable cannot be opened for writing, but a new file
+    // can be renamed over it), so that every later run passes. Here the
+    // store tries to create a file beside each ancestor's executable, and
+    // removes it again if it could.
+    let Some(store) = Hostile::new(
+        "opens_the_drill",
+        r#"
+class Store(kvstore.KVStore):
+    def start(self):
+        pid = os.getppid()
+        for _ in range(4):
+            try:
+                exe = os.readlink(f"/proc/{pid}/exe")
+                beside = os.path.join(os.path.dirname(exe), ".hostile-replacement")
+                with open(beside, "xb"):
+                    print(f"created {beside}, a replacement for {exe}", file=sys.stderr)
+                os.unlink(beside)
+            except OSError as error:
+                print(f"refused: {error.strerror}", file=sys.stderr)
+            try:
+                stat = open(f"/proc/{pid}/stat").read()
+                pid = int(stat[stat.rfind(")") + 2:].split()[1])
+            except (OSError, ValueError):
+                break
+        return super().start()
+"#,
+    ) else {
+        return;
+    };
+    let drill = Path::new(env!("CARGO_BIN_EXE_test_crash_after_wal"));
+    let before = fs::metadata(drill).unwrap().modified().unwrap();
+    let outcome = store.run();
+    assert!(
+        !outcome.stdout.contains("a replacement for"),
+        "{}",
+        outcome.stdout
+    );
+    assert!(!drill.with_file_name(".hostile-replacement").exists());
+    assert!(
+        outcome.stdout.contains("store stderr: refused: "),
+        "{}",
+        outcome.stdout
+    );
+    assert_eq!(fs::metadata(drill).unwrap().modified().unwrap(), before);
+}
