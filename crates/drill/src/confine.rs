@@ -39,7 +39,7 @@ const PROBE: &str = "--probe";
 const LANDLOCK_ABI: ABI = ABI::V6;
 
 /// The system's folders a store may read and execute from.
-const SYSTEM: &[&str] = &[
+pub const SYSTEM: &[&str] = &[
     "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt", "/nix",
     "/proc", "/sys", "/dev",
 ];

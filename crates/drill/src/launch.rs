@@ -47,9 +47,9 @@ pub fn launch(store: &Store, dir: &Path) -> Result<Launched> {
     // Under a launcher, a missing program would only show as an early exit:
     // say what is wrong before starting anything.
     let resolved = find_program(&program.to_string_lossy()).ok_or_else(not_found)?;
+    let readable = confine::readable_paths(&resolved, store.words());
     let mut command = match store.confinement() {
         Some(confinement) => {
-            let readable = confine::readable_paths(&resolved, store.words());
             let args: Vec<&std::ffi::OsStr> = args.iter().map(|arg| arg.as_os_str()).collect();
             confinement.command(dir, &readable, program.as_os_str(), &args)
         }
@@ -84,6 +84,11 @@ pub fn launch(store: &Store, dir: &Path) -> Result<Launched> {
                 cwd: std::env::current_dir().unwrap_or_default(),
                 stdout_inode: 0,
                 exchanges: Vec::new(),
+                readable: confine::SYSTEM
+                    .iter()
+                    .map(PathBuf::from)
+                    .chain(readable)
+                    .collect(),
                 lines_received: 0,
                 oks_received: 0,
             },

@@ -53,6 +53,11 @@ pub fn check_step(steps: &mut Steps<'_>, store: &Store, dir: &Path, keep: bool) 
             why: Some("a store keeps every file it writes, creates, renames or removes inside DIR, the directory it is given".to_string()),
         });
     }
+    let read_outside = traces::read_outside(&runs).map(|found| {
+        format!(
+            "warning: the store read a file outside its directory and the files its command names: {found} (a confined store cannot)"
+        )
+    });
     let judgement = match traces::judge(&runs) {
         Ok(judgement) => judgement,
         Err(reason) => {
@@ -85,7 +90,7 @@ pub fn check_step(steps: &mut Steps<'_>, store: &Store, dir: &Path, keep: bool) 
             ))?;
         }
         explain(steps)?;
-        for warning in &judgement.warnings {
+        for warning in judgement.warnings.iter().chain(&read_outside) {
             steps.note(warning)?;
         }
         return Err(show_loss(steps, store, dir, keep, run, violation)?);
@@ -97,7 +102,7 @@ pub fn check_step(steps: &mut Steps<'_>, store: &Store, dir: &Path, keep: bool) 
         judgement.acknowledged
     ))?;
     explain(steps)?;
-    for warning in &judgement.warnings {
+    for warning in judgement.warnings.iter().chain(&read_outside) {
         steps.note(warning)?;
     }
     Ok(())

@@ -66,6 +66,9 @@ pub struct TracedRun {
     pub stdout_inode: u64,
     /// Every request sent, with the directory around each write.
     pub exchanges: Vec<Exchange>,
+    /// What the store may read besides its directory (the system's
+    /// folders, its program and the files its command names).
+    pub readable: Vec<PathBuf>,
     /// The lines the drill read from its stdout, `READY` included.
     pub lines_received: usize,
     /// How many of them were `OK`.
@@ -212,7 +215,15 @@ pub fn outside_dir(runs: &[TracedRun]) -> Option<String> {
         let Ok(text) = read_record(&run.trace) else {
             continue;
         };
-        for traced in parse::parse(&text) {
+        let events = parse::parse(&text);
+        // A store's own processes' settings (`/proc/PID/coredump_filter`,
+        // a JVM's) are not files outside its directory.
+        let own: BTreeSet<PathBuf> = events
+            .iter()
+            .map(|traced| PathBuf::from(format!("/proc/{}", traced.pid)))
+            .chain(["/proc/self".into(), "/proc/thread-self".into()])
+            .collect();
+        for traced in events {
             // A descriptor's path (`-y`) is absolute for a file, and a
             // pipe, socket or anonymous inode otherwise (`pipe:[9]`,
             // `anon_inode:[eventfd]`): not a file. A path a call names may
@@ -246,9 +257,42 @@ pub fn outside_dir(runs: &[TracedRun]) -> Option<String> {
                 .iter()
                 .any(|device| path == Path::new(device))
                 || path.starts_with("/dev/pts");
-            if !(device || path.starts_with(&run.dir)) {
+            let setting = own.iter().any(|proc| path.starts_with(proc));
+            if !(device || setting || path.starts_with(&run.dir)) {
                 return Some(format!(
                     "{} ({call}) by store process {}",
+                    crate::escape::path(&path),
+                    index + 1
+                ));
+            }
+        }
+    }
+    None
+}
+
+/// The first file a store read outside its directory and what it may read
+/// (`PATH by store process N`): under Landlock such an open fails and is not
+/// in the record, so this reports what an unconfined store read.
+pub fn read_outside(runs: &[TracedRun]) -> Option<String> {
+    for (index, run) in runs.iter().enumerate() {
+        let Ok(text) = read_record(&run.trace) else {
+            continue;
+        };
+        for traced in parse::parse(&text) {
+            let Event::Open { path, .. } = traced.event else {
+                continue;
+            };
+            // Folders are listed on the way to a file; files are what is read.
+            let allowed = !path.starts_with("/")
+                || path.starts_with(&run.dir)
+                || path.is_dir()
+                || run
+                    .readable
+                    .iter()
+                    .any(|readable| path.starts_with(readable));
+            if !allowed {
+                return Some(format!(
+                    "{} by store process {}",
                     crate::escape::path(&path),
                     index + 1
                 ));
@@ -378,6 +422,7 @@ mod tests {
             existing: BTreeSet::new(),
             cwd: PathBuf::from("/"),
             stdout_inode: 9,
+            readable: Vec::new(),
             exchanges: vec![
                 Exchange {
                     request: put,
@@ -423,7 +468,24 @@ mod tests {
             7 write(1<pipe:[9]>, \"READY\\n\", 6) = 6\n\
             7 openat(AT_FDCWD</>, \"/dev/null\", O_WRONLY) = 4</dev/null>\n\
             7 openat(AT_FDCWD</>, \"/etc/passwd\", O_RDONLY) = 5</etc/passwd>\n\
+            7 openat(AT_FDCWD</>, \"/proc/7/coredump_filter\", O_RDWR) = 8</proc/7/coredump_filter>\n\
             7 write(6<anon_inode:[eventfd]>, \"\\1\\0\\0\\0\\0\\0\\0\\0\", 8) = 8\n";
+        let read = |text: &str| {
+            let dir = tempfile::tempdir().unwrap();
+            let trace = dir.path().join("t");
+            fs::write(&trace, text).unwrap();
+            read_outside(&[TracedRun {
+                trace,
+                dir: PathBuf::from("/d"),
+                existing: BTreeSet::new(),
+                cwd: PathBuf::from("/"),
+                stdout_inode: 9,
+                readable: ["/etc", "/dev", "/proc"].map(PathBuf::from).to_vec(),
+                exchanges: Vec::new(),
+                lines_received: 1,
+                oks_received: 0,
+            }])
+        };
         let run = |text: &str| {
             let dir = tempfile::tempdir().unwrap();
             let trace = dir.path().join("t");
@@ -434,12 +496,21 @@ mod tests {
                 existing: BTreeSet::new(),
                 cwd: PathBuf::from("/"),
                 stdout_inode: 9,
+                readable: vec![PathBuf::from("/etc")],
                 exchanges: Vec::new(),
                 lines_received: 1,
                 oks_received: 0,
             }])
         };
         assert_eq!(run(inside), None);
+        assert_eq!(read(inside), None);
+        assert_eq!(
+            read(&format!(
+                "{inside}7 openat(AT_FDCWD</>, \"/home/u/secret\", O_RDONLY) = 7</home/u/secret>\n"
+            ))
+            .as_deref(),
+            Some("/home/u/secret by store process 1")
+        );
         for (line, found) in [
             (
                 "7 openat(AT_FDCWD</>, \"/home/u/x\", O_WRONLY|O_CREAT, 0644) = 6</home/u/x>\n",
@@ -456,6 +527,10 @@ mod tests {
             (
                 "7 mkdirat(AT_FDCWD</>, \"/tmp/mine\", 0755) = 0\n",
                 "/tmp/mine (mkdirat) by store process 1",
+            ),
+            (
+                "7 openat(AT_FDCWD</>, \"/proc/1/oom_score_adj\", O_WRONLY) = 9</proc/1/oom_score_adj>\n",
+                "/proc/1/oom_score_adj (open for writing) by store process 1",
             ),
         ] {
             assert_eq!(
