@@ -23,10 +23,6 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
-use landlock::{
-    ABI, Access, AccessFs, Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetStatus, Scope,
-    path_beneath_rules,
-};
 use rlimit::Resource;
 
 /// The hidden first argument that makes a drill binary a launcher:
@@ -36,7 +32,8 @@ pub const LAUNCH_FLAG: &str = "--launch";
 const PROBE: &str = "--probe";
 
 /// The newest Landlock ABI these rules were written and tested for.
-const LANDLOCK_ABI: ABI = ABI::V6;
+#[cfg(target_os = "linux")]
+const LANDLOCK_ABI: landlock::ABI = landlock::ABI::V6;
 
 /// The system's folders a store may read and execute from.
 pub const SYSTEM: &[&str] = &[
@@ -44,6 +41,7 @@ pub const SYSTEM: &[&str] = &[
     "/proc", "/sys", "/dev",
 ];
 /// Devices a store may also write to.
+#[cfg(target_os = "linux")]
 const WRITABLE_DEVICES: &[&str] = &["/dev/null", "/dev/zero", "/dev/full"];
 
 /// The resource limits a store runs under; each is a drill flag.
@@ -120,14 +118,19 @@ impl Limits {
 
     fn apply(&self) -> std::io::Result<()> {
         const MIB: u64 = 1 << 20;
-        for (resource, value) in [
+        let mut limits = vec![
             (Resource::DATA, self.memory_mib.saturating_mul(MIB)),
             (Resource::FSIZE, self.file_size_mib.saturating_mul(MIB)),
             (Resource::CPU, self.cpu_seconds),
             (Resource::NOFILE, self.open_files),
-            (Resource::NPROC, self.processes),
             (Resource::CORE, 0),
-        ] {
+        ];
+        // Counted from /proc, so Linux only (elsewhere the limit would
+        // count every process of the user against a small number).
+        if cfg!(target_os = "linux") {
+            limits.push((Resource::NPROC, self.processes));
+        }
+        for (resource, value) in limits {
             // Never raise a limit that is already lower.
             let (soft, hard) = rlimit::getrlimit(resource)?;
             rlimit::setrlimit(resource, value.min(soft), value.min(hard))?;
@@ -269,7 +272,7 @@ fn launch(args: Vec<OsString>) -> Result<ServeHere, String> {
         match arg.to_str() {
             Some(PROBE) => {
                 let status = restrict(Path::new("/nonexistent-drill-probe"), &[])?;
-                println!("{status:?}");
+                println!("{status}");
                 std::process::exit(0);
             }
             Some("--dir") => dir = rest.next().map(PathBuf::from),
@@ -321,7 +324,11 @@ fn is_this_executable(program: &Path) -> bool {
 
 /// Landlock on this process: read and write beneath `dir`, read and execute
 /// on the system and `readable`, no signals out of its domain.
-fn restrict(dir: &Path, readable: &[PathBuf]) -> Result<RulesetStatus, String> {
+#[cfg(target_os = "linux")]
+fn restrict(dir: &Path, readable: &[PathBuf]) -> Result<String, String> {
+    use landlock::{
+        Access, AccessFs, Ruleset, RulesetAttr, RulesetCreatedAttr, Scope, path_beneath_rules,
+    };
     let abi = LANDLOCK_ABI;
     let fail = |err: landlock::RulesetError| format!("cannot confine the store: {err}");
     let status = Ruleset::default()
@@ -346,7 +353,13 @@ fn restrict(dir: &Path, readable: &[PathBuf]) -> Result<RulesetStatus, String> {
         .and_then(|ruleset| ruleset.add_rules(path_beneath_rules([dir], AccessFs::from_all(abi))))
         .and_then(|ruleset| ruleset.restrict_self())
         .map_err(fail)?;
-    Ok(status.ruleset)
+    Ok(format!("{:?}", status.ruleset))
+}
+
+/// No Landlock off Linux: the store runs unconfined (the limits apply).
+#[cfg(not(target_os = "linux"))]
+fn restrict(_dir: &Path, _readable: &[PathBuf]) -> Result<String, String> {
+    Ok("NotEnforced (not Linux)".to_string())
 }
 
 /// The paths a store command may read and execute besides the system: the

@@ -56,9 +56,13 @@ fn registry() -> MutexGuard<'static, Registry> {
 
 /// Makes this process a child subreaper: the orphans of its stores come
 /// back to it. Called once by the drill binary's `main`.
+/// (Linux only: elsewhere orphans go to init, and the group is what ends.)
 pub fn become_subreaper() -> io::Result<()> {
-    nix::sys::prctl::set_child_subreaper(true).map_err(io::Error::from)?;
-    SUBREAPER.store(true, Ordering::SeqCst);
+    #[cfg(target_os = "linux")]
+    {
+        nix::sys::prctl::set_child_subreaper(true).map_err(io::Error::from)?;
+        SUBREAPER.store(true, Ordering::SeqCst);
+    }
     Ok(())
 }
 
