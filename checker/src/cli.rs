@@ -36,8 +36,19 @@ Examples:
   checker grade lessons/w09-l07 class/      a lesson folder; a class folder
   checker grade w09-l07 class/ --format csv > grades.csv
   pbpaste | checker grade w09-l07           stdin
+  checker grade w09-l07 -- class/*          `--` before a shell's `*`: no file name
+                                            can pass for an option
+  checker grade w09-l07 class/ --include 'run*.txt'
+                                            only these files of each student
   checker grade w09-l07 ref.txt --accept-course-stores
                                             a run of the reference store itself
+  checker grade w09-l07 own.txt --accept-own-tests
+                                            a student's own tests, graded on the
+                                            lesson's patterns and the run's verdict
+
+A lesson with a drill (its folder holds the drill's package) passes only on a
+receipt-verified transcript of that drill run against the student's own store;
+--accept-own-tests grades it on the patterns instead.
 
 Exit codes:
   0  every result passed (and `lint` found nothing)
@@ -105,6 +116,16 @@ pub enum Command {
         /// nothing about a student's store; use it to grade the reference drills themselves
         #[arg(long)]
         accept_course_stores: bool,
+        /// For a lesson with a drill: grade pastes of the students' own tests too, on the
+        /// lesson's patterns and the run's verdict (in any language), instead of asking for the
+        /// drill's verified transcript
+        #[arg(long)]
+        accept_own_tests: bool,
+        /// In class folders, grade only the files matching GLOB (repeatable): a glob without `/`
+        /// is matched against file names (`run*.txt`), one with `/` against the path below the
+        /// class folder (`*/proof/*.txt`)
+        #[arg(long, value_name = "GLOB")]
+        include: Vec<String>,
     },
 }
 
@@ -122,7 +143,7 @@ pub enum ListFormat {
 pub enum RunFormat {
     /// Readable text, coloured on a terminal
     Human,
-    /// `{"schema":2,"results":[...],"summary":{...}}`
+    /// `{"schema":3,"results":[...],"summary":{...}}`
     Json,
     /// JUnit XML
     Junit,
@@ -133,7 +154,7 @@ pub enum RunFormat {
 pub enum GradeFormat {
     /// Readable text, coloured on a terminal
     Human,
-    /// `{"schema":2,"results":[...],"summary":{...}}`
+    /// `{"schema":3,"results":[...],"summary":{...}}`
     Json,
     /// JUnit XML
     Junit,
@@ -215,8 +236,61 @@ pub fn execute(cli: Cli) -> ExitCode {
     }
 }
 
+/// A `--lessons` folder inside a folder being graded could be a student's:
+/// a file named `--lessons=evil` among the pastes, expanded by a shell's
+/// `*`, would grade the class against a lesson the student wrote.
+fn refuse_lessons_inside_pastes(
+    lessons: Option<&std::path::Path>,
+    pastes: &[PathBuf],
+) -> Result<(), Error> {
+    let Some(lessons) = lessons.and_then(|dir| std::fs::canonicalize(dir).ok()) else {
+        return Ok(());
+    };
+    for paste in pastes.iter().filter(|paste| paste.is_dir()) {
+        if let Ok(folder) = std::fs::canonicalize(paste)
+            && lessons.starts_with(&folder)
+        {
+            return Err(Error::Usage(format!(
+                "--lessons {} is inside the folder being graded ({}): refusing to grade \
+                 submissions against lessons that may be a student's",
+                lessons.display(),
+                paste.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Refuse a `grade` command line in which an argument that clap reads as an
+/// option (or `-`, stdin) is also the name of a file here: a shell's `*`
+/// in a folder of student files expanded to it. Arguments after `--` are
+/// pastes whatever they are named.
+pub fn refuse_expanded_options(arguments: &[std::ffi::OsString]) -> Result<(), Error> {
+    if arguments.get(1).is_none_or(|first| first != "grade") {
+        return Ok(());
+    }
+    for argument in arguments.iter().skip(2) {
+        if argument == "--" {
+            break;
+        }
+        let text = argument.to_string_lossy();
+        let name = text.split('=').next().unwrap_or_default();
+        let file_named = |name: &str| std::path::Path::new(name).symlink_metadata().is_ok();
+        if text.starts_with('-') && (file_named(&text) || file_named(name)) {
+            return Err(Error::Usage(format!(
+                "`{}` is an option, but a file here has that name: a shell's `*` may have \
+                 expanded to it. Put `--` before the pastes (checker grade LESSON -- FILES...) \
+                 or name the class folder instead",
+                report::printable(&text)
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn dispatch(cli: Cli) -> Result<u8, Error> {
     let lessons = cli.lessons;
+    let lessons_given = lessons.clone();
     let lessons_dir = move || lessons.map_or_else(catalog::workspace_lessons_dir, Ok);
     let verdict = |summary: Summary| {
         if summary.all_passed() {
@@ -258,9 +332,12 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             pastes,
             format,
             accept_course_stores,
+            accept_own_tests,
+            include,
         } => {
+            refuse_lessons_inside_pastes(lessons_given.as_deref(), &pastes)?;
             let lesson = grade::find_lesson(&lesson, lessons_dir)?;
-            let found = class::submissions(&pastes)?;
+            let found = class::submissions(&pastes, &class::Include::new(&include)?)?;
             let mut stderr = io::stderr().lock();
             for skipped in &found.skipped {
                 let path = report::printable(&skipped.path.display().to_string()).into_owned();
@@ -277,7 +354,23 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             let mut reporter = report::reporter(format, output_for(format));
             let options = grade::Options {
                 accept_course_stores,
+                accept_own_tests,
+                drill: grade::drill_rule(&lesson),
             };
+            if format == Format::Human {
+                let mut out = output_for(format);
+                let rule = match (&options.drill, accept_own_tests) {
+                    (Some(_), false) => "its drill's verified transcript",
+                    (Some(_), true) => "its patterns (--accept-own-tests)",
+                    (None, _) => "its patterns (no drill beside it)",
+                };
+                writeln!(
+                    out,
+                    "grading {} against {}, on {rule}",
+                    report::printable(&lesson.frontmatter.id),
+                    report::printable(&lesson.path.display().to_string())
+                )?;
+            }
             grade::grade(&lesson, &found.pastes, &options, reporter.as_mut()).map(verdict)
         }
     }

@@ -80,6 +80,10 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// The command line cannot be used as given.
+    #[error("{0}")]
+    Usage(String),
+
     /// A paste folder holds no files.
     #[error("{}: the folder holds no files to grade", .0.display())]
     EmptyFolder(PathBuf),

@@ -45,6 +45,7 @@
 pub mod catalog;
 pub mod class;
 pub mod cli;
+pub mod copies;
 pub mod course_stores;
 pub mod drill;
 pub mod error;
@@ -53,6 +54,7 @@ pub mod lint;
 pub mod list;
 pub mod outcome;
 pub mod report;
+pub mod rule;
 pub mod run;
 
 pub use error::Error;

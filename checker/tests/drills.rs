@@ -171,7 +171,8 @@ fn real_drill_output_passes_whole_and_fails_cut_or_edited() {
                 // A cut inside the transcript says so; a cut before any step
                 // line only lacks what the lesson asks for.
                 "cut" => assert!(
-                    message.contains("cut short") || message.contains("no line matches"),
+                    message.contains("cut short")
+                        || message.starts_with(&format!("no transcript of the {id} drill")),
                     "{id} {name}: {message}"
                 ),
                 _ => assert!(
@@ -218,19 +219,32 @@ fn a_real_failing_drill_run_fails_with_its_verdict_line() {
     std::fs::write(dir.path().join("failed.txt"), &failed).unwrap();
     let report = grade_folder(&lesson_md, dir.path(), &["--accept-course-stores"]);
     let message = report["results"][0]["message"].as_str().unwrap();
-    // The exit code decides; the drill's verdict says what went wrong.
-    let exit_line = failed.lines().count();
+    // The drill's verified verdict decides, and says what went wrong.
     let verdict = failed
         .lines()
         .position(|l| l.starts_with("FAILED: "))
         .unwrap();
     let start = format!(
-        "failed run: line {exit_line}: exit code: 1 (the drill's verdict, line {}: {}",
+        "failed run: line {}: {}",
         verdict + 1,
-        &failed.lines().nth(verdict).unwrap()[..60]
+        failed.lines().nth(verdict).unwrap()
     );
     assert!(message.starts_with(&start), "{message}\n{failed}");
-    assert!(message.ends_with(')'), "{message}");
+    // The shell's exit code edited to 0 changes nothing.
+    let edited = failed.replace("exit code: 1", "exit code: 0");
+    assert_ne!(edited, failed);
+    std::fs::write(dir.path().join("failed.txt"), &edited).unwrap();
+    let report = grade_folder(&lesson_md, dir.path(), &["--accept-course-stores"]);
+    assert_eq!(report["results"][0]["status"], "fail", "{report}");
+    let message = report["results"][0]["message"].as_str().unwrap();
+    assert!(message.starts_with(&start), "{message}");
+    // Nor under --accept-own-tests.
+    let report = grade_folder(
+        &lesson_md,
+        dir.path(),
+        &["--accept-course-stores", "--accept-own-tests"],
+    );
+    assert_eq!(report["results"][0]["status"], "fail", "{report}");
 }
 
 /// `checker run` without `--store` ran the reference store itself, on
@@ -307,7 +321,7 @@ fn grade_accepts_a_students_store_and_names_a_shipped_one() {
         )
     );
     assert!(
-        message(2).starts_with(
+        message(2).contains(
             "tested examples/stores/broken/no_fsync.py, one of the course's broken example stores, not your own (line 5: "
         ),
         "{}",

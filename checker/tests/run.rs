@@ -205,7 +205,7 @@ fn every_drill_in_json() {
         String::from_utf8_lossy(&output.stderr)
     );
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(report["schema"], 2);
+    assert_eq!(report["schema"], 3);
     let order: Vec<&str> = report["results"]
         .as_array()
         .unwrap()
