@@ -184,6 +184,50 @@ pub fn submissions(arguments: &[PathBuf], include: &Include) -> Result<Submissio
     Ok(found)
 }
 
+/// The folders of `class` named after a lesson of `lessons_dir` (a lesson
+/// folder holding `lesson.md`), sorted: what `grade --all CLASS` grades.
+pub fn lesson_folders(class: &Path, lessons_dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    let mut folders = Vec::new();
+    for entry in fs::read_dir(class).map_err(|source| paste_error(class, source))? {
+        let path = entry.map_err(|source| paste_error(class, source))?.path();
+        let is_dir = fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir());
+        if let Some(name) = path.file_name().filter(|_| is_dir)
+            && !name.to_string_lossy().starts_with('.')
+            && lessons_dir.join(name).join("lesson.md").is_file()
+        {
+            folders.push(path);
+        }
+    }
+    folders.sort();
+    Ok(folders)
+}
+
+/// A PASTE folder that holds lesson folders (`CLASS/w09-l07/...`) is the
+/// parent of the submissions, not a class: say where they are.
+pub fn refuse_a_parent_of_lesson_folders(
+    pastes: &[PathBuf],
+    lessons_dir: &Path,
+) -> Result<(), Error> {
+    for paste in pastes.iter().filter(|paste| paste.is_dir()) {
+        let found = lesson_folders(paste, lessons_dir)?;
+        if !found.is_empty() {
+            let names: Vec<String> = found
+                .iter()
+                .filter_map(|f| Some(f.file_name()?.to_string_lossy().into_owned()))
+                .collect();
+            return Err(Error::Usage(format!(
+                "{} holds lesson folders ({}), not submissions: grade {} for one lesson, or \
+                 every lesson at once with --all {}",
+                paste.display(),
+                names.join(", "),
+                found[0].display(),
+                paste.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn paste_error(path: &Path, source: io::Error) -> Error {
     Error::Paste {
         path: path.into(),

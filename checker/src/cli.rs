@@ -12,11 +12,13 @@ use crate::catalog;
 use crate::class::{self, Paste};
 use crate::error::Error;
 use crate::grade;
+use crate::gradebook;
 use crate::lint;
 use crate::list;
 use crate::outcome::Summary;
 use crate::report::{self, Format};
 use crate::run;
+use lesson::Lesson;
 
 /// Every result passed.
 pub const EXIT_PASSED: u8 = 0;
@@ -100,8 +102,9 @@ pub enum Command {
     /// Grade pasted output against a lesson's proof
     Grade {
         /// A lesson id, a lesson folder, or a path to a lesson .md (a path ends in .md or
-        /// holds a /)
-        lesson: String,
+        /// holds a /); not with --all
+        #[arg(required_unless_present = "all")]
+        lesson: Option<String>,
         /// A file, a class folder (each regular file in it, or in a student's subfolder, is
         /// one submission; skipped entries are listed on stderr), or - for stdin [default:
         /// stdin]
@@ -126,6 +129,21 @@ pub enum Command {
         /// class folder (`*/proof/*.txt`)
         #[arg(long, value_name = "GLOB")]
         include: Vec<String>,
+        /// Grade every lesson folder of CLASS (CLASS/w09-l07/..., CLASS/w09-l08/..., each
+        /// holding one folder per student) into one gradebook
+        #[arg(long, value_name = "CLASS", conflicts_with_all = ["lesson", "pastes"])]
+        all: Option<PathBuf>,
+        /// Write a gradebook, one row per student per lesson (the best submission decides),
+        /// instead of a row per submission; implied by --all
+        #[arg(long)]
+        gradebook: bool,
+        /// In the gradebook, give XP to STUDENT's copy-flagged passes: you have checked them
+        /// (repeatable)
+        #[arg(long, value_name = "STUDENT")]
+        clear: Vec<String>,
+        /// Like --clear, for every student named in FILE (one name a line; # starts a comment)
+        #[arg(long, value_name = "FILE")]
+        clear_file: Option<PathBuf>,
     },
 }
 
@@ -266,10 +284,10 @@ fn refuse_lessons_inside_pastes(
 /// in a folder of student files expanded to it. Arguments after `--` are
 /// pastes whatever they are named.
 pub fn refuse_expanded_options(arguments: &[std::ffi::OsString]) -> Result<(), Error> {
-    if arguments.get(1).is_none_or(|first| first != "grade") {
+    let Some(at) = arguments.iter().position(|argument| argument == "grade") else {
         return Ok(());
-    }
-    for argument in arguments.iter().skip(2) {
+    };
+    for argument in &arguments[at + 1..] {
         if argument == "--" {
             break;
         }
@@ -291,7 +309,11 @@ pub fn refuse_expanded_options(arguments: &[std::ffi::OsString]) -> Result<(), E
 fn dispatch(cli: Cli) -> Result<u8, Error> {
     let lessons = cli.lessons;
     let lessons_given = lessons.clone();
-    let lessons_dir = move || lessons.map_or_else(catalog::workspace_lessons_dir, Ok);
+    let lessons_dir = move || {
+        lessons
+            .clone()
+            .map_or_else(catalog::workspace_lessons_dir, Ok)
+    };
     let verdict = |summary: Summary| {
         if summary.all_passed() {
             EXIT_PASSED
@@ -334,44 +356,122 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             accept_course_stores,
             accept_own_tests,
             include,
+            all,
+            gradebook,
+            clear,
+            clear_file,
         } => {
             refuse_lessons_inside_pastes(lessons_given.as_deref(), &pastes)?;
-            let lesson = grade::find_lesson(&lesson, lessons_dir)?;
-            let found = class::submissions(&pastes, &class::Include::new(&include)?)?;
-            let mut stderr = io::stderr().lock();
-            for skipped in &found.skipped {
-                let path = report::printable(&skipped.path.display().to_string()).into_owned();
-                let _ = writeln!(stderr, "checker: skipped {path}: {}", skipped.reason);
-            }
-            if found.pastes.contains(&Paste::Stdin) && io::stdin().is_terminal() {
-                let _ = writeln!(
-                    stderr,
-                    "checker: reading the paste from stdin until end of file (Ctrl-D; Ctrl-Z Enter on Windows)"
-                );
-            }
-            drop(stderr);
-            let format = Format::from(format);
-            let mut reporter = report::reporter(format, output_for(format));
-            let options = grade::Options {
-                accept_course_stores,
-                accept_own_tests,
-                drill: grade::drill_rule(&lesson),
-            };
-            if format == Format::Human {
-                let mut out = output_for(format);
-                let rule = match (&options.drill, accept_own_tests) {
-                    (Some(_), false) => "its drill's verified transcript",
-                    (Some(_), true) => "its patterns (--accept-own-tests)",
-                    (None, _) => "its patterns (no drill beside it)",
-                };
-                writeln!(
-                    out,
-                    "grading {} against {}, on {rule}",
-                    report::printable(&lesson.frontmatter.id),
-                    report::printable(&lesson.path.display().to_string())
+            if let Some(class) = &all {
+                refuse_lessons_inside_pastes(
+                    lessons_given.as_deref(),
+                    std::slice::from_ref(class),
                 )?;
             }
-            grade::grade(&lesson, &found.pastes, &options, reporter.as_mut()).map(verdict)
+            let include = class::Include::new(&include)?;
+            let format = Format::from(format);
+            let base = grade::Options {
+                accept_course_stores,
+                accept_own_tests,
+                drill: None,
+            };
+            let mut graded: Vec<(Lesson, class::Submissions)> = Vec::new();
+            if let Some(class) = &all {
+                let dir = lessons_dir()?;
+                for folder in class::lesson_folders(class, &dir)? {
+                    let id = folder
+                        .file_name()
+                        .unwrap_or_default()
+                        .to_string_lossy()
+                        .into_owned();
+                    let lesson = grade::find_lesson(&id, || Ok(dir.clone()))?;
+                    graded.push((lesson, class::submissions(&[folder], &include)?));
+                }
+                if graded.is_empty() {
+                    return Err(Error::Usage(format!(
+                        "--all {}: no folder in it is named after a lesson of {} (expected CLASS/<lesson id>/<student>/...)",
+                        class.display(),
+                        dir.display()
+                    )));
+                }
+            } else {
+                let id = lesson.unwrap_or_default();
+                let lesson = grade::find_lesson(&id, &lessons_dir)?;
+                if let Ok(dir) = lessons_dir() {
+                    class::refuse_a_parent_of_lesson_folders(&pastes, &dir)?;
+                }
+                graded.push((lesson, class::submissions(&pastes, &include)?));
+            }
+            let mut stderr = io::stderr().lock();
+            for (_, found) in &graded {
+                for skipped in &found.skipped {
+                    let path = report::printable(&skipped.path.display().to_string()).into_owned();
+                    let _ = writeln!(stderr, "checker: skipped {path}: {}", skipped.reason);
+                }
+                if found.pastes.contains(&Paste::Stdin) && io::stdin().is_terminal() {
+                    let _ = writeln!(
+                        stderr,
+                        "checker: reading the paste from stdin until end of file (Ctrl-D; Ctrl-Z Enter on Windows)"
+                    );
+                }
+            }
+            drop(stderr);
+            let mut out = output_for(format);
+            if format == Format::Human {
+                for (lesson, _) in &graded {
+                    let rule = match (grade::drill_rule(lesson), accept_own_tests) {
+                        (Some(_), false) => "its drill's verified transcript",
+                        (Some(_), true) => "its patterns (--accept-own-tests)",
+                        (None, _) => "its patterns (no drill beside it)",
+                    };
+                    writeln!(
+                        out,
+                        "grading {} against {}, on {rule}",
+                        report::printable(&lesson.frontmatter.id),
+                        report::printable(&lesson.path.display().to_string())
+                    )?;
+                }
+            }
+            if !(gradebook || all.is_some()) {
+                let (lesson, found) = graded.remove(0);
+                let options = grade::Options {
+                    drill: grade::drill_rule(&lesson),
+                    ..base
+                };
+                let mut reporter = report::reporter(format, out);
+                return grade::grade(&lesson, &found.pastes, &options, reporter.as_mut())
+                    .map(verdict);
+            }
+            let mut cleared: std::collections::HashSet<String> = clear.into_iter().collect();
+            if let Some(file) = &clear_file {
+                let text = std::fs::read_to_string(file).map_err(|source| Error::Paste {
+                    path: file.clone(),
+                    source,
+                })?;
+                cleared.extend(
+                    text.lines()
+                        .map(|line| line.split('#').next().unwrap_or_default().trim())
+                        .filter(|name| !name.is_empty())
+                        .map(str::to_owned),
+                );
+            }
+            let mut results = Vec::new();
+            let mut students = Vec::new();
+            for (lesson, found) in &graded {
+                let options = grade::Options {
+                    drill: grade::drill_rule(lesson),
+                    ..base.clone()
+                };
+                results.extend(grade::grade_all(lesson, &found.pastes, &options));
+                students.extend(found.pastes.iter().map(Paste::student));
+            }
+            let rows = gradebook::rows(&results, &students, &cleared);
+            let totals = gradebook::write(format, &rows, &mut out)?;
+            Ok(if totals.all_passed() {
+                EXIT_PASSED
+            } else {
+                EXIT_FAILED
+            })
         }
     }
 }

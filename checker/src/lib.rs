@@ -50,6 +50,7 @@ pub mod course_stores;
 pub mod drill;
 pub mod error;
 pub mod grade;
+pub mod gradebook;
 pub mod lint;
 pub mod list;
 pub mod outcome;

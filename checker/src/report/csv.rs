@@ -51,7 +51,8 @@ fn status(status: Status) -> &'static str {
     }
 }
 
-fn field(value: &str) -> String {
+/// One CSV cell: controls escaped, formulas neutralised, quoted as needed.
+pub fn field(value: &str) -> String {
     let value = printable_keeping(value, &['\n']);
     let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{value}")

@@ -10,6 +10,7 @@ use std::io::{self, Write};
 
 use crate::outcome::{Event, Finished, Summary};
 
+pub use csv::field as csv_field;
 pub use human::Human;
 
 /// Output formats of `run` and `grade` (`list` supports human and json).
