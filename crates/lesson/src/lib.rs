@@ -52,6 +52,7 @@
 
 mod echo;
 mod error;
+pub mod fingerprint;
 mod frontmatter;
 mod matcher;
 mod output;
