@@ -53,27 +53,66 @@ pub fn run(
     } else {
         drill::build(&drills)?
     };
+    // What was built, so that a drill replaced during the run (a store can
+    // reach it through /proc when it runs unconfined) is never run.
+    let built: HashMap<&PackageId, String> = executables
+        .iter()
+        .filter_map(|(id, path)| Some((id, drill::file_sha256(path).ok()?)))
+        .collect();
+    let changed: Mutex<Option<PathBuf>> = Mutex::new(None);
     let workers = thread::available_parallelism()
         .map_or(1, usize::from)
         .min(entries.len())
         .max(1);
     let queue = Mutex::new(entries.iter().enumerate());
     let (events, received) = mpsc::channel();
-    thread::scope(|scope| {
+    let summary = thread::scope(|scope| {
         for _ in 0..workers {
             let events = events.clone();
-            let (queue, executables) = (&queue, &executables);
+            let (queue, executables, built, changed) = (&queue, &executables, &built, &changed);
             scope.spawn(move || {
                 loop {
                     let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
                     let Some((index, entry)) = next else { break };
+                    let check = || {
+                        let path = replaced(entry, executables, built)?;
+                        changed
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .get_or_insert(path);
+                        Some(())
+                    };
+                    // Before it runs, and after: a drill replaced while it
+                    // ran (by the store it tested) stops the run too.
+                    if check().is_some() {
+                        break;
+                    }
                     run_one(index, entry, executables, options, &events);
+                    if check().is_some() {
+                        break;
+                    }
                 }
             });
         }
         drop(events);
         report::drive(received, reporter).map_err(Error::Output)
-    })
+    });
+    match changed.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        Some(path) => Err(Error::DrillChanged(path)),
+        None => summary,
+    }
+}
+
+/// The drill of `entry` when its executable is no longer what was built.
+fn replaced(
+    entry: &Entry,
+    executables: &HashMap<PackageId, PathBuf>,
+    built: &HashMap<&PackageId, String>,
+) -> Option<PathBuf> {
+    let id = &entry.drill.as_ref()?.package_id;
+    let path = executables.get(id)?;
+    let now = drill::file_sha256(path).ok();
+    (now.as_ref() != built.get(id)).then(|| path.clone())
 }
 
 /// The entries to run, in catalog order. Every id must name a lesson whose
