@@ -214,6 +214,12 @@ fn run_one(
                     _ => failure,
                 }
             });
+            // The drill's own verdict says what went wrong, and the likely
+            // defect: show it with the exit code.
+            let failure = failure.map(|failure| match drill_verdict(&text) {
+                Some(verdict) => format!("{failure}: {verdict}"),
+                None => failure,
+            });
             (status.code(), failure)
         }
         Ending::TimedOut => (
@@ -233,6 +239,14 @@ fn run_one(
         ));
     }
     send(finished(result));
+}
+
+/// The drill's `FAILED: ...` verdict: the last such line of its output.
+fn drill_verdict(text: &str) -> Option<&str> {
+    text.lines()
+        .rev()
+        .map(str::trim)
+        .find(|line| line.starts_with("FAILED:"))
 }
 
 /// The exit code of a drill given arguments it does not accept (clap's).

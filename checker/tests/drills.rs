@@ -303,4 +303,18 @@ fn run_with_a_store_grades_both_lessons_in_json_and_junit() {
         xml.contains("GET test_key after the restart: expected VALUE test_value, found NOT_FOUND"),
         "{xml}"
     );
+    // The human report shows the drill's FAILED line and likely defect
+    // under the failed lesson, not only its exit code.
+    let human = checker(&root())
+        .env("CARGO_TARGET_DIR", &target)
+        .args(["run", "w09-l07", "--store", &broken])
+        .output()
+        .unwrap();
+    let text = stdout(&human);
+    assert!(
+        text.contains(
+            "  exited with code 1: FAILED: GET test_key after the restart: expected VALUE test_value, found NOT_FOUND. Likely defect: "
+        ),
+        "{text}"
+    );
 }
