@@ -15,10 +15,15 @@ use crate::grade;
 use crate::gradebook;
 use crate::lint;
 use crate::list;
+use crate::manifest::{self, Manifest};
 use crate::outcome::Summary;
 use crate::report::{self, Format};
 use crate::run;
+use crate::store_build;
 use lesson::Lesson;
+
+/// How long a store's build (`store.toml`'s `build`) may take.
+pub const BUILD_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Every result passed.
 pub const EXIT_PASSED: u8 = 0;
@@ -95,7 +100,9 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = RunFormat::Human)]
         format: RunFormat,
         /// Pass `--store CMD` to every drill: run the drills against the KV
-        /// store started by CMD (a drill without the option exits 2, reported)
+        /// store started by CMD (a drill without the option exits 2, reported).
+        /// Without it, a store.toml in the current folder is used: its `build`
+        /// is run first, its `run` is the store
         #[arg(long, value_name = "CMD")]
         store: Option<String>,
     },
@@ -342,6 +349,31 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             store,
         } => {
             let format = Format::from(format);
+            // Without --store, the store of the folder's manifest, built.
+            let here = std::env::current_dir().map_err(|source| Error::Paste {
+                path: ".".into(),
+                source,
+            })?;
+            let manifest = match &store {
+                Some(_) => None,
+                None => Manifest::find(&here).map_err(|error| Error::Usage(error.to_string()))?,
+            };
+            if let Some(manifest) = &manifest {
+                let mut stderr = io::stderr().lock();
+                let _ = writeln!(
+                    stderr,
+                    "checker: using {}: run `{}`",
+                    manifest::FILE,
+                    manifest.run
+                );
+                if let Some(build) = &manifest.build {
+                    let _ = writeln!(stderr, "checker: building the store: {build}");
+                    drop(stderr);
+                    store_build::build(build, &here, BUILD_TIMEOUT)
+                        .map_err(|failure| Error::Usage(failure.to_string()))?;
+                }
+            }
+            let store = store.or_else(|| manifest.map(|manifest| manifest.run));
             let mut reporter = report::reporter(format, output_for(format));
             let options = run::Options {
                 timeout,

@@ -53,9 +53,11 @@ pub mod grade;
 pub mod gradebook;
 pub mod lint;
 pub mod list;
+pub mod manifest;
 pub mod outcome;
 pub mod report;
 pub mod rule;
 pub mod run;
+pub mod store_build;
 
 pub use error::Error;
