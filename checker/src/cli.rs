@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::catalog;
 use crate::class::{self, Paste};
+use crate::class_run;
 use crate::error::Error;
 use crate::grade;
 use crate::gradebook;
@@ -105,6 +106,24 @@ pub enum Command {
         /// is run first, its `run` is the store
         #[arg(long, value_name = "CMD")]
         store: Option<String>,
+        /// Run every drill against every student's store: CLASS holds one folder per
+        /// student (a clone of their repository, with a store.toml); writes the gradebook
+        #[arg(long, value_name = "CLASS", conflicts_with = "store")]
+        class: Option<PathBuf>,
+        /// With --class: students run at once [default: the number of cores]
+        #[arg(long, value_name = "N", requires = "class")]
+        jobs: Option<usize>,
+        /// With --class: forget the results of earlier runs (otherwise only students whose
+        /// folder changed are built and run again)
+        #[arg(long, requires = "class")]
+        fresh: bool,
+        /// With --class: where transcripts (one folder per student) and remembered results
+        /// go [default: CLASS/.checker]
+        #[arg(long, value_name = "DIR", requires = "class")]
+        results: Option<PathBuf>,
+        /// With --class: kill a store's build still running after this many seconds
+        #[arg(long, value_name = "SECS", default_value = "300", value_parser = parse_timeout, requires = "class")]
+        build_timeout: Duration,
     },
     /// Grade pasted output against a lesson's proof
     Grade {
@@ -172,6 +191,8 @@ pub enum RunFormat {
     Json,
     /// JUnit XML
     Junit,
+    /// Comma-separated values: a row per result, or the gradebook with --class
+    Csv,
 }
 
 /// Formats of `grade`.
@@ -193,6 +214,7 @@ impl From<RunFormat> for Format {
             RunFormat::Human => Self::Human,
             RunFormat::Json => Self::Json,
             RunFormat::Junit => Self::Junit,
+            RunFormat::Csv => Self::Csv,
         }
     }
 }
@@ -347,8 +369,33 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             timeout,
             format,
             store,
+            class,
+            jobs,
+            fresh,
+            results,
+            build_timeout,
         } => {
             let format = Format::from(format);
+            if let Some(class) = class {
+                let options = class_run::ClassOptions {
+                    ids,
+                    timeout,
+                    build_timeout,
+                    jobs: jobs.unwrap_or_else(|| {
+                        std::thread::available_parallelism().map_or(1, usize::from)
+                    }),
+                    fresh,
+                    results: results.unwrap_or_else(|| class.join(".checker")),
+                };
+                let mut out = output_for(format);
+                let totals =
+                    class_run::run_class(&lessons_dir()?, &class, &options, format, &mut out)?;
+                return Ok(if totals.all_passed() {
+                    EXIT_PASSED
+                } else {
+                    EXIT_FAILED
+                });
+            }
             // Without --store, the store of the folder's manifest, built.
             let here = std::env::current_dir().map_err(|source| Error::Paste {
                 path: ".".into(),

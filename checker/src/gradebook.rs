@@ -17,13 +17,13 @@ use std::collections::{BTreeMap, HashSet};
 use std::io::{self, Write};
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::outcome::{Finished, SCHEMA_VERSION, Status};
 use crate::report::{Format, copy_flags, printable};
 
 /// One student's result for one lesson.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Row {
     /// The student: the first folder under the class (or lesson) folder, or
     /// a loose file's name without extension.
@@ -46,6 +46,11 @@ pub struct Row {
     pub file: String,
     /// How many submissions of this student for this lesson were graded.
     pub submissions: usize,
+    /// How long the drill ran, when the row comes from a run.
+    pub duration_ms: Option<u64>,
+    /// The fingerprint of the student's repository that was built and run
+    /// (SHA-256 of its files), when the row comes from a class run.
+    pub fingerprint: Option<String>,
 }
 
 /// Totals over a gradebook.
@@ -118,6 +123,8 @@ pub fn rows(results: &[Finished], students: &[String], cleared: &HashSet<String>
                 held,
                 file: result.source.clone(),
                 submissions: count,
+                duration_ms: result.duration_ms,
+                fingerprint: None,
             }
         })
         .collect()
@@ -174,8 +181,7 @@ pub fn write(format: Format, rows: &[Row], out: &mut dyn Write) -> io::Result<To
 }
 
 /// The CSV columns, in order.
-pub const CSV_HEADER: &str =
-    "student,lesson,status,xp,message,copy_of,same_store_as,held,file,submissions";
+pub const CSV_HEADER: &str = "student,lesson,status,xp,message,copy_of,same_store_as,held,file,submissions,duration_ms,fingerprint";
 
 fn status_word(status: Status) -> &'static str {
     match status {
@@ -199,6 +205,9 @@ fn csv(rows: &[Row], out: &mut dyn Write) -> io::Result<()> {
             row.held.to_string(),
             crate::report::csv_field(&row.file),
             row.submissions.to_string(),
+            row.duration_ms
+                .map_or_else(String::new, |ms| ms.to_string()),
+            row.fingerprint.clone().unwrap_or_default(),
         ];
         writeln!(out, "{}", cells.join(","))?;
     }

@@ -44,6 +44,7 @@
 
 pub mod catalog;
 pub mod class;
+pub mod class_run;
 pub mod cli;
 pub mod copies;
 pub mod course_stores;

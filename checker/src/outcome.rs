@@ -22,7 +22,7 @@ pub const KEPT_OUTPUT: usize = 64 * 1024;
 pub const SCHEMA_VERSION: u32 = 3;
 
 /// What happened to one output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// Every pattern matched, and the run succeeded.

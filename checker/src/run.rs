@@ -104,7 +104,7 @@ pub fn run(
 }
 
 /// The drill of `entry` when its executable is no longer what was built.
-fn replaced(
+pub fn replaced(
     entry: &Entry,
     executables: &HashMap<PackageId, PathBuf>,
     built: &HashMap<&PackageId, String>,
@@ -117,7 +117,11 @@ fn replaced(
 
 /// The entries to run, in catalog order. Every id must name a lesson whose
 /// drill is exactly one binary; without ids, every lesson with a drill.
-fn select(entries: Vec<Entry>, ids: &[String], lessons_dir: &Path) -> Result<Vec<Entry>, Error> {
+pub fn select(
+    entries: Vec<Entry>,
+    ids: &[String],
+    lessons_dir: &Path,
+) -> Result<Vec<Entry>, Error> {
     for id in ids {
         let Some(entry) = entries.iter().find(|e| &e.lesson.frontmatter.id == id) else {
             return Err(catalog::unknown_lesson(
@@ -159,33 +163,59 @@ fn run_one(
     options: &Options<'_>,
     events: &mpsc::Sender<Event>,
 ) {
-    let timeout = options.timeout;
     // A send fails only when the reporter stopped early (it could not write);
     // that error is already on its way to the user.
     let send = |event| {
         let _ = events.send(event);
     };
-    let lesson = &entry.lesson;
     let Some(drill) = &entry.drill else { return };
     let source = drill.binary().unwrap_or_default().to_owned();
     let Some(executable) = executables.get(&drill.package_id) else {
         let message = "the drill did not build (see cargo's messages above)".to_owned();
-        send(finished(Finished::error(index, lesson, source, message)));
+        send(finished(Finished::error(
+            index,
+            &entry.lesson,
+            source,
+            message,
+        )));
         return;
     };
     send(Event::Started {
-        lesson: lesson.frontmatter.id.clone(),
+        lesson: entry.lesson.frontmatter.id.clone(),
         source: source.clone(),
     });
     // The drill runs where the checker was started, as it would when the
     // student runs it: a relative `--store ./my_store` means the same thing.
     let here = std::env::current_dir().unwrap_or_else(|_| entry.dir.clone());
-    let run = match drill::run(executable, &options.arguments(), &here, timeout) {
+    let (result, _) = run_drill(index, entry, executable, options, &here);
+    send(finished(result));
+}
+
+/// Run the drill `executable` of `entry` in `dir` with `options`, and grade
+/// it: the result, and the drill's output as it printed it (normalised).
+pub fn run_drill(
+    index: usize,
+    entry: &Entry,
+    executable: &Path,
+    options: &Options<'_>,
+    dir: &Path,
+) -> (Finished, String) {
+    let timeout = options.timeout;
+    let lesson = &entry.lesson;
+    let source = entry
+        .drill
+        .as_ref()
+        .and_then(|drill| drill.binary().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let run = match drill::run(executable, &options.arguments(), dir, timeout) {
         Ok(run) => run,
         Err(error) => {
             let message = format!("cannot run {}: {error}", executable.display());
-            send(finished(Finished::error(index, lesson, source, message)));
-            return;
+            return (
+                Finished::error(index, lesson, source, message),
+                String::new(),
+            );
         }
     };
     if run.overflowed {
@@ -194,8 +224,7 @@ fn run_one(
         }
         .to_string();
         let result = Finished::error(index, lesson, source, message).with_duration(run.duration);
-        send(finished(result));
-        return;
+        return (result, String::new());
     }
     let text = normalize(&run.output);
     // The exit status, not the text, says whether the run failed.
@@ -227,8 +256,8 @@ fn run_one(
             Some(format!("timed out after {}; killed", seconds(timeout))),
         ),
     };
-    let mut result =
-        Finished::graded(index, lesson, source, text, &report, failure).with_duration(run.duration);
+    let mut result = Finished::graded(index, lesson, source, text.clone(), &report, failure)
+        .with_duration(run.duration);
     result.result.exit_code = exit_code;
     if run.abandoned
         && let Some(message) = &mut result.result.message
@@ -238,7 +267,7 @@ fn run_one(
             seconds(drill::DRAIN_GRACE)
         ));
     }
-    send(finished(result));
+    (result, text)
 }
 
 /// The drill's `FAILED: ...` verdict: the last such line of its output.

@@ -224,7 +224,7 @@ fn copies_edited_or_not_are_flagged_and_held_in_the_gradebook() {
     let rows: Vec<&str> = csv.lines().collect();
     assert_eq!(
         rows[0],
-        "student,lesson,status,xp,message,copy_of,same_store_as,held,file,submissions"
+        "student,lesson,status,xp,message,copy_of,same_store_as,held,file,submissions,duration_ms,fingerprint"
     );
     assert_eq!(rows.len(), 6, "{csv}");
     let row = |student: &str| {
@@ -240,7 +240,7 @@ fn copies_edited_or_not_are_flagged_and_held_in_the_gradebook() {
     );
     assert!(
         row("alice").ends_with(&format!(
-            ",true,{},2",
+            ",true,{},2,,",
             class.join("alice/run.txt").display()
         )),
         "{csv}"
