@@ -257,6 +257,7 @@ impl Context<'_> {
         let drill_options = Options {
             timeout: self.options.timeout,
             store: Some(&manifest.run),
+            transcripts: None,
         };
         let mut finished = Vec::new();
         for (index, entry) in self.entries.iter().enumerate() {

@@ -124,6 +124,10 @@ pub enum Command {
         /// With --class: kill a store's build still running after this many seconds
         #[arg(long, value_name = "SECS", default_value = "300", value_parser = parse_timeout, requires = "class")]
         build_timeout: Duration,
+        /// Write each drill's output to DIR/<lesson>.txt (a student's CI keeps them as an
+        /// artifact)
+        #[arg(long, value_name = "DIR", conflicts_with = "class")]
+        transcripts: Option<PathBuf>,
     },
     /// Grade pasted output against a lesson's proof
     Grade {
@@ -374,6 +378,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             fresh,
             results,
             build_timeout,
+            transcripts,
         } => {
             let format = Format::from(format);
             if let Some(class) = class {
@@ -425,6 +430,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             let options = run::Options {
                 timeout,
                 store: store.as_deref(),
+                transcripts: transcripts.as_deref(),
             };
             run::run(&lessons_dir()?, &ids, &options, reporter.as_mut()).map(verdict)
         }

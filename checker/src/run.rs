@@ -28,6 +28,8 @@ pub struct Options<'a> {
     pub timeout: Duration,
     /// Passed to every drill as `--store CMD`.
     pub store: Option<&'a str>,
+    /// Where each drill's output is written, as `<lesson>.txt`.
+    pub transcripts: Option<&'a Path>,
 }
 
 impl Options<'_> {
@@ -187,7 +189,19 @@ fn run_one(
     // The drill runs where the checker was started, as it would when the
     // student runs it: a relative `--store ./my_store` means the same thing.
     let here = std::env::current_dir().unwrap_or_else(|_| entry.dir.clone());
-    let (result, _) = run_drill(index, entry, executable, options, &here);
+    let (mut result, text) = run_drill(index, entry, executable, options, &here);
+    if let Some(folder) = options.transcripts {
+        let path = folder.join(format!("{}.txt", entry.lesson.frontmatter.id));
+        if let Err(error) =
+            std::fs::create_dir_all(folder).and_then(|()| std::fs::write(&path, &text))
+        {
+            let message = format!("cannot keep the transcript in {}: {error}", path.display());
+            result.result.message = Some(match result.result.message.take() {
+                Some(earlier) => format!("{earlier}; {message}"),
+                None => message,
+            });
+        }
+    }
     send(finished(result));
 }
 
