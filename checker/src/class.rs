@@ -26,17 +26,45 @@ pub enum Paste {
     /// Standard input (`-`, or no PASTE at all).
     Stdin,
     /// A file, named directly or found in a folder.
-    File(PathBuf),
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Whose it is: the student folder it was found in (the first folder
+        /// under the class folder), else the file's name without extension.
+        student: String,
+    },
 }
 
 impl Paste {
+    /// A file named directly: its student is its stem.
+    pub fn file(path: PathBuf) -> Self {
+        let student = stem(&path);
+        Self::File { path, student }
+    }
+
     /// The name used as a result's `source`.
     pub fn name(&self) -> String {
         match self {
             Self::Stdin => "<stdin>".into(),
-            Self::File(path) => path.display().to_string(),
+            Self::File { path, .. } => path.display().to_string(),
         }
     }
+
+    /// Whose submission it is.
+    pub fn student(&self) -> String {
+        match self {
+            Self::Stdin => "<stdin>".into(),
+            Self::File { student, .. } => student.clone(),
+        }
+    }
+}
+
+/// A file's name without its extension, as a student's name.
+fn stem(path: &Path) -> String {
+    path.file_stem().or_else(|| path.file_name()).map_or_else(
+        || path.display().to_string(),
+        |s| s.to_string_lossy().into_owned(),
+    )
 }
 
 /// An entry of a class folder that is not graded, and why.
@@ -57,17 +85,72 @@ pub struct Submissions {
     pub skipped: Vec<Skipped>,
 }
 
+/// Which files of a class folder are submissions (`--include GLOB`): a glob
+/// without `/` is matched against the file's name, one with `/` against its
+/// path below the class folder; `*` and `?` stay within one path segment,
+/// `**` crosses them. No glob: every file.
+#[derive(Debug, Clone, Default)]
+pub struct Include(Vec<(String, regex::Regex)>);
+
+impl Include {
+    /// Compile `globs`; an empty list includes every file.
+    pub fn new(globs: &[String]) -> Result<Self, Error> {
+        globs
+            .iter()
+            .map(|glob| {
+                let mut pattern = String::from("^");
+                let mut chars = glob.chars().peekable();
+                while let Some(c) = chars.next() {
+                    match c {
+                        '*' if chars.peek() == Some(&'*') => {
+                            chars.next();
+                            pattern.push_str(".*");
+                        }
+                        '*' => pattern.push_str("[^/]*"),
+                        '?' => pattern.push_str("[^/]"),
+                        c => pattern.push_str(&regex::escape(&c.to_string())),
+                    }
+                }
+                pattern.push('$');
+                regex::Regex::new(&pattern)
+                    .map(|regex| (glob.clone(), regex))
+                    .map_err(|error| Error::Usage(format!("--include {glob}: {error}")))
+            })
+            .collect::<Result<_, _>>()
+            .map(Self)
+    }
+
+    fn includes(&self, relative: &Path) -> bool {
+        if self.0.is_empty() {
+            return true;
+        }
+        let path = relative.to_string_lossy().replace('\\', "/");
+        let name = relative
+            .file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default();
+        self.0.iter().any(|(glob, regex)| {
+            if glob.contains('/') {
+                regex.is_match(&path)
+            } else {
+                regex.is_match(&name)
+            }
+        })
+    }
+}
+
 /// Expand PASTE arguments into submissions. `-` is stdin; a folder stands for
 /// every regular file in it and in its subfolders (one per student), sorted
-/// by name; no argument at all means stdin. Files named directly must be
-/// readable, and folders must hold a submission: otherwise the command
-/// cannot run.
-pub fn submissions(arguments: &[PathBuf]) -> Result<Submissions, Error> {
+/// by name, that `include` accepts; no argument at all means stdin. Files
+/// named directly must be readable regular files (a FIFO would block), and
+/// folders must hold a submission: otherwise the command cannot run.
+pub fn submissions(arguments: &[PathBuf], include: &Include) -> Result<Submissions, Error> {
     let mut found = Submissions::default();
     if arguments.is_empty() {
         found.pastes.push(Paste::Stdin);
         return Ok(found);
     }
+    let mut graded = Vec::new();
     for argument in arguments {
         if argument.as_os_str() == "-" {
             found.pastes.push(Paste::Stdin);
@@ -75,16 +158,74 @@ pub fn submissions(arguments: &[PathBuf]) -> Result<Submissions, Error> {
             let before = found.pastes.len();
             let root =
                 fs::canonicalize(argument).map_err(|source| paste_error(argument, source))?;
-            walk(&root, argument, 0, &mut found)?;
+            let mut walk = Walk {
+                root: &root,
+                top: argument,
+                include,
+                graded: &mut graded,
+                found: &mut found,
+            };
+            walk.folder(argument, None)?;
             if found.pastes.len() == before {
                 return Err(Error::EmptyFolder(argument.clone()));
             }
         } else {
+            let meta = fs::metadata(argument).map_err(|source| paste_error(argument, source))?;
+            if !meta.is_file() {
+                return Err(paste_error(
+                    argument,
+                    io::Error::other("not a regular file (a FIFO or a device would never end)"),
+                ));
+            }
             fs::File::open(argument).map_err(|source| paste_error(argument, source))?;
-            found.pastes.push(Paste::File(argument.clone()));
+            found.pastes.push(Paste::file(argument.clone()));
         }
     }
     Ok(found)
+}
+
+/// The folders of `class` named after a lesson of `lessons_dir` (a lesson
+/// folder holding `lesson.md`), sorted: what `grade --all CLASS` grades.
+pub fn lesson_folders(class: &Path, lessons_dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    let mut folders = Vec::new();
+    for entry in fs::read_dir(class).map_err(|source| paste_error(class, source))? {
+        let path = entry.map_err(|source| paste_error(class, source))?.path();
+        let is_dir = fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir());
+        if let Some(name) = path.file_name().filter(|_| is_dir)
+            && !name.to_string_lossy().starts_with('.')
+            && lessons_dir.join(name).join("lesson.md").is_file()
+        {
+            folders.push(path);
+        }
+    }
+    folders.sort();
+    Ok(folders)
+}
+
+/// A PASTE folder that holds lesson folders (`CLASS/w09-l07/...`) is the
+/// parent of the submissions, not a class: say where they are.
+pub fn refuse_a_parent_of_lesson_folders(
+    pastes: &[PathBuf],
+    lessons_dir: &Path,
+) -> Result<(), Error> {
+    for paste in pastes.iter().filter(|paste| paste.is_dir()) {
+        let found = lesson_folders(paste, lessons_dir)?;
+        if !found.is_empty() {
+            let names: Vec<String> = found
+                .iter()
+                .filter_map(|f| Some(f.file_name()?.to_string_lossy().into_owned()))
+                .collect();
+            return Err(Error::Usage(format!(
+                "{} holds lesson folders ({}), not submissions: grade {} for one lesson, or \
+                 every lesson at once with --all {}",
+                paste.display(),
+                names.join(", "),
+                found[0].display(),
+                paste.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn paste_error(path: &Path, source: io::Error) -> Error {
@@ -94,52 +235,86 @@ fn paste_error(path: &Path, source: io::Error) -> Error {
     }
 }
 
-/// Add the submissions in `dir` (the class folder at depth 0, a student's
-/// folder at depth 1); `root` is the class folder, canonical.
-fn walk(root: &Path, dir: &Path, depth: usize, found: &mut Submissions) -> Result<(), Error> {
-    let mut entries = Vec::new();
-    for entry in fs::read_dir(dir).map_err(|source| paste_error(dir, source))? {
-        entries.push(entry.map_err(|source| paste_error(dir, source))?.path());
+/// One class folder being walked.
+struct Walk<'a> {
+    /// The class folder, canonical.
+    root: &'a Path,
+    /// The class folder as given.
+    top: &'a Path,
+    include: &'a Include,
+    /// Canonical folders already walked, so a link back to one (`→ .`)
+    /// grades nobody twice.
+    graded: &'a mut Vec<PathBuf>,
+    found: &'a mut Submissions,
+}
+
+impl Walk<'_> {
+    /// Add the submissions in `dir`: the class folder (`student` `None`) or
+    /// a student's folder.
+    fn folder(&mut self, dir: &Path, student: Option<&str>) -> Result<(), Error> {
+        if let Ok(canonical) = fs::canonicalize(dir) {
+            self.graded.push(canonical);
+        }
+        let mut entries = Vec::new();
+        for entry in fs::read_dir(dir).map_err(|source| paste_error(dir, source))? {
+            entries.push(entry.map_err(|source| paste_error(dir, source))?.path());
+        }
+        entries.sort();
+        for path in entries {
+            self.entry(path, student)?;
+        }
+        Ok(())
     }
-    entries.sort();
-    for path in entries {
-        let skip = |reason| Skipped {
-            path: path.clone(),
-            reason,
+
+    fn entry(&mut self, path: PathBuf, student: Option<&str>) -> Result<(), Error> {
+        let mut skip = |reason| {
+            self.found.skipped.push(Skipped {
+                path: path.clone(),
+                reason,
+            });
+            Ok(())
         };
         let hidden = path
             .file_name()
             .is_some_and(|name| name.to_string_lossy().starts_with('.'));
-        let is_link = fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink());
         if hidden {
-            found.skipped.push(skip("hidden"));
-            continue;
+            return skip("hidden");
         }
+        let is_link = fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink());
         if is_link {
             match fs::canonicalize(&path) {
-                Err(_) => {
-                    found.skipped.push(skip("a dangling symlink"));
-                    continue;
+                Err(_) => return skip("a dangling symlink"),
+                Ok(target) if !target.starts_with(self.root) => {
+                    return skip("a symlink leading out of the class folder");
                 }
-                Ok(target) if !target.starts_with(root) => {
-                    found
-                        .skipped
-                        .push(skip("a symlink leading out of the class folder"));
-                    continue;
+                Ok(target) if self.graded.contains(&target) => {
+                    return skip("a symlink to a folder already graded");
                 }
                 Ok(_) => {}
             }
         }
         // `metadata` follows a symlink that stays inside the folder.
         match fs::metadata(&path) {
-            Ok(meta) if meta.is_file() => found.pastes.push(Paste::File(path)),
-            Ok(meta) if meta.is_dir() && depth == 0 => walk(root, &path, 1, found)?,
-            Ok(meta) if meta.is_dir() => found.skipped.push(skip(
-                "a folder inside a student's folder (one level is searched)",
-            )),
-            Ok(_) => found.skipped.push(skip("not a regular file")),
-            Err(_) => found.skipped.push(skip("cannot be read")),
+            Ok(meta) if meta.is_file() => {
+                let relative = path.strip_prefix(self.top).unwrap_or(&path);
+                if !self.include.includes(relative) {
+                    return skip("not matched by --include");
+                }
+                let student = student.map_or_else(|| stem(&path), str::to_owned);
+                self.found.pastes.push(Paste::File { path, student });
+                Ok(())
+            }
+            Ok(meta) if meta.is_dir() && student.is_none() => {
+                let name = path
+                    .file_name()
+                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+                self.folder(&path, Some(&name))
+            }
+            Ok(meta) if meta.is_dir() => {
+                skip("a folder inside a student's folder (one level is searched)")
+            }
+            Ok(_) => skip("not a regular file"),
+            Err(_) => skip("cannot be read"),
         }
     }
-    Ok(())
 }

@@ -23,6 +23,7 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use lesson::TestedStore;
+use lesson::fingerprint::code_fingerprint;
 use sha2::{Digest, Sha256};
 
 /// A store file the course ships.
@@ -85,12 +86,26 @@ static BY_HASH: LazyLock<HashMap<String, &'static ShippedFile>> = LazyLock::new(
         .collect()
 });
 
+/// Code fingerprint (see [`lesson::fingerprint`]) → the shipped file with
+/// that code: a copy whose only changes are comments or blank space.
+static BY_CODE: LazyLock<HashMap<String, &'static ShippedFile>> = LazyLock::new(|| {
+    SHIPPED
+        .iter()
+        .filter_map(|file| Some((code_fingerprint(file.path, file.bytes)?, *file)))
+        .collect()
+});
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// Why a paste whose verified transcripts tested `stores` proves nothing
-/// about the student's own store; `None` when every store is theirs.
+/// about the student's own store; `None` when every store is theirs. A
+/// store is the course's when the drill ran without `--store`, when a
+/// program that served the protocol holds the reference store (a wrapper
+/// that execs `wal serve` or a drill's `--serve`), or when a file its
+/// command names is a shipped store file, byte for byte or but for
+/// comments and blank space.
 pub fn problem(stores: &[TestedStore]) -> Option<String> {
     stores.iter().find_map(|store| {
         if store.is_reference() {
@@ -100,10 +115,25 @@ pub fn problem(stores: &[TestedStore]) -> Option<String> {
                 store.line
             ));
         }
+        if let Some(served) = store.served_by.iter().find(|served| served.reference) {
+            return Some(format!(
+                "the store that answered the drill was the reference store, not yours \
+                 (line {}: served by {}): a --store command that starts the course's store \
+                 tests the course's store",
+                served.line, served.text
+            ));
+        }
         store.files.iter().find_map(|file| {
-            let shipped = BY_HASH.get(&file.sha256)?;
+            if let Some(shipped) = BY_HASH.get(&file.sha256) {
+                return Some(format!(
+                    "tested {}, {}, not your own (line {}: {})",
+                    shipped.path, shipped.what, file.line, file.path
+                ));
+            }
+            let shipped = BY_CODE.get(file.code.as_ref()?)?;
             Some(format!(
-                "tested {}, {}, not your own (line {}: {})",
+                "tested a copy of {}, {}, with only comments or blank space changed, not your \
+                 own (line {}: {})",
                 shipped.path, shipped.what, file.line, file.path
             ))
         })
@@ -143,7 +173,8 @@ mod tests {
         embedded.sort();
         assert_eq!(embedded, on_disk);
         assert!(on_disk.len() >= 12, "{on_disk:?}");
-        // Distinct contents, so a hash names one file.
+        // Distinct contents, so a hash names one file; and distinct code.
         assert_eq!(BY_HASH.len(), SHIPPED.len());
+        assert_eq!(BY_CODE.len(), SHIPPED.len());
     }
 }

@@ -30,6 +30,11 @@ use crate::error::Error;
 /// by processes it started.
 pub const DRAIN_GRACE: Duration = Duration::from_secs(2);
 
+/// How long a drill past its timeout gets, after SIGTERM, to end the stores
+/// it started and remove its temporary folders, before its whole process
+/// group is killed.
+pub const TERM_GRACE: Duration = Duration::from_secs(5);
+
 /// Build the given drills with one `cargo build` per workspace (normally
 /// exactly one) and return the executable of each drill that built, keyed by
 /// package id. Cargo's progress and diagnostics go to stderr, rendered.
@@ -130,6 +135,10 @@ pub fn run(
         .stdin(Stdio::null())
         .stdout(writer.try_clone()?)
         .stderr(writer);
+    // Its own process group, so that a timeout ends everything it started
+    // that stayed in it.
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
     let started = Instant::now();
     let mut child = command.spawn()?;
     // The command holds our copies of the write end; closing them lets the
@@ -158,8 +167,13 @@ pub fn run(
     let ending = match child.wait_timeout(timeout)? {
         Some(status) => Ending::Exited(status),
         None => {
-            // The drill may have exited just now; kill fails harmlessly then.
-            let _ = child.kill();
+            // Asked first: a drill ends its stores' process trees and removes
+            // its temporary folders on SIGTERM. Then the whole group goes.
+            signal_group(child.id(), false);
+            if child.wait_timeout(TERM_GRACE)?.is_none() {
+                let _ = child.kill();
+            }
+            signal_group(child.id(), true);
             child.wait()?;
             Ending::TimedOut
         }
@@ -174,6 +188,39 @@ pub fn run(
         overflowed: capture.overflowed,
         abandoned,
     })
+}
+
+/// Send SIGTERM (or SIGKILL when `kill`) to the process group led by `pid`.
+/// A group already gone is no error.
+fn signal_group(pid: u32, kill: bool) {
+    #[cfg(unix)]
+    {
+        use nix::sys::signal::{Signal, killpg};
+        use nix::unistd::Pid;
+        let signal = if kill {
+            Signal::SIGKILL
+        } else {
+            Signal::SIGTERM
+        };
+        if let Ok(pid) = i32::try_from(pid) {
+            let _ = killpg(Pid::from_raw(pid), signal);
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (pid, kill);
+}
+
+/// The SHA-256 of the file at `path`, read as a stream, in hex.
+pub fn file_sha256(path: &Path) -> io::Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    io::copy(&mut file, &mut hasher)?;
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect())
 }
 
 /// Keep `chunk` unless that would exceed the cap; past the cap, only note it.

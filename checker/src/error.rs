@@ -80,6 +80,18 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// A drill's executable changed after it was built.
+    #[error(
+        "{}: the drill changed after it was built (a store it ran may have replaced it); \
+         refusing to run it: rebuild with `cargo build` and run again",
+        .0.display()
+    )]
+    DrillChanged(PathBuf),
+
+    /// The command line cannot be used as given.
+    #[error("{0}")]
+    Usage(String),
+
     /// A paste folder holds no files.
     #[error("{}: the folder holds no files to grade", .0.display())]
     EmptyFolder(PathBuf),

@@ -3,16 +3,17 @@
 //! Works without any lesson crate and outside a workspace when the lesson is
 //! given as a path: instructors only need the `.md` file and the pastes.
 //!
-//! Every paste is read and graded before the report starts, because copies
-//! can only be found once all submissions are known: each result's `copy_of`
-//! lists the others that are identical after normalising whitespace and line
-//! ends, or that carry a drill receipt with the same run id.
+//! A lesson with a drill is proved only by that drill's verified transcript
+//! of a store other than the course's own ([`rule`]); a lesson without one
+//! (a `lesson.md` given by path, with no drill package beside it), or any
+//! lesson under [`Options::accept_own_tests`], is graded on its patterns and
+//! the verdict of the run pasted ([`lesson::Lesson::check`]). Either way a
+//! drill transcript of the reference store or of a store the course ships
+//! fails unless [`Options::accept_course_stores`] (see [`course_stores`]).
 //!
-//! A paste must test the student's own store: a drill transcript of the
-//! reference store or of a store the course ships fails unless
-//! [`Options::accept_course_stores`] (see [`course_stores`]).
+//! Every paste is graded before the report starts, because copies can only
+//! be found once all submissions are known ([`crate::copies`]).
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -21,10 +22,12 @@ use lesson::{Lesson, OUTPUT_LIMIT, normalize, not_text, read_limited};
 
 use crate::catalog::{self, DOCUMENT};
 use crate::class::Paste;
+use crate::copies::Copies;
 use crate::course_stores;
 use crate::error::Error;
-use crate::outcome::{Event, Finished, Status, Summary};
+use crate::outcome::{Event, Finished, Summary};
 use crate::report::{self, Reporter};
+use crate::rule::{self, DrillRule};
 
 /// Find the lesson named by `lesson`: a lesson folder (its `lesson.md`), a
 /// path when it ends in `.md` or holds a `/`, otherwise an id looked up in
@@ -51,13 +54,28 @@ pub fn find_lesson(
     Lesson::load(&path).map_err(|error| Error::Lessons(vec![error]))
 }
 
+/// The rule of a lesson whose folder holds a drill package (see
+/// [`rule`]); `None` for a lesson without a drill, graded on its patterns.
+pub fn drill_rule(lesson: &Lesson) -> Option<DrillRule> {
+    let folder = lesson.path.parent()?;
+    folder.join("Cargo.toml").is_file().then(|| DrillRule {
+        package: lesson.frontmatter.id.clone(),
+    })
+}
+
 /// How to grade.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Options {
     /// Accept drill transcripts of the course's own stores (the reference
     /// store, the shipped examples; see [`course_stores`]), which otherwise
     /// fail: for instructors grading the reference drills themselves.
     pub accept_course_stores: bool,
+    /// Grade a lesson with a drill as one without (`--accept-own-tests`):
+    /// a student's own test output passes on the patterns and the verdict
+    /// table, as for courses whose students paste their own tests.
+    pub accept_own_tests: bool,
+    /// The lesson's drill, when it has one (see [`drill_rule`]).
+    pub drill: Option<DrillRule>,
 }
 
 /// Grade every paste against `lesson`, in order, reporting to `reporter`.
@@ -69,36 +87,80 @@ pub fn grade(
     options: &Options,
     reporter: &mut dyn Reporter,
 ) -> Result<Summary, Error> {
-    let mut results = Vec::with_capacity(pastes.len());
-    let mut copies = Copies::default();
-    for (index, paste) in pastes.iter().enumerate() {
-        let result = match read(paste) {
-            Ok(bytes) => {
-                let text = normalize(&bytes);
-                let report = lesson.check_text(&text);
-                copies.add(index, &text, report.receipts.iter().map(|r| r.run.as_str()));
-                let not_theirs = if options.accept_course_stores {
-                    None
-                } else {
-                    course_stores::problem(&report.stores)
-                };
-                Finished::graded(index, lesson, paste.name(), text, &report, not_theirs)
-            }
-            Err(message) => Finished::error(index, lesson, paste.name(), message),
-        };
-        results.push(result);
-    }
-    copies.mark(&mut results);
+    let results = grade_all(lesson, pastes, options);
     let events = results
         .into_iter()
         .map(|result| Event::Finished(Box::new(result)));
     report::drive(events, reporter).map_err(Error::Output)
 }
 
+/// Grade every paste against `lesson`, copies flagged. Only what the report
+/// shows is kept of each paste (the output attached to a failure is cut,
+/// see [`Finished::keep_output`]), so memory follows the largest paste, not
+/// the class.
+pub fn grade_all(lesson: &Lesson, pastes: &[Paste], options: &Options) -> Vec<Finished> {
+    let mut results = Vec::with_capacity(pastes.len());
+    let mut copies = Copies::default();
+    for (index, paste) in pastes.iter().enumerate() {
+        let result = match read(paste) {
+            Ok(bytes) => {
+                let text = normalize(&bytes);
+                drop(bytes);
+                let report = lesson.check_text(&text);
+                copies.add(index, paste.student(), &text, &report);
+                let rule = options.drill.as_ref().filter(|_| !options.accept_own_tests);
+                let mut finished = match rule {
+                    Some(rule) => {
+                        let judged =
+                            rule::judge(rule, lesson, &text, &report, options.accept_course_stores);
+                        copies.store(index, judged.transcript.as_ref());
+                        Finished::judged(index, lesson, paste.name(), &judged)
+                    }
+                    None => {
+                        let not_theirs = if options.accept_course_stores {
+                            None
+                        } else {
+                            let stores: Vec<_> = report
+                                .transcripts
+                                .iter()
+                                .filter_map(|t| t.store.clone())
+                                .collect();
+                            course_stores::problem(&stores)
+                        };
+                        copies.store(index, report.transcripts.last());
+                        Finished::graded(
+                            index,
+                            lesson,
+                            paste.name(),
+                            String::new(),
+                            &report,
+                            not_theirs,
+                        )
+                    }
+                };
+                finished.keep_output(&text);
+                finished
+            }
+            Err(message) => Finished::error(index, lesson, paste.name(), message),
+        };
+        results.push(result);
+    }
+    copies.mark(&mut results);
+    results
+}
+
 fn read(paste: &Paste) -> Result<Vec<u8>, String> {
     let bytes = match paste {
         Paste::Stdin => read_limited(io::stdin().lock(), OUTPUT_LIMIT),
-        Paste::File(path) => {
+        Paste::File { path, .. } => {
+            // A FIFO or a device named as a paste would block or never end.
+            match std::fs::metadata(path) {
+                Ok(meta) if !meta.is_file() => {
+                    return Err("not a regular file (a FIFO, a device or a folder)".into());
+                }
+                Err(error) => return Err(format!("cannot read: {error}")),
+                Ok(_) => {}
+            }
             let file = File::open(path).map_err(|error| format!("cannot read: {error}"))?;
             read_limited(file, OUTPUT_LIMIT)
         }
@@ -107,47 +169,5 @@ fn read(paste: &Paste) -> Result<Vec<u8>, String> {
     match not_text(&bytes) {
         Some(what) => Err(format!("not a text paste: it looks like {what}")),
         None => Ok(bytes),
-    }
-}
-
-/// Submissions grouped by what makes them copies of each other.
-#[derive(Default)]
-struct Copies {
-    /// Whitespace-normalised text → the submissions with it.
-    texts: HashMap<String, Vec<usize>>,
-    /// Receipt run id → the submissions carrying it.
-    runs: HashMap<String, Vec<usize>>,
-}
-
-impl Copies {
-    fn add<'a>(&mut self, index: usize, text: &str, runs: impl Iterator<Item = &'a str>) {
-        let words: Vec<&str> = text.split_whitespace().collect();
-        if !words.is_empty() {
-            self.texts.entry(words.join(" ")).or_default().push(index);
-        }
-        for run in runs {
-            let holders = self.runs.entry(run.to_owned()).or_default();
-            if !holders.contains(&index) {
-                holders.push(index);
-            }
-        }
-    }
-
-    /// Fill every result's `copy_of` with the other members of its groups.
-    fn mark(self, results: &mut [Finished]) {
-        let sources: Vec<String> = results.iter().map(|f| f.result.source.clone()).collect();
-        let mut others: Vec<Vec<usize>> = vec![Vec::new(); results.len()];
-        for group in self.texts.values().chain(self.runs.values()) {
-            for &member in group {
-                others[member].extend(group.iter().filter(|&&other| other != member));
-            }
-        }
-        for (result, mut others) in results.iter_mut().zip(others) {
-            others.sort_unstable();
-            others.dedup();
-            if result.result.status != Status::Error {
-                result.result.copy_of = others.iter().map(|&i| sources[i].clone()).collect();
-            }
-        }
     }
 }

@@ -44,15 +44,21 @@
 
 pub mod catalog;
 pub mod class;
+pub mod class_run;
 pub mod cli;
+pub mod copies;
 pub mod course_stores;
 pub mod drill;
 pub mod error;
 pub mod grade;
+pub mod gradebook;
 pub mod lint;
 pub mod list;
+pub mod manifest;
 pub mod outcome;
 pub mod report;
+pub mod rule;
 pub mod run;
+pub mod store_build;
 
 pub use error::Error;

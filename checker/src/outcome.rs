@@ -10,13 +10,19 @@ use std::time::Duration;
 use lesson::{Lesson, ProofReport};
 use serde::Serialize;
 
+use crate::rule::Judged;
+
+/// The most of a failed output a result keeps for its report.
+pub const KEPT_OUTPUT: usize = 64 * 1024;
+
 /// Version of the JSON documents this crate writes. Bumped on any change that
 /// could break a consumer (a field removed, renamed or retyped), and on a
-/// field added to every result: 2 added `copy_of`.
-pub const SCHEMA_VERSION: u32 = 2;
+/// field added to every result: 2 added `copy_of`; 3 added `copies`,
+/// `same_store_as` and `same_store_count`.
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// What happened to one output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// Every pattern matched, and the run succeeded.
@@ -65,9 +71,19 @@ pub struct LessonResult {
     pub xp: u32,
     /// The other submissions this one is a copy of: identical after
     /// normalising whitespace and line ends, or carrying the same drill
-    /// receipt run id. Empty when none (always, for `run`). A flag for the
-    /// instructor, not a failure.
+    /// receipt run id (verified or not). Empty when none (always, for
+    /// `run`). A flag for the instructor, not a failure. At most
+    /// [`crate::copies::MAX_LISTED`] are named.
     pub copy_of: Vec<String>,
+    /// How many other submissions are copies of this one (the largest group
+    /// it is in), named or not.
+    pub copies: usize,
+    /// Other students' submissions whose drill transcript tested the same
+    /// store files (see [`crate::copies`]); at most
+    /// [`crate::copies::MAX_LISTED`] named.
+    pub same_store_as: Vec<String>,
+    /// How many other students' submissions tested the same store.
+    pub same_store_count: usize,
 }
 
 /// Totals over all results.
@@ -159,6 +175,40 @@ impl Finished {
         finished
     }
 
+    /// A result judged under a lesson's drill rule (see [`crate::rule`]).
+    pub fn judged(index: usize, lesson: &Lesson, source: String, judged: &Judged) -> Self {
+        let (status, message) = if judged.reasons.is_empty() {
+            (Status::Pass, None)
+        } else {
+            (Status::Fail, Some(judged.reasons.join("; ")))
+        };
+        let mut finished = Self::new(index, lesson, source, status, message);
+        finished.result.patterns = judged.patterns.iter().map(pattern_record).collect();
+        finished
+    }
+
+    /// Keep what a report shows of the output that was graded: the whole of
+    /// it for a failure up to [`KEPT_OUTPUT`] bytes (JUnit attaches it),
+    /// nothing for a pass. Grading a class keeps every result until the
+    /// report, so this bounds what a class costs.
+    pub fn keep_output(&mut self, output: &str) {
+        self.output.clear();
+        if self.result.status == Status::Pass {
+            return;
+        }
+        let mut end = output.len().min(KEPT_OUTPUT);
+        while !output.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.output.push_str(&output[..end]);
+        if end < output.len() {
+            self.output.push_str(&format!(
+                "\n[… {} more bytes not kept]\n",
+                output.len() - end
+            ));
+        }
+    }
+
     /// A result without a verdict.
     pub fn error(index: usize, lesson: &Lesson, source: String, message: String) -> Self {
         Self::new(index, lesson, source, Status::Error, Some(message))
@@ -184,6 +234,9 @@ impl Finished {
                 message,
                 xp: if status == Status::Pass { fm.xp } else { 0 },
                 copy_of: Vec::new(),
+                copies: 0,
+                same_store_as: Vec::new(),
+                same_store_count: 0,
             },
             xp_available: fm.xp,
             instructions: fm.proof.instructions.clone(),

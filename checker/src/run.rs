@@ -28,6 +28,8 @@ pub struct Options<'a> {
     pub timeout: Duration,
     /// Passed to every drill as `--store CMD`.
     pub store: Option<&'a str>,
+    /// Where each drill's output is written, as `<lesson>.txt`.
+    pub transcripts: Option<&'a Path>,
 }
 
 impl Options<'_> {
@@ -53,32 +55,75 @@ pub fn run(
     } else {
         drill::build(&drills)?
     };
+    // What was built, so that a drill replaced during the run (a store can
+    // reach it through /proc when it runs unconfined) is never run.
+    let built: HashMap<&PackageId, String> = executables
+        .iter()
+        .filter_map(|(id, path)| Some((id, drill::file_sha256(path).ok()?)))
+        .collect();
+    let changed: Mutex<Option<PathBuf>> = Mutex::new(None);
     let workers = thread::available_parallelism()
         .map_or(1, usize::from)
         .min(entries.len())
         .max(1);
     let queue = Mutex::new(entries.iter().enumerate());
     let (events, received) = mpsc::channel();
-    thread::scope(|scope| {
+    let summary = thread::scope(|scope| {
         for _ in 0..workers {
             let events = events.clone();
-            let (queue, executables) = (&queue, &executables);
+            let (queue, executables, built, changed) = (&queue, &executables, &built, &changed);
             scope.spawn(move || {
                 loop {
                     let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
                     let Some((index, entry)) = next else { break };
+                    let check = || {
+                        let path = replaced(entry, executables, built)?;
+                        changed
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .get_or_insert(path);
+                        Some(())
+                    };
+                    // Before it runs, and after: a drill replaced while it
+                    // ran (by the store it tested) stops the run too.
+                    if check().is_some() {
+                        break;
+                    }
                     run_one(index, entry, executables, options, &events);
+                    if check().is_some() {
+                        break;
+                    }
                 }
             });
         }
         drop(events);
         report::drive(received, reporter).map_err(Error::Output)
-    })
+    });
+    match changed.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        Some(path) => Err(Error::DrillChanged(path)),
+        None => summary,
+    }
+}
+
+/// The drill of `entry` when its executable is no longer what was built.
+pub fn replaced(
+    entry: &Entry,
+    executables: &HashMap<PackageId, PathBuf>,
+    built: &HashMap<&PackageId, String>,
+) -> Option<PathBuf> {
+    let id = &entry.drill.as_ref()?.package_id;
+    let path = executables.get(id)?;
+    let now = drill::file_sha256(path).ok();
+    (now.as_ref() != built.get(id)).then(|| path.clone())
 }
 
 /// The entries to run, in catalog order. Every id must name a lesson whose
 /// drill is exactly one binary; without ids, every lesson with a drill.
-fn select(entries: Vec<Entry>, ids: &[String], lessons_dir: &Path) -> Result<Vec<Entry>, Error> {
+pub fn select(
+    entries: Vec<Entry>,
+    ids: &[String],
+    lessons_dir: &Path,
+) -> Result<Vec<Entry>, Error> {
     for id in ids {
         let Some(entry) = entries.iter().find(|e| &e.lesson.frontmatter.id == id) else {
             return Err(catalog::unknown_lesson(
@@ -120,33 +165,71 @@ fn run_one(
     options: &Options<'_>,
     events: &mpsc::Sender<Event>,
 ) {
-    let timeout = options.timeout;
     // A send fails only when the reporter stopped early (it could not write);
     // that error is already on its way to the user.
     let send = |event| {
         let _ = events.send(event);
     };
-    let lesson = &entry.lesson;
     let Some(drill) = &entry.drill else { return };
     let source = drill.binary().unwrap_or_default().to_owned();
     let Some(executable) = executables.get(&drill.package_id) else {
         let message = "the drill did not build (see cargo's messages above)".to_owned();
-        send(finished(Finished::error(index, lesson, source, message)));
+        send(finished(Finished::error(
+            index,
+            &entry.lesson,
+            source,
+            message,
+        )));
         return;
     };
     send(Event::Started {
-        lesson: lesson.frontmatter.id.clone(),
+        lesson: entry.lesson.frontmatter.id.clone(),
         source: source.clone(),
     });
     // The drill runs where the checker was started, as it would when the
     // student runs it: a relative `--store ./my_store` means the same thing.
     let here = std::env::current_dir().unwrap_or_else(|_| entry.dir.clone());
-    let run = match drill::run(executable, &options.arguments(), &here, timeout) {
+    let (mut result, text) = run_drill(index, entry, executable, options, &here);
+    if let Some(folder) = options.transcripts {
+        let path = folder.join(format!("{}.txt", entry.lesson.frontmatter.id));
+        if let Err(error) =
+            std::fs::create_dir_all(folder).and_then(|()| std::fs::write(&path, &text))
+        {
+            let message = format!("cannot keep the transcript in {}: {error}", path.display());
+            result.result.message = Some(match result.result.message.take() {
+                Some(earlier) => format!("{earlier}; {message}"),
+                None => message,
+            });
+        }
+    }
+    send(finished(result));
+}
+
+/// Run the drill `executable` of `entry` in `dir` with `options`, and grade
+/// it: the result, and the drill's output as it printed it (normalised).
+pub fn run_drill(
+    index: usize,
+    entry: &Entry,
+    executable: &Path,
+    options: &Options<'_>,
+    dir: &Path,
+) -> (Finished, String) {
+    let timeout = options.timeout;
+    let lesson = &entry.lesson;
+    let source = entry
+        .drill
+        .as_ref()
+        .and_then(|drill| drill.binary().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let run = match drill::run(executable, &options.arguments(), dir, timeout) {
         Ok(run) => run,
         Err(error) => {
             let message = format!("cannot run {}: {error}", executable.display());
-            send(finished(Finished::error(index, lesson, source, message)));
-            return;
+            return (
+                Finished::error(index, lesson, source, message),
+                String::new(),
+            );
         }
     };
     if run.overflowed {
@@ -155,8 +238,7 @@ fn run_one(
         }
         .to_string();
         let result = Finished::error(index, lesson, source, message).with_duration(run.duration);
-        send(finished(result));
-        return;
+        return (result, String::new());
     }
     let text = normalize(&run.output);
     // The exit status, not the text, says whether the run failed.
@@ -175,6 +257,12 @@ fn run_one(
                     _ => failure,
                 }
             });
+            // The drill's own verdict says what went wrong, and the likely
+            // defect: show it with the exit code.
+            let failure = failure.map(|failure| match drill_verdict(&text) {
+                Some(verdict) => format!("{failure}: {verdict}"),
+                None => failure,
+            });
             (status.code(), failure)
         }
         Ending::TimedOut => (
@@ -182,8 +270,8 @@ fn run_one(
             Some(format!("timed out after {}; killed", seconds(timeout))),
         ),
     };
-    let mut result =
-        Finished::graded(index, lesson, source, text, &report, failure).with_duration(run.duration);
+    let mut result = Finished::graded(index, lesson, source, text.clone(), &report, failure)
+        .with_duration(run.duration);
     result.result.exit_code = exit_code;
     if run.abandoned
         && let Some(message) = &mut result.result.message
@@ -193,7 +281,15 @@ fn run_one(
             seconds(drill::DRAIN_GRACE)
         ));
     }
-    send(finished(result));
+    (result, text)
+}
+
+/// The drill's `FAILED: ...` verdict: the last such line of its output.
+fn drill_verdict(text: &str) -> Option<&str> {
+    text.lines()
+        .rev()
+        .map(str::trim)
+        .find(|line| line.starts_with("FAILED:"))
 }
 
 /// The exit code of a drill given arguments it does not accept (clap's).

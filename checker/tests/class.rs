@@ -108,10 +108,12 @@ fn copies_are_flagged_not_failed() {
         "{text}"
     );
     let (csv, _, _) = grade("csv", &lesson, &class);
-    assert!(csv.starts_with("lesson,source,status,xp,missing_patterns,message,copy_of\n"));
+    assert!(csv.starts_with(
+        "lesson,source,status,xp,missing_patterns,message,copy_of,copies,same_store_as\n"
+    ));
     assert!(
         csv.contains(&format!(
-            ",pass,75,,,{}\n",
+            ",pass,75,,,{},1,\n",
             class.join("erin.txt").display()
         )),
         "{csv}"
@@ -215,7 +217,7 @@ fn names_and_texts_cannot_inject_formulas_or_terminal_controls() {
         .unwrap();
     let csv = stdout(&output);
     assert!(
-        csv.ends_with("\nw01-l01,\"'=HYPERLINK(\"\"http:x\"\").txt\",pass,75,,,\n"),
+        csv.ends_with("\nw01-l01,\"'=HYPERLINK(\"\"http:x\"\").txt\",pass,75,,,,0,\n"),
         "{csv}"
     );
     let (text, _, _) = grade("human", &lesson, &class);

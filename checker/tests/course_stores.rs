@@ -134,3 +134,58 @@ fn the_store_is_read_only_from_verified_lines() {
     );
     assert_eq!(results[1]["status"], "pass", "{}", results[1]);
 }
+
+/// A copy of a course store whose only changes are comments or blank space
+/// is that course store (the drills print each source file's code
+/// fingerprint), and a wrapper whose served-by line names the reference
+/// store tested the reference store.
+#[test]
+fn comment_only_copies_and_wrappers_are_the_course_stores() {
+    use lesson::fingerprint::code_fingerprint;
+    use lesson::tested::{code_line, served_by_line};
+
+    let model = std::fs::read_to_string(root().join("examples/stores/python/kvstore.py")).unwrap();
+    let store = "store under test: python3 my_store.py DIR\n";
+    let named = |text: &str| {
+        let code = code_fingerprint("my_store.py", text.as_bytes()).unwrap();
+        format!(
+            "{store}{}{}\n",
+            file_line(text.as_bytes(), "my_store.py"),
+            code_line(&code)
+        )
+    };
+    let commented = format!(
+        "# My own store, written by me.\n{}\n\n# the end\n",
+        model
+            .replace("\n\n\n", "\n\n")
+            .replacen("import ", "import  ", 1)
+    );
+    assert_ne!(commented, model);
+    let changed = model.replacen("READY replayed", "READY (mine) replayed", 1);
+    assert_ne!(changed, model);
+    let wrapper = format!(
+        "store under test: ./my_store.sh DIR\n{}[1/2] started\n{}\n",
+        file_line(b"#!/bin/sh\nexec wal serve \"$@\"\n", "./my_store.sh"),
+        served_by_line("/home/s/target/debug/wal", true),
+    );
+    let wrapper = transcript(&wrapper);
+    let results = grade(
+        &[
+            ("a-commented.txt", transcript(&named(&commented))),
+            ("b-changed.txt", transcript(&named(&changed))),
+            ("c-wrapper.txt", wrapper),
+        ],
+        &[],
+    );
+    let message = |index: usize| results[index]["message"].as_str().unwrap_or("pass");
+    assert_eq!(
+        message(0),
+        "tested a copy of examples/stores/python/kvstore.py, the course's model store, with only comments or blank space changed, not your own (line 4: my_store.py)"
+    );
+    assert_eq!(message(1), "pass");
+    assert!(
+        message(2).starts_with("the store that answered the drill was the reference store, not yours (line 6: served by the reference store (/home/s/target/debug/wal))"),
+        "{}",
+        message(2)
+    );
+}

@@ -9,84 +9,12 @@
 
 mod common;
 
-use std::io::BufReader;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 
-use cargo_metadata::Message;
+use common::real::{DRILLS, build, python, root, transcript, verify_lines};
 use common::{checker, stdout};
 use lesson::Lesson;
 use serde_json::Value;
-
-const DRILLS: &[(&str, &str)] = &[
-    ("w09-l07", "test_crash_after_wal"),
-    ("w09-l08", "test_crash_mid_write"),
-];
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// Build the drills; their executables by binary name.
-fn build() -> Vec<(String, PathBuf)> {
-    let mut command = Command::new(env!("CARGO"));
-    command
-        .args(["build", "--quiet", "--message-format=json"])
-        .arg("--manifest-path")
-        .arg(root().join("Cargo.toml"))
-        .env(
-            "CARGO_TARGET_DIR",
-            Path::new(env!("CARGO_TARGET_TMPDIR")).join("real-drills"),
-        )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    for (id, _) in DRILLS {
-        command.args(["-p", id]);
-    }
-    let mut child = command.spawn().expect("cargo starts");
-    let messages = BufReader::new(child.stdout.take().unwrap());
-    let mut executables = Vec::new();
-    for message in Message::parse_stream(messages) {
-        if let Message::CompilerArtifact(artifact) = message.unwrap()
-            && let Some(exe) = artifact.executable
-        {
-            executables.push((artifact.target.name.clone(), exe.into_std_path_buf()));
-        }
-    }
-    assert!(child.wait().unwrap().success(), "the drills build");
-    executables
-}
-
-/// The lesson's Verify section's shell lines: the command, then the echo.
-fn verify_lines(lesson: &Lesson) -> (String, String) {
-    let section = lesson.section("Verify").expect("a Verify section").text;
-    let shell: Vec<&str> = section
-        .lines()
-        .skip_while(|line| !line.starts_with("```"))
-        .skip(1)
-        .take_while(|line| !line.starts_with("```"))
-        .collect();
-    let [command, echo] = shell[..] else {
-        panic!("two shell lines expected: {shell:?}");
-    };
-    (command.to_owned(), echo.to_owned())
-}
-
-/// Run `exe` as the Verify section does, in a terminal transcript.
-fn transcript(exe: &Path, command: &str, echo: &str, args: &[&str]) -> String {
-    let tmp = tempfile::tempdir().unwrap();
-    let output = Command::new(exe)
-        .args(args)
-        .env("TMPDIR", tmp.path())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let code = output.status.code().expect("the drill exits");
-    format!(
-        "$ {command}\n{}$ {echo}\nexit code: {code}\n",
-        String::from_utf8(output.stdout).unwrap()
-    )
-}
 
 /// Grade every file of `folder` against `lesson_md` in JSON, with the
 /// options `args`.
@@ -171,7 +99,8 @@ fn real_drill_output_passes_whole_and_fails_cut_or_edited() {
                 // A cut inside the transcript says so; a cut before any step
                 // line only lacks what the lesson asks for.
                 "cut" => assert!(
-                    message.contains("cut short") || message.contains("no line matches"),
+                    message.contains("cut short")
+                        || message.starts_with(&format!("no transcript of the {id} drill")),
                     "{id} {name}: {message}"
                 ),
                 _ => assert!(
@@ -218,19 +147,32 @@ fn a_real_failing_drill_run_fails_with_its_verdict_line() {
     std::fs::write(dir.path().join("failed.txt"), &failed).unwrap();
     let report = grade_folder(&lesson_md, dir.path(), &["--accept-course-stores"]);
     let message = report["results"][0]["message"].as_str().unwrap();
-    // The exit code decides; the drill's verdict says what went wrong.
-    let exit_line = failed.lines().count();
+    // The drill's verified verdict decides, and says what went wrong.
     let verdict = failed
         .lines()
         .position(|l| l.starts_with("FAILED: "))
         .unwrap();
     let start = format!(
-        "failed run: line {exit_line}: exit code: 1 (the drill's verdict, line {}: {}",
+        "failed run: line {}: {}",
         verdict + 1,
-        &failed.lines().nth(verdict).unwrap()[..60]
+        failed.lines().nth(verdict).unwrap()
     );
     assert!(message.starts_with(&start), "{message}\n{failed}");
-    assert!(message.ends_with(')'), "{message}");
+    // The shell's exit code edited to 0 changes nothing.
+    let edited = failed.replace("exit code: 1", "exit code: 0");
+    assert_ne!(edited, failed);
+    std::fs::write(dir.path().join("failed.txt"), &edited).unwrap();
+    let report = grade_folder(&lesson_md, dir.path(), &["--accept-course-stores"]);
+    assert_eq!(report["results"][0]["status"], "fail", "{report}");
+    let message = report["results"][0]["message"].as_str().unwrap();
+    assert!(message.starts_with(&start), "{message}");
+    // Nor under --accept-own-tests.
+    let report = grade_folder(
+        &lesson_md,
+        dir.path(),
+        &["--accept-course-stores", "--accept-own-tests"],
+    );
+    assert_eq!(report["results"][0]["status"], "fail", "{report}");
 }
 
 /// `checker run` without `--store` ran the reference store itself, on
@@ -307,7 +249,7 @@ fn grade_accepts_a_students_store_and_names_a_shipped_one() {
         )
     );
     assert!(
-        message(2).starts_with(
+        message(2).contains(
             "tested examples/stores/broken/no_fsync.py, one of the course's broken example stores, not your own (line 5: "
         ),
         "{}",
@@ -325,21 +267,6 @@ fn grade_accepts_a_students_store_and_names_a_shipped_one() {
     // The instructor's flag accepts the shipped stores.
     let accepted = grade_folder(&lesson_md, class.path(), &["--accept-course-stores"]);
     assert_eq!(accepted["results"][1]["status"], "pass", "{accepted}");
-}
-
-/// `python3` resolved to the interpreter, or `None` off CI when there is
-/// none (the README promises tests that need only a Rust toolchain).
-fn python() -> Option<String> {
-    let output = Command::new("python3")
-        .args(["-c", "import sys; print(sys.executable)"])
-        .output()
-        .ok()
-        .filter(|output| output.status.success());
-    if output.is_none() {
-        assert!(std::env::var_os("CI").is_none(), "CI needs python3");
-        eprintln!("skipped: python3 is not installed");
-    }
-    output.map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }
 
 #[test]
@@ -375,5 +302,19 @@ fn run_with_a_store_grades_both_lessons_in_json_and_junit() {
     assert!(
         xml.contains("GET test_key after the restart: expected VALUE test_value, found NOT_FOUND"),
         "{xml}"
+    );
+    // The human report shows the drill's FAILED line and likely defect
+    // under the failed lesson, not only its exit code.
+    let human = checker(&root())
+        .env("CARGO_TARGET_DIR", &target)
+        .args(["run", "w09-l07", "--store", &broken])
+        .output()
+        .unwrap();
+    let text = stdout(&human);
+    assert!(
+        text.contains(
+            "  exited with code 1: FAILED: GET test_key after the restart: expected VALUE test_value, found NOT_FOUND. Likely defect: "
+        ),
+        "{text}"
     );
 }

@@ -92,7 +92,7 @@ fn json_follows_the_schema() {
     let good = paste(dir.path(), "good.txt", GOOD);
     let bad = paste(dir.path(), "bad.txt", BAD);
     let report = grade_json(&lesson, &[&good, &bad], b"", 1);
-    assert_eq!(report["schema"], 2);
+    assert_eq!(report["schema"], 3);
     assert_eq!(report["results"][0]["copy_of"], serde_json::json!([]));
     let pass = &report["results"][0];
     assert_eq!(pass["lesson"], "w01-l01");
@@ -167,11 +167,11 @@ fn csv_grades_a_class_folder_in_name_order_with_copies() {
     let csv = grade("csv", &lesson, &[&class], b"", 1);
     let at = |name: &str| class.join(name).display().to_string();
     let expected = format!(
-        "lesson,source,status,xp,missing_patterns,message,copy_of\n\
-         w01-l01,{},pass,75,,,{}\n\
-         w01-l01,\"{}\",fail,0,recover,no line matches `recover`,{}\n\
-         w01-l01,{},pass,75,,,{}\n\
-         w01-l01,{},fail,0,recover,no line matches `recover`,\"{}\"\n",
+        "lesson,source,status,xp,missing_patterns,message,copy_of,copies,same_store_as\n\
+         w01-l01,{},pass,75,,,{},1,\n\
+         w01-l01,\"{}\",fail,0,recover,no line matches `recover`,{},1,\n\
+         w01-l01,{},pass,75,,,{},1,\n\
+         w01-l01,{},fail,0,recover,no line matches `recover`,\"{}\",1,\n",
         at("alice.txt"),
         at("carol.txt"),
         at("bob, jr.txt"),
@@ -388,13 +388,31 @@ fn the_real_lessons_expected_output_pasted_alone_is_an_echo() {
     ] {
         let paste = paste(dir.path(), "paste.txt", expected);
         let lesson = root.join("lessons").join(id).join("lesson.md");
-        let report = grade_json(&lesson, &[&paste], b"", 1);
+        // Under the rules for students' own tests: an echo.
+        let output = checker(dir.path())
+            .args(["grade", "--format", "json", "--accept-own-tests"])
+            .arg(&lesson)
+            .arg(&paste)
+            .assert()
+            .code(1);
+        let report: Value = serde_json::from_str(&stdout(output.get_output())).unwrap();
         let message = report["results"][0]["message"].as_str().unwrap();
         assert!(
             message.starts_with(&format!(
                 "`{pattern}` matches only text copied from the lesson itself (line 1: "
             )),
             "{message}"
+        );
+        // A lesson with a drill asks for the drill's transcript.
+        let report = grade_json(&lesson, &[&paste], b"", 1);
+        let message = report["results"][0]["message"].as_str().unwrap();
+        assert_eq!(
+            message,
+            format!(
+                "no transcript of the {id} drill with its receipt; this lesson is graded on \
+                 its drill's transcript: run `cargo run -q -p {id} -- --store \"YOUR STORE\"`, \
+                 then `echo \"exit code: $?\"`, and paste the whole output, receipt included"
+            )
         );
     }
 }
@@ -489,11 +507,14 @@ fn a_closed_stdout_pipe_ends_quietly_with_0() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
     let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+    reader.read_line(&mut first).unwrap();
+    assert!(first.starts_with("grading w01-l01 against "), "{first}");
+    first.clear();
+    reader.read_line(&mut first).unwrap();
     assert!(first.starts_with("PASS"), "{first}");
+    drop(reader);
     // The reader is gone: like `checker grade ... | head -1`.
     let status = child
         .wait_timeout(std::time::Duration::from_secs(60))

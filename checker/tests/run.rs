@@ -205,7 +205,7 @@ fn every_drill_in_json() {
         String::from_utf8_lossy(&output.stderr)
     );
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(report["schema"], 2);
+    assert_eq!(report["schema"], 3);
     let order: Vec<&str> = report["results"]
         .as_array()
         .unwrap()
@@ -403,4 +403,49 @@ fn unknown_lessons_and_lessons_without_drills_cannot_run() {
 
     let output = run(&["--timeout", "soon"]);
     assert_eq!(output.status.code(), Some(2), "usage errors exit 2");
+}
+
+#[test]
+fn without_store_the_folders_manifest_is_built_and_used() {
+    let root = fixture();
+    let student = tempfile::tempdir().unwrap();
+    let manifest = student.path().join("store.toml");
+    let run_in = |manifest_text: &str| {
+        fs::write(&manifest, manifest_text).unwrap();
+        checker(student.path())
+            .arg("--lessons")
+            .arg(root.join("lessons"))
+            .args(["run", "w01-l11", "--format", "json"])
+            .env("CARGO_TARGET_DIR", root.join("target"))
+            .output()
+            .unwrap()
+    };
+    let output = run_in("build = \"echo built > built.txt\"\nrun = \"./kv --fast\"\n");
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(result(&report, "w01-l11")["status"], "pass", "{report}");
+    assert_eq!(
+        fs::read_to_string(student.path().join("built.txt")).unwrap(),
+        "built\n"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("checker: using store.toml: run `./kv --fast`"),
+        "{stderr}"
+    );
+
+    let output = run_in("build = \"echo oops; exit 3\"\nrun = \"./kv --fast\"\n");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("the store's build exited with code 3; its output ended with: oops"),
+        "{stderr}"
+    );
+
+    let output = run_in("run = \"./kv --fast\"\nbuid = \"make\"\n");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("store.toml:2: unknown field `buid`"),
+        "{stderr}"
+    );
 }

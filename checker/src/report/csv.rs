@@ -1,8 +1,12 @@
 //! The CSV report for instructors: one row per submission, streamed.
 //!
-//! Columns: `lesson,source,status,xp,missing_patterns,message,copy_of`.
-//! `missing_patterns` lists the patterns that did not match and `copy_of` the
-//! submissions this one is a copy of, each separated by `; `. Fields are
+//! Columns: `lesson,source,status,xp,missing_patterns,message,copy_of,
+//! copies,same_store_as`. `missing_patterns` lists the patterns that did not
+//! match, `copy_of` the submissions this one is a copy of (at most ten named,
+//! `copies` counts them all) and `same_store_as` other students' submissions
+//! that tested the same store, each separated by `; `. Control characters
+//! are escaped (`\u{1b}`), so a file name cannot reach a terminal that shows
+//! the file. Fields are
 //! quoted as RFC 4180 asks (commas, quotes, line ends), and a field that a
 //! spreadsheet would read as a formula (starting with `=`, `+`, `-`, `@`, tab
 //! or CR: a file named `=HYPERLINK(...)`) is prefixed with `'`, as OWASP's
@@ -10,7 +14,7 @@
 
 use std::io::{self, Write};
 
-use super::Reporter;
+use super::{Reporter, printable_keeping};
 use crate::outcome::{Event, Status, Summary};
 
 /// Writes the header at once and a row per finished result.
@@ -32,7 +36,7 @@ impl Csv {
             self.header_written = true;
             writeln!(
                 self.out,
-                "lesson,source,status,xp,missing_patterns,message,copy_of"
+                "lesson,source,status,xp,missing_patterns,message,copy_of,copies,same_store_as"
             )?;
         }
         Ok(())
@@ -47,11 +51,13 @@ fn status(status: Status) -> &'static str {
     }
 }
 
-fn field(value: &str) -> String {
+/// One CSV cell: controls escaped, formulas neutralised, quoted as needed.
+pub fn field(value: &str) -> String {
+    let value = printable_keeping(value, &['\n']);
     let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{value}")
     } else {
-        value.to_owned()
+        value.into_owned()
     };
     if value.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", value.replace('"', "\"\""))
@@ -81,6 +87,8 @@ impl Reporter for Csv {
             field(&missing.join("; ")),
             field(result.message.as_deref().unwrap_or("")),
             field(&result.copy_of.join("; ")),
+            result.copies.to_string(),
+            field(&result.same_store_as.join("; ")),
         ];
         writeln!(self.out, "{}", row.join(","))
     }
@@ -98,12 +106,21 @@ mod tests {
     #[test]
     fn formulas_are_neutralised_and_separators_quoted() {
         assert_eq!(field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
-        for risky in ["+1", "-1", "@SUM(A1)", "\tx", "\rx"] {
+        for risky in ["+1", "-1", "@SUM(A1)"] {
             assert!(
                 field(risky).trim_start_matches('"').starts_with('\''),
                 "{risky:?}"
             );
         }
+        // Controls never reach the cell raw: a tab or CR that could start a
+        // formula, and ESC, BEL, BS from a file name meant for a terminal.
+        assert_eq!(field("\tx"), "\\u{9}x");
+        assert_eq!(field("\rx"), "\\u{d}x");
+        assert_eq!(
+            field("a\u{1b}]52;c;x\u{7}\u{8}b"),
+            "a\\u{1b}]52;c;x\\u{7}\\u{8}b"
+        );
+        assert_eq!(field("two\nlines"), "\"two\nlines\"");
         assert_eq!(field("a, b"), "\"a, b\"");
         assert_eq!(field("plain"), "plain");
     }

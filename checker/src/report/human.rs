@@ -24,7 +24,7 @@ use std::io::{self, Write};
 
 use anstyle::{AnsiColor, Style};
 
-use super::{Reporter, printable};
+use super::{Reporter, copy_flags, printable};
 use crate::outcome::{Event, Finished, Status, Summary};
 
 const PASS: Style = AnsiColor::Green.on_default().bold();
@@ -95,9 +95,8 @@ impl Human {
         if let Some(message) = &result.message {
             writeln!(self.out, "  {style}{}{style:#}", printable(message))?;
         }
-        if !result.copy_of.is_empty() {
-            let copies: Vec<_> = result.copy_of.iter().map(|c| printable(c)).collect();
-            writeln!(self.out, "  {COPY}copy of: {}{COPY:#}", copies.join(", "))?;
+        for flag in copy_flags(result) {
+            writeln!(self.out, "  {COPY}{flag}{COPY:#}")?;
         }
         if result.status == Status::Fail {
             writeln!(self.out, "  to pass: {}", printable(&finished.instructions))?;

@@ -1,4 +1,4 @@
-//! The JSON report: `{"schema":2,"results":[...],"summary":{...}}`.
+//! The JSON report: `{"schema":3,"results":[...],"summary":{...}}`.
 
 use std::io::{self, Write};
 

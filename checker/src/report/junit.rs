@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
-use super::{Collected, Reporter, printable, printable_keeping};
+use super::{Collected, Reporter, copy_flags, printable, printable_keeping};
 use crate::outcome::{Event, Finished, Status, Summary};
 
 /// Writes one XML document when the stream ends.
@@ -44,9 +44,8 @@ fn test_case(finished: &Finished) -> TestCase {
                 };
                 description.push_str(&format!("{mark}: {}\n", printable(&pattern.pattern)));
             }
-            if !result.copy_of.is_empty() {
-                let copies = printable(&result.copy_of.join(", ")).into_owned();
-                description.push_str(&format!("copy of: {copies}\n"));
+            for flag in copy_flags(result) {
+                description.push_str(&format!("{flag}\n"));
             }
             description.push_str(&format!(
                 "instructions: {}\n",
@@ -61,9 +60,9 @@ fn test_case(finished: &Finished) -> TestCase {
     if let Some(duration) = finished.duration {
         case.set_time(duration);
     }
-    if !result.copy_of.is_empty() && result.status == Status::Pass {
-        let copies = printable(&result.copy_of.join(", ")).into_owned();
-        case.set_system_err(format!("copy of: {copies}\n"));
+    let flags = copy_flags(result);
+    if !flags.is_empty() && result.status == Status::Pass {
+        case.set_system_err(flags.join("\n") + "\n");
     }
     if result.status != Status::Pass && !finished.output.is_empty() {
         // XML 1.0 cannot hold most control characters at all.

@@ -10,6 +10,7 @@ use std::io::{self, Write};
 
 use crate::outcome::{Event, Finished, Summary};
 
+pub use csv::field as csv_field;
 pub use human::Human;
 
 /// Output formats of `run` and `grade` (`list` supports human and json).
@@ -17,7 +18,7 @@ pub use human::Human;
 pub enum Format {
     /// Readable text; colour only on a terminal and never with `NO_COLOR`.
     Human,
-    /// One JSON document with `"schema": 2`.
+    /// One JSON document with `"schema": 3`.
     Json,
     /// JUnit XML, for CI systems.
     Junit,
@@ -32,7 +33,10 @@ pub enum Format {
 pub fn printable_keeping<'a>(text: &'a str, keep: &[char]) -> Cow<'a, str> {
     let escape = |c: char| {
         !keep.contains(&c)
-            && (c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'))
+            && (c.is_control()
+                || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+                // Not characters at all; XML 1.0 cannot hold them.
+                || matches!(c, '\u{FFFE}' | '\u{FFFF}'))
     };
     if !text.chars().any(escape) {
         return Cow::Borrowed(text);
@@ -51,6 +55,36 @@ pub fn printable_keeping<'a>(text: &'a str, keep: &[char]) -> Cow<'a, str> {
 /// [`printable_keeping`] with every control escaped: for one-line texts.
 pub fn printable(text: &str) -> Cow<'_, str> {
     printable_keeping(text, &[])
+}
+
+/// The copy flags of a result, one line each: `copy of: a.txt, b.txt (and 3
+/// more)`, `same store as: ...`; empty when it has none.
+pub fn copy_flags(result: &crate::outcome::LessonResult) -> Vec<String> {
+    let line = |label: &str, names: &[String], count: usize| {
+        let shown: Vec<_> = names
+            .iter()
+            .map(|name| printable(name).into_owned())
+            .collect();
+        let more = count.saturating_sub(names.len());
+        let more = if more > 0 {
+            format!(" (and {more} more)")
+        } else {
+            String::new()
+        };
+        format!("{label}: {}{more}", shown.join(", "))
+    };
+    let mut flags = Vec::new();
+    if !result.copy_of.is_empty() {
+        flags.push(line("copy of", &result.copy_of, result.copies));
+    }
+    if !result.same_store_as.is_empty() {
+        flags.push(line(
+            "same store as",
+            &result.same_store_as,
+            result.same_store_count,
+        ));
+    }
+    flags
 }
 
 /// Consumes events as they happen and writes a report.

@@ -4,6 +4,8 @@
 // Each test file uses only some of these helpers.
 #![allow(dead_code)]
 
+pub mod real;
+
 use std::fs;
 use std::path::Path;
 

@@ -459,7 +459,7 @@ mod tests {
         let receipt = Receipt::parse(lines[2]).unwrap().unwrap();
         assert_eq!((receipt.lesson.as_str(), receipt.lines), ("w00-l00", 2));
         let verified = receipt::verify("w00-l00", &text);
-        assert_eq!((verified.receipts.len(), verified.problem), (1, None));
+        assert_eq!((verified.transcripts.len(), verified.problem), (1, None));
     }
 
     #[test]

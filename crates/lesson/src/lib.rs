@@ -52,6 +52,7 @@
 
 mod echo;
 mod error;
+pub mod fingerprint;
 mod frontmatter;
 mod matcher;
 mod output;
@@ -67,7 +68,7 @@ pub use error::{LessonError, OutputError};
 pub use frontmatter::{FieldPositions, Frontmatter, Position, Proof, ProofKind};
 pub use matcher::{LINE_TEXT_LIMIT, MatchedLine, PatternResult, ProofMatcher, ProofReport};
 pub use output::{OUTPUT_LIMIT, normalize, not_text, read_limited};
-pub use receipt::{Receipt, ReceiptProblem};
+pub use receipt::{Receipt, ReceiptProblem, Transcript};
 pub use tested::TestedStore;
 pub use verdict::{FailedRun, find_failed_run};
 
@@ -141,24 +142,54 @@ impl Lesson {
     /// run's verdict ([`verdict`]) and verify drill receipts ([`receipt`]).
     /// Passing means every pattern matched a line of the run, no failed run
     /// was found and no drill transcript is cut or edited.
+    ///
+    /// Inside a verified drill transcript the drill's own verdict decides:
+    /// the lines around it (a shell's `exit code:`, a prompt) can only make
+    /// the result worse, never turn a `FAILED:` into a pass.
     pub fn check(&self, output: &[u8]) -> ProofReport {
         self.check_text(&normalize(output))
     }
 
     /// [`Lesson::check`] for output already normalised with [`normalize`].
     pub fn check_text(&self, normalized: &str) -> ProofReport {
-        let receipts = receipt::verify(&self.frontmatter.id, normalized);
+        let verified = receipt::verify(&self.frontmatter.id, normalized);
+        let ranges: Vec<_> = verified.ranges().collect();
+        let drill_failed = verified
+            .transcripts
+            .last()
+            .filter(|transcript| !transcript.passed())
+            .map(|transcript| FailedRun::drill_verdict(transcript.verdict.clone()));
+        let failed_outside = find_failed_run(&blank_out(normalized, &ranges));
         ProofReport {
-            patterns: self.matcher.match_patterns_except(
-                normalized,
-                &self.echoes,
-                &receipts.transcripts,
-            ),
-            failed_run: find_failed_run(normalized),
-            receipts: receipts.receipts,
-            stores: receipts.stores,
-            receipt_problem: receipts.problem,
+            patterns: self
+                .matcher
+                .match_patterns_except(normalized, &self.echoes, &ranges),
+            failed_run: drill_failed.or(failed_outside),
+            transcripts: verified.transcripts,
+            other_lessons: verified.other_lessons,
+            run_ids: verified.run_ids,
+            receipt_problem: verified.problem,
         }
+    }
+
+    /// What a verified transcript of this lesson's drill shows, on its own:
+    /// each pattern matched only on the transcript's lines, and never on a
+    /// `FAILED:` verdict (a failed run shows no evidence) nor its receipt.
+    pub fn evidence(
+        &self,
+        normalized: &str,
+        transcript: &receipt::Transcript,
+    ) -> Vec<PatternResult> {
+        let end = if transcript.passed() {
+            // Up to the receipt line, which is a digest, not output.
+            normalized[..transcript.range.end.saturating_sub(1)]
+                .rfind('\n')
+                .map_or(transcript.range.start, |n| n + 1)
+        } else {
+            transcript.verdict_start
+        };
+        self.matcher
+            .match_patterns_within(normalized, transcript.range.start..end)
     }
 
     /// Check one of the lesson's own example outputs (an `Expected:` quote)
@@ -169,8 +200,9 @@ impl Lesson {
         ProofReport {
             patterns: self.matcher.match_patterns(&normalized),
             failed_run: find_failed_run(&normalized),
-            receipts: Vec::new(),
-            stores: Vec::new(),
+            transcripts: Vec::new(),
+            other_lessons: Vec::new(),
+            run_ids: Vec::new(),
             receipt_problem: None,
         }
     }
@@ -255,6 +287,29 @@ fn heading(line: &str) -> Option<(usize, &str)> {
         return None;
     }
     Some((hashes, rest.trim().trim_end_matches('#').trim_end()))
+}
+
+/// `text` with the bytes in `ranges` (whole lines) left out, but their line
+/// ends kept, so that line numbers stay those of `text`.
+fn blank_out(text: &str, ranges: &[std::ops::Range<usize>]) -> String {
+    if ranges.is_empty() {
+        return text.to_owned();
+    }
+    let mut sorted = ranges.to_vec();
+    sorted.sort_by_key(|range| range.start);
+    let mut kept = String::with_capacity(text.len());
+    let mut at = 0;
+    for range in sorted {
+        let start = range.start.max(at);
+        if start >= range.end {
+            continue;
+        }
+        kept.push_str(&text[at..start]);
+        kept.extend(text[start..range.end].matches('\n'));
+        at = range.end;
+    }
+    kept.push_str(&text[at..]);
+    kept
 }
 
 fn first(mut errors: Vec<LessonError>) -> LessonError {

@@ -8,8 +8,7 @@ use regex::{Regex, RegexBuilder};
 use crate::echo::Echoes;
 use crate::error::LessonError;
 use crate::frontmatter::FieldPositions;
-use crate::receipt::{Receipt, ReceiptProblem};
-use crate::tested::TestedStore;
+use crate::receipt::{ReceiptProblem, Transcript};
 use crate::verdict::FailedRun;
 
 /// Matched lines in reports are cut to about this many characters around the
@@ -122,24 +121,47 @@ impl ProofMatcher {
         echoes: &Echoes,
         vouched: &[Range<usize>],
     ) -> Vec<PatternResult> {
+        self.scan(text, 0..text.len(), |line_start, line| {
+            vouched.iter().any(|range| range.contains(&line_start)) || !echoes.is_echo(line)
+        })
+    }
+
+    /// Match every pattern on the lines that start inside `within` (a
+    /// verified drill transcript) and nowhere else: every such line is the
+    /// drill's own, echoes of the lesson included.
+    pub fn match_patterns_within(&self, text: &str, within: Range<usize>) -> Vec<PatternResult> {
+        self.scan(text, within, |_, _| true)
+    }
+
+    /// One result per pattern: the last line starting in `span` that it
+    /// matches and that `counts`; the first line it matches that does not
+    /// count is kept as [`PatternResult::echo`].
+    fn scan(
+        &self,
+        text: &str,
+        span: Range<usize>,
+        counts: impl Fn(usize, &str) -> bool,
+    ) -> Vec<PatternResult> {
         self.patterns
             .iter()
             .map(|(source, regex)| {
                 let mut echo = None;
                 let mut last_match = None;
-                let mut from = 0;
+                let mut from = span.start;
                 // One match per line: after each, the search goes on from
                 // the next line, so the scan stays linear in the text.
                 while let Some(found) = regex.find_at(text, from) {
                     let start = text[..found.start()].rfind('\n').map_or(0, |n| n + 1);
+                    if start >= span.end {
+                        break;
+                    }
                     let end = text[found.start()..]
                         .find('\n')
                         .map_or(text.len(), |n| found.start() + n);
-                    let is_run = vouched.iter().any(|range| range.contains(&start));
-                    if !is_run && echoes.is_echo(&text[start..end]) {
-                        echo.get_or_insert_with(|| line_at(text, start, found.start()));
-                    } else {
+                    if counts(start, &text[start..end]) {
                         last_match = Some((start, found.start()));
+                    } else {
+                        echo.get_or_insert_with(|| line_at(text, start, found.start()));
                     }
                     if end >= text.len() {
                         break;
@@ -251,12 +273,14 @@ pub struct ProofReport {
     /// Set when the output shows that the run failed; the proof then fails
     /// whatever the patterns say.
     pub failed_run: Option<FailedRun>,
-    /// The drill receipts found and verified (see [`crate::receipt`]).
-    pub receipts: Vec<Receipt>,
-    /// The stores the verified drill transcripts say they tested (see
-    /// [`crate::tested`]). The report does not judge them: which stores a
-    /// grade accepts is the grader's policy.
-    pub stores: Vec<TestedStore>,
+    /// The verified drill transcripts of this lesson (see
+    /// [`crate::receipt`]), with the stores they name. The report does not
+    /// judge the stores: which a grade accepts is the grader's policy.
+    pub transcripts: Vec<Transcript>,
+    /// Verified transcripts of other lessons' drills in the same paste.
+    pub other_lessons: Vec<Transcript>,
+    /// The run id of every receipt line checked, verified or not.
+    pub run_ids: Vec<String>,
     /// Set when a drill transcript is cut short or edited; the proof then
     /// fails.
     pub receipt_problem: Option<ReceiptProblem>,

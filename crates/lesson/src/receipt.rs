@@ -134,11 +134,25 @@ pub fn fresh_run_id() -> String {
 /// Why a paste's receipt does not vouch for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReceiptProblem {
-    /// A drill transcript without a receipt after it, or with fewer lines
-    /// above the receipt than it covers.
+    /// A drill transcript without a receipt after it.
     CutShort {
         /// The first line of the transcript left uncovered.
         line: MatchedLine,
+    },
+    /// A receipt that covers more lines than stand above it: the top of the
+    /// output was not pasted.
+    TopMissing {
+        /// The receipt's line.
+        line: usize,
+        /// How many lines it covers.
+        covers: usize,
+        /// How many lines stand above it.
+        above: usize,
+    },
+    /// A receipt line split over several lines by a terminal's wrapping.
+    Wrapped {
+        /// The receipt's first line.
+        line: usize,
     },
     /// A receipt that does not match the lines above it, or is not in the
     /// receipt format.
@@ -148,7 +162,7 @@ pub enum ReceiptProblem {
         /// What does not match.
         reason: String,
     },
-    /// A receipt printed by another lesson's drill.
+    /// Only receipts printed by other lessons' drills.
     OtherLesson {
         /// The receipt's line.
         line: usize,
@@ -166,6 +180,19 @@ impl fmt::Display for ReceiptProblem {
                  paste the drill's whole output",
                 line.number, line.text
             ),
+            Self::TopMissing {
+                line,
+                covers,
+                above,
+            } => write!(
+                f,
+                "cut short: the receipt on line {line} covers {covers} lines; only {above} are \
+                 above it: the top of the output is missing"
+            ),
+            Self::Wrapped { line } => write!(
+                f,
+                "the receipt on line {line} looks wrapped: paste it on one line"
+            ),
             Self::Edited { line, reason } => {
                 write!(f, "edited: the receipt on line {line} {reason}")
             }
@@ -177,28 +204,92 @@ impl fmt::Display for ReceiptProblem {
     }
 }
 
+/// A drill transcript whose receipt matches the lines above it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transcript {
+    /// Its receipt.
+    pub receipt: Receipt,
+    /// The line of its title (the first line covered), counting from 1.
+    pub first_line: usize,
+    /// The line of its receipt, counting from 1.
+    pub receipt_line: usize,
+    /// Its bytes in the text, from the title through the receipt line.
+    pub range: Range<usize>,
+    /// The drill's verdict: the last line the receipt covers (without a
+    /// quote or indentation the paste added).
+    pub verdict: MatchedLine,
+    /// Where the verdict line starts in the text.
+    pub verdict_start: usize,
+    /// The store it names (see [`crate::tested`]), from lines the receipt
+    /// vouches for.
+    pub store: Option<TestedStore>,
+}
+
+impl Transcript {
+    /// Whether the drill passed: its verdict is not `FAILED: ...`.
+    pub fn passed(&self) -> bool {
+        !self.verdict.text.trim_start().starts_with("FAILED:")
+    }
+}
+
 /// What [`verify`] found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Verified {
-    /// The receipts that match their lines.
-    pub receipts: Vec<Receipt>,
-    /// The byte ranges of the verified transcripts, from the title through
-    /// the receipt line.
-    pub transcripts: Vec<Range<usize>>,
-    /// The stores named in the verified transcripts (see [`crate::tested`]),
-    /// read only from lines a receipt vouches for.
-    pub stores: Vec<TestedStore>,
+    /// The verified transcripts of the lesson asked about, in paste order.
+    pub transcripts: Vec<Transcript>,
+    /// Verified transcripts of other lessons' drills: noted, not held
+    /// against the paste.
+    pub other_lessons: Vec<Transcript>,
+    /// The run id of every receipt line checked, verified or not: an edited
+    /// copy of a run still carries its run id.
+    pub run_ids: Vec<String>,
+    /// Receipt lines past [`MAX_RECEIPTS`], not checked.
+    pub unchecked: usize,
     /// The first problem, if any.
     pub problem: Option<ReceiptProblem>,
 }
 
+impl Verified {
+    /// Every verified transcript's byte range, of any lesson.
+    pub fn ranges(&self) -> impl Iterator<Item = Range<usize>> + '_ {
+        self.transcripts
+            .iter()
+            .chain(&self.other_lessons)
+            .map(|t| t.range.clone())
+    }
+}
+
+/// At most this many receipt lines of one paste are checked: each check
+/// hashes the lines it covers, so the work stays linear in the paste.
+pub const MAX_RECEIPTS: usize = 8;
+
 static STEP: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^\[\s*\d+/\d+\]\s").expect("the step pattern is valid"));
+    LazyLock::new(|| Regex::new(r"^[ \t>]*\[\s*\d+/\d+\]\s").expect("the step pattern is valid"));
+
+/// The paste's own prefix on a receipt line (an indentation, a `> ` quote),
+/// and the receipt text after it; `None` when the line is no receipt line.
+fn split_prefix(line: &str) -> Option<(&str, &str)> {
+    let at = line.find(PREFIX)?;
+    let prefix = &line[..at];
+    prefix
+        .chars()
+        .all(|c| matches!(c, ' ' | '\t' | '>'))
+        .then(|| (prefix, &line[at..]))
+}
+
+/// `line` without the paste's `prefix`; a blank line of a quote or an
+/// indented block may have lost the prefix's trailing spaces.
+fn strip<'a>(line: &'a str, prefix: &str) -> Option<&'a str> {
+    line.strip_prefix(prefix)
+        .or_else(|| (line.trim_end() == prefix.trim_end()).then_some(""))
+}
 
 /// Check every receipt in normalised `text` against the lines above it, and
 /// that every drill step line (`[2/6] ...`) is covered by a receipt. Pastes
 /// without step lines or receipts (another language's run) have nothing to
-/// verify.
+/// verify. A transcript indented or quoted as a whole (`    `, a tab,
+/// `> `) verifies after its common prefix is removed, and one whose long
+/// lines a terminal hard-wrapped verifies once they are joined again.
 pub fn verify(lesson: &str, text: &str) -> Verified {
     let lines: Vec<&str> = text.lines().collect();
     // Where each line starts, and where the text ends.
@@ -210,46 +301,72 @@ pub fn verify(lesson: &str, text: &str) -> Verified {
         .collect();
     let mut verified = Verified::default();
     let mut covered = vec![false; lines.len()];
+    let mut other_lesson = None;
+    let mut checked = 0;
     for (index, line) in lines.iter().enumerate() {
-        let problem = match Receipt::parse(line) {
-            None => continue,
-            Some(Err(())) => Some(ReceiptProblem::Edited {
-                line: index + 1,
-                reason: "is not in the receipt format".into(),
-            }),
-            Some(Ok(receipt)) if receipt.lesson != lesson => Some(ReceiptProblem::OtherLesson {
-                line: index + 1,
-                lesson: receipt.lesson,
-            }),
-            Some(Ok(receipt)) if receipt.lines > index => Some(ReceiptProblem::CutShort {
-                line: numbered(text, &lines, 0),
-            }),
-            Some(Ok(receipt)) => {
-                let first = index - receipt.lines;
-                let found = digest(&receipt.lesson, &receipt.run, &lines[first..index]);
-                if found == receipt.digest {
-                    covered[first..=index].fill(true);
-                    verified.transcripts.push(starts[first]..starts[index + 1]);
-                    verified
-                        .stores
-                        .extend(TestedStore::find(&lines[first..index], first + 1));
-                    verified.receipts.push(receipt);
-                    None
+        let Some((prefix, receipt_text)) = split_prefix(line) else {
+            continue;
+        };
+        if checked == MAX_RECEIPTS {
+            verified.unchecked += 1;
+            continue;
+        }
+        checked += 1;
+        let receipt = match Receipt::parse(receipt_text) {
+            Some(Ok(receipt)) => receipt,
+            _ => {
+                let problem = if joins_into_a_receipt(&lines, index, prefix) {
+                    ReceiptProblem::Wrapped { line: index + 1 }
                 } else {
-                    Some(ReceiptProblem::Edited {
+                    ReceiptProblem::Edited {
                         line: index + 1,
-                        reason: format!(
-                            "does not match the {} lines above it (lines {} to {})",
-                            receipt.lines,
-                            first + 1,
-                            index
-                        ),
-                    })
-                }
+                        reason: "is not in the receipt format".into(),
+                    }
+                };
+                verified.problem.get_or_insert(problem);
+                continue;
             }
         };
-        if problem.is_some() && verified.problem.is_none() {
-            verified.problem = problem;
+        verified.run_ids.push(receipt.run.clone());
+        if receipt.lines > index {
+            verified.problem.get_or_insert(ReceiptProblem::TopMissing {
+                line: index + 1,
+                covers: receipt.lines,
+                above: index,
+            });
+            continue;
+        }
+        let Some(found) = covered_lines(&lines, index, prefix, &receipt) else {
+            verified.problem.get_or_insert(ReceiptProblem::Edited {
+                line: index + 1,
+                reason: format!(
+                    "does not match the {} lines above it (lines {} to {})",
+                    receipt.lines,
+                    index + 1 - receipt.lines,
+                    index
+                ),
+            });
+            continue;
+        };
+        covered[found.first..=index].fill(true);
+        let body: Vec<&str> = found.lines.iter().map(String::as_str).collect();
+        let transcript = Transcript {
+            first_line: found.first + 1,
+            receipt_line: index + 1,
+            range: starts[found.first]..starts[index + 1],
+            verdict: MatchedLine {
+                number: found.verdict + 1,
+                text: body.last().copied().unwrap_or_default().to_owned(),
+            },
+            verdict_start: starts[found.verdict],
+            store: TestedStore::find(&body, found.first + 1),
+            receipt,
+        };
+        if transcript.receipt.lesson == lesson {
+            verified.transcripts.push(transcript);
+        } else {
+            other_lesson.get_or_insert((index + 1, transcript.receipt.lesson.clone()));
+            verified.other_lessons.push(transcript);
         }
     }
     if verified.problem.is_none()
@@ -259,28 +376,136 @@ pub fn verify(lesson: &str, text: &str) -> Verified {
         // the lines naming the store under test.
         let uncovered = |i: usize| !covered[i] && !STEP.is_match(lines[i]);
         let mut start = step;
-        while start > 0 && uncovered(start - 1) && tested::names_the_store(lines[start - 1]) {
+        while start > 0 && uncovered(start - 1) && names_the_store(lines[start - 1]) {
             start -= 1;
         }
         if start > 0 && uncovered(start - 1) {
             start -= 1;
         }
         verified.problem = Some(ReceiptProblem::CutShort {
-            line: numbered(text, &lines, start),
+            line: numbered(text, &starts, start),
         });
+    }
+    if verified.problem.is_none()
+        && verified.transcripts.is_empty()
+        && let Some((line, lesson)) = other_lesson
+    {
+        verified.problem = Some(ReceiptProblem::OtherLesson { line, lesson });
     }
     verified
 }
 
-/// Line `index` (from 0) of `text`, split into `lines`, as a [`MatchedLine`].
-fn numbered(text: &str, lines: &[&str], index: usize) -> MatchedLine {
-    let start: usize = text.split_inclusive('\n').take(index).map(str::len).sum();
-    if lines.is_empty() {
-        return MatchedLine {
-            number: 1,
-            text: String::new(),
+/// Whether `line` names the store (see [`tested::names_the_store`]), also
+/// under a quote or an indentation the paste added.
+fn names_the_store(line: &str) -> bool {
+    let bare = line.trim_start_matches(['>', ' ', '\t']);
+    tested::names_the_store(line)
+        || tested::names_the_store(bare)
+        || tested::names_the_store(&format!("  {bare}"))
+}
+
+/// Whether the receipt line at `index`, which is not in the format, is one
+/// once the next line or two (a terminal's wrapping) are joined to it.
+fn joins_into_a_receipt(lines: &[&str], index: usize, prefix: &str) -> bool {
+    let mut joined = lines[index][prefix.len()..].trim_end().to_owned();
+    for next in lines.iter().skip(index + 1).take(2) {
+        let Some(rest) = strip(next, prefix) else {
+            return false;
         };
+        joined.push_str(rest.trim());
+        if matches!(Receipt::parse(&joined), Some(Ok(_))) {
+            return true;
+        }
     }
+    false
+}
+
+/// The lines a verified receipt covers.
+struct Covered {
+    /// The index of the first line.
+    first: usize,
+    /// The index of the (first line of the) verdict.
+    verdict: usize,
+    /// The transcript's lines as the drill printed them: the paste's prefix
+    /// removed, hard-wrapped lines joined.
+    lines: Vec<String>,
+}
+
+/// The lines that `receipt`, on line `index`, covers, when its digest
+/// matches: the `receipt.lines` lines right above it with the paste's
+/// `prefix` removed, or the lines a terminal hard-wrapped joined again.
+/// `None` when neither matches.
+fn covered_lines(lines: &[&str], index: usize, prefix: &str, receipt: &Receipt) -> Option<Covered> {
+    if receipt.lines == 0 {
+        return None; // a transcript has at least its verdict
+    }
+    let first = index - receipt.lines;
+    let above: Option<Vec<&str>> = lines[first..index]
+        .iter()
+        .map(|line| strip(line, prefix))
+        .collect();
+    match above {
+        Some(above) if digest(&receipt.lesson, &receipt.run, &above) == receipt.digest => {
+            Some(Covered {
+                first,
+                verdict: index.saturating_sub(1).max(first),
+                lines: above.into_iter().map(str::to_owned).collect(),
+            })
+        }
+        _ => unwrapped(lines, index, prefix, receipt),
+    }
+}
+
+/// A terminal that hard-wraps at W columns splits every longer line into
+/// pieces of exactly W characters and a last piece. Join them again: going
+/// up from the receipt, a line belongs to the line below it when it is
+/// exactly W characters long, W being the longest line in reach (no wider
+/// than the terminal). Checks the digest of the joined lines.
+fn unwrapped(lines: &[&str], index: usize, prefix: &str, receipt: &Receipt) -> Option<Covered> {
+    // A wrapped transcript has more lines than the receipt covers; look a
+    // few times further up, no further.
+    let reach = index.min(receipt.lines.saturating_mul(4));
+    let base = index - reach;
+    let stripped: Vec<&str> = lines[base..index]
+        .iter()
+        .map(|line| strip(line, prefix))
+        .collect::<Option<_>>()?;
+    let width = stripped.iter().map(|line| line.chars().count()).max()?;
+    if width < 20 {
+        return None;
+    }
+    let mut joined: Vec<String> = Vec::with_capacity(receipt.lines);
+    let mut verdict = None;
+    let mut at = stripped.len();
+    while joined.len() < receipt.lines && at > 0 {
+        let end = at;
+        at -= 1;
+        while at > 0 && stripped[at - 1].chars().count() == width {
+            at -= 1;
+        }
+        verdict.get_or_insert(base + at);
+        joined.push(stripped[at..end].concat());
+    }
+    if joined.len() < receipt.lines || at == stripped.len() - receipt.lines {
+        return None; // nothing was joined: the plain check already failed
+    }
+    joined.reverse();
+    let check: Vec<&str> = joined.iter().map(String::as_str).collect();
+    (digest(&receipt.lesson, &receipt.run, &check) == receipt.digest).then(|| Covered {
+        first: base + at,
+        verdict: verdict.unwrap_or(base + at),
+        lines: joined,
+    })
+}
+
+/// Line `index` (from 0) of `text` as a [`MatchedLine`]; `starts` holds
+/// where each line starts.
+fn numbered(text: &str, starts: &[usize], index: usize) -> MatchedLine {
+    let start = starts
+        .get(index)
+        .copied()
+        .unwrap_or(text.len())
+        .min(text.len());
     line_at(text, start, start)
 }
 

@@ -41,10 +41,40 @@ static FILE_LINE: LazyLock<Regex> = LazyLock::new(|| {
         .expect("the file line pattern is valid")
 });
 
-/// Whether `line` is one of the lines naming the store (the store line or a
-/// file line): they sit between a drill's title and its first step.
+/// The line under a file line giving the file's code fingerprint (see
+/// [`crate::fingerprint`]): its SHA-256 without comments and blank space.
+pub fn code_line(fingerprint: &str) -> String {
+    format!("    code {fingerprint} (without comments and blank space)")
+}
+
+static CODE_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^    code (?P<code>[0-9a-f]{64}) \(without comments and blank space\)\s*$")
+        .expect("the code line pattern is valid")
+});
+
+/// The prefix of the line naming a program that served the protocol: the
+/// executable of the store's process, or of a process it started.
+pub const SERVED_BY_PREFIX: &str = "      served by: ";
+
+/// What a served-by line says of a program that holds the reference store.
+pub const REFERENCE_PROGRAM: &str = "the reference store";
+
+/// The line naming a program (`exe`, a path) that served the protocol;
+/// `reference` when the program holds the reference store (a wrapper that
+/// execs `wal serve` or a drill's `--serve`).
+pub fn served_by_line(exe: &str, reference: bool) -> String {
+    if reference {
+        format!("{SERVED_BY_PREFIX}{REFERENCE_PROGRAM} ({exe})")
+    } else {
+        format!("{SERVED_BY_PREFIX}{exe}")
+    }
+}
+
+/// Whether `line` is one of the lines naming the store (the store line, a
+/// file line or its code line): they sit between a drill's title and its
+/// first step.
 pub fn names_the_store(line: &str) -> bool {
-    line.starts_with(STORE_PREFIX) || FILE_LINE.is_match(line)
+    line.starts_with(STORE_PREFIX) || FILE_LINE.is_match(line) || CODE_LINE.is_match(line)
 }
 
 /// A file named by the store's command, with its hash.
@@ -56,6 +86,19 @@ pub struct HashedFile {
     pub sha256: String,
     /// The path as the drill printed it.
     pub path: String,
+    /// The file's code fingerprint, when the drill printed one.
+    pub code: Option<String>,
+}
+
+/// A program that served the protocol, as the drill saw it run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServedBy {
+    /// The line, counting from 1 in the paste.
+    pub line: usize,
+    /// The line's text after [`SERVED_BY_PREFIX`].
+    pub text: String,
+    /// Whether the program holds the reference store.
+    pub reference: bool,
 }
 
 /// The store a drill transcript says it tested.
@@ -68,6 +111,8 @@ pub struct TestedStore {
     pub command: String,
     /// The files the command names, in the order printed.
     pub files: Vec<HashedFile>,
+    /// The programs the drill saw serve the protocol.
+    pub served_by: Vec<ServedBy>,
 }
 
 impl TestedStore {
@@ -79,20 +124,39 @@ impl TestedStore {
         let at = transcript
             .iter()
             .position(|line| line.starts_with(STORE_PREFIX))?;
-        let files = transcript[at + 1..]
+        let mut files: Vec<HashedFile> = Vec::new();
+        for (offset, line) in transcript[at + 1..].iter().enumerate() {
+            if let Some(fields) = FILE_LINE.captures(line) {
+                files.push(HashedFile {
+                    line: first_line + at + 1 + offset,
+                    sha256: fields["sha256"].to_owned(),
+                    path: fields["path"].to_owned(),
+                    code: None,
+                });
+            } else if let (Some(fields), Some(file)) = (CODE_LINE.captures(line), files.last_mut())
+            {
+                file.code = Some(fields["code"].to_owned());
+            } else {
+                break;
+            }
+        }
+        let served_by = transcript
             .iter()
-            .map_while(|line| FILE_LINE.captures(line))
             .enumerate()
-            .map(|(offset, fields)| HashedFile {
-                line: first_line + at + 1 + offset,
-                sha256: fields["sha256"].to_owned(),
-                path: fields["path"].to_owned(),
+            .filter_map(|(offset, line)| {
+                let text = line.strip_prefix(SERVED_BY_PREFIX)?.trim_end();
+                Some(ServedBy {
+                    line: first_line + offset,
+                    text: text.to_owned(),
+                    reference: text.starts_with(REFERENCE_PROGRAM),
+                })
             })
             .collect();
         Some(Self {
             line: first_line + at,
             command: transcript[at][STORE_PREFIX.len()..].trim_end().to_owned(),
             files,
+            served_by,
         })
     }
 
@@ -124,12 +188,43 @@ mod tests {
             [HashedFile {
                 line: 12,
                 sha256: hash,
-                path: "my store.py".into()
+                path: "my store.py".into(),
+                code: None,
             }]
         );
         let reference = store_line(REFERENCE_STORE);
         let found = TestedStore::find(&["title", &reference], 1).unwrap();
         assert!(found.is_reference() && found.files.is_empty());
         assert_eq!(TestedStore::find(&["title", "[1/7] x"], 1), None);
+    }
+
+    #[test]
+    fn code_and_served_by_lines_are_read_back() {
+        let hash = "b3".repeat(32);
+        let code = "c4".repeat(32);
+        let (store, file, code_text) = (
+            store_line("./wrapper.sh DIR"),
+            file_line(&hash, "wrapper.sh"),
+            code_line(&code),
+        );
+        let served = served_by_line("/work/target/debug/test_crash_after_wal", true);
+        let other = served_by_line("/usr/bin/python3.11", false);
+        let transcript = [
+            "title",
+            &store,
+            &file,
+            &code_text,
+            "[1/7] started",
+            "      store: READY",
+            &served,
+            &other,
+        ];
+        assert!(names_the_store(&code_text));
+        let found = TestedStore::find(&transcript, 1).unwrap();
+        assert_eq!(found.files[0].code.as_deref(), Some(code.as_str()));
+        assert_eq!(found.served_by.len(), 2);
+        assert_eq!(found.served_by[0].line, 7);
+        assert!(found.served_by[0].reference && !found.served_by[1].reference);
+        assert_eq!(found.served_by[1].text, "/usr/bin/python3.11");
     }
 }

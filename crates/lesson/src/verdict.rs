@@ -454,6 +454,22 @@ pub struct FailedRun {
     pub verdict: Option<MatchedLine>,
 }
 
+impl FailedRun {
+    /// A verified drill transcript's own `FAILED:` verdict, which decides
+    /// its run whatever the lines around it say.
+    pub fn drill_verdict(line: MatchedLine) -> Self {
+        let rule = RULES
+            .iter()
+            .find(|rule| rule.name == DRILL_VERDICT)
+            .expect("the table has the drill verdict rule");
+        Self {
+            rule,
+            line,
+            verdict: None,
+        }
+    }
+}
+
 impl PartialEq for Rule {
     fn eq(&self, other: &Self) -> bool {
         self.name == other.name

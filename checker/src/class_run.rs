@@ -1,0 +1,479 @@
+//! `checker run --class DIR`: the instructor's own run of a whole class.
+//!
+//! DIR holds one folder per student, a clone of their repository (as GitHub
+//! Classroom's tools download a class). For each student, in parallel
+//! (`--jobs`): read `store.toml` ([`crate::manifest`]; a missing or invalid
+//! one is that student's error row), build the store (its `build`, bounded
+//! in time, its process group ended), run every drill against it from the
+//! student's folder (each drill confines and bounds the store itself), and
+//! keep the transcripts, one folder per student, so each student can be sent
+//! their own. The rows are the gradebook's ([`crate::gradebook::Row`]), the
+//! same type `checker grade --gradebook` writes, so the two merge.
+//!
+//! **Reruns cost only what changed.** A student's results are remembered
+//! with the fingerprint of their folder (every file's path and bytes, `.git`
+//! and build folders left out; taken after the build, so the build's own
+//! outputs count as unchanged) and of the drills; a rerun rebuilds and reruns
+//! only the students whose fingerprint changed. `--fresh` forgets.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, mpsc};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use cargo_metadata::PackageId;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::catalog::{self, Entry};
+use crate::drill;
+use crate::error::Error;
+use crate::gradebook::{self, Row, Totals};
+use crate::manifest::Manifest;
+use crate::outcome::{Finished, Status};
+use crate::report::{Format, printable};
+use crate::run::{self, Options};
+use crate::store_build;
+
+/// How to run a class.
+#[derive(Debug, Clone)]
+pub struct ClassOptions {
+    /// Lessons to run (every lesson with a drill when empty).
+    pub ids: Vec<String>,
+    /// Kill a drill still running after this long.
+    pub timeout: Duration,
+    /// Kill a build still running after this long.
+    pub build_timeout: Duration,
+    /// Students run at once.
+    pub jobs: usize,
+    /// Forget the results of earlier runs.
+    pub fresh: bool,
+    /// Where transcripts and the remembered results go.
+    pub results: PathBuf,
+}
+
+/// Folders in a student's repository that are left out of its fingerprint:
+/// version control and build outputs, large and derived.
+const NOT_FINGERPRINTED: &[&str] = &[".git", "target", "node_modules", "__pycache__", ".venv"];
+
+/// The most files and bytes a student's folder may hold to be fingerprinted.
+const MAX_FILES: usize = 20_000;
+const MAX_BYTES: u64 = 512 * 1024 * 1024;
+
+/// What is remembered between runs, in `RESULTS/results.json`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Remembered {
+    /// The drills' fingerprint the results were made with.
+    drills: String,
+    /// Per student: their folder's fingerprint and rows.
+    students: BTreeMap<String, StudentResult>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StudentResult {
+    fingerprint: String,
+    rows: Vec<Row>,
+}
+
+/// One student done.
+struct Done {
+    student: String,
+    result: StudentResult,
+    /// Whether the remembered rows were kept.
+    reused: bool,
+    elapsed: Duration,
+}
+
+/// Run every drill against every student's store in `class` and write the
+/// gradebook to `out` in `format`.
+pub fn run_class(
+    lessons_dir: &Path,
+    class: &Path,
+    options: &ClassOptions,
+    format: Format,
+    out: &mut dyn Write,
+) -> Result<Totals, Error> {
+    let entries = run::select(catalog::load(lessons_dir)?, &options.ids, lessons_dir)?;
+    let drills: Vec<_> = entries.iter().filter_map(|e| e.drill.as_ref()).collect();
+    let executables = drill::build(&drills)?;
+    let built: HashMap<&PackageId, String> = executables
+        .iter()
+        .filter_map(|(id, path)| Some((id, drill::file_sha256(path).ok()?)))
+        .collect();
+    let mut drill_hashes: Vec<&String> = built.values().collect();
+    drill_hashes.sort();
+    let drills_fingerprint = hex(&Sha256::digest(
+        drill_hashes
+            .iter()
+            .map(|h| h.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
+    ));
+    let students = student_folders(class, &options.results)?;
+    std::fs::create_dir_all(&options.results).map_err(|source| Error::Paste {
+        path: options.results.clone(),
+        source,
+    })?;
+    let memory_path = options.results.join("results.json");
+    let remembered: Remembered = if options.fresh {
+        Remembered::default()
+    } else {
+        std::fs::read(&memory_path)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .filter(|r: &Remembered| r.drills == drills_fingerprint)
+            .unwrap_or_default()
+    };
+
+    let queue = Mutex::new(students.iter());
+    let changed: Mutex<Option<PathBuf>> = Mutex::new(None);
+    let (done_tx, done_rx) = mpsc::channel::<Done>();
+    let mut results: BTreeMap<String, StudentResult> = BTreeMap::new();
+    let jobs = options.jobs.max(1).min(students.len().max(1));
+    let context = Context {
+        entries: &entries,
+        executables: &executables,
+        built: &built,
+        options,
+        remembered: &remembered,
+        changed: &changed,
+    };
+    thread::scope(|scope| {
+        for _ in 0..jobs {
+            let done_tx = done_tx.clone();
+            let (queue, context) = (&queue, &context);
+            scope.spawn(move || {
+                loop {
+                    if context
+                        .changed
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .is_some()
+                    {
+                        break;
+                    }
+                    let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
+                    let Some((name, folder)) = next else { break };
+                    let started = Instant::now();
+                    let (result, reused) = context.student(name, folder);
+                    let _ = done_tx.send(Done {
+                        student: name.clone(),
+                        result,
+                        reused,
+                        elapsed: started.elapsed(),
+                    });
+                }
+            });
+        }
+        drop(done_tx);
+        let mut progress = Progress::new(students.len());
+        for done in done_rx {
+            progress.done(&done);
+            results.insert(done.student, done.result);
+        }
+        progress.finish();
+    });
+    if let Some(path) = changed.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(Error::DrillChanged(path));
+    }
+    let memory = Remembered {
+        drills: drills_fingerprint,
+        students: results,
+    };
+    save(&memory_path, &memory)?;
+    let rows: Vec<Row> = memory.students.into_values().flat_map(|r| r.rows).collect();
+    gradebook::write(format, &rows, out).map_err(Error::Output)
+}
+
+/// What every worker shares.
+struct Context<'a> {
+    entries: &'a [Entry],
+    executables: &'a HashMap<PackageId, PathBuf>,
+    built: &'a HashMap<&'a PackageId, String>,
+    options: &'a ClassOptions,
+    remembered: &'a Remembered,
+    changed: &'a Mutex<Option<PathBuf>>,
+}
+
+impl Context<'_> {
+    /// Build and drill one student, or keep their remembered rows when
+    /// nothing changed.
+    fn student(&self, name: &str, folder: &Path) -> (StudentResult, bool) {
+        let before = fingerprint(folder);
+        if let (Ok(now), Some(kept)) = (&before, self.remembered.students.get(name))
+            && &kept.fingerprint == now
+        {
+            return (kept.clone(), true);
+        }
+        let error_rows = |message: String| {
+            let results: Vec<Finished> = self
+                .entries
+                .iter()
+                .enumerate()
+                .map(|(index, entry)| {
+                    Finished::error(index, &entry.lesson, name.to_owned(), message.clone())
+                })
+                .collect();
+            gradebook::rows(
+                &results,
+                &vec![name.to_owned(); results.len()],
+                &HashSet::new(),
+            )
+        };
+        let result = |rows: Vec<Row>| {
+            let fingerprint = fingerprint(folder).unwrap_or_default();
+            let rows = rows
+                .into_iter()
+                .map(|row| Row {
+                    fingerprint: Some(fingerprint.clone()),
+                    ..row
+                })
+                .collect();
+            (StudentResult { fingerprint, rows }, false)
+        };
+        if let Err(message) = before {
+            return result(error_rows(message));
+        }
+        let manifest = match Manifest::find(folder) {
+            Ok(Some(manifest)) => manifest,
+            Ok(None) => {
+                return result(error_rows(
+                    "no store.toml in the student's folder: the repository must say how to build \
+                     and run its store (docs/store-protocol.md, The store manifest)"
+                        .to_owned(),
+                ));
+            }
+            Err(error) => return result(error_rows(error.to_string())),
+        };
+        if let Some(build) = &manifest.build
+            && let Err(failure) = store_build::build(build, folder, self.options.build_timeout)
+        {
+            return result(error_rows(failure.to_string()));
+        }
+        let kept = self.options.results.join(sanitized(name));
+        let _ = std::fs::create_dir_all(&kept);
+        let drill_options = Options {
+            timeout: self.options.timeout,
+            store: Some(&manifest.run),
+            transcripts: None,
+        };
+        let mut finished = Vec::new();
+        for (index, entry) in self.entries.iter().enumerate() {
+            let Some(drill) = &entry.drill else { continue };
+            let Some(executable) = self.executables.get(&drill.package_id) else {
+                let message = "the drill did not build (see cargo's messages above)".to_owned();
+                finished.push(Finished::error(
+                    index,
+                    &entry.lesson,
+                    name.to_owned(),
+                    message,
+                ));
+                continue;
+            };
+            if let Some(path) = run::replaced(entry, self.executables, self.built) {
+                self.changed
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get_or_insert(path);
+                break;
+            }
+            let (mut result, text) =
+                run::run_drill(index, entry, executable, &drill_options, folder);
+            let transcript = kept.join(format!("{}.txt", entry.lesson.frontmatter.id));
+            let _ = std::fs::write(&transcript, &text);
+            result.result.source = transcript.display().to_string();
+            finished.push(result);
+        }
+        let students = vec![name.to_owned(); finished.len()];
+        result(gradebook::rows(&finished, &students, &HashSet::new()))
+    }
+}
+
+/// The student folders of `class`, sorted by name: its visible folders,
+/// not links, and not the results folder.
+fn student_folders(class: &Path, results: &Path) -> Result<Vec<(String, PathBuf)>, Error> {
+    let results = std::fs::canonicalize(results).ok();
+    let mut students = Vec::new();
+    let entries = std::fs::read_dir(class).map_err(|source| Error::Paste {
+        path: class.to_owned(),
+        source,
+    })?;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        let path = entry.path();
+        if name.starts_with('.') || !is_dir || std::fs::canonicalize(&path).ok() == results {
+            continue;
+        }
+        students.push((name, path));
+    }
+    students.sort();
+    if students.is_empty() {
+        return Err(Error::EmptyFolder(class.to_owned()));
+    }
+    Ok(students)
+}
+
+/// The fingerprint of a student's folder: SHA-256 over every file's path and
+/// bytes in name order (links by their target), [`NOT_FINGERPRINTED`]
+/// folders left out.
+pub fn fingerprint(folder: &Path) -> Result<String, String> {
+    let mut hasher = Sha256::new();
+    let (mut files, mut bytes) = (0usize, 0u64);
+    let mut pending = vec![folder.to_owned()];
+    let mut paths = Vec::new();
+    while let Some(dir) = pending.pop() {
+        let entries =
+            std::fs::read_dir(&dir).map_err(|error| format!("{}: {error}", dir.display()))?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                if !NOT_FINGERPRINTED.contains(&&*entry.file_name().to_string_lossy()) {
+                    pending.push(path);
+                }
+            } else {
+                paths.push(path);
+            }
+        }
+    }
+    paths.sort();
+    for path in paths {
+        files += 1;
+        let relative = path.strip_prefix(folder).unwrap_or(&path);
+        hasher.update(relative.to_string_lossy().as_bytes());
+        hasher.update([0]);
+        let meta = std::fs::symlink_metadata(&path).map_err(|error| error.to_string())?;
+        if meta.file_type().is_symlink() {
+            let target = std::fs::read_link(&path).map_err(|error| error.to_string())?;
+            hasher.update(target.to_string_lossy().as_bytes());
+        } else if meta.is_file() {
+            bytes += meta.len();
+            if files > MAX_FILES || bytes > MAX_BYTES {
+                return Err(format!(
+                    "the student's folder holds more than {MAX_FILES} files or {} MiB (build \
+                     folders {} left out): too large to grade",
+                    MAX_BYTES / (1024 * 1024),
+                    NOT_FINGERPRINTED.join(", ")
+                ));
+            }
+            let mut file = std::fs::File::open(&path).map_err(|error| error.to_string())?;
+            io::copy(&mut file, &mut hasher).map_err(|error| error.to_string())?;
+        }
+        hasher.update([0]);
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// A student's name as a folder name: only `[A-Za-z0-9._-]`, others `_`.
+fn sanitized(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Write `memory` to `path` through a temporary file and a rename, so a run
+/// killed halfway leaves the previous results whole.
+fn save(path: &Path, memory: &Remembered) -> Result<(), Error> {
+    let write_error = |source| Error::Paste {
+        path: path.to_owned(),
+        source,
+    };
+    let temporary = path.with_extension("json.tmp");
+    let bytes =
+        serde_json::to_vec_pretty(memory).map_err(|error| write_error(io::Error::other(error)))?;
+    std::fs::write(&temporary, bytes).map_err(write_error)?;
+    std::fs::rename(&temporary, path).map_err(write_error)
+}
+
+/// Progress on stderr: a bar on a terminal, a line per student otherwise.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    passed: usize,
+    failed: usize,
+}
+
+impl Progress {
+    fn new(students: usize) -> Self {
+        let bar = io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(students as u64);
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} students  {msg}  {elapsed}",
+            ) {
+                bar.set_style(style);
+            }
+            bar
+        });
+        Self {
+            bar,
+            passed: 0,
+            failed: 0,
+        }
+    }
+
+    fn done(&mut self, done: &Done) {
+        let all_passed = done
+            .result
+            .rows
+            .iter()
+            .all(|row| row.status == Status::Pass);
+        if all_passed {
+            self.passed += 1;
+        } else {
+            self.failed += 1;
+        }
+        let lessons: Vec<String> = done
+            .result
+            .rows
+            .iter()
+            .map(|row| {
+                let status = match row.status {
+                    Status::Pass => "pass",
+                    Status::Fail => "fail",
+                    Status::Error => "error",
+                };
+                format!("{} {status}", row.lesson)
+            })
+            .collect();
+        let how = if done.reused {
+            "unchanged since the last run: results kept".to_owned()
+        } else {
+            format!("built and run in {:.1} s", done.elapsed.as_secs_f64())
+        };
+        let line = format!(
+            "{}: {} ({how})",
+            printable(&done.student),
+            lessons.join(", ")
+        );
+        match &self.bar {
+            Some(bar) => {
+                bar.println(line);
+                bar.inc(1);
+                bar.set_message(format!("{} passed, {} failed", self.passed, self.failed));
+            }
+            None => {
+                let _ = writeln!(io::stderr(), "checker: {line}");
+            }
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
