@@ -66,6 +66,31 @@ fn a_class_of_real_runs_gets_the_instructors_verdicts() {
     let carol_store = stores.path().join("carol_store.py");
     fs::write(&carol_store, broken).unwrap();
 
+    // Ivan's "own" store: the model with comments and blank lines added.
+    let ivan_store = stores.path().join("ivan_store.py");
+    fs::write(
+        &ivan_store,
+        format!("# Ivan's store\n\n{model}\n# the end\n"),
+    )
+    .unwrap();
+    // Judy's store is a script that runs the reference store: a copy of the
+    // drill binary beside it (where the confinement lets it run), `--serve`.
+    let judy_dir = stores.path().join("judy");
+    fs::create_dir_all(&judy_dir).unwrap();
+    let judy_kv = judy_dir.join("kv");
+    fs::copy(exe, &judy_kv).unwrap();
+    let judy_store = judy_dir.join("judy_store.sh");
+    fs::write(
+        &judy_store,
+        format!("#!/bin/sh\nexec {} --serve \"$@\"\n", judy_kv.display()),
+    )
+    .unwrap();
+    Command::new("chmod")
+        .arg("755")
+        .arg(&judy_store)
+        .status()
+        .unwrap();
+
     let alice = run(&c_store.display().to_string());
     let bob = run(&format!("{python} {}", bob_store.display()));
     let carol = run(&format!("{python} {}", carol_store.display()));
@@ -105,6 +130,18 @@ fn a_class_of_real_runs_gets_the_instructors_verdicts() {
             "$ pytest\ntest_crash.py::test_recover PASSED\n===== 1 passed in 0.01s =====\n".into(),
             "fail",
             "no transcript of the w09-l07 drill with its receipt",
+        ),
+        (
+            "ivan/run.txt",
+            run(&format!("{python} {}", ivan_store.display())),
+            "fail",
+            "tested a copy of examples/stores/python/kvstore.py, the course's model store, with only comments or blank space changed",
+        ),
+        (
+            "judy/run.txt",
+            run(&judy_store.display().to_string()),
+            "fail",
+            "the store that answered the drill was the reference store, not yours",
         ),
         (
             "hank/run.md",

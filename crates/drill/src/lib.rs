@@ -69,6 +69,7 @@ pub mod pipes;
 pub mod powerloss;
 pub mod process;
 mod program;
+mod served;
 pub mod session;
 pub mod show;
 mod steps;

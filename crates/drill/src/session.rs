@@ -39,6 +39,13 @@ pub fn start(
         steps.note(crate::confine::describe(store.confinement()))?;
     }
     show_ready(steps, &mut running)?;
+    // The programs that answered, named once, inside the receipt: a wrapper
+    // that runs the reference store is named as the reference store.
+    if steps.number() == 1 {
+        for line in crate::served::lines(running.pid()) {
+            steps.note(line.trim_start())?;
+        }
+    }
     Ok(running)
 }
 

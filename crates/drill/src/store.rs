@@ -164,15 +164,35 @@ impl Store {
                 if let Some(path) = path
                     && let Ok(digest) = sha256_of(&path)
                 {
-                    lines.push(tested::file_line(
-                        &hex(&digest),
-                        &crate::escape::path(&path),
-                    ));
+                    let shown = crate::escape::path(&path);
+                    lines.push(tested::file_line(&hex(&digest), &shown));
+                    // Without comments and blank space: a course store with
+                    // only its comments changed is still the course's.
+                    if let Some(code) = code_of(&path) {
+                        lines.push(tested::code_line(&code));
+                    }
                 }
             }
         }
         lines
     }
+}
+
+/// The code fingerprint of the source file at `path` (see
+/// `lesson::fingerprint`); `None` for other files and large ones.
+fn code_of(path: &Path) -> Option<String> {
+    let meta = fs::metadata(path).ok()?;
+    if meta.len() > lesson::fingerprint::MAX_SOURCE {
+        return None;
+    }
+    let name = path.to_string_lossy();
+    let mut bytes = Vec::new();
+    io::Read::read_to_end(
+        &mut io::Read::take(fs::File::open(path).ok()?, lesson::fingerprint::MAX_SOURCE),
+        &mut bytes,
+    )
+    .ok()?;
+    lesson::fingerprint::code_fingerprint(&name, &bytes)
 }
 
 /// The SHA-256 of the file at `path`, read as a stream (a named file may

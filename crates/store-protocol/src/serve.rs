@@ -41,6 +41,8 @@ pub fn serve(
     mut output: impl Write,
     mut log: impl Write,
 ) -> io::Result<Ending> {
+    // Keeps the mark in every program that can serve the reference store.
+    std::hint::black_box(crate::REFERENCE_MARK);
     std::fs::create_dir_all(dir)?;
     let path = dir.join(LOG_FILE);
     let existed = path.exists();
