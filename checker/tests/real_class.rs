@@ -91,6 +91,19 @@ fn a_class_of_real_runs_gets_the_instructors_verdicts() {
         .status()
         .unwrap();
 
+    // Kim's store is a script running the model from beside it, with the
+    // system's interpreter (the confinement lets a store run the system's
+    // programs, not a version manager's the command does not name).
+    let kim_dir = stores.path().join("kim");
+    fs::create_dir_all(&kim_dir).unwrap();
+    fs::write(kim_dir.join("kvstore.py"), &model).unwrap();
+    let kim_store = kim_dir.join("run.sh");
+    fs::write(
+        &kim_store,
+        "#!/bin/sh\nexec /usr/bin/python3 \"$(dirname \"$0\")/kvstore.py\" \"$1\"\n",
+    )
+    .unwrap();
+
     let alice = run(&c_store.display().to_string());
     let bob = run(&format!("{python} {}", bob_store.display()));
     let carol = run(&format!("{python} {}", carol_store.display()));
@@ -142,6 +155,12 @@ fn a_class_of_real_runs_gets_the_instructors_verdicts() {
             run(&judy_store.display().to_string()),
             "fail",
             "the store that answered the drill was the reference store, not yours",
+        ),
+        (
+            "kim/run.txt",
+            run(&format!("sh {}", kim_store.display())),
+            "fail",
+            "tested examples/stores/python/kvstore.py, the course's model store, not your own",
         ),
         (
             "hank/run.md",

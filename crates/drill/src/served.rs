@@ -26,20 +26,66 @@ const MAX_PROGRAMS: usize = 4;
 /// An executable larger than this is not searched for the mark.
 const MAX_SEARCHED: u64 = 2 << 30;
 
-/// The served-by lines for the store whose process is `pid`.
+/// At most this many files given to the store's processes are named.
+const MAX_FILES: usize = 8;
+
+/// The served-by lines for the store whose process is `pid`, then the
+/// files its processes were given on their command lines (`ran file:`):
+/// what a wrapper (`sh -c 'exec python3 kvstore.py'`) really ran.
 pub fn lines(pid: u32) -> Vec<String> {
     let mut programs: Vec<PathBuf> = Vec::new();
+    let mut files: Vec<PathBuf> = Vec::new();
     for process in std::iter::once(pid).chain(tree::descendants(pid)) {
-        let Ok(exe) = std::fs::read_link(format!("/proc/{process}/exe")) else {
-            continue;
-        };
-        if !programs.contains(&exe) && programs.len() < MAX_PROGRAMS {
+        if let Ok(exe) = std::fs::read_link(format!("/proc/{process}/exe"))
+            && !programs.contains(&exe)
+            && programs.len() < MAX_PROGRAMS
+        {
             programs.push(exe);
         }
+        for file in given_files(process) {
+            if !files.contains(&file) && files.len() < MAX_FILES {
+                files.push(file);
+            }
+        }
     }
-    programs
+    let served = programs
         .iter()
-        .map(|exe| tested::served_by_line(&crate::escape::path(exe), holds_reference_store(exe)))
+        .map(|exe| tested::served_by_line(&crate::escape::path(exe), holds_reference_store(exe)));
+    let ran = files.iter().filter_map(|file| {
+        let sha256 = crate::store::sha256_hex(file).ok()?;
+        let code = crate::store::code_of(file);
+        Some(tested::ran_file_line(
+            &sha256,
+            code.as_deref(),
+            &crate::escape::path(file),
+        ))
+    });
+    served.chain(ran).collect()
+}
+
+/// The regular files named by the arguments of process `pid` (its program
+/// left out), relative ones found from its working folder.
+fn given_files(pid: u32) -> Vec<PathBuf> {
+    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return Vec::new();
+    };
+    let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap_or_default();
+    cmdline
+        .split(|&byte| byte == 0)
+        .skip(1)
+        .take(64)
+        .filter(|word| !word.is_empty() && !word.starts_with(b"-"))
+        .filter_map(|word| {
+            let word = Path::new(std::str::from_utf8(word).ok()?);
+            let path = if word.is_absolute() {
+                word.to_owned()
+            } else {
+                cwd.join(word)
+            };
+            std::fs::metadata(&path)
+                .is_ok_and(|meta| meta.is_file())
+                .then_some(path)
+        })
         .collect()
 }
 

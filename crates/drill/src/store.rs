@@ -180,7 +180,7 @@ impl Store {
 
 /// The code fingerprint of the source file at `path` (see
 /// `lesson::fingerprint`); `None` for other files and large ones.
-fn code_of(path: &Path) -> Option<String> {
+pub(crate) fn code_of(path: &Path) -> Option<String> {
     let meta = fs::metadata(path).ok()?;
     if meta.len() > lesson::fingerprint::MAX_SOURCE {
         return None;
@@ -193,6 +193,11 @@ fn code_of(path: &Path) -> Option<String> {
     )
     .ok()?;
     lesson::fingerprint::code_fingerprint(&name, &bytes)
+}
+
+/// The SHA-256 of the file at `path` in hex, read as a stream.
+pub(crate) fn sha256_hex(path: &Path) -> io::Result<String> {
+    sha256_of(path).map(|digest| hex(&digest))
 }
 
 /// The SHA-256 of the file at `path`, read as a stream (a named file may

@@ -70,6 +70,27 @@ pub fn served_by_line(exe: &str, reference: bool) -> String {
     }
 }
 
+/// The prefix of the line naming a file that a process of the store was
+/// given on its command line (a script, a module): what an interpreter or
+/// a wrapper really ran.
+pub const RAN_FILE_PREFIX: &str = "      ran file: ";
+
+/// The line naming a file a process of the store ran (`sha256` of its
+/// bytes, and its code fingerprint when it is source code).
+pub fn ran_file_line(sha256: &str, code: Option<&str>, path: &str) -> String {
+    match code {
+        Some(code) => format!("{RAN_FILE_PREFIX}sha256 {sha256} code {code}  {path}"),
+        None => format!("{RAN_FILE_PREFIX}sha256 {sha256}  {path}"),
+    }
+}
+
+static RAN_FILE_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"^      ran file: sha256 (?P<sha256>[0-9a-f]{64})(?: code (?P<code>[0-9a-f]{64}))?  (?P<path>.+?)\s*$",
+    )
+    .expect("the ran file line pattern is valid")
+});
+
 /// Whether `line` is one of the lines naming the store (the store line, a
 /// file line or its code line): they sit between a drill's title and its
 /// first step.
@@ -140,6 +161,17 @@ impl TestedStore {
                 break;
             }
         }
+        // Files the store's processes ran count as files of the store.
+        for (offset, line) in transcript.iter().enumerate() {
+            if let Some(fields) = RAN_FILE_LINE.captures(line) {
+                files.push(HashedFile {
+                    line: first_line + offset,
+                    sha256: fields["sha256"].to_owned(),
+                    path: fields["path"].to_owned(),
+                    code: fields.name("code").map(|code| code.as_str().to_owned()),
+                });
+            }
+        }
         let served_by = transcript
             .iter()
             .enumerate()
@@ -208,6 +240,7 @@ mod tests {
             code_line(&code),
         );
         let served = served_by_line("/work/target/debug/test_crash_after_wal", true);
+        let ran = ran_file_line(&hash, Some(&code), "/home/s/kvstore.py");
         let other = served_by_line("/usr/bin/python3.11", false);
         let transcript = [
             "title",
@@ -218,6 +251,7 @@ mod tests {
             "      store: READY",
             &served,
             &other,
+            &ran,
         ];
         assert!(names_the_store(&code_text));
         let found = TestedStore::find(&transcript, 1).unwrap();
@@ -226,5 +260,9 @@ mod tests {
         assert_eq!(found.served_by[0].line, 7);
         assert!(found.served_by[0].reference && !found.served_by[1].reference);
         assert_eq!(found.served_by[1].text, "/usr/bin/python3.11");
+        assert_eq!(found.files.len(), 2);
+        assert_eq!(found.files[1].path, "/home/s/kvstore.py");
+        assert_eq!(found.files[1].line, 9);
+        assert_eq!(found.files[1].code.as_deref(), Some(code.as_str()));
     }
 }
