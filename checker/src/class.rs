@@ -59,12 +59,30 @@ impl Paste {
     }
 }
 
-/// A file's name without its extension, as a student's name.
+/// A file's name without its extension (a folder's name), as a student's
+/// name; bytes that are not UTF-8 are kept apart as `\xNN`, so that two
+/// names never merge.
 fn stem(path: &Path) -> String {
-    path.file_stem().or_else(|| path.file_name()).map_or_else(
-        || path.display().to_string(),
-        |s| s.to_string_lossy().into_owned(),
-    )
+    let name = if path.is_dir() {
+        path.file_name()
+    } else {
+        path.file_stem().or_else(|| path.file_name())
+    };
+    match name {
+        None => path.display().to_string(),
+        Some(name) => match name.to_str() {
+            Some(text) => text.to_owned(),
+            None => name
+                .as_encoded_bytes()
+                .utf8_chunks()
+                .flat_map(|chunk| {
+                    let valid = chunk.valid().chars().map(String::from);
+                    let invalid = chunk.invalid().iter().map(|b| format!("\\x{b:02x}"));
+                    valid.chain(invalid).collect::<Vec<_>>()
+                })
+                .collect(),
+        },
+    }
 }
 
 /// An entry of a class folder that is not graded, and why.
@@ -144,6 +162,12 @@ impl Include {
 /// by name, that `include` accepts; no argument at all means stdin. Files
 /// named directly must be readable regular files (a FIFO would block), and
 /// folders must hold a submission: otherwise the command cannot run.
+///
+/// Whose each submission is: in a class folder, the first folder under it
+/// (or a loose file's stem). Among several arguments (a shell's `class/*`),
+/// a folder holding only files is one student's, named after it, and files
+/// named directly whose stems repeat (`class/*/run.txt`) belong to the
+/// folders they are in.
 pub fn submissions(arguments: &[PathBuf], include: &Include) -> Result<Submissions, Error> {
     let mut found = Submissions::default();
     if arguments.is_empty() {
@@ -151,13 +175,16 @@ pub fn submissions(arguments: &[PathBuf], include: &Include) -> Result<Submissio
         return Ok(found);
     }
     let mut graded = Vec::new();
-    for argument in arguments {
+    let several = arguments.len() > 1;
+    let stems: Vec<String> = arguments.iter().map(|a| stem(a)).collect();
+    for (index, argument) in arguments.iter().enumerate() {
         if argument.as_os_str() == "-" {
             found.pastes.push(Paste::Stdin);
         } else if argument.is_dir() {
             let before = found.pastes.len();
             let root =
                 fs::canonicalize(argument).map_err(|source| paste_error(argument, source))?;
+            let student = (several && holds_only_files(argument)).then(|| stem(argument));
             let mut walk = Walk {
                 root: &root,
                 top: argument,
@@ -165,7 +192,7 @@ pub fn submissions(arguments: &[PathBuf], include: &Include) -> Result<Submissio
                 graded: &mut graded,
                 found: &mut found,
             };
-            walk.folder(argument, None)?;
+            walk.folder(argument, student.as_deref())?;
             if found.pastes.len() == before {
                 return Err(Error::EmptyFolder(argument.clone()));
             }
@@ -178,10 +205,29 @@ pub fn submissions(arguments: &[PathBuf], include: &Include) -> Result<Submissio
                 ));
             }
             fs::File::open(argument).map_err(|source| paste_error(argument, source))?;
-            found.pastes.push(Paste::file(argument.clone()));
+            let repeated = stems.iter().filter(|s| **s == stems[index]).count() > 1;
+            let folder = argument.parent().filter(|p| !p.as_os_str().is_empty());
+            let student = match folder {
+                Some(folder) if repeated => stem(folder),
+                _ => stems[index].clone(),
+            };
+            found.pastes.push(Paste::File {
+                path: argument.clone(),
+                student,
+            });
         }
     }
     Ok(found)
+}
+
+/// Whether `dir` holds files and no folders (hidden entries aside).
+fn holds_only_files(dir: &Path) -> bool {
+    fs::read_dir(dir).is_ok_and(|entries| {
+        entries.flatten().all(|entry| {
+            entry.file_name().to_string_lossy().starts_with('.')
+                || !entry.file_type().is_ok_and(|t| t.is_dir())
+        })
+    })
 }
 
 /// The folders of `class` named after a lesson of `lessons_dir` (a lesson
@@ -305,9 +351,7 @@ impl Walk<'_> {
                 Ok(())
             }
             Ok(meta) if meta.is_dir() && student.is_none() => {
-                let name = path
-                    .file_name()
-                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+                let name = stem(&path);
                 self.folder(&path, Some(&name))
             }
             Ok(meta) if meta.is_dir() => {

@@ -1,6 +1,6 @@
 //! Copies: submissions that share a paste, a drill run or a store.
 //!
-//! Two submissions are copies when they are identical after normalising
+//! Two submissions of different students are copies when they are identical after normalising
 //! whitespace and line ends, or carry a receipt line with the same run id,
 //! verified or not (an edited copy keeps the run id of the run it copies).
 //! Two students whose drill transcripts name the same store files (the same
@@ -100,16 +100,21 @@ impl Copies {
             if finished.result.status == Status::Error {
                 continue;
             }
+            // A student's own two identical files are no copy.
+            let mine = student(index);
             let mut listed = Vec::new();
             let mut count = 0;
             for group in &copy_groups[index] {
-                count = count.max(group.len() - 1);
-                name_others(&mut listed, group, |other| other != index);
+                let theirs = group
+                    .iter()
+                    .filter(|&&other| student(other) != mine)
+                    .count();
+                count = count.max(theirs);
+                name_others(&mut listed, group, |other| student(other) != mine);
             }
             finished.result.copy_of = listed.iter().map(|&i| sources[i].clone()).collect();
             finished.result.copies = count;
 
-            let mine = student(index);
             let mut listed = Vec::new();
             let mut count = 0;
             for group in &store_groups[index] {

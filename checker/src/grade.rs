@@ -54,12 +54,23 @@ pub fn find_lesson(
     Lesson::load(&path).map_err(|error| Error::Lessons(vec![error]))
 }
 
-/// The rule of a lesson whose folder holds a drill package (see
-/// [`rule`]); `None` for a lesson without a drill, graded on its patterns.
+/// The lessons of this course that have a drill, built in: a copy of one
+/// of their `lesson.md` files graded away from the workspace is still
+/// graded on its drill. A test keeps the list equal to the lesson folders
+/// with a drill package.
+pub const DRILL_LESSONS: &[&str] = &["w09-l07", "w09-l08"];
+
+/// The rule of a lesson with a drill (see [`rule`]): its folder holds a
+/// drill package, or its id is one of [`DRILL_LESSONS`]; `None` for a
+/// lesson without a drill, graded on its patterns.
 pub fn drill_rule(lesson: &Lesson) -> Option<DrillRule> {
-    let folder = lesson.path.parent()?;
-    folder.join("Cargo.toml").is_file().then(|| DrillRule {
-        package: lesson.frontmatter.id.clone(),
+    let id = &lesson.frontmatter.id;
+    let beside = lesson
+        .path
+        .parent()
+        .is_some_and(|folder| folder.join("Cargo.toml").is_file());
+    (beside || DRILL_LESSONS.contains(&id.as_str())).then(|| DrillRule {
+        package: id.clone(),
     })
 }
 

@@ -99,9 +99,33 @@ pub fn rows(results: &[Finished], students: &[String], cleared: &HashSet<String>
             })
             .or_insert((index, 1));
     }
+    // A student's flags for a lesson are those of all their submissions:
+    // a copy kept beside an own run is still a copy.
+    let mut flags: BTreeMap<(&str, &str), (Vec<String>, Vec<String>)> = BTreeMap::new();
+    for (finished, student) in results.iter().zip(students) {
+        let entry = flags
+            .entry((student.as_str(), finished.result.lesson.as_str()))
+            .or_default();
+        for (into, from) in [
+            (&mut entry.0, &finished.result.copy_of),
+            (&mut entry.1, &finished.result.same_store_as),
+        ] {
+            for name in from {
+                if into.len() < crate::copies::MAX_LISTED && !into.contains(name) {
+                    into.push(name.clone());
+                }
+            }
+        }
+    }
     best.into_iter()
         .map(|((student, lesson), (index, count))| {
-            let result = &results[index].result;
+            let mut result = results[index].result.clone();
+            let (copy_of, same_store_as) = flags.remove(&(student, lesson)).unwrap_or_default();
+            result.copies = result.copies.max(copy_of.len());
+            result.same_store_count = result.same_store_count.max(same_store_as.len());
+            result.copy_of = copy_of;
+            result.same_store_as = same_store_as;
+            let result = &result;
             let flagged = !result.copy_of.is_empty() || !result.same_store_as.is_empty();
             let held = result.status == Status::Pass && flagged && !cleared.contains(student);
             let message = if held {

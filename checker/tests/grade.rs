@@ -442,16 +442,16 @@ fn colour_only_on_a_terminal_and_never_with_no_color() {
 #[test]
 fn an_unknown_id_suggests_the_closest_and_lists_the_ids() {
     let dir = tempfile::tempdir().unwrap();
-    common::lesson(dir.path(), "w09-l07", "w09", 7, PATTERNS, "");
-    common::lesson(dir.path(), "w09-l08", "w09", 8, PATTERNS, "");
+    common::lesson(dir.path(), "w05-l07", "w05", 7, PATTERNS, "");
+    common::lesson(dir.path(), "w05-l08", "w05", 8, PATTERNS, "");
     checker(dir.path())
-        .args(["grade", "w09-l7", "--lessons", "lessons"])
+        .args(["grade", "w05-l7", "--lessons", "lessons"])
         .write_stdin(GOOD)
         .assert()
         .code(2)
         .stderr(predicate::str::contains(
-            "unknown lesson `w09-l7`: there is no lessons/w09-l7/lesson.md; \
-             did you mean `w09-l07`? known lessons: w09-l07, w09-l08",
+            "unknown lesson `w05-l7`: there is no lessons/w05-l7/lesson.md; \
+             did you mean `w05-l07`? known lessons: w05-l07, w05-l08",
         ));
     // Nothing close: only the list.
     checker(dir.path())
@@ -460,11 +460,11 @@ fn an_unknown_id_suggests_the_closest_and_lists_the_ids() {
         .assert()
         .code(2)
         .stderr(predicate::str::ends_with(
-            "there is no lessons/intro/lesson.md; known lessons: w09-l07, w09-l08\n",
+            "there is no lessons/intro/lesson.md; known lessons: w05-l07, w05-l08\n",
         ));
     // A lesson folder stands for its lesson.md.
     checker(dir.path())
-        .args(["grade", "lessons/w09-l07"])
+        .args(["grade", "lessons/w05-l07"])
         .write_stdin(GOOD)
         .assert()
         .success();

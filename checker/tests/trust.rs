@@ -452,3 +452,155 @@ fn junit_and_csv_stay_well_formed_for_any_name_or_text() {
         "{csv:?}"
     );
 }
+
+/// The built-in list of lessons with a drill is the workspace's, so a copy
+/// of a lesson document graded elsewhere keeps its drill rule.
+#[test]
+fn a_copied_lesson_document_keeps_its_drill_rule() {
+    let mut with_drill: Vec<String> = fs::read_dir(lessons())
+        .unwrap()
+        .flatten()
+        .filter(|entry| entry.path().join("Cargo.toml").is_file())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    with_drill.sort();
+    assert_eq!(with_drill, checker::grade::DRILL_LESSONS);
+
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("copy/lesson.md");
+    write(
+        &copy,
+        fs::read_to_string(lessons().join("w09-l07/lesson.md")).unwrap(),
+    );
+    let typed = dir.path().join("typed.txt");
+    write(
+        &typed,
+        "simulated crash after the WAL write\nrecovered the put by replay\n",
+    );
+    let output = checker(dir.path())
+        .args(["grade", "--format", "json"])
+        .arg(&copy)
+        .arg(&typed)
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(report["results"][0]["status"], "fail", "{report}");
+    assert!(
+        report["results"][0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("no transcript of the w09-l07 drill"),
+        "{report}"
+    );
+}
+
+/// `checker grade w09-l07 -- class/*` (each student's folder named) and
+/// `class/*/run.txt` (each student's file) keep one row per student.
+#[test]
+fn students_keep_their_names_when_a_shell_expands_the_class() {
+    let dir = tempfile::tempdir().unwrap();
+    let class = dir.path().join("class");
+    for student in ["alice", "bob", "carol"] {
+        write(&class.join(student).join("run.txt"), "crash\nrecover\n");
+    }
+    write(&class.join("bob/second.txt"), "crash\nrecover\n");
+    let students = |arguments: Vec<PathBuf>| -> Vec<String> {
+        let output = checker(dir.path())
+            .arg("--lessons")
+            .arg(lessons())
+            .args(["grade", "--format", "json", "--gradebook", "w09-l07", "--"])
+            .args(arguments)
+            .output()
+            .unwrap();
+        let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
+        report["gradebook"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|row| {
+                format!(
+                    "{} {}",
+                    row["student"].as_str().unwrap(),
+                    row["submissions"]
+                )
+            })
+            .collect()
+    };
+    let folders: Vec<PathBuf> = ["alice", "bob", "carol"]
+        .iter()
+        .map(|s| class.join(s))
+        .collect();
+    assert_eq!(students(folders), ["alice 1", "bob 2", "carol 1"]);
+    let files: Vec<PathBuf> = ["alice", "bob", "carol"]
+        .iter()
+        .map(|s| class.join(s).join("run.txt"))
+        .collect();
+    assert_eq!(students(files), ["alice 1", "bob 1", "carol 1"]);
+    // One folder is a class: its subfolders are the students.
+    assert_eq!(
+        students(vec![class.clone()]),
+        ["alice 1", "bob 2", "carol 1"]
+    );
+}
+
+/// Names that are not UTF-8 never merge two students.
+#[test]
+#[cfg(unix)]
+fn names_that_are_not_utf8_stay_apart() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let class = dir.path().join("class");
+    for byte in [0xe9u8, 0xe8] {
+        let bytes = [b'c', b'a', b'f', byte];
+        let name = std::ffi::OsStr::from_bytes(&bytes);
+        write(&class.join(name).join("run.txt"), "crash\nrecover\n");
+    }
+    let output = checker(dir.path())
+        .arg("--lessons")
+        .arg(lessons())
+        .args(["grade", "--format", "json", "--gradebook", "w09-l07"])
+        .arg(&class)
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let names: Vec<&str> = report["gradebook"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["student"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["caf\\xe8", "caf\\xe9"]);
+}
+
+/// In the gradebook a student's flags are those of all their submissions
+/// for the lesson, and a student's own two identical files are no copy.
+#[test]
+fn gradebook_flags_count_every_submission_of_a_student() {
+    let dir = tempfile::tempdir().unwrap();
+    let class = dir.path().join("class");
+    let bobs = passed("0123456789abcdef", &"b0".repeat(32));
+    write(&class.join("bob/run.txt"), &bobs);
+    write(
+        &class.join("alice/b_mine.txt"),
+        passed("1111111111111111", &"a1".repeat(32)),
+    );
+    write(&class.join("alice/z_from_bob.txt"), &bobs);
+    let carols = passed("2222222222222222", &"c2".repeat(32));
+    write(&class.join("carol/one.txt"), &carols);
+    write(&class.join("carol/two.txt"), &carols);
+    let output = checker(dir.path())
+        .arg("--lessons")
+        .arg(lessons())
+        .args(["grade", "--format", "json", "--gradebook", "w09-l07"])
+        .arg(&class)
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let rows = report["gradebook"].as_array().unwrap();
+    let row = |student: &str| rows.iter().find(|r| r["student"] == student).unwrap();
+    assert_eq!(row("alice")["held"], true, "{report}");
+    assert_eq!(row("alice")["xp"], 0);
+    assert_eq!(row("bob")["held"], true);
+    assert_eq!(row("carol")["held"], false, "{report}");
+    assert_eq!(row("carol")["xp"], 75);
+}
