@@ -79,6 +79,9 @@ impl Totals {
     }
 }
 
+/// The submissions a student's row names as copies, then as the same store.
+type Flags = (Vec<String>, Vec<String>);
+
 /// Rows from graded submissions: `results[i]` graded the submission of
 /// `students[i]`. Rows come sorted by student, then lesson.
 pub fn rows(results: &[Finished], students: &[String], cleared: &HashSet<String>) -> Vec<Row> {
@@ -101,7 +104,7 @@ pub fn rows(results: &[Finished], students: &[String], cleared: &HashSet<String>
     }
     // A student's flags for a lesson are those of all their submissions:
     // a copy kept beside an own run is still a copy.
-    let mut flags: BTreeMap<(&str, &str), (Vec<String>, Vec<String>)> = BTreeMap::new();
+    let mut flags: BTreeMap<(&str, &str), Flags> = BTreeMap::new();
     for (finished, student) in results.iter().zip(students) {
         let entry = flags
             .entry((student.as_str(), finished.result.lesson.as_str()))
