@@ -28,6 +28,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::catalog::{self, Entry};
+use crate::copies;
+use crate::course_stores;
 use crate::drill;
 use crate::error::Error;
 use crate::gradebook::{self, Row, Totals};
@@ -75,6 +77,10 @@ struct Remembered {
 struct StudentResult {
     fingerprint: String,
     rows: Vec<Row>,
+    /// Per lesson, the fingerprint of the store the drill tested (see
+    /// [`copies::fingerprint`]), to flag students with the same store.
+    #[serde(default)]
+    stores: BTreeMap<String, String>,
 }
 
 /// One student done.
@@ -183,8 +189,45 @@ pub fn run_class(
         students: results,
     };
     save(&memory_path, &memory)?;
-    let rows: Vec<Row> = memory.students.into_values().flat_map(|r| r.rows).collect();
+    let flags = same_stores(&memory.students);
+    let rows: Vec<Row> = memory
+        .students
+        .into_values()
+        .flat_map(|r| r.rows)
+        .map(|mut row| {
+            if let Some(others) = flags.get(&(row.student.clone(), row.lesson.clone())) {
+                row.same_store_as = others.clone();
+            }
+            row
+        })
+        .collect();
     gradebook::write(format, &rows, out).map_err(Error::Output)
+}
+
+/// Per (student, lesson), the other students whose drill tested the same
+/// store (at most [`copies::MAX_LISTED`] named): neither wrote it alone.
+fn same_stores(
+    students: &BTreeMap<String, StudentResult>,
+) -> HashMap<(String, String), Vec<String>> {
+    let mut by_store: HashMap<(&str, &str), Vec<&str>> = HashMap::new();
+    for (student, result) in students {
+        for (lesson, store) in &result.stores {
+            by_store.entry((lesson, store)).or_default().push(student);
+        }
+    }
+    let mut flags = HashMap::new();
+    for ((lesson, _), group) in by_store.into_iter().filter(|(_, group)| group.len() > 1) {
+        for &student in &group {
+            let others: Vec<String> = group
+                .iter()
+                .filter(|&&other| other != student)
+                .take(copies::MAX_LISTED)
+                .map(|&other| other.to_owned())
+                .collect();
+            flags.insert((student.to_owned(), lesson.to_owned()), others);
+        }
+    }
+    flags
 }
 
 /// What every worker shares.
@@ -231,7 +274,15 @@ impl Context<'_> {
                     ..row
                 })
                 .collect();
-            (StudentResult { fingerprint, rows }, false)
+            let stores = BTreeMap::new();
+            (
+                StudentResult {
+                    fingerprint,
+                    rows,
+                    stores,
+                },
+                false,
+            )
         };
         if let Err(message) = before {
             return result(error_rows(message));
@@ -252,7 +303,8 @@ impl Context<'_> {
         {
             return result(error_rows(failure.to_string()));
         }
-        let kept = self.options.results.join(sanitized(name));
+        let kept = self.options.results.join(folder_name(name));
+        let mut stores: BTreeMap<String, String> = BTreeMap::new();
         let _ = std::fs::create_dir_all(&kept);
         let drill_options = Options {
             timeout: self.options.timeout,
@@ -281,13 +333,32 @@ impl Context<'_> {
             }
             let (mut result, text) =
                 run::run_drill(index, entry, executable, &drill_options, folder);
+            // The store the drill says it tested must be the student's own:
+            // a student may hand in the course's model, or a script that runs
+            // the reference store.
+            let tested = entry
+                .lesson
+                .check_text(&text)
+                .transcripts
+                .pop()
+                .and_then(|t| t.store);
+            if let Some(store) = &tested {
+                if let Some(problem) = course_stores::problem(std::slice::from_ref(store)) {
+                    fail(&mut result, problem);
+                }
+                if let Some(fingerprint) = copies::fingerprint(store) {
+                    stores.insert(entry.lesson.frontmatter.id.clone(), fingerprint);
+                }
+            }
             let transcript = kept.join(format!("{}.txt", entry.lesson.frontmatter.id));
             let _ = std::fs::write(&transcript, &text);
             result.result.source = transcript.display().to_string();
             finished.push(result);
         }
         let students = vec![name.to_owned(); finished.len()];
-        result(gradebook::rows(&finished, &students, &HashSet::new()))
+        let (mut done, reused) = result(gradebook::rows(&finished, &students, &HashSet::new()));
+        done.stores = stores;
+        (done, reused)
     }
 }
 
@@ -349,8 +420,18 @@ pub fn fingerprint(folder: &Path) -> Result<String, String> {
         hasher.update([0]);
         let meta = std::fs::symlink_metadata(&path).map_err(|error| error.to_string())?;
         if meta.file_type().is_symlink() {
+            // The link, and what it leads to when that is a file: a store
+            // behind a link changes with its target.
             let target = std::fs::read_link(&path).map_err(|error| error.to_string())?;
             hasher.update(target.to_string_lossy().as_bytes());
+            if let Some(target) = std::fs::metadata(&path).ok().filter(|m| m.is_file()) {
+                bytes += target.len();
+                if bytes <= MAX_BYTES
+                    && let Ok(mut file) = std::fs::File::open(&path)
+                {
+                    let _ = io::copy(&mut file, &mut hasher);
+                }
+            }
         } else if meta.is_file() {
             bytes += meta.len();
             if files > MAX_FILES || bytes > MAX_BYTES {
@@ -373,17 +454,31 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
-/// A student's name as a folder name: only `[A-Za-z0-9._-]`, others `_`.
-fn sanitized(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "._-".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
+/// A student's name as a folder name, one to one: `[A-Za-z0-9._-]` kept,
+/// every other byte as `%XX` (so `c d` and `c_d` keep folders of their own).
+fn folder_name(name: &str) -> String {
+    let mut folder = String::new();
+    for byte in name.bytes() {
+        if byte.is_ascii_alphanumeric() || b"._-".contains(&byte) {
+            folder.push(char::from(byte));
+        } else {
+            folder.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    if folder.starts_with('.') {
+        folder.replace_range(0..1, "%2E");
+    }
+    folder
+}
+
+/// Make `result` a failure for `reason`.
+fn fail(result: &mut Finished, reason: String) {
+    result.result.status = Status::Fail;
+    result.result.xp = 0;
+    result.result.message = Some(match result.result.message.take() {
+        Some(earlier) => format!("{earlier}; {reason}"),
+        None => reason,
+    });
 }
 
 /// Write `memory` to `path` through a temporary file and a rename, so a run

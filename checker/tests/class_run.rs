@@ -50,6 +50,21 @@ fn a_class_is_built_drilled_and_graded_and_a_rerun_redoes_only_what_changed() {
         &class.join("alice/store.toml"),
         "build = \"cc -O2 -o kvstore kvstore.c\"\nrun = \"./kvstore\"\n",
     );
+    // "c d" and "c_d" hand in Alice's store: the same store, flagged; and
+    // their transcripts stay apart.
+    for copier in ["c d", "c_d"] {
+        write(&class.join(copier).join("kvstore.c"), &c_source);
+        write(
+            &class.join(copier).join("store.toml"),
+            "build = \"cc -O2 -o kvstore kvstore.c\"\nrun = \"./kvstore\"\n",
+        );
+    }
+    // Gus hands in the course's model unchanged.
+    write(&class.join("gus/store.py"), &model);
+    write(
+        &class.join("gus/store.toml"),
+        format!("run = \"{python} store.py\"\n"),
+    );
     // Bob: a correct Python store of his own.
     write(
         &class.join("bob/bob.py"),
@@ -138,6 +153,21 @@ fn a_class_is_built_drilled_and_graded_and_a_rerun_redoes_only_what_changed() {
             "{csv}"
         );
     }
+    for lesson in ["w09-l07", "w09-l08"] {
+        let gus = row(&csv, "gus", lesson);
+        assert!(gus.starts_with(&format!("gus,{lesson},fail,0,")), "{gus}");
+        assert!(
+            gus.contains(
+                "tested examples/stores/python/kvstore.py, the course's model store, not your own"
+            ),
+            "{gus}"
+        );
+        // alice, "c d" and c_d ran the same store.
+        assert!(row(&csv, "alice", lesson).contains(",c d; c_d,"), "{csv}");
+        assert!(row(&csv, "c_d", lesson).contains(",alice; c d,"), "{csv}");
+    }
+    assert!(results.path().join("c%20d/w09-l07.txt").is_file());
+    assert!(results.path().join("c_d/w09-l07.txt").is_file());
     let carol = row(&csv, "carol", "w09-l07");
     assert!(
         carol.contains("exited with code 1: FAILED: GET test_key after the restart: expected VALUE test_value, found NOT_FOUND"),
@@ -160,7 +190,7 @@ fn a_class_is_built_drilled_and_graded_and_a_rerun_redoes_only_what_changed() {
     let output = run();
     let again = stdout(&output);
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    for student in ["alice", "bob", "carol", "dave", "frank"] {
+    for student in ["alice", "bob", "carol", "dave", "frank", "gus"] {
         assert!(
             stderr.contains(&format!("checker: {student}: "))
                 && stderr
