@@ -551,6 +551,15 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                 students.extend(found.pastes.iter().map(Paste::student));
             }
             let rows = gradebook::rows(&results, &students, &cleared);
+            for name in &cleared {
+                if !rows.iter().any(|row| &row.student == name) {
+                    let _ = writeln!(
+                        io::stderr(),
+                        "checker: --clear {}: no student of that name in the gradebook",
+                        report::printable(name)
+                    );
+                }
+            }
             let totals = gradebook::write(format, &rows, &mut out)?;
             Ok(if totals.all_passed() {
                 EXIT_PASSED

@@ -116,14 +116,18 @@ pub fn grade_all(lesson: &Lesson, pastes: &[Paste], options: &Options) -> Vec<Fi
         let result = match read(paste) {
             Ok(bytes) => {
                 let text = normalize(&bytes);
+                let overwritten = rule::overwritten_lines(&bytes);
                 drop(bytes);
                 let report = lesson.check_text(&text);
                 copies.add(index, paste.student(), &text, &report);
                 let rule = options.drill.as_ref().filter(|_| !options.accept_own_tests);
                 let mut finished = match rule {
                     Some(rule) => {
-                        let judged =
+                        let mut judged =
                             rule::judge(rule, lesson, &text, &report, options.accept_course_stores);
+                        judged
+                            .reasons
+                            .extend(rule::hidden_text(&report, &overwritten));
                         copies.store(index, judged.transcript.as_ref());
                         Finished::judged(index, lesson, paste.name(), &judged)
                     }

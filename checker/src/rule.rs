@@ -126,6 +126,39 @@ pub fn judge(
     }
 }
 
+/// The lines (from 1) of a paste in which a bare carriage return makes a
+/// terminal, and the normalised text, show only what follows it; `[]` for a
+/// paste without LF, where a CR ends a line. A drill never prints one.
+pub fn overwritten_lines(bytes: &[u8]) -> Vec<usize> {
+    if !bytes.contains(&b'\n') {
+        return Vec::new();
+    }
+    bytes
+        .split(|&byte| byte == b'\n')
+        .enumerate()
+        .filter(|(_, line)| {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            line.contains(&b'\r')
+        })
+        .map(|(index, _)| index + 1)
+        .take(1000)
+        .collect()
+}
+
+/// Why a verified transcript cannot be trusted for what it shows: a line
+/// of it held a carriage return, which hides the text before it (a store's
+/// output could have written over the drill's verdict that way).
+pub fn hidden_text(report: &ProofReport, overwritten: &[usize]) -> Option<String> {
+    let transcript = report.transcripts.last()?;
+    let line = overwritten
+        .iter()
+        .find(|&&line| (transcript.first_line..=transcript.receipt_line).contains(&line))?;
+    Some(format!(
+        "line {line} of the drill's transcript holds a carriage return that hides what was \
+         written before it: paste the output as the drill printed it"
+    ))
+}
+
 /// Whether `text` is the human report of `checker run` or `checker grade`
 /// (`PASS  w09-l07 ...`, `XP earned: ...`).
 fn looks_like_checker_run(text: &str) -> bool {

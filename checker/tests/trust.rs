@@ -604,3 +604,29 @@ fn gradebook_flags_count_every_submission_of_a_student() {
     assert_eq!(row("carol")["held"], false, "{report}");
     assert_eq!(row("carol")["xp"], 75);
 }
+
+/// A carriage return inside a transcript hides what was written before it
+/// on its line: an old drill that printed a store's stderr raw let a store
+/// turn its FAILED verdict into a pass that way. The receipt, computed over
+/// what a terminal shows, matches; the grade still fails.
+#[test]
+fn a_carriage_return_in_a_transcript_cannot_hide_its_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let forged = transcript(
+        "0123456789abcdef",
+        &"a1".repeat(32),
+        &format!("{FAILED}; the store's stderr ended with: boom\r{PASSED}"),
+    );
+    let paste = dir.path().join("forged.txt");
+    write(&paste, forged + "exit code: 0\n");
+    let (report, _) = grade(dir.path(), &[&paste], &[]);
+    let result = &report["results"][0];
+    assert_eq!(result["status"], "fail", "{report}");
+    assert!(
+        result["message"]
+            .as_str()
+            .unwrap()
+            .contains("line 10 of the drill's transcript holds a carriage return"),
+        "{report}"
+    );
+}

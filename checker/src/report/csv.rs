@@ -53,7 +53,7 @@ fn status(status: Status) -> &'static str {
 
 /// One CSV cell: controls escaped, formulas neutralised, quoted as needed.
 pub fn field(value: &str) -> String {
-    let value = printable_keeping(value, &['\n']);
+    let value = printable_keeping(value, &[]);
     let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{value}")
     } else {
@@ -120,7 +120,7 @@ mod tests {
             field("a\u{1b}]52;c;x\u{7}\u{8}b"),
             "a\\u{1b}]52;c;x\\u{7}\\u{8}b"
         );
-        assert_eq!(field("two\nlines"), "\"two\nlines\"");
+        assert_eq!(field("two\nlines"), "two\\u{a}lines");
         assert_eq!(field("a, b"), "\"a, b\"");
         assert_eq!(field("plain"), "plain");
     }

@@ -280,3 +280,53 @@ fn receipt_checking_stays_linear_and_bounded() {
     assert!(!report.passed());
     assert_eq!(report.run_ids.len(), lesson::receipt::MAX_RECEIPTS);
 }
+
+#[test]
+fn a_scrollback_of_many_runs_verifies() {
+    let lesson = lesson();
+    let runs: String = (0..12)
+        .map(|n| paste(PASSED, 0).replace("0123456789abcdef", &format!("{n:016x}")))
+        .map(|text| {
+            // Each run its own receipt.
+            let body: String = text
+                .lines()
+                .skip(1)
+                .take_while(|l| !l.starts_with("receipt:"))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            format!(
+                "$ ./drill\n{}",
+                with_receipt("w09-l07", &format!("{:016x}", text.len()), &body)
+            )
+        })
+        .collect();
+    let report = lesson.check(runs.as_bytes());
+    assert!(report.passed(), "{:?}", report.failure());
+    assert_eq!(report.transcripts.len(), 12);
+}
+
+#[test]
+fn a_long_line_above_a_wrapped_transcript_does_not_set_the_width() {
+    let lesson = lesson();
+    let width = 60;
+    let wrapped: String = paste(PASSED, 0)
+        .lines()
+        .flat_map(|line| {
+            if line.starts_with("receipt:") {
+                return vec![line.to_owned()];
+            }
+            let chars: Vec<char> = line.chars().collect();
+            if chars.is_empty() {
+                return vec![String::new()];
+            }
+            chars.chunks(width).map(|c| c.iter().collect()).collect()
+        })
+        .map(|line| line + "\n")
+        .collect();
+    let text = format!(
+        "{}\n{wrapped}",
+        "a note the student typed, longer than the terminal ".repeat(3)
+    );
+    let report = lesson.check(text.as_bytes());
+    assert!(report.passed(), "{:?}", report.failure());
+}
