@@ -299,7 +299,7 @@ impl Context<'_> {
             Err(error) => return result(error_rows(error.to_string())),
         };
         if let Some(build) = &manifest.build
-            && let Err(failure) = store_build::build(build, folder, self.options.build_timeout)
+            && let Err(failure) = self.build(build, folder)
         {
             return result(error_rows(failure.to_string()));
         }
@@ -359,6 +359,31 @@ impl Context<'_> {
         let (mut done, reused) = result(gradebook::rows(&finished, &students, &HashSet::new()));
         done.stores = stores;
         (done, reused)
+    }
+}
+
+impl Context<'_> {
+    /// Build a student's store, confined through a drill's launcher: write
+    /// access to their folder and a temporary one only.
+    fn build(&self, command: &str, folder: &Path) -> Result<(), store_build::BuildFailure> {
+        let temporary = tempfile::Builder::new()
+            .prefix("checker-build-")
+            .tempdir()
+            .map_err(|error| store_build::BuildFailure {
+                ending: format!("could not start: no temporary folder: {error}"),
+                tail: String::new(),
+            })?;
+        let launcher = self.executables.values().next();
+        let confined = launcher.map(|launcher| store_build::Confined {
+            launcher,
+            temporary: temporary.path(),
+        });
+        store_build::build(
+            command,
+            folder,
+            self.options.build_timeout,
+            confined.as_ref(),
+        )
     }
 }
 

@@ -127,9 +127,21 @@ pub fn run(
     dir: &Path,
     timeout: Duration,
 ) -> io::Result<Run> {
+    run_with(executable, arguments, dir, timeout, &[])
+}
+
+/// [`run`] with `environment` set for the child.
+pub fn run_with(
+    executable: &Path,
+    arguments: &[&str],
+    dir: &Path,
+    timeout: Duration,
+    environment: &[(&str, &str)],
+) -> io::Result<Run> {
     let (mut reader, writer) = io::pipe()?;
     let mut command = Command::new(executable);
     command
+        .envs(environment.iter().copied())
         .args(arguments)
         .current_dir(dir)
         .stdin(Stdio::null())

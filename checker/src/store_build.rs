@@ -30,14 +30,73 @@ impl std::fmt::Display for BuildFailure {
     }
 }
 
-/// Run `command` (a manifest's `build`) in `repository` under `timeout`.
-pub fn build(command: &str, repository: &Path, timeout: Duration) -> Result<(), BuildFailure> {
+/// How a build is confined: through a drill binary's launcher (its hidden
+/// `--launch`), which restricts itself (Landlock: write access to the
+/// repository and a temporary folder only, read and execute access to the
+/// system and the toolchains on `PATH`; resource limits) and then runs the
+/// build. The temporary folder is the build's `HOME` and `TMPDIR`.
+#[derive(Debug, Clone)]
+pub struct Confined<'a> {
+    /// A drill binary (every drill is also the launcher).
+    pub launcher: &'a Path,
+    /// The build's own temporary folder.
+    pub temporary: &'a Path,
+}
+
+/// The build's limits: a compiler needs more than a store.
+const BUILD_LIMITS: &[&str] = &[
+    "--limit=memory=4096",
+    "--limit=file-size=2048",
+    "--limit=open-files=4096",
+    "--limit=nproc=8192",
+];
+
+/// Run `command` (a manifest's `build`) in `repository` under `timeout`,
+/// confined when `confined` says how.
+pub fn build(
+    command: &str,
+    repository: &Path,
+    timeout: Duration,
+    confined: Option<&Confined<'_>>,
+) -> Result<(), BuildFailure> {
     let shell = Path::new("/bin/sh");
-    let run =
-        drill::run(shell, &["-c", command], repository, timeout).map_err(|error| BuildFailure {
-            ending: format!("could not start: {error}"),
-            tail: String::new(),
-        })?;
+    let started = match confined {
+        None => drill::run(shell, &["-c", command], repository, timeout),
+        Some(confined) => {
+            let cpu = format!("--limit=cpu={}", timeout.as_secs().max(1));
+            let mut arguments: Vec<String> = vec!["--launch".into()];
+            for dir in [repository, confined.temporary] {
+                arguments.push("--dir".into());
+                arguments.push(dir.display().to_string());
+            }
+            for dir in toolchains() {
+                arguments.push("--read".into());
+                arguments.push(dir.display().to_string());
+            }
+            arguments.extend(BUILD_LIMITS.iter().map(|limit| (*limit).to_owned()));
+            arguments.push(cpu);
+            arguments.extend([
+                "--".into(),
+                shell.display().to_string(),
+                "-c".into(),
+                command.into(),
+            ]);
+            let arguments: Vec<&str> = arguments.iter().map(String::as_str).collect();
+            let temporary = confined.temporary.display().to_string();
+            let environment = [("HOME", temporary.as_str()), ("TMPDIR", temporary.as_str())];
+            drill::run_with(
+                confined.launcher,
+                &arguments,
+                repository,
+                timeout,
+                &environment,
+            )
+        }
+    };
+    let run = started.map_err(|error| BuildFailure {
+        ending: format!("could not start: {error}"),
+        tail: String::new(),
+    })?;
     let ending = match run.ending {
         Ending::Exited(status) => match drill::describe_failure(status) {
             None => return Ok(()),
@@ -49,6 +108,35 @@ pub fn build(command: &str, repository: &Path, timeout: Duration) -> Result<(), 
         ending,
         tail: tail(&run.output),
     })
+}
+
+/// The installations of the programs on `PATH` that live outside the
+/// system's folders (a rustup or pyenv toolchain in a home folder): the
+/// folder above each `bin`, and rustup's toolchains.
+fn toolchains() -> Vec<std::path::PathBuf> {
+    let mut found: Vec<std::path::PathBuf> = Vec::new();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path) {
+        let system = ["/usr", "/bin", "/sbin", "/lib", "/etc", "/opt"]
+            .iter()
+            .any(|root| dir.starts_with(root));
+        if system || !dir.is_dir() {
+            continue;
+        }
+        let installation = if dir.ends_with("bin") || dir.ends_with("shims") {
+            dir.parent().map(Path::to_path_buf).unwrap_or(dir)
+        } else {
+            dir
+        };
+        if !found.contains(&installation) {
+            found.push(installation);
+        }
+    }
+    let rustup = std::env::var_os("RUSTUP_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".rustup")));
+    found.extend(rustup.filter(|dir| dir.is_dir()));
+    found
 }
 
 /// The last lines of `output`, at most [`BUILD_OUTPUT_LIMIT`] bytes, joined

@@ -59,6 +59,15 @@ fn a_class_is_built_drilled_and_graded_and_a_rerun_redoes_only_what_changed() {
             "build = \"cc -O2 -o kvstore kvstore.c\"\nrun = \"./kvstore\"\n",
         );
     }
+    // Hugo's build writes outside his folder: confined, it cannot.
+    let canary = class.join("written-by-hugo");
+    write(
+        &class.join("hugo/store.toml"),
+        format!(
+            "build = \"echo x > '{}'\"\nrun = \"./kvstore\"\n",
+            canary.display()
+        ),
+    );
     // Gus hands in the course's model unchanged.
     write(&class.join("gus/store.py"), &model);
     write(
@@ -167,6 +176,15 @@ fn a_class_is_built_drilled_and_graded_and_a_rerun_redoes_only_what_changed() {
         assert!(row(&csv, "c_d", lesson).contains(",alice; c d,"), "{csv}");
     }
     assert!(results.path().join("c%20d/w09-l07.txt").is_file());
+    let hugo = row(&csv, "hugo", "w09-l07");
+    assert!(
+        hugo.contains(",error,0,") && hugo.contains("the store's build exited with code"),
+        "{hugo}"
+    );
+    assert!(
+        !canary.exists(),
+        "the build wrote outside the student's folder"
+    );
     assert!(results.path().join("c_d/w09-l07.txt").is_file());
     let carol = row(&csv, "carol", "w09-l07");
     assert!(
@@ -190,7 +208,7 @@ fn a_class_is_built_drilled_and_graded_and_a_rerun_redoes_only_what_changed() {
     let output = run();
     let again = stdout(&output);
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    for student in ["alice", "bob", "carol", "dave", "frank", "gus"] {
+    for student in ["alice", "bob", "carol", "dave", "frank", "gus", "hugo"] {
         assert!(
             stderr.contains(&format!("checker: {student}: "))
                 && stderr

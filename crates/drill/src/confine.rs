@@ -26,7 +26,9 @@ use std::process::{Command, ExitCode, Stdio};
 use rlimit::Resource;
 
 /// The hidden first argument that makes a drill binary a launcher:
-/// `--launch [--dir DIR] [--read PATH]... [--limit NAME=N]... -- PROGRAM ARGS...`.
+/// `--launch [--dir DIR]... [--read PATH]... [--limit NAME=N]... -- PROGRAM ARGS...`
+/// (several `--dir`s: `checker run --class` builds a student's store with
+/// write access to their folder and a temporary one).
 pub const LAUNCH_FLAG: &str = "--launch";
 /// `--launch --probe`: confine nothing, report whether Landlock applies.
 const PROBE: &str = "--probe";
@@ -263,7 +265,7 @@ pub fn launch_main(args: Vec<OsString>, serve: impl FnOnce(&Path) -> ExitCode) -
 struct ServeHere(PathBuf);
 
 fn launch(args: Vec<OsString>) -> Result<ServeHere, String> {
-    let mut dir = None;
+    let mut dirs: Vec<PathBuf> = Vec::new();
     let mut readable = Vec::new();
     let mut limits = Limits::default();
     let mut rest = args.into_iter();
@@ -271,11 +273,11 @@ fn launch(args: Vec<OsString>) -> Result<ServeHere, String> {
     while let Some(arg) = rest.next() {
         match arg.to_str() {
             Some(PROBE) => {
-                let status = restrict(Path::new("/nonexistent-drill-probe"), &[])?;
+                let status = restrict(&[PathBuf::from("/nonexistent-drill-probe")], &[])?;
                 println!("{status}");
                 std::process::exit(0);
             }
-            Some("--dir") => dir = rest.next().map(PathBuf::from),
+            Some("--dir") => dirs.extend(rest.next().map(PathBuf::from)),
             Some("--read") => readable.extend(rest.next().map(PathBuf::from)),
             Some("--") => {
                 program.extend(rest.by_ref());
@@ -291,7 +293,9 @@ fn launch(args: Vec<OsString>) -> Result<ServeHere, String> {
             _ => return Err(format!("unknown argument {arg:?}")),
         }
     }
-    let dir = dir.ok_or("no --dir")?;
+    if dirs.is_empty() {
+        return Err("no --dir".into());
+    }
     let Some((program, args)) = program.split_first() else {
         return Err("no program after --".into());
     };
@@ -301,7 +305,7 @@ fn launch(args: Vec<OsString>) -> Result<ServeHere, String> {
     limits
         .apply()
         .map_err(|err| format!("cannot set resource limits: {err}"))?;
-    restrict(&dir, &readable)?;
+    restrict(&dirs, &readable)?;
     if let [flag, served] = args
         && flag == crate::store::SERVE_FLAG
         && is_this_executable(Path::new(program))
@@ -322,10 +326,10 @@ fn is_this_executable(program: &Path) -> bool {
     matches!((this, program.canonicalize()), (Ok(this), Ok(program)) if this == program)
 }
 
-/// Landlock on this process: read and write beneath `dir`, read and execute
-/// on the system and `readable`, no signals out of its domain.
+/// Landlock on this process: read and write beneath `dirs`, read and
+/// execute on the system and `readable`, no signals out of its domain.
 #[cfg(target_os = "linux")]
-fn restrict(dir: &Path, readable: &[PathBuf]) -> Result<String, String> {
+fn restrict(dirs: &[PathBuf], readable: &[PathBuf]) -> Result<String, String> {
     use landlock::{
         Access, AccessFs, Ruleset, RulesetAttr, RulesetCreatedAttr, Scope, path_beneath_rules,
     };
@@ -350,7 +354,7 @@ fn restrict(dir: &Path, readable: &[PathBuf]) -> Result<String, String> {
                 AccessFs::from_all(abi),
             ))
         })
-        .and_then(|ruleset| ruleset.add_rules(path_beneath_rules([dir], AccessFs::from_all(abi))))
+        .and_then(|ruleset| ruleset.add_rules(path_beneath_rules(dirs, AccessFs::from_all(abi))))
         .and_then(|ruleset| ruleset.restrict_self())
         .map_err(fail)?;
     Ok(format!("{:?}", status.ruleset))
@@ -358,7 +362,7 @@ fn restrict(dir: &Path, readable: &[PathBuf]) -> Result<String, String> {
 
 /// No Landlock off Linux: the store runs unconfined (the limits apply).
 #[cfg(not(target_os = "linux"))]
-fn restrict(_dir: &Path, _readable: &[PathBuf]) -> Result<String, String> {
+fn restrict(_dirs: &[PathBuf], _readable: &[PathBuf]) -> Result<String, String> {
     Ok("NotEnforced (not Linux)".to_string())
 }
 
