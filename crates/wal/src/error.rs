@@ -68,6 +68,18 @@ pub enum Error {
     #[error("{}: a new WAL cannot be created: the file already exists", path.display())]
     AlreadyExists { path: PathBuf },
 
+    /// A new log asked for beside a checkpoint's snapshot: the snapshot holds
+    /// a store's keys and LSNs, which a new log starting at LSN 1 would
+    /// contradict (recovery would skip its records as already in the
+    /// snapshot). Recovering the store continues it instead.
+    #[error(
+        "{}: a new WAL cannot be created beside the checkpoint snapshot {}; \
+         recover the store instead, or move the snapshot away",
+        path.display(),
+        snapshot.display()
+    )]
+    SnapshotBeside { path: PathBuf, snapshot: PathBuf },
+
     #[error("key of {len} bytes is over the cap of {max} bytes")]
     KeyTooLong { len: usize, max: u32 },
 

@@ -239,12 +239,50 @@
 //!   on the file while it is open, and a second one gets [`Error::Locked`].
 //!   Readers take no lock, and a crashed writer's lock goes with its process.
 
+//!
+//! # Checkpoints: who holds which file, in what order
+//!
+//! A checkpoint replaces two files, `NAME.snapshot` and then `NAME`, while
+//! other processes may be opening the log to write or to read it. Three
+//! rules keep every acknowledged record and every LSN:
+//!
+//! 1. **Only the lock holder changes files.** A checkpoint runs in the
+//!    writer that holds `NAME`'s lock, and the new log is locked (as a
+//!    temporary file) before it is renamed over `NAME`, so the lock passes
+//!    from the old file to the new one without a gap.
+//! 2. **A writer re-checks after locking.** A writer opens `NAME`, takes
+//!    its lock (waiting for it), then compares the file it locked with the
+//!    one now at `NAME` (device and inode). If a checkpoint renamed a new
+//!    log over it meanwhile, it lets the old file go and starts again (a
+//!    bounded number of times). Only then does it read the snapshot: none
+//!    can change while it holds the lock.
+//! 3. **A reader opens the log before it reads the snapshot**
+//!    ([`replay_store`]). The snapshot is renamed into place before the log,
+//!    so the log a reader holds is never newer than the snapshot it reads
+//!    next; records of an older log that the newer snapshot covers are
+//!    skipped by LSN.
+//!
+//! The writer's side, as states:
+//!
+//! | state | does | next |
+//! |-------|------|------|
+//! | Opening | `open(NAME)` (missing: create atomically, locked, go to Loaded) | Locking |
+//! | Locking | `flock` the file opened (wait at most 1 s, else [`Error::Locked`]) | Checking |
+//! | Checking | `fstat` of the file == `stat(NAME)`? | yes: Loaded; no: close, Opening |
+//! | Loaded | read `NAME.snapshot`, replay the log after its LSN | Writing |
+//! | Writing | append, fsync, acknowledge | Writing, or Checkpointing |
+//! | Checkpointing | sync; snapshot of the snapshot + log on disk; write, fsync, rename, fsync dir; new log locked, written, fsync'd, renamed over `NAME`, dir fsync'd | Writing (on the new log); a failure after the log's rename: Poisoned |
+//! | Poisoned | refuses every append ([`Error::Poisoned`]) | reopen |
+
 mod awake_wait;
 mod batch;
+mod checkpoint;
 mod crc_algebra;
+mod cut_tail;
 mod entry;
 mod error;
 mod format;
+mod hooks;
 mod log_file;
 mod read_ahead;
 mod reader;
@@ -265,9 +303,11 @@ pub use format::{
     MAX_VALUE_LEN, RECORD_HEADER_LEN, SKIP_OP, encode, encode_batch, file_header, record_len,
     skip_marker,
 };
+#[doc(hidden)]
+pub use hooks::{StepHook, set_step_hook};
 pub use reader::{Summary, WalReader};
 pub use record::{Damage, DamageKind, InvalidField, Op, Record};
-pub use recovery::{CutTail, RecoveryMode, RecoveryReport, WalOptions, open, replay};
+pub use recovery::{CutTail, RecoveryMode, RecoveryReport, WalOptions, open, replay, replay_store};
 pub use saved_tail::{SavedTail, TailPiece, saved_tail_origin};
 pub use snapshot::{Snapshot, snapshot_path};
 pub use store::KvStore;

@@ -408,6 +408,13 @@ impl<F: LogFile> Wal<F> {
         }
     }
 
+    /// Poisons the log for a failure outside its own writes: a checkpoint
+    /// that renamed a new log over this one and then failed.
+    pub(crate) fn poison_with(&self, operation: &'static str, err: io::Error) -> Error {
+        let mut state = self.lock();
+        self.poison(&mut state, operation, err)
+    }
+
     /// Hands the buffer to the file. Called with the lock held, so writes
     /// reach the file in LSN order.
     fn write_out(&self, state: &mut State) -> Result<()> {
