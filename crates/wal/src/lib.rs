@@ -45,7 +45,10 @@
 //! logs atomically: an empty file is an empty log; a file holding only the
 //! first bytes of a header is an empty log with a torn tail at offset 0; and
 //! a file whose first sector (512 bytes, or the whole file if shorter) is all
-//! zeros is an empty log with a zero-filled torn tail at offset 0.
+//! zeros, with nothing but zeros after it, is an empty log with a zero-filled
+//! torn tail at offset 0. A zeroed first sector with data after it is
+//! refused ([`Error::NotAWal`]): that is a header lost in front of records,
+//! and cutting it as a torn tail would restart LSNs at 1.
 //!
 //! ## Record
 //!
@@ -156,8 +159,13 @@
 //! **Zero-filled** damage is a torn tail too ([`Damage::zero_filled`]): the
 //! damaged record (or the file header) overlaps a whole 512-byte sector,
 //! aligned to the file and inside it, that is all zeros, or the record starts
-//! with zeros that run to its sector's end (its checksum at least), and in
-//! either case non-zero bytes follow somewhere later. A power failure during
+//! with zeros that run to its sector's end (its checksum at least; or only
+//! its checksum's first 1 to 3 bytes, when the rest of the checksum, landed
+//! in the next sector, agrees with the record's bytes), and in either case
+//! non-zero bytes follow somewhere later. Only the damaged record's own
+//! bytes are searched for the sector, up to the first readable record after
+//! it: a damaged length can claim the records behind it, and zeros in their
+//! values are data. A power failure during
 //! an unsynced write leaves exactly that: each sector lands whole or not at
 //! all, in any order, and one that never landed reads as what it held before,
 //! zeros (a new block, or preallocated space). Nothing from such a record on
