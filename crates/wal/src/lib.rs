@@ -211,7 +211,8 @@
 //! that). A saved tail is read back with [`SavedTail`] (and `wal dump`).
 //! A path that is a symlink has its tail saved beside the file it links to,
 //! and anything but a regular file (a FIFO, a directory) is refused before
-//! it is opened ([`Error::NotAFile`]).
+//! it is opened ([`Error::NotAFile`]); so is a snapshot that is not one (a
+//! FIFO, a link to `/dev/zero`), which is read bounded by its size.
 //!
 //! # Durability
 //!

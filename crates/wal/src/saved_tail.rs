@@ -12,7 +12,7 @@
 //! the next readable record.
 
 use std::fs;
-use std::io::Cursor;
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use crate::batch;
@@ -144,9 +144,13 @@ fn pieces_of(
                 pos += record_len;
             }
             Err(kind) => {
-                // LSN 0 before it: any readable record ends the stretch.
-                let found = scan::readable_after(&mut Cursor::new(bytes), len, pos, 0, crc)?;
-                let end = found.first_offset.unwrap_or(len);
+                // LSN 0 before it: any readable record ends the stretch. In
+                // a trimmed tail the last record may lack its final zeros:
+                // the search reads the tail as if they followed.
+                let padding = if trimmed { MAX_RECORD_LEN } else { 0 };
+                let mut src = ZeroPadded::new(bytes, padding);
+                let found = scan::readable_after(&mut src, len + padding, pos, 0, crc)?;
+                let end = found.first_offset.unwrap_or(len).min(len);
                 pieces.push(TailPiece::Damaged {
                     offset: origin + pos,
                     len: end - pos,
@@ -157,6 +161,52 @@ fn pieces_of(
         }
     }
     Ok(pieces)
+}
+
+/// The longest record the format allows: the most zeros a trimmed tail's
+/// last record can lack.
+const MAX_RECORD_LEN: u64 =
+    RECORD_HEADER_LEN as u64 + format::MAX_KEY_LEN as u64 + format::MAX_VALUE_LEN as u64;
+
+/// A tail's bytes followed by `padding` zeros that are not stored.
+struct ZeroPadded<'a> {
+    bytes: &'a [u8],
+    len: u64,
+    pos: u64,
+}
+
+impl<'a> ZeroPadded<'a> {
+    fn new(bytes: &'a [u8], padding: u64) -> Self {
+        ZeroPadded {
+            bytes,
+            len: bytes.len() as u64 + padding,
+            pos: 0,
+        }
+    }
+}
+
+impl Read for ZeroPadded<'_> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let left = self.len.saturating_sub(self.pos);
+        let n = out.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let stored = self.bytes.get(self.pos as usize..).unwrap_or_default();
+        let copied = n.min(stored.len());
+        out[..copied].copy_from_slice(&stored[..copied]);
+        out[copied..n].fill(0);
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for ZeroPadded<'_> {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        self.pos = match to {
+            SeekFrom::Start(at) => at,
+            SeekFrom::End(delta) => self.len.saturating_add_signed(delta),
+            SeekFrom::Current(delta) => self.pos.saturating_add_signed(delta),
+        };
+        Ok(self.pos)
+    }
 }
 
 /// The records of the record or batch that starts `rest` and runs past its

@@ -85,6 +85,7 @@ pub(crate) fn readable_after<R: Read + Seek>(
         shifter: Shifter::get(),
         chains: Chains::new(damage_offset, last_lsn),
         counted_to: damage_offset,
+        looking_at: damage_offset,
         direct_from: damage_offset,
         shift_memo: (u64::MAX, 0),
         crc: crc.clone(),
@@ -92,6 +93,7 @@ pub(crate) fn readable_after<R: Read + Seek>(
     let header_len = RECORD_HEADER_LEN as u64;
     let mut at = damage_offset;
     while at + header_len <= file_len {
+        pass.looking_at = at;
         pass.settle_before(at)?;
         if at.saturating_sub(pass.hashed_to) > CHUNK as u64 {
             // Nothing waits for a CRC before `at`: hash up to it, so the
@@ -110,6 +112,7 @@ pub(crate) fn readable_after<R: Read + Seek>(
             continue;
         };
         at += skip as u64;
+        pass.looking_at = at;
         pass.settle_before(at)?;
         let header = pass.bytes.header_at(at)?;
         if let Some(header) = header.filter(|h| plausible(h, at, file_len, last_lsn))
@@ -120,6 +123,7 @@ pub(crate) fn readable_after<R: Read + Seek>(
         }
         at += 1;
     }
+    pass.looking_at = u64::MAX;
     pass.settle_before(u64::MAX)?;
     Ok(pass.chains.finish())
 }
@@ -147,6 +151,9 @@ struct Pass<'a, R> {
     chains: Chains,
     /// Where the chains were last counted up to.
     counted_to: u64,
+    /// The candidate offset the search is at: bytes from it on are still
+    /// to be looked at, so hashing past it must not release them.
+    looking_at: u64,
     /// No candidate before this offset is checked directly (see `consider`).
     direct_from: u64,
     /// The last shift factor computed, by length: records of one size
@@ -247,10 +254,12 @@ impl<R: Read> Pass<'_, R> {
             let bytes = self.bytes.range(self.hashed_to, end)?;
             self.hasher.update(bytes);
             self.hashed_to = end;
-            if self.bytes.start + (2 * CHUNK) as u64 <= self.hashed_to {
+            let done = self.hashed_to.min(self.looking_at);
+            if self.bytes.start + (2 * CHUNK) as u64 <= done {
                 // Only at the end does the hash run far ahead of the
-                // candidates; what it has passed is not needed again.
-                self.bytes.release(self.hashed_to);
+                // candidates; what it and the search have both passed is
+                // not needed again.
+                self.bytes.release(done);
             }
         }
         Ok(())

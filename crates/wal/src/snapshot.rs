@@ -72,10 +72,8 @@ impl Snapshot {
     /// snapshot that does not check out is [`Error::DamagedSnapshot`].
     pub fn load_beside(log: &Path) -> Result<Option<Snapshot>> {
         let path = snapshot_path(log);
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(err) => return Err(Error::io(&path, err)),
+        let Some(bytes) = read_regular_file(&path)? else {
+            return Ok(None);
         };
         Snapshot::decode(&bytes)
             .map(Some)
@@ -153,6 +151,33 @@ impl Snapshot {
         crash_point("snapshot's directory synced");
         Ok(())
     }
+}
+
+/// The bytes of the regular file at `path`, `None` when there is none.
+///
+/// Anything but a regular file is refused before it is opened (a FIFO
+/// would block every command, a link to `/dev/zero` would never end), and
+/// checked again on the handle opened; the read is bounded by the size the
+/// handle reports, so a file growing meanwhile cannot make it read forever.
+fn read_regular_file(path: &Path) -> Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    crate::reader::check_regular_file(path)?;
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(Error::io(path, err)),
+    };
+    let metadata = file.metadata().at(path)?;
+    if !metadata.is_file() {
+        return Err(Error::NotAFile {
+            path: path.to_path_buf(),
+            kind: "special file",
+        });
+    }
+    let len = metadata.len();
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0).min(1 << 30));
+    file.take(len).read_to_end(&mut bytes).at(path)?;
+    Ok(Some(bytes))
 }
 
 /// A temporary file in `path`'s directory, named after it.
