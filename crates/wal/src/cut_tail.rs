@@ -118,3 +118,41 @@ fn create_broken_file(path: &Path, offset: u64) -> Result<(PathBuf, File)> {
         io::Error::other("too many saved tails beside this log"),
     ))
 }
+
+/// The highest LSN of a readable record in the saved tails beside the log
+/// at `path` (`NAME.broken-OFFSET`), `None` when they hold none. Those LSNs
+/// were handed out, and the skip marker that moved a log past them can be
+/// damaged itself; files named like a saved tail that are not one count
+/// for nothing.
+pub(crate) fn highest_saved_lsn(path: &Path) -> Result<Option<u64>> {
+    let log = through_symlink(path);
+    let Some(name) = log.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return Ok(None);
+    };
+    let dir = match log.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let prefix = format!("{name}.broken-");
+    let mut highest = None;
+    for entry in std::fs::read_dir(&dir).at(&dir)? {
+        let entry = entry.at(&dir)?;
+        let saved = entry.path();
+        let is_tail = entry.file_name().to_string_lossy().starts_with(&prefix)
+            && crate::saved_tail_origin(&saved).is_some();
+        if !is_tail {
+            continue;
+        }
+        let tail = match crate::SavedTail::open(&saved) {
+            Ok(tail) => tail,
+            Err(Error::NotAWal { .. } | Error::NotAFile { .. }) => continue,
+            Err(err) => return Err(err),
+        };
+        let lsns = tail.pieces.iter().filter_map(|piece| match piece {
+            crate::TailPiece::Record(entry) => Some(entry.record.lsn),
+            crate::TailPiece::Damaged { .. } => None,
+        });
+        highest = highest.max(lsns.max());
+    }
+    Ok(highest)
+}

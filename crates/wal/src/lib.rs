@@ -207,8 +207,9 @@
 //! truncated to its readable prefix and fsync'd. Without the cut, every record
 //! appended later would sit behind the damage where no reader reaches it.
 //! LSNs continue after the last readable record, or after the highest LSN of
-//! the readable records cut off, whichever is higher (a skip marker records
-//! that). A saved tail is read back with [`SavedTail`] (and `wal dump`).
+//! the readable records cut off, or kept in earlier saved tails beside the
+//! log (should the skip marker of an earlier cut be what is damaged),
+//! whichever is higher (a skip marker records that). A saved tail is read back with [`SavedTail`] (and `wal dump`).
 //! A path that is a symlink has its tail saved beside the file it links to,
 //! and anything but a regular file (a FIFO, a directory) is refused before
 //! it is opened ([`Error::NotAFile`]); so is a snapshot that is not one (a

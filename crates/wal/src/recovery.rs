@@ -83,7 +83,7 @@ pub struct RecoveryReport {
     /// The highest LSN the log has used (0 for none); appends continue
     /// after it. That is the last replayed record's, unless a skip marker
     /// follows it, or a writer just cut readable records off (their highest
-    /// LSN, then).
+    /// LSN, then, or the highest in the saved tails beside the log).
     pub last_lsn: u64,
     /// Length of the readable prefix of the file.
     pub valid_len: u64,
@@ -294,10 +294,17 @@ pub(crate) fn open_with<T>(
     let mut report = RecoveryReport::from_summary(summary);
     // LSNs of readable records about to be cut off must never be handed out
     // again: a skip marker in their place moves the LSN past them.
+    // So must those of records cut before, kept in the saved tails beside
+    // the log: the skip marker that moved past them may be what is damaged.
+    let saved_before = match report.damage {
+        Some(_) => crate::cut_tail::highest_saved_lsn(path)?,
+        None => None,
+    };
     let skip_to = report
         .damage
         .as_ref()
         .and_then(|damage| damage.highest_lsn_after)
+        .max(saved_before)
         // (A cut record with LSN u64::MAX, which only a hostile file holds,
         // leaves no LSN to continue at: it is not skipped past.)
         .filter(|&highest| highest > report.last_lsn && highest < u64::MAX);

@@ -78,3 +78,32 @@ fn skip_marker(lsn: u64) -> [u8; RECORD_HEADER_LEN] {
     marker[..4].copy_from_slice(&crc.to_le_bytes());
     marker
 }
+
+/// Issue 23, item 8: the skip marker that protected the LSNs of a cut is
+/// itself damaged (nothing readable after it: a torn tail, cut). The LSNs
+/// it protected are still in the saved tail beside the log, and are not
+/// handed out again.
+#[test]
+fn a_damaged_skip_marker_does_not_free_the_lsns_it_protected() {
+    let (log, bytes) = corrupt_second_of_five();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("reuse.wal");
+    fs::write(&path, &bytes).unwrap();
+    let (store, report) = KvStore::recover(&path).unwrap();
+    assert_eq!(report.last_lsn, 5);
+    drop(store);
+    let mut marked = fs::read(&path).unwrap();
+    let marker = log.offsets[1] as usize;
+    assert_eq!(
+        marked.len(),
+        marker + RECORD_HEADER_LEN,
+        "log, then the marker"
+    );
+    marked[marker + 4] ^= 0x40;
+    fs::write(&path, &marked).unwrap();
+
+    let (store, report) = KvStore::recover(&path).unwrap();
+    assert!(report.cut.is_some(), "the damaged marker is cut");
+    assert_eq!(report.last_lsn, 5, "the saved tail's LSNs stay used");
+    assert_eq!(store.put("next", "value").unwrap(), 6, "not 2 again");
+}
