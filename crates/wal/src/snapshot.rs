@@ -58,6 +58,79 @@ pub struct Snapshot {
     pub map: BTreeMap<Vec<u8>, Vec<u8>>,
 }
 
+/// What `wal verify` finds beside a log: its checkpoint's snapshot, or the
+/// lack of one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SnapshotCheck {
+    /// No snapshot, and the log does not start after a checkpoint.
+    None,
+    /// A snapshot that checks out: the LSN it covers, and its keys.
+    Ok { lsn: u64, keys: u64 },
+    /// A snapshot that does not check out ([`Error::DamagedSnapshot`]'s
+    /// reason, or why it cannot be read): recovery refuses the store.
+    Damaged { reason: String },
+    /// No snapshot, but the log starts with a checkpoint's skip marker at
+    /// `after` (its first entry): the keys as of that LSN are in no file.
+    Missing { after: u64 },
+}
+
+impl SnapshotCheck {
+    /// Looks at the snapshot beside the log at `log`, and at the log's
+    /// first entry. Never modifies either.
+    pub fn of(log: &Path) -> SnapshotCheck {
+        match Snapshot::load_beside(log) {
+            Ok(Some(snapshot)) => SnapshotCheck::Ok {
+                lsn: snapshot.lsn,
+                keys: snapshot.map.len() as u64,
+            },
+            Ok(None) => match starts_after_checkpoint(log) {
+                Some(after) => SnapshotCheck::Missing { after },
+                None => SnapshotCheck::None,
+            },
+            Err(Error::DamagedSnapshot { reason, .. }) => SnapshotCheck::Damaged { reason },
+            Err(err) => SnapshotCheck::Damaged {
+                reason: err.to_string(),
+            },
+        }
+    }
+
+    /// Whether recovery of the store would refuse it or lose keys.
+    pub fn is_bad(&self) -> bool {
+        matches!(
+            self,
+            SnapshotCheck::Damaged { .. } | SnapshotCheck::Missing { .. }
+        )
+    }
+}
+
+/// The LSN of the skip marker a log starts with (right after its header),
+/// as a checkpoint's new log does, when it starts with one that checks out
+/// and no saved tail beside the log explains it (a cut of the log's first
+/// records writes a marker there too).
+fn starts_after_checkpoint(log: &Path) -> Option<u64> {
+    use crate::format::{self, RECORD_HEADER_LEN, RecordHeader, SKIP_OP};
+    use std::io::Read;
+    crate::reader::check_regular_file(log).ok()?;
+    let mut head = Vec::new();
+    let file = std::fs::File::open(log).ok()?;
+    file.take((crate::FILE_HEADER_LEN + RECORD_HEADER_LEN) as u64)
+        .read_to_end(&mut head)
+        .ok()?;
+    let header_len = format::claimed_header_len(&head);
+    let log_format = format::check_file_header(head.get(..header_len)?).ok()?;
+    let marker: &[u8; RECORD_HEADER_LEN] = head
+        .get(header_len..header_len + RECORD_HEADER_LEN)?
+        .try_into()
+        .ok()?;
+    let parsed = RecordHeader::parse(marker);
+    let is_marker = parsed.op_code == SKIP_OP
+        && parsed.key_len == 0
+        && parsed.value_len == 0
+        && log_format.crc().of(&marker[4..]) == parsed.crc;
+    let cut_before = crate::cut_tail::highest_saved_lsn(log).ok()?.unwrap_or(0);
+    (is_marker && parsed.lsn > cut_before).then_some(parsed.lsn)
+}
+
 /// Where the snapshot of the log at `log` lives: `NAME.snapshot` beside it
 /// (beside the file it links to, when `log` is a symlink).
 pub fn snapshot_path(log: &Path) -> PathBuf {
