@@ -180,7 +180,14 @@
 //! A damaged last record whose last byte is zero, with only zeros after it
 //! ([`Damage::ends_in_zeros`]), is a torn tail as well, in either version:
 //! the write into preallocated space (or into a block allocated but never
-//! written) stopped short.
+//! written) stopped short. Not so when clearing one bit of a length field
+//! makes it a whole record whose checksum holds (every non-zero byte
+//! inside it): that record was written whole and a bit of its length
+//! flipped since, so it is corruption (at the tail only: cuttable, and
+//! reported as corrupt). A damaged skip marker with nothing readable after
+//! it is a torn tail like any damaged last frame: cutting it loses no
+//! record, and the LSNs it protected are still those of the saved tail
+//! beside the log, past which a writer that cuts damage skips.
 //!
 //! The price of both: a sector zeroed by a faulty disk *after* it was synced
 //! is taken for a torn write (etcd and LevelDB make the same call); a damaged

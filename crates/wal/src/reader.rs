@@ -519,9 +519,14 @@ impl<R: Read + Seek> WalReader<R> {
                     &self.crc,
                 )
                 .at(&self.path)?;
-                let ends_in_zeros =
-                    zeros::damage_ends_in_zeros(&mut self.src, self.file_len, self.pos, data_end)
-                        .at(&self.path)?;
+                let ends_in_zeros = zeros::damage_ends_in_zeros(
+                    &mut self.src,
+                    self.file_len,
+                    self.pos,
+                    data_end,
+                    &self.crc,
+                )
+                .at(&self.path)?;
                 let zeros_to_end = self.file_len - data_end;
                 Some(Damage {
                     offset: self.pos,

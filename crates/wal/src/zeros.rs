@@ -85,19 +85,71 @@ pub(crate) fn damage_is_zero_filled<R: Read + Seek>(
 /// True when the damaged record at `offset` ends in zeros that run on to
 /// the end of the file: its last byte (by what its header claims, when
 /// that is believable and inside the file) and everything after it are
-/// zero. What a write into preallocated space leaves when it is cut short.
-/// `data` is [`data_end`] of the bytes from `offset` to the end of the file.
+/// zero. What a write into preallocated space leaves when it is cut short;
+/// not a whole record whose length had a bit flipped (see
+/// [`a_flipped_length_explains`]). `data` is [`data_end`] of the bytes from `offset` to the end of the file.
 pub(crate) fn damage_ends_in_zeros<R: Read + Seek>(
     src: &mut R,
     file_len: u64,
     offset: u64,
     data: u64,
+    crc: &RecordCrc,
 ) -> io::Result<bool> {
     if offset == 0 || offset >= file_len {
         return Ok(false);
     }
     let end = offset + damaged_span(src, file_len, offset)?;
-    Ok(data < end)
+    Ok(data < end && !a_flipped_length_explains(src, offset, end, data, crc)?)
+}
+
+/// Whether the damaged record at `offset`, which claims to end at
+/// `claimed_end`, is a whole record with one bit of a length field flipped
+/// from 0 to 1: with that bit cleared, it ends at or after `data` (every
+/// byte that landed is its own) and its checksum holds. Such a record was
+/// written whole, and the zeros its claim reaches into are preallocated
+/// space, not the rest of a write cut short: corruption, not a torn tail.
+///
+/// At most 32 candidate lengths, each read and hashed once: bounded by the
+/// caps like every record.
+fn a_flipped_length_explains<R: Read + Seek>(
+    src: &mut R,
+    offset: u64,
+    claimed_end: u64,
+    data: u64,
+    crc: &RecordCrc,
+) -> io::Result<bool> {
+    let header_len = RECORD_HEADER_LEN as u64;
+    if claimed_end - offset < header_len {
+        return Ok(false);
+    }
+    let mut record = vec![0u8; (claimed_end - offset) as usize];
+    src.seek(SeekFrom::Start(offset))?;
+    src.read_exact(&mut record)?;
+    let header = RecordHeader::parse(record[..RECORD_HEADER_LEN].try_into().expect("header"));
+    // A batch's "key len" is its record count, not a length.
+    let fields: &[usize] = if header.op_code == crate::format::BATCH_OP {
+        &[17]
+    } else {
+        &[13, 17]
+    };
+    for &field in fields {
+        let value = u32::from_le_bytes(record[field..field + 4].try_into().expect("4 bytes"));
+        for bit in (0..32).filter(|bit| value & (1 << bit) != 0) {
+            let Some(len) = (claimed_end - offset).checked_sub(1 << bit) else {
+                continue;
+            };
+            if len < header_len || offset + len < data {
+                continue;
+            }
+            let mut candidate = record[..len as usize].to_vec();
+            let cleared = value & !(1 << bit);
+            candidate[field..field + 4].copy_from_slice(&cleared.to_le_bytes());
+            if crc.of(&candidate[4..]) == header.crc {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
 }
 
 /// Whether the checksum of the record at `offset`, of which the first

@@ -134,3 +134,28 @@ fn a_bit_flip_after_a_checksum_with_a_zero_byte_is_still_corruption() {
     }
     panic!("no checksum starting with a zero byte in 100 000 tries");
 }
+
+/// Item 10: a flipped bit in the last record's length, pointing into the
+/// preallocated zeros, is corruption of a whole record (its checksum holds
+/// with the bit cleared), not a write cut short: the verdict says so. It is
+/// still damage at the tail only (nothing readable follows).
+#[test]
+fn a_flipped_length_into_preallocated_zeros_is_corruption_not_a_torn_tail() {
+    let log = Log::new(&puts(3, 20));
+    for (field, bit) in [(17, 10u8), (17, 3), (13, 12)] {
+        let mut bytes = log.bytes.clone();
+        bytes.resize(64 * 1024, 0);
+        let at = log.offsets[2] as usize + field + usize::from(bit / 8);
+        bytes[at] ^= 1 << (bit % 8);
+        let damage = read_bytes(&bytes).1.damage.expect("damage");
+        assert_eq!(damage.offset, log.offsets[2]);
+        assert!(!damage.is_torn_tail(), "field {field} bit {bit}: {damage}");
+        assert!(damage.is_cuttable(), "{damage}");
+        assert!(damage.to_string().starts_with("corrupt"), "{damage}");
+    }
+    // A write cut short inside the zeros stays a torn tail.
+    let mut torn = log.bytes[..log.end_of(2) as usize - 5].to_vec();
+    torn.resize(64 * 1024, 0);
+    let damage = read_bytes(&torn).1.damage.expect("damage");
+    assert!(damage.is_torn_tail(), "{damage}");
+}
