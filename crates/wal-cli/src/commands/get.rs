@@ -47,7 +47,7 @@ pub fn run(args: &GetArgs) -> anyhow::Result<Exit> {
         },
     )?;
     if let Some(warning) = report.warning() {
-        eprintln!("{}: warning: {warning}", args.file.display());
+        crate::stderr::note(format_args!("{}: warning: {warning}", args.file.display()));
     }
     match value {
         Some(value) => {
@@ -59,7 +59,11 @@ pub fn run(args: &GetArgs) -> anyhow::Result<Exit> {
             Ok(Exit::Success)
         }
         None => {
-            eprintln!("{}: key {} not found", args.file.display(), quoted(key));
+            crate::stderr::note(format_args!(
+                "{}: key {} not found",
+                args.file.display(),
+                quoted(key)
+            ));
             Ok(Exit::Negative)
         }
     }
