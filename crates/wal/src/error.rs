@@ -80,6 +80,12 @@ pub enum Error {
     )]
     SnapshotBeside { path: PathBuf, snapshot: PathBuf },
 
+    /// The log has used LSN `u64::MAX`, the last there is (only a crafted
+    /// log holds it): a new record's LSN would wrap to 0 and name an
+    /// earlier one.
+    #[error("{}: the log has used LSN {}, the last there is; it takes no more records", path.display(), u64::MAX)]
+    LsnsExhausted { path: PathBuf },
+
     #[error("key of {len} bytes is over the cap of {max} bytes")]
     KeyTooLong { len: usize, max: u32 },
 

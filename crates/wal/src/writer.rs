@@ -127,7 +127,9 @@ impl<F: LogFile> Wal<F> {
             state: Mutex::new(State {
                 buffer: Vec::with_capacity(WRITE_THRESHOLD * 2),
                 sealed: 0,
-                next_lsn: end.last_lsn + 1,
+                // 0 once LSN u64::MAX is used: no LSN is left (see
+                // `check_appendable`).
+                next_lsn: end.last_lsn.wrapping_add(1),
                 durable_lsn: end.last_lsn,
                 written_end: end.offset,
                 durable_end: end.offset,
@@ -168,7 +170,7 @@ impl<F: LogFile> Wal<F> {
 
     /// LSN of the last record appended (durable or not); 0 for none.
     pub fn last_lsn(&self) -> u64 {
-        self.lock().next_lsn - 1
+        self.lock().next_lsn.wrapping_sub(1)
     }
 
     /// LSN up to which every record is known to be on stable storage.
@@ -184,10 +186,10 @@ impl<F: LogFile> Wal<F> {
         // step inside the lock shows.
         check_sizes(op, key, value)?;
         let mut state = self.lock();
-        self.check_usable(&state)?;
+        check_appendable(&self.path, &state)?;
         let lsn = state.next_lsn;
         format::encode_unsealed_into(&mut state.buffer, lsn, op, key, value);
-        state.next_lsn = lsn + 1;
+        state.next_lsn = lsn.wrapping_add(1);
         self.meet_policy(state, lsn)?;
         Ok(lsn)
     }
@@ -206,10 +208,10 @@ impl<F: LogFile> Wal<F> {
             .state
             .get_mut()
             .unwrap_or_else(|poison| poison.into_inner());
-        check_state(&self.path, state)?;
+        check_appendable(&self.path, state)?;
         let lsn = state.next_lsn;
         format::encode_unsealed_into(&mut state.buffer, lsn, op, key, value);
-        state.next_lsn = lsn + 1;
+        state.next_lsn = lsn.wrapping_add(1);
         if needs_sync(self.policy, state.durable_lsn, lsn) || state.buffer.len() >= WRITE_THRESHOLD
         {
             self.meet_policy(self.lock(), lsn)?;
@@ -228,23 +230,30 @@ impl<F: LogFile> Wal<F> {
         records: impl IntoIterator<Item = (Op, &'a [u8], &'a [u8])>,
     ) -> Result<RangeInclusive<u64>> {
         let mut state = self.lock();
-        self.check_usable(&state)?;
+        check_appendable(&self.path, &state)?;
         let first = state.next_lsn;
         let start_len = state.buffer.len();
         let mut refused = None;
         let mut bytes = 0usize;
         let written = format::encode_batch_unsealed_into(&mut state.buffer, first, |out| {
-            let mut lsn = first;
+            let mut count = 0u64;
             for (op, key, value) in records {
                 if let Err(err) = check_sizes(op, key, value) {
                     refused = Some(err);
                     return 0;
                 }
+                // No LSN after u64::MAX: the batch would wrap to 0.
+                let Some(lsn) = first.checked_add(count) else {
+                    refused = Some(Error::LsnsExhausted {
+                        path: self.path.clone(),
+                    });
+                    return 0;
+                };
                 format::encode_unsealed_into(out, lsn, op, key, value);
-                lsn += 1;
+                count += 1;
             }
             bytes = out.len() - start_len - format::RECORD_HEADER_LEN;
-            lsn - first
+            count
         });
         if let Some(err) = refused {
             // Nothing of this batch stays buffered.
@@ -257,8 +266,8 @@ impl<F: LogFile> Wal<F> {
             }
             return Err(Error::BatchTooLarge { bytes });
         };
-        let last = first + count - 1;
-        state.next_lsn = last + 1;
+        let last = first + (count - 1);
+        state.next_lsn = last.wrapping_add(1);
         self.meet_policy(state, last)?;
         Ok(first..=last)
     }
@@ -318,7 +327,7 @@ impl<F: LogFile> Wal<F> {
     pub fn sync(&self) -> Result<()> {
         let state = self.lock();
         self.check_usable(&state)?;
-        let last = state.next_lsn - 1;
+        let last = state.next_lsn.wrapping_sub(1);
         self.wait_durable(state, last)
     }
 
@@ -329,7 +338,7 @@ impl<F: LogFile> Wal<F> {
     pub(crate) fn skip_to(&self, lsn: u64) -> Result<()> {
         let mut state = self.lock();
         self.check_usable(&state)?;
-        if lsn < state.next_lsn || lsn == u64::MAX {
+        if lsn < state.next_lsn || lsn == u64::MAX || state.next_lsn == 0 {
             return Ok(());
         }
         state.seal(&self.crc);
@@ -347,7 +356,7 @@ impl<F: LogFile> Wal<F> {
     pub fn append_partial(&self, op: Op, key: &[u8], value: &[u8], len: usize) -> Result<u64> {
         check_sizes(op, key, value)?;
         let mut state = self.lock();
-        self.check_usable(&state)?;
+        check_appendable(&self.path, &state)?;
         let lsn = state.next_lsn;
         let mut encoded = Vec::new();
         format::encode_into(&mut encoded, &self.crc, lsn, op, key, value);
@@ -480,7 +489,7 @@ impl<F: LogFile> Wal<F> {
                 continue;
             }
             self.write_out(&mut state)?;
-            let target = state.next_lsn - 1;
+            let target = state.next_lsn.wrapping_sub(1);
             let target_end = state.written_end;
             state.syncing = true;
             drop(state);
@@ -548,6 +557,19 @@ fn needs_sync(policy: SyncPolicy, durable_lsn: u64, last: u64) -> bool {
 fn check_state(path: &Path, state: &State) -> Result<()> {
     if state.poisoned.is_some() || state.ends_in_partial {
         return Err(refusal(path, state));
+    }
+    Ok(())
+}
+
+/// [`check_state`], and refuses a new record once LSN `u64::MAX` is used
+/// (only a crafted log gets there): its LSN would wrap to 0.
+#[inline]
+fn check_appendable(path: &Path, state: &State) -> Result<()> {
+    check_state(path, state)?;
+    if state.next_lsn == 0 {
+        return Err(Error::LsnsExhausted {
+            path: path.to_path_buf(),
+        });
     }
     Ok(())
 }

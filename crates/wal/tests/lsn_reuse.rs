@@ -107,3 +107,33 @@ fn a_damaged_skip_marker_does_not_free_the_lsns_it_protected() {
     assert_eq!(report.last_lsn, 5, "the saved tail's LSNs stay used");
     assert_eq!(store.put("next", "value").unwrap(), 6, "not 2 again");
 }
+
+/// Issue 23, item 14: a crafted log that used LSN u64::MAX. LSNs wrapped to
+/// 0 (a panic in a debug build); now the log takes no more records, says
+/// why, and is left as it was.
+#[test]
+fn a_log_at_the_last_lsn_refuses_appends_instead_of_wrapping() {
+    let format = common::FORMAT;
+    let mut bytes = wal::file_header(format);
+    bytes.extend_from_slice(&wal::encode(&common::put(1, b"a", b"1"), format));
+    bytes.extend_from_slice(&wal::skip_marker(u64::MAX - 1, format));
+    bytes.extend_from_slice(&wal::encode(&common::put(u64::MAX, b"b", b"2"), format));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("last.wal");
+    fs::write(&path, &bytes).unwrap();
+    let (store, report) = KvStore::recover(&path).unwrap();
+    assert_eq!(report.last_lsn, u64::MAX);
+    assert_eq!(store.get("b").unwrap(), b"2");
+    let err = store.put("c", "3").expect_err("no LSN left");
+    assert!(matches!(err, wal::Error::LsnsExhausted { .. }), "{err}");
+    let err = store
+        .write_batch(&[(wal::Op::Put, b"d", b"4")])
+        .expect_err("no LSN left");
+    assert!(matches!(err, wal::Error::LsnsExhausted { .. }), "{err}");
+    assert_eq!(store.wal().last_lsn(), u64::MAX);
+    store.wal().sync().unwrap();
+    drop(store);
+    let (records, summary) = read_path(&path);
+    assert_eq!(records.len(), 2);
+    assert_eq!((summary.damage, summary.last_lsn), (None, u64::MAX));
+}
