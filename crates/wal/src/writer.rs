@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use crate::error::{Error, Result};
-use crate::format::{self, LogFormat, MAX_KEY_LEN, MAX_VALUE_LEN, RecordCrc};
+use crate::format::{self, LogFormat, RecordCrc};
 pub use crate::log_file::{LogEnd, LogFile};
 use crate::log_file::{preallocation_end, write_zeros};
 use crate::record::Op;
@@ -223,8 +223,8 @@ impl<F: LogFile> Wal<F> {
     /// batch is one unit on disk under one checksum, so recovery finds all
     /// of its records or none, wherever a crash tears it. Returns the range
     /// of their LSNs; an empty batch is an error-free no-op that returns an
-    /// empty range. A batch holds at most [`MAX_KEY_LEN`] records in at most
-    /// [`MAX_VALUE_LEN`] bytes ([`Error::BatchTooLarge`]).
+    /// empty range. A batch holds at most [`crate::MAX_KEY_LEN`] records in at most
+    /// [`crate::MAX_VALUE_LEN`] bytes ([`Error::BatchTooLarge`]).
     pub fn append_batch<'a>(
         &self,
         records: impl IntoIterator<Item = (Op, &'a [u8], &'a [u8])>,
@@ -542,72 +542,8 @@ impl<F: LogFile> Drop for Wal<F> {
     }
 }
 
-/// Whether the sync policy asks for an fsync once records up to `last` are
-/// appended and those up to `durable_lsn` are durable.
-fn needs_sync(policy: SyncPolicy, durable_lsn: u64, last: u64) -> bool {
-    match policy {
-        SyncPolicy::Always => true,
-        SyncPolicy::EveryN(n) => last - durable_lsn >= u64::from(n.max(1)),
-        SyncPolicy::Never => false,
-    }
-}
-
-/// Refuses appends to a poisoned log or to one that ends in a partial record.
-#[inline]
-fn check_state(path: &Path, state: &State) -> Result<()> {
-    if state.poisoned.is_some() || state.ends_in_partial {
-        return Err(refusal(path, state));
-    }
-    Ok(())
-}
-
-/// [`check_state`], and refuses a new record once LSN `u64::MAX` is used
-/// (only a crafted log gets there): its LSN would wrap to 0.
-#[inline]
-fn check_appendable(path: &Path, state: &State) -> Result<()> {
-    check_state(path, state)?;
-    if state.next_lsn == 0 {
-        return Err(Error::LsnsExhausted {
-            path: path.to_path_buf(),
-        });
-    }
-    Ok(())
-}
-
-/// Why [`check_state`] refuses: kept out of line, off the path of every
-/// append.
-#[cold]
-fn refusal(path: &Path, state: &State) -> Error {
-    if let Some((operation, message)) = &state.poisoned {
-        return Error::Poisoned {
-            path: path.to_path_buf(),
-            operation,
-            message: message.clone(),
-        };
-    }
-    Error::EndsInPartialRecord {
-        path: path.to_path_buf(),
-    }
-}
-
-fn check_sizes(op: Op, key: &[u8], value: &[u8]) -> Result<()> {
-    if key.len() > MAX_KEY_LEN as usize {
-        return Err(Error::KeyTooLong {
-            len: key.len(),
-            max: MAX_KEY_LEN,
-        });
-    }
-    if value.len() > MAX_VALUE_LEN as usize {
-        return Err(Error::ValueTooLong {
-            len: value.len(),
-            max: MAX_VALUE_LEN,
-        });
-    }
-    if op == Op::Delete && !value.is_empty() {
-        return Err(Error::DeleteWithValue);
-    }
-    Ok(())
-}
+mod checks;
+use checks::{check_appendable, check_sizes, check_state, needs_sync};
 
 #[cfg(test)]
 mod tests;
