@@ -280,6 +280,8 @@ pub(crate) fn open_with<T>(
             Err(err) => return Err(err),
         }
     };
+    // What a checkpoint killed half way left: no live one can own it now.
+    crate::checkpoint::remove_stale_temporaries(path)?;
     // The snapshot only now: a checkpoint replaces it only while it holds
     // the log's lock, which is ours.
     let snapshot = Snapshot::load_beside(path)?;

@@ -200,3 +200,30 @@ fn a_reader_pairs_the_log_it_opened_with_a_snapshot_at_least_as_new() {
     let keys: Vec<&[u8]> = map.keys().map(Vec::as_slice).collect();
     assert_eq!(keys, [&b"a"[..], b"b", b"c"]);
 }
+
+/// Issue 23, item 14: only a killed checkpoint's own temporary files are
+/// removed by the next writer; another log's, whose name starts like ours,
+/// are left alone.
+#[test]
+fn a_writer_removes_only_this_logs_stale_checkpoint_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.wal");
+    drop(KvStore::create(&path).unwrap());
+    let ours = [".store.wal.a1B2c3.tmp", ".store.wal.snapshot.Zz9y8X.tmp"];
+    let theirs = [
+        ".store.wal.x.a1B2c3.tmp",
+        ".store.wal.toolong7.tmp",
+        ".store.walx.a1B2c3.tmp",
+        ".store.wal.a1B2c3.creating",
+    ];
+    for name in ours.iter().chain(&theirs) {
+        fs::write(dir.path().join(name), b"left behind").unwrap();
+    }
+    drop(KvStore::recover(&path).unwrap());
+    for name in ours {
+        assert!(!dir.path().join(name).exists(), "{name} removed");
+    }
+    for name in theirs {
+        assert!(dir.path().join(name).exists(), "{name} kept");
+    }
+}

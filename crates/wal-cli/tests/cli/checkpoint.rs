@@ -51,6 +51,13 @@ fn a_checkpoint_killed_at_every_file_changing_call_loses_nothing() {
         }
         let (mut store, _) = KvStore::recover(&scratch.path)
             .unwrap_or_else(|err| panic!("crash at {crash_at}: {err}"));
+        // The killed checkpoint's temporary files go with the next writer.
+        let left: Vec<String> = std::fs::read_dir(scratch.dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".tmp"))
+            .collect();
+        assert!(left.is_empty(), "crash at {crash_at}: left {left:?}");
         assert_eq!(store.snapshot(), expected, "crash at {crash_at}: the map");
         assert_eq!(
             store.put("after", "1").unwrap(),
