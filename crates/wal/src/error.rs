@@ -86,6 +86,16 @@ pub enum Error {
     #[error("{}: the log has used LSN {}, the last there is; it takes no more records", path.display(), u64::MAX)]
     LsnsExhausted { path: PathBuf },
 
+    /// A batch asked of a version-1 log: builds that read only version 1
+    /// know no batch frame, and a version-1 log stays readable by them. A
+    /// checkpoint replaces the log with a version-2 one.
+    #[error(
+        "{}: a version-1 log takes no batch (older builds could not read it); \
+         checkpoint the store to move it to version 2",
+        path.display()
+    )]
+    BatchNeedsVersion2 { path: PathBuf },
+
     #[error("key of {len} bytes is over the cap of {max} bytes")]
     KeyTooLong { len: usize, max: u32 },
 

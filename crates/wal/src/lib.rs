@@ -130,7 +130,11 @@
 //! preallocation (a trailing run of zeros is damage, judged as below). A
 //! writer appends to a version-1 log in version 1, so a build that reads
 //! only version 1 can still read it; [`KvStore::checkpoint`] replaces it
-//! with a version-2 log. A header of any other version is refused
+//! with a version-2 log. So a version-1 log takes no batch
+//! ([`Error::BatchNeedsVersion2`]). The one frame it may receive that such
+//! a build cannot read is a skip marker after a cut: an LSN never named
+//! twice comes first, and the older build stops at the marker as damage
+//! (an unknown op), never misreads it. A header of any other version is refused
 //! ([`Error::UnsupportedVersion`]), never guessed at.
 //!
 //! # Reading, and what counts as damage

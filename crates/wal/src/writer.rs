@@ -224,11 +224,19 @@ impl<F: LogFile> Wal<F> {
     /// of its records or none, wherever a crash tears it. Returns the range
     /// of their LSNs; an empty batch is an error-free no-op that returns an
     /// empty range. A batch holds at most [`crate::MAX_KEY_LEN`] records in at most
-    /// [`crate::MAX_VALUE_LEN`] bytes ([`Error::BatchTooLarge`]).
+    /// [`crate::MAX_VALUE_LEN`] bytes ([`Error::BatchTooLarge`]). A
+    /// version-1 log takes no batch ([`Error::BatchNeedsVersion2`]).
     pub fn append_batch<'a>(
         &self,
         records: impl IntoIterator<Item = (Op, &'a [u8], &'a [u8])>,
     ) -> Result<RangeInclusive<u64>> {
+        if self.format == LogFormat::V1 {
+            // A version-1 log stays readable by builds that read only
+            // version 1, which know no batch frame.
+            return Err(Error::BatchNeedsVersion2 {
+                path: self.path.clone(),
+            });
+        }
         let mut state = self.lock();
         check_appendable(&self.path, &state)?;
         let first = state.next_lsn;
