@@ -123,7 +123,8 @@ fn create_broken_file(path: &Path, offset: u64) -> Result<(PathBuf, File)> {
 /// at `path` (`NAME.broken-OFFSET`), `None` when they hold none. Those LSNs
 /// were handed out, and the skip marker that moved a log past them can be
 /// damaged itself; files named like a saved tail that are not one count
-/// for nothing.
+/// for nothing, nor does a last record whole only with the zeros the cut
+/// left off.
 pub(crate) fn highest_saved_lsn(path: &Path) -> Result<Option<u64>> {
     let log = through_symlink(path);
     let Some(name) = log.file_name().map(|n| n.to_string_lossy().into_owned()) else {
@@ -148,9 +149,15 @@ pub(crate) fn highest_saved_lsn(path: &Path) -> Result<Option<u64>> {
             Err(Error::NotAWal { .. } | Error::NotAFile { .. }) => continue,
             Err(err) => return Err(err),
         };
+        // Only records stored whole: a last record that reads whole only
+        // with the zeros the cut left off may be a write that never
+        // finished (a torn tail is saved just so), never acknowledged.
+        let stored = tail.bytes.len() as u64;
         let lsns = tail.pieces.iter().filter_map(|piece| match piece {
-            crate::TailPiece::Record(entry) => Some(entry.record.lsn),
-            crate::TailPiece::Damaged { .. } => None,
+            crate::TailPiece::Record(entry) if entry.offset - tail.origin + entry.len <= stored => {
+                Some(entry.record.lsn)
+            }
+            _ => None,
         });
         highest = highest.max(lsns.max());
     }

@@ -147,7 +147,7 @@ fn pieces_of(
                 // LSN 0 before it: any readable record ends the stretch. In
                 // a trimmed tail the last record may lack its final zeros:
                 // the search reads the tail as if they followed.
-                let padding = if trimmed { MAX_RECORD_LEN } else { 0 };
+                let padding = if trimmed { overrun(bytes) } else { 0 };
                 let mut src = ZeroPadded::new(bytes, padding);
                 let found = scan::readable_after(&mut src, len + padding, pos, 0, crc)?;
                 let end = found.first_offset.unwrap_or(len).min(len);
@@ -167,6 +167,33 @@ fn pieces_of(
 /// last record can lack.
 const MAX_RECORD_LEN: u64 =
     RECORD_HEADER_LEN as u64 + format::MAX_KEY_LEN as u64 + format::MAX_VALUE_LEN as u64;
+
+/// How far past the end of `bytes` a record that starts in them could
+/// claim to run: the zeros a search of a trimmed tail must read as if they
+/// followed. Only headers a writer could have produced count (a known op,
+/// lengths under the caps), so an ordinary tail needs few or none, and a
+/// crafted one at most a record's length.
+fn overrun(bytes: &[u8]) -> u64 {
+    let len = bytes.len();
+    let from = len.saturating_sub(MAX_RECORD_LEN as usize);
+    let mut most = 0u64;
+    let mut header = [0u8; RECORD_HEADER_LEN];
+    for at in from..len {
+        let op = bytes.get(at + 12).copied().unwrap_or(0);
+        if crate::record::Op::from_code(op).is_none() && op != BATCH_OP {
+            continue;
+        }
+        let present = &bytes[at..len.min(at + RECORD_HEADER_LEN)];
+        header.fill(0);
+        header[..present.len()].copy_from_slice(present);
+        let parsed = RecordHeader::parse(&header);
+        if parsed.size_problem().is_none() {
+            let end = at as u64 + parsed.record_len();
+            most = most.max(end.saturating_sub(len as u64));
+        }
+    }
+    most
+}
 
 /// A tail's bytes followed by `padding` zeros that are not stored.
 struct ZeroPadded<'a> {

@@ -230,6 +230,8 @@ impl<F: LogFile> Wal<F> {
         &self,
         records: impl IntoIterator<Item = (Op, &'a [u8], &'a [u8])>,
     ) -> Result<RangeInclusive<u64>> {
+        let mut state = self.lock();
+        check_appendable(&self.path, &state)?;
         if self.format == LogFormat::V1 {
             // A version-1 log stays readable by builds that read only
             // version 1, which know no batch frame.
@@ -237,8 +239,6 @@ impl<F: LogFile> Wal<F> {
                 path: self.path.clone(),
             });
         }
-        let mut state = self.lock();
-        check_appendable(&self.path, &state)?;
         let first = state.next_lsn;
         let start_len = state.buffer.len();
         let mut refused = None;

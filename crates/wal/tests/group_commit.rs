@@ -143,7 +143,7 @@ fn batches_from_several_threads_get_disjoint_contiguous_ranges() {
     const BATCHES: u64 = 10;
     const SIZE: u64 = 5;
     // Version 2: a version-1 log takes no batch.
-    let file = MemHandle::in_format(common::FORMAT, Box::new(|_| Ok(())), Box::new(|_| Ok(())));
+    let file = MemHandle::v2();
     let wal = Arc::new(file.wal(SyncPolicy::Always));
     let handles: Vec<_> = (0..THREADS)
         .map(|t| {
