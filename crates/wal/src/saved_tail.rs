@@ -118,6 +118,8 @@ fn pieces_of(
     let len = bytes.len() as u64;
     let mut pieces = Vec::new();
     let mut pos = 0u64;
+    // Computed once: it looks at up to a record's length of the tail.
+    let padding = if trimmed { overrun(bytes) } else { 0 };
     while pos < len {
         if trimmed && let Some(last) = last_with_zeros(&bytes[pos as usize..], crc) {
             pieces.extend(last.into_iter().map(|mut entry| {
@@ -146,11 +148,17 @@ fn pieces_of(
             Err(kind) => {
                 // LSN 0 before it: any readable record ends the stretch. In
                 // a trimmed tail the last record may lack its final zeros:
-                // the search reads the tail as if they followed.
-                let padding = if trimmed { overrun(bytes) } else { 0 };
-                let mut src = ZeroPadded::new(bytes, padding);
-                let found = scan::readable_after(&mut src, len + padding, pos, 0, crc)?;
-                let end = found.first_offset.unwrap_or(len).min(len);
+                // when nothing stored is readable, the search reads the tail
+                // again as if they followed (once: that is the last stretch).
+                let search = |padding: u64| {
+                    let mut src = ZeroPadded::new(bytes, padding);
+                    scan::first_readable_after(&mut src, len + padding, pos, 0, crc)
+                };
+                let first = match search(0)? {
+                    None if padding > 0 => search(padding)?,
+                    found => found,
+                };
+                let end = first.unwrap_or(len).min(len);
                 pieces.push(TailPiece::Damaged {
                     offset: origin + pos,
                     len: end - pos,

@@ -54,6 +54,10 @@ use crate::record::Op;
 /// Bytes read from the file at a time.
 const CHUNK: usize = 64 * 1024;
 
+/// Bytes searched (and read) at a time by a search that stops at the first
+/// readable record: a saved tail's damaged stretches are mostly short.
+const FIRST_STEP: usize = 4 * 1024;
+
 /// The longest record the format allows: no candidate claims more.
 const MAX_RECORD_LEN: u64 = RECORD_HEADER_LEN as u64 + MAX_KEY_LEN as u64 + MAX_VALUE_LEN as u64;
 
@@ -76,6 +80,31 @@ pub(crate) fn readable_after<R: Read + Seek>(
     last_lsn: u64,
     crc: &RecordCrc,
 ) -> io::Result<Found> {
+    search(src, file_len, damage_offset, last_lsn, crc, false)
+}
+
+/// Where the first readable record after `from` starts ([`Found::first_offset`]
+/// of [`readable_after`]), searching no further than it takes to know: the
+/// search of a saved tail's damaged stretch, which ends there. Searching to
+/// the end for each stretch made a tail of many stretches quadratic.
+pub(crate) fn first_readable_after<R: Read + Seek>(
+    src: &mut R,
+    file_len: u64,
+    from: u64,
+    last_lsn: u64,
+    crc: &RecordCrc,
+) -> io::Result<Option<u64>> {
+    Ok(search(src, file_len, from, last_lsn, crc, true)?.first_offset)
+}
+
+fn search<R: Read + Seek>(
+    src: &mut R,
+    file_len: u64,
+    damage_offset: u64,
+    last_lsn: u64,
+    crc: &RecordCrc,
+    stop_at_first: bool,
+) -> io::Result<Found> {
     src.seek(SeekFrom::Start(damage_offset))?;
     let mut pass = Pass {
         bytes: Window::new(src, damage_offset),
@@ -95,6 +124,11 @@ pub(crate) fn readable_after<R: Read + Seek>(
     while at + header_len <= file_len {
         pass.looking_at = at;
         pass.settle_before(at)?;
+        // Once the first chain is counted, nothing found later comes
+        // before it.
+        if stop_at_first && pass.chains.found.first_offset.is_some() {
+            return Ok(pass.chains.found);
+        }
         if at.saturating_sub(pass.hashed_to) > CHUNK as u64 {
             // Nothing waits for a CRC before `at`: hash up to it, so the
             // window holds little more than a chunk.
@@ -103,7 +137,8 @@ pub(crate) fn readable_after<R: Read + Seek>(
         pass.bytes.release(pass.hashed_to.min(at));
         // Almost every offset fails on its op byte: find the next one that
         // does not with a tight search of the buffer, a chunk at most.
-        let limit = (at + CHUNK as u64).min(file_len - header_len + 1);
+        let step = if stop_at_first { FIRST_STEP } else { CHUNK } as u64;
+        let limit = (at + step).min(file_len - header_len + 1);
         let ops = pass
             .bytes
             .range(at + OP_OFFSET as u64, limit + OP_OFFSET as u64)?;
@@ -315,7 +350,7 @@ impl<'a, R: Read> Window<'a, R> {
     fn new(src: &'a mut R, start: u64) -> Self {
         Window {
             src,
-            buf: Vec::with_capacity(2 * CHUNK),
+            buf: Vec::new(),
             start,
         }
     }
@@ -336,7 +371,10 @@ impl<'a, R: Read> Window<'a, R> {
         let need = (to - self.start) as usize;
         while self.buf.len() < need {
             let have = self.buf.len();
-            self.buf.resize(have + CHUNK, 0);
+            // Whole chunks, but no more than the next one: a search that
+            // stops at the first readable record reads little.
+            let want = (need - have).next_multiple_of(FIRST_STEP).min(CHUNK);
+            self.buf.resize(have + want, 0);
             let read = self.src.read(&mut self.buf[have..])?;
             self.buf.truncate(have + read);
             if read == 0 {

@@ -42,3 +42,33 @@ fn a_last_record_ending_in_zeros_after_damage_is_read_back() {
         saved.pieces[0]
     );
 }
+
+/// Issue 23, item 13: each damaged stretch of a saved tail was searched to
+/// the tail's end, so a tail of many stretches took time quadratic in its
+/// size (69 s for 552 KiB). The search of a stretch now stops at the first
+/// readable record. 3000 stretches in about 450 KiB: 0.3 s unoptimised
+/// (over 5 minutes before); the bound only catches a quadratic search.
+#[test]
+fn a_saved_tail_of_many_damaged_stretches_is_read_in_linear_time() {
+    let mut tail = Vec::new();
+    let mut expected = 0;
+    for lsn in 1..=3000u64 {
+        tail.extend_from_slice(&[0xEE; 40]);
+        let record = put(lsn, format!("k{lsn}").as_bytes(), &[b'v'; 80]);
+        tail.extend_from_slice(&wal::encode(&record, common::FORMAT));
+        expected += 1;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_file(dir.path(), "store.wal.broken-100", &saved_tail(&tail));
+    let started = std::time::Instant::now();
+    let saved = SavedTail::open(&path).unwrap();
+    let took = started.elapsed();
+    let records = saved
+        .pieces
+        .iter()
+        .filter(|piece| matches!(piece, TailPiece::Record(_)))
+        .count();
+    assert_eq!(records, expected);
+    assert_eq!(saved.pieces.len(), 2 * expected);
+    assert!(took.as_secs() < 10, "took {took:?}");
+}
