@@ -113,14 +113,17 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     };
     let started = Instant::now();
     let dir = ScratchDir::create(args.dir.as_deref())?;
-    eprintln!("wal bench: measuring in {}", dir.path().display());
+    crate::stderr::note(format_args!(
+        "wal bench: measuring in {}",
+        dir.path().display()
+    ));
     let figures = measure(&dir, &plan)?;
     drop(dir);
-    eprintln!(
+    crate::stderr::note(format_args!(
         "wal bench: {} figures in {:.1} s",
         figures.len(),
         started.elapsed().as_secs_f64()
-    );
+    ));
     if args.json {
         println!("{}", serde_json::to_string_pretty(&figures)?);
     } else {
@@ -178,7 +181,7 @@ pub fn measure(dir: &ScratchDir, plan: &Plan) -> Result<Vec<Figure>> {
 }
 
 fn progress(what: &str) {
-    eprintln!("wal bench: {what}");
+    crate::stderr::note(format_args!("wal bench: {what}"));
 }
 
 #[cfg(test)]

@@ -18,6 +18,10 @@ pub enum Exit {
     /// Readable records follow damage: `verify` says so, and `repair`
     /// (without `--force`) and the writers refuse to cut them off.
     ReadableAfterDamage = 3,
+    /// `verify`: the checkpoint snapshot beside the log is damaged, or
+    /// missing though the log starts after one: recovery refuses the store,
+    /// or would lose the keys the snapshot held.
+    BadSnapshot = 4,
 }
 
 impl Exit {

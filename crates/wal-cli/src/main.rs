@@ -11,6 +11,7 @@ mod commands;
 mod exit;
 mod json;
 mod layout;
+mod stderr;
 mod text;
 
 use std::process::ExitCode;
@@ -41,7 +42,7 @@ fn main() -> ExitCode {
         // what it wanted.
         Err(err) if exit::is_broken_pipe(&err) => Exit::Success.into(),
         Err(err) => {
-            eprintln!("wal: error: {err}");
+            crate::stderr::note(format_args!("wal: error: {err}"));
             Exit::for_error(&err).into()
         }
     }

@@ -68,6 +68,34 @@ pub enum Error {
     #[error("{}: a new WAL cannot be created: the file already exists", path.display())]
     AlreadyExists { path: PathBuf },
 
+    /// A new log asked for beside a checkpoint's snapshot: the snapshot holds
+    /// a store's keys and LSNs, which a new log starting at LSN 1 would
+    /// contradict (recovery would skip its records as already in the
+    /// snapshot). Recovering the store continues it instead.
+    #[error(
+        "{}: a new WAL cannot be created beside the checkpoint snapshot {}; \
+         recover the store instead, or move the snapshot away",
+        path.display(),
+        snapshot.display()
+    )]
+    SnapshotBeside { path: PathBuf, snapshot: PathBuf },
+
+    /// The log has used LSN `u64::MAX`, the last there is (only a crafted
+    /// log holds it): a new record's LSN would wrap to 0 and name an
+    /// earlier one.
+    #[error("{}: the log has used LSN {}, the last there is; it takes no more records", path.display(), u64::MAX)]
+    LsnsExhausted { path: PathBuf },
+
+    /// A batch asked of a version-1 log: builds that read only version 1
+    /// know no batch frame, and a version-1 log stays readable by them. A
+    /// checkpoint replaces the log with a version-2 one.
+    #[error(
+        "{}: a version-1 log takes no batch (older builds could not read it); \
+         checkpoint the store to move it to version 2",
+        path.display()
+    )]
+    BatchNeedsVersion2 { path: PathBuf },
+
     #[error("key of {len} bytes is over the cap of {max} bytes")]
     KeyTooLong { len: usize, max: u32 },
 

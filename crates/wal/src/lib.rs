@@ -45,7 +45,10 @@
 //! logs atomically: an empty file is an empty log; a file holding only the
 //! first bytes of a header is an empty log with a torn tail at offset 0; and
 //! a file whose first sector (512 bytes, or the whole file if shorter) is all
-//! zeros is an empty log with a zero-filled torn tail at offset 0.
+//! zeros, with nothing but zeros after it, is an empty log with a zero-filled
+//! torn tail at offset 0. A zeroed first sector with data after it is
+//! refused ([`Error::NotAWal`]): that is a header lost in front of records,
+//! and cutting it as a torn tail would restart LSNs at 1.
 //!
 //! ## Record
 //!
@@ -127,7 +130,11 @@
 //! preallocation (a trailing run of zeros is damage, judged as below). A
 //! writer appends to a version-1 log in version 1, so a build that reads
 //! only version 1 can still read it; [`KvStore::checkpoint`] replaces it
-//! with a version-2 log. A header of any other version is refused
+//! with a version-2 log. So a version-1 log takes no batch
+//! ([`Error::BatchNeedsVersion2`]). The one frame it may receive that such
+//! a build cannot read is a skip marker after a cut: an LSN never named
+//! twice comes first, and the older build stops at the marker as damage
+//! (an unknown op), never misreads it. A header of any other version is refused
 //! ([`Error::UnsupportedVersion`]), never guessed at.
 //!
 //! # Reading, and what counts as damage
@@ -156,8 +163,13 @@
 //! **Zero-filled** damage is a torn tail too ([`Damage::zero_filled`]): the
 //! damaged record (or the file header) overlaps a whole 512-byte sector,
 //! aligned to the file and inside it, that is all zeros, or the record starts
-//! with zeros that run to its sector's end (its checksum at least), and in
-//! either case non-zero bytes follow somewhere later. A power failure during
+//! with zeros that run to its sector's end (its checksum at least; or only
+//! its checksum's first 1 to 3 bytes, when the rest of the checksum, landed
+//! in the next sector, agrees with the record's bytes), and in either case
+//! non-zero bytes follow somewhere later. Only the damaged record's own
+//! bytes are searched for the sector, up to the first readable record after
+//! it: a damaged length can claim the records behind it, and zeros in their
+//! values are data. A power failure during
 //! an unsynced write leaves exactly that: each sector lands whole or not at
 //! all, in any order, and one that never landed reads as what it held before,
 //! zeros (a new block, or preallocated space). Nothing from such a record on
@@ -172,7 +184,14 @@
 //! A damaged last record whose last byte is zero, with only zeros after it
 //! ([`Damage::ends_in_zeros`]), is a torn tail as well, in either version:
 //! the write into preallocated space (or into a block allocated but never
-//! written) stopped short.
+//! written) stopped short. Not so when clearing one bit of a length field
+//! makes it a whole record whose checksum holds (every non-zero byte
+//! inside it): that record was written whole and a bit of its length
+//! flipped since, so it is corruption (at the tail only: cuttable, and
+//! reported as corrupt). A damaged skip marker with nothing readable after
+//! it is a torn tail like any damaged last frame: cutting it loses no
+//! record, and the LSNs it protected are still those of the saved tail
+//! beside the log, past which a writer that cuts damage skips.
 //!
 //! The price of both: a sector zeroed by a faulty disk *after* it was synced
 //! is taken for a torn write (etcd and LevelDB make the same call); a damaged
@@ -199,11 +218,13 @@
 //! truncated to its readable prefix and fsync'd. Without the cut, every record
 //! appended later would sit behind the damage where no reader reaches it.
 //! LSNs continue after the last readable record, or after the highest LSN of
-//! the readable records cut off, whichever is higher (a skip marker records
-//! that). A saved tail is read back with [`SavedTail`] (and `wal dump`).
+//! the readable records cut off, or kept in earlier saved tails beside the
+//! log (should the skip marker of an earlier cut be what is damaged),
+//! whichever is higher (a skip marker records that). A saved tail is read back with [`SavedTail`] (and `wal dump`).
 //! A path that is a symlink has its tail saved beside the file it links to,
 //! and anything but a regular file (a FIFO, a directory) is refused before
-//! it is opened ([`Error::NotAFile`]).
+//! it is opened ([`Error::NotAFile`]); so is a snapshot that is not one (a
+//! FIFO, a link to `/dev/zero`), which is read bounded by its size.
 //!
 //! # Durability
 //!
@@ -239,12 +260,50 @@
 //!   on the file while it is open, and a second one gets [`Error::Locked`].
 //!   Readers take no lock, and a crashed writer's lock goes with its process.
 
+//!
+//! # Checkpoints: who holds which file, in what order
+//!
+//! A checkpoint replaces two files, `NAME.snapshot` and then `NAME`, while
+//! other processes may be opening the log to write or to read it. Three
+//! rules keep every acknowledged record and every LSN:
+//!
+//! 1. **Only the lock holder changes files.** A checkpoint runs in the
+//!    writer that holds `NAME`'s lock, and the new log is locked (as a
+//!    temporary file) before it is renamed over `NAME`, so the lock passes
+//!    from the old file to the new one without a gap.
+//! 2. **A writer re-checks after locking.** A writer opens `NAME`, takes
+//!    its lock (waiting for it), then compares the file it locked with the
+//!    one now at `NAME` (device and inode). If a checkpoint renamed a new
+//!    log over it meanwhile, it lets the old file go and starts again (a
+//!    bounded number of times). Only then does it read the snapshot: none
+//!    can change while it holds the lock.
+//! 3. **A reader opens the log before it reads the snapshot**
+//!    ([`replay_store`]). The snapshot is renamed into place before the log,
+//!    so the log a reader holds is never newer than the snapshot it reads
+//!    next; records of an older log that the newer snapshot covers are
+//!    skipped by LSN.
+//!
+//! The writer's side, as states:
+//!
+//! | state | does | next |
+//! |-------|------|------|
+//! | Opening | `open(NAME)` (missing: create atomically, locked, go to Loaded) | Locking |
+//! | Locking | `flock` the file opened (wait at most 1 s, else [`Error::Locked`]) | Checking |
+//! | Checking | `fstat` of the file == `stat(NAME)`? | yes: Loaded; no: close, Opening |
+//! | Loaded | read `NAME.snapshot`, replay the log after its LSN | Writing |
+//! | Writing | append, fsync, acknowledge | Writing, or Checkpointing |
+//! | Checkpointing | sync; snapshot of the snapshot + log on disk; write, fsync, rename, fsync dir; new log locked, written, fsync'd, renamed over `NAME`, dir fsync'd | Writing (on the new log); a failure after the log's rename: Poisoned |
+//! | Poisoned | refuses every append ([`Error::Poisoned`]) | reopen |
+
 mod awake_wait;
 mod batch;
+mod checkpoint;
 mod crc_algebra;
+mod cut_tail;
 mod entry;
 mod error;
 mod format;
+mod hooks;
 mod log_file;
 mod read_ahead;
 mod reader;
@@ -265,10 +324,12 @@ pub use format::{
     MAX_VALUE_LEN, RECORD_HEADER_LEN, SKIP_OP, encode, encode_batch, file_header, record_len,
     skip_marker,
 };
+#[doc(hidden)]
+pub use hooks::{StepHook, set_step_hook};
 pub use reader::{Summary, WalReader};
 pub use record::{Damage, DamageKind, InvalidField, Op, Record};
-pub use recovery::{CutTail, RecoveryMode, RecoveryReport, WalOptions, open, replay};
+pub use recovery::{CutTail, RecoveryMode, RecoveryReport, WalOptions, open, replay, replay_store};
 pub use saved_tail::{SavedTail, TailPiece, saved_tail_origin};
-pub use snapshot::{Snapshot, snapshot_path};
+pub use snapshot::{Snapshot, SnapshotCheck, snapshot_path};
 pub use store::KvStore;
 pub use writer::{LogEnd, LogFile, SyncPolicy, Wal};

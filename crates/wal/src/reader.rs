@@ -213,6 +213,16 @@ impl<R: Read + Seek> WalReader<R> {
         let zeroed_head = !head.is_empty() && head.iter().all(|&byte| byte == 0);
         let mut format = None;
         let state = if zeroed_head && zeros::header_is_zero_filled(&mut src, len).at(&path)? {
+            if zeros::data_after_first_sector(&mut src, len).at(&path)? {
+                // Cutting it as a torn tail would restart LSNs at 1, and
+                // without the header's log id no record behind it reads.
+                return Err(not_a_wal(
+                    &path,
+                    "its first sector is all zeros, with data after it: the header was \
+                     lost in front of records (a header torn at creation is followed by \
+                     nothing); the file is left as it is",
+                ));
+            }
             // A crash while the header was written (by a build that did not
             // create logs atomically): an empty log whose header is a torn
             // tail, marked zero-filled by `finish`.
@@ -500,12 +510,23 @@ impl<R: Read + Seek> WalReader<R> {
                     &self.crc,
                 )
                 .at(&self.path)?;
-                let zero_filled =
-                    zeros::damage_is_zero_filled(&mut self.src, self.file_len, self.pos, data_end)
-                        .at(&self.path)?;
-                let ends_in_zeros =
-                    zeros::damage_ends_in_zeros(&mut self.src, self.file_len, self.pos, data_end)
-                        .at(&self.path)?;
+                let zero_filled = zeros::damage_is_zero_filled(
+                    &mut self.src,
+                    self.file_len,
+                    self.pos,
+                    data_end,
+                    found.first_offset,
+                    &self.crc,
+                )
+                .at(&self.path)?;
+                let ends_in_zeros = zeros::damage_ends_in_zeros(
+                    &mut self.src,
+                    self.file_len,
+                    self.pos,
+                    data_end,
+                    &self.crc,
+                )
+                .at(&self.path)?;
                 let zeros_to_end = self.file_len - data_end;
                 Some(Damage {
                     offset: self.pos,

@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::fs::{File, OpenOptions, TryLockError};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -11,9 +11,11 @@ use std::time::{Duration, Instant};
 use crate::entry::RecordRef;
 use crate::error::{Error, IoContext, Result};
 use crate::format::{self, LogFormat};
+use crate::hooks;
 use crate::read_ahead::Chunking;
 use crate::reader::{Summary, WalReader};
 use crate::record::Damage;
+use crate::snapshot::Snapshot;
 use crate::writer::{LogEnd, SyncPolicy, Wal};
 
 /// What recovery accepts, named after RocksDB's WAL recovery modes.
@@ -81,7 +83,7 @@ pub struct RecoveryReport {
     /// The highest LSN the log has used (0 for none); appends continue
     /// after it. That is the last replayed record's, unless a skip marker
     /// follows it, or a writer just cut readable records off (their highest
-    /// LSN, then).
+    /// LSN, then, or the highest in the saved tails beside the log).
     pub last_lsn: u64,
     /// Length of the readable prefix of the file.
     pub valid_len: u64,
@@ -141,6 +143,31 @@ pub fn replay(
     Ok(RecoveryReport::from_summary(summary))
 }
 
+/// [`replay`] of a store that may have been checkpointed: `start` is handed
+/// the snapshot beside the log, and what it returns goes to `on_record` with
+/// every record of the log (those at or below the snapshot's LSN included:
+/// the snapshot holds them), and back to the caller.
+///
+/// The log is opened before the snapshot is read. A checkpoint renames its
+/// snapshot into place before its new log, so the log opened is never newer
+/// than the snapshot read after it, and every record the snapshot does not
+/// hold is still in that log; reading them the other way round could pair
+/// an old snapshot with a new log, missing every record in between.
+pub fn replay_store<T>(
+    path: impl AsRef<Path>,
+    mode: RecoveryMode,
+    start: impl FnOnce(Option<Snapshot>) -> T,
+    mut on_record: impl FnMut(&mut T, RecordRef<'_>),
+) -> Result<(RecoveryReport, T)> {
+    let path = path.as_ref();
+    let reader = WalReader::open(path)?;
+    hooks::step("log opened for reading").at(path)?;
+    let mut state = start(Snapshot::load_beside(path)?);
+    let summary = read_all(reader, |record| on_record(&mut state, record))?;
+    judge(path, mode, &summary)?;
+    Ok((RecoveryReport::from_summary(summary), state))
+}
+
 fn read_all<R: Read + Seek>(
     mut reader: WalReader<R>,
     mut on_record: impl FnMut(RecordRef<'_>),
@@ -175,24 +202,64 @@ fn judge(path: &Path, mode: RecoveryMode, summary: &Summary) -> Result<()> {
 pub fn open(
     path: impl AsRef<Path>,
     options: WalOptions,
-    on_record: impl FnMut(RecordRef<'_>),
+    mut on_record: impl FnMut(RecordRef<'_>),
 ) -> Result<(Wal, RecoveryReport)> {
-    let path = path.as_ref();
+    let (wal, report, ()) = open_with(path.as_ref(), options, |_| (), |(), r| on_record(r))?;
+    Ok((wal, report))
+}
+
+/// How many times a writer opens the log again after finding that the file
+/// it locked is no longer the one at the path (a checkpoint renamed a new
+/// log over it meanwhile). Each retry means a whole checkpoint finished in
+/// between, so this many in a row is a store checkpointing without pause.
+const REOPEN_ATTEMPTS: u32 = 20;
+
+/// [`open`] for a caller that starts from the checkpoint's snapshot:
+/// `start` is handed the snapshot beside the log, read only once the log is
+/// locked (so that no checkpoint can replace the snapshot and the log
+/// between the two reads), and what it returns goes to `on_record` with
+/// every record, and back to the caller.
+pub(crate) fn open_with<T>(
+    path: &Path,
+    options: WalOptions,
+    start: impl FnOnce(Option<Snapshot>) -> T,
+    mut on_record: impl FnMut(&mut T, RecordRef<'_>),
+) -> Result<(Wal, RecoveryReport, T)> {
     // Bounded: losing the creation race means the log now exists, and only
     // a log removed again at once could send us round more than twice.
     let mut attempts = 0;
     let file = loop {
         attempts += 1;
+        if attempts > REOPEN_ATTEMPTS {
+            return Err(Error::io(
+                path,
+                io::Error::other(format!(
+                    "the log was replaced {REOPEN_ATTEMPTS} times while it was being opened"
+                )),
+            ));
+        }
         crate::reader::check_regular_file(path)?;
+        hooks::step("opening the log").at(path)?;
         // Not O_APPEND: a preallocated log is written in place, at its
         // end, before the end of the file.
         match OpenOptions::new().read(true).write(true).open(path) {
-            Ok(file) => break file,
+            Ok(file) => {
+                hooks::step("log opened, not yet locked").at(path)?;
+                lock_for_writing(&file, path)?;
+                // A checkpoint that finished while we waited for the lock
+                // renamed a new log over the file we hold: appends to it
+                // would go to a file no longer at the path, and be lost.
+                if is_at_path(&file, path)? {
+                    break file;
+                }
+                continue;
+            }
             Err(err) if err.kind() == io::ErrorKind::NotFound => {}
             Err(err) => return Err(Error::io(path, err)),
         }
-        match Wal::create(path, options.sync) {
-            Ok(wal) => {
+        match create_atomically(path, BesideSnapshot::Follow) {
+            Ok((file, end)) => {
+                let wal = Wal::from_file(file, path, end, options.sync);
                 let mut report = RecoveryReport {
                     records_replayed: 0,
                     last_lsn: 0,
@@ -201,29 +268,45 @@ pub fn open(
                     damage: None,
                     cut: None,
                 };
-                follow_snapshot(&wal, &mut report)?;
-                return Ok((wal, report));
+                let snapshot = Snapshot::load_beside(path)?;
+                let floor = snapshot.as_ref().map(|s| s.lsn);
+                let state = start(snapshot);
+                follow_snapshot(&wal, &mut report, floor)?;
+                return Ok((wal, report, state));
             }
             // Another writer created it between our open and our create:
             // open theirs.
-            Err(Error::AlreadyExists { .. }) if attempts < 10 => {}
+            Err(Error::AlreadyExists { .. }) => {}
             Err(err) => return Err(err),
         }
     };
-    lock_for_writing(&file, path)?;
+    // What a checkpoint killed half way left: no live one can own it now.
+    crate::checkpoint::remove_stale_temporaries(path)?;
+    // The snapshot only now: a checkpoint replaces it only while it holds
+    // the log's lock, which is ours.
+    let snapshot = Snapshot::load_beside(path)?;
+    let floor = snapshot.as_ref().map(|s| s.lsn);
+    let mut state = start(snapshot);
     let len = file.metadata().at(path)?.len();
     let mut reader = WalReader::new(&file, len, path)?;
     reader.read_ahead_through(&file, Chunking::DEFAULT);
-    let summary = read_all(reader, on_record)?;
+    let summary = read_all(reader, |record| on_record(&mut state, record))?;
     judge(path, options.mode, &summary)?;
     let found_format = summary.format;
     let mut report = RecoveryReport::from_summary(summary);
     // LSNs of readable records about to be cut off must never be handed out
     // again: a skip marker in their place moves the LSN past them.
+    // So must those of records cut before, kept in the saved tails beside
+    // the log: the skip marker that moved past them may be what is damaged.
+    let saved_before = match report.damage {
+        Some(_) => crate::cut_tail::highest_saved_lsn(path)?,
+        None => None,
+    };
     let skip_to = report
         .damage
         .as_ref()
         .and_then(|damage| damage.highest_lsn_after)
+        .max(saved_before)
         // (A cut record with LSN u64::MAX, which only a hostile file holds,
         // leaves no LSN to continue at: it is not skipped past.)
         .filter(|&highest| highest > report.last_lsn && highest < u64::MAX);
@@ -231,7 +314,14 @@ pub fn open(
         // (Damage in the header leaves no log for a marker: one follows
         // the new header below.)
         let marker = found_format.and(skip_to).zip(found_format);
-        report.cut = Some(cut_tail(path, &file, damage, len, marker, found_format)?);
+        report.cut = Some(crate::cut_tail::cut_tail(
+            path,
+            &file,
+            damage,
+            len,
+            marker,
+            found_format,
+        )?);
         report.preallocated = 0;
         if marker.is_some() {
             report.valid_len += format::RECORD_HEADER_LEN as u64;
@@ -270,22 +360,34 @@ pub fn open(
         last_lsn: report.last_lsn,
     };
     let wal = Wal::from_file(file, path, end, options.sync);
-    follow_snapshot(&wal, &mut report)?;
+    follow_snapshot(&wal, &mut report, floor)?;
     // A skip marker written after the snapshot took its bytes from the
     // preallocated zeros.
     let marker = wal.end_offset() - report.valid_len;
     report.valid_len += marker;
     report.preallocated = report.preallocated.saturating_sub(marker);
-    Ok((wal, report))
+    Ok((wal, report, state))
+}
+
+/// Whether `file` is still the file at `path` (the same device and inode;
+/// through a symlink, the file it links to).
+fn is_at_path(file: &File, path: &Path) -> Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let held = file.metadata().at(path)?;
+    match std::fs::metadata(path) {
+        Ok(named) => Ok(named.dev() == held.dev() && named.ino() == held.ino()),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(err) => Err(Error::io(path, err)),
+    }
 }
 
 /// A log behind its checkpoint's snapshot (created anew after the log was
 /// removed, or an older copy put back) must still hand out LSNs after the
-/// snapshot's: a skip marker moves it on. A damaged snapshot is an error.
-fn follow_snapshot(wal: &Wal, report: &mut RecoveryReport) -> Result<()> {
-    if let Some(snapshot) = crate::snapshot::Snapshot::load_beside(wal.path())? {
-        wal.skip_to(snapshot.lsn)?;
-        report.last_lsn = report.last_lsn.max(snapshot.lsn);
+/// snapshot's (`floor`, when there is one): a skip marker moves it on.
+fn follow_snapshot(wal: &Wal, report: &mut RecoveryReport, floor: Option<u64>) -> Result<()> {
+    if let Some(floor) = floor {
+        wal.skip_to(floor)?;
+        report.last_lsn = report.last_lsn.max(floor);
     }
     Ok(())
 }
@@ -298,17 +400,33 @@ impl Wal {
     /// file beside the log, which is locked, and only then linked to `path`
     /// if that name is still free. No other process can ever see the log
     /// without its header, nor take its lock before its creator has it.
+    ///
+    /// A checkpoint's snapshot beside `path` is refused
+    /// ([`Error::SnapshotBeside`]): its keys and LSNs belong to the store
+    /// this log's name had, and a new log starting at LSN 1 beside it would
+    /// have its records skipped by recovery as already in the snapshot.
+    /// [`crate::open`] and [`crate::KvStore::recover`] continue such a store.
     pub fn create(path: impl AsRef<Path>, policy: SyncPolicy) -> Result<Wal> {
         let path = path.as_ref();
-        let (file, end) = create_atomically(path)?;
+        let (file, end) = create_atomically(path, BesideSnapshot::Refuse)?;
         Ok(Wal::from_file(file, path, end, policy))
     }
+}
+
+/// What creating a log does about a checkpoint's snapshot beside it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum BesideSnapshot {
+    /// Refuse: the caller asked for a new, empty store.
+    Refuse,
+    /// Create the log; the caller follows the snapshot's LSN (recovery of
+    /// a store whose log was removed).
+    Follow,
 }
 
 /// Writes a new log's header into a locked temporary file in `path`'s
 /// directory and links it to `path` only if no file has that name; returns
 /// the file, still locked, and where its log ends.
-fn create_atomically(path: &Path) -> Result<(File, LogEnd)> {
+fn create_atomically(path: &Path, beside_snapshot: BesideSnapshot) -> Result<(File, LogEnd)> {
     let dir = parent_dir(path);
     let name = path
         .file_name()
@@ -329,6 +447,15 @@ fn create_atomically(path: &Path) -> Result<(File, LogEnd)> {
     let header = format::file_header(format);
     temp.as_file().write_all(&header).at(path)?;
     temp.as_file().sync_all().at(path)?;
+    if beside_snapshot == BesideSnapshot::Refuse {
+        let snapshot = crate::snapshot::snapshot_path(path);
+        if std::fs::symlink_metadata(&snapshot).is_ok() {
+            return Err(Error::SnapshotBeside {
+                path: path.to_path_buf(),
+                snapshot,
+            });
+        }
+    }
     let file = temp.persist_noclobber(path).map_err(|err| {
         if err.error.kind() == io::ErrorKind::AlreadyExists {
             Error::AlreadyExists {
@@ -358,38 +485,6 @@ pub(crate) fn through_symlink(path: &Path) -> PathBuf {
     }
 }
 
-/// Step 2 of a checkpoint: a new log (a new identity) holding its header
-/// and a skip marker at `lsn`, locked, fsync'd, and renamed over the log at
-/// `path` (which it replaces, old log and all, in one step), then the
-/// directory fsync'd. Returns the new log, still locked, and its end.
-pub(crate) fn replace_log(path: &Path, lsn: u64) -> Result<(File, LogEnd)> {
-    use crate::snapshot::crash_point;
-    let temp = crate::snapshot::temp_beside(path)?;
-    lock_for_writing(temp.as_file(), path)?;
-    crash_point("log's temporary file created");
-    let format = LogFormat::new_log();
-    let mut head = format::file_header(format);
-    if lsn > 0 {
-        head.extend_from_slice(&format::skip_marker(lsn, format));
-    }
-    temp.as_file().write_all(&head).at(path)?;
-    crash_point("new log written");
-    temp.as_file().sync_all().at(path)?;
-    crash_point("new log synced");
-    let file = temp
-        .persist(path)
-        .map_err(|err| Error::io(path, err.error))?;
-    crash_point("new log renamed over the old");
-    sync_parent_dir(path)?;
-    crash_point("log's directory synced");
-    let end = LogEnd {
-        format,
-        offset: head.len() as u64,
-        last_lsn: lsn,
-    };
-    Ok((file, end))
-}
-
 /// How long a writer keeps trying for a lock that is taken. A log that was
 /// just closed can still look locked for a moment: a process forked by any
 /// thread of the closing program holds a copy of the descriptor, and so the
@@ -402,7 +497,7 @@ const LOCK_PATIENCE: Duration = Duration::from_secs(1);
 /// another `Wal` in this one — cannot interleave its records with ours or cut
 /// a tail that is still being written. The kernel drops the lock when the
 /// holder exits, however it exits, so a crash never leaves a log locked.
-fn lock_for_writing(file: &File, path: &Path) -> Result<()> {
+pub(crate) fn lock_for_writing(file: &File, path: &Path) -> Result<()> {
     let deadline = Instant::now() + LOCK_PATIENCE;
     loop {
         match file.try_lock() {
@@ -418,115 +513,6 @@ fn lock_for_writing(file: &File, path: &Path) -> Result<()> {
             Err(TryLockError::Error(err)) => return Err(Error::io(path, err)),
         }
     }
-}
-
-/// Saves `file[offset..len]` (from the damage's offset) beside `path`
-/// (beside the file it links to, when `path` is a symlink), then truncates
-/// `file` to `offset`. A failed
-/// attempt removes the copy it started, so that retries leave nothing.
-///
-/// With `skip_to` (an LSN and the log's format), a skip marker with that
-/// LSN takes the first bytes of the tail's place before the file is cut
-/// after it: written over the damage and synced first, so a crash at any
-/// point leaves either the old tail (cut again on the next open) or the
-/// marker, never a log that forgot the cut LSNs.
-///
-/// A tail cut from a version-2 log (`format`) is saved after a copy of the
-/// log's header (its records' checksums need the log's identity) and without
-/// the zeros after its last byte (preallocated space, not data: the reader
-/// counted them, [`Damage::zeros_to_end`]). The cut takes the preallocated
-/// space with it; the writer allocates anew.
-fn cut_tail(
-    path: &Path,
-    file: &File,
-    damage: &Damage,
-    len: u64,
-    skip_to: Option<(u64, LogFormat)>,
-    format: Option<LogFormat>,
-) -> Result<CutTail> {
-    let offset = damage.offset;
-    let end = match format {
-        Some(LogFormat::V2 { .. }) => len - damage.zeros_to_end,
-        _ => len,
-    };
-    let (saved_to, saved) = create_broken_file(&through_symlink(path), offset)?;
-    let saved_bytes = match save_tail(path, file, offset..end, format, &saved_to, saved) {
-        Ok(bytes) => bytes,
-        Err(err) => {
-            let _ = std::fs::remove_file(&saved_to);
-            return Err(err);
-        }
-    };
-    let mut new_len = offset;
-    if let Some((lsn, format)) = skip_to {
-        use std::os::unix::fs::FileExt;
-        let marker = format::skip_marker(lsn, format);
-        file.write_all_at(&marker, offset).at(path)?;
-        file.sync_data().at(path)?;
-        new_len += marker.len() as u64;
-    }
-    file.set_len(new_len).at(path)?;
-    file.sync_all().at(path)?;
-    Ok(CutTail {
-        offset,
-        bytes: len - offset,
-        saved_bytes,
-        saved_to,
-    })
-}
-
-/// Copies `file[bytes]` into `saved` (for a version-2 log, after its
-/// header; see [`cut_tail`]) and makes it durable, name and all. Returns
-/// how many bytes it copied.
-fn save_tail(
-    path: &Path,
-    file: &File,
-    bytes: std::ops::Range<u64>,
-    format: Option<LogFormat>,
-    saved_to: &Path,
-    mut saved: File,
-) -> Result<u64> {
-    let mut source = file;
-    if let Some(format @ LogFormat::V2 { .. }) = format {
-        saved.write_all(&format::file_header(format)).at(saved_to)?;
-    }
-    source.seek(SeekFrom::Start(bytes.start)).at(path)?;
-    let wanted = bytes.end - bytes.start;
-    let copied = io::copy(&mut source.take(wanted), &mut saved).at(saved_to)?;
-    if copied != wanted {
-        return Err(Error::io(path, io::ErrorKind::UnexpectedEof.into()));
-    }
-    saved.sync_all().at(saved_to)?;
-    sync_parent_dir(saved_to)?;
-    Ok(copied)
-}
-
-fn create_broken_file(path: &Path, offset: u64) -> Result<(PathBuf, File)> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "wal".into());
-    for attempt in 0..1000 {
-        let suffix = if attempt == 0 {
-            String::new()
-        } else {
-            format!(".{attempt}")
-        };
-        let candidate = path.with_file_name(format!("{name}.broken-{offset}{suffix}"));
-        match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&candidate)
-        {
-            Ok(file) => return Ok((candidate, file)),
-            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(err) => return Err(Error::io(&candidate, err)),
-        }
-    }
-    Err(Error::io(
-        path,
-        io::Error::other("too many saved tails beside this log"),
-    ))
 }
 
 /// fsyncs the directory holding `path`, so a created file's name survives.

@@ -12,7 +12,7 @@
 //! the next readable record.
 
 use std::fs;
-use std::io::Cursor;
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use crate::batch;
@@ -118,6 +118,8 @@ fn pieces_of(
     let len = bytes.len() as u64;
     let mut pieces = Vec::new();
     let mut pos = 0u64;
+    // Computed once: it looks at up to a record's length of the tail.
+    let padding = if trimmed { overrun(bytes) } else { 0 };
     while pos < len {
         if trimmed && let Some(last) = last_with_zeros(&bytes[pos as usize..], crc) {
             pieces.extend(last.into_iter().map(|mut entry| {
@@ -144,9 +146,19 @@ fn pieces_of(
                 pos += record_len;
             }
             Err(kind) => {
-                // LSN 0 before it: any readable record ends the stretch.
-                let found = scan::readable_after(&mut Cursor::new(bytes), len, pos, 0, crc)?;
-                let end = found.first_offset.unwrap_or(len);
+                // LSN 0 before it: any readable record ends the stretch. In
+                // a trimmed tail the last record may lack its final zeros:
+                // when nothing stored is readable, the search reads the tail
+                // again as if they followed (once: that is the last stretch).
+                let search = |padding: u64| {
+                    let mut src = ZeroPadded::new(bytes, padding);
+                    scan::first_readable_after(&mut src, len + padding, pos, 0, crc)
+                };
+                let first = match search(0)? {
+                    None if padding > 0 => search(padding)?,
+                    found => found,
+                };
+                let end = first.unwrap_or(len).min(len);
                 pieces.push(TailPiece::Damaged {
                     offset: origin + pos,
                     len: end - pos,
@@ -157,6 +169,79 @@ fn pieces_of(
         }
     }
     Ok(pieces)
+}
+
+/// The longest record the format allows: the most zeros a trimmed tail's
+/// last record can lack.
+const MAX_RECORD_LEN: u64 =
+    RECORD_HEADER_LEN as u64 + format::MAX_KEY_LEN as u64 + format::MAX_VALUE_LEN as u64;
+
+/// How far past the end of `bytes` a record that starts in them could
+/// claim to run: the zeros a search of a trimmed tail must read as if they
+/// followed. Only headers a writer could have produced count (a known op,
+/// lengths under the caps), so an ordinary tail needs few or none, and a
+/// crafted one at most a record's length.
+fn overrun(bytes: &[u8]) -> u64 {
+    let len = bytes.len();
+    let from = len.saturating_sub(MAX_RECORD_LEN as usize);
+    let mut most = 0u64;
+    let mut header = [0u8; RECORD_HEADER_LEN];
+    for at in from..len {
+        let op = bytes.get(at + 12).copied().unwrap_or(0);
+        if crate::record::Op::from_code(op).is_none() && op != BATCH_OP {
+            continue;
+        }
+        let present = &bytes[at..len.min(at + RECORD_HEADER_LEN)];
+        header.fill(0);
+        header[..present.len()].copy_from_slice(present);
+        let parsed = RecordHeader::parse(&header);
+        if parsed.size_problem().is_none() {
+            let end = at as u64 + parsed.record_len();
+            most = most.max(end.saturating_sub(len as u64));
+        }
+    }
+    most
+}
+
+/// A tail's bytes followed by `padding` zeros that are not stored.
+struct ZeroPadded<'a> {
+    bytes: &'a [u8],
+    len: u64,
+    pos: u64,
+}
+
+impl<'a> ZeroPadded<'a> {
+    fn new(bytes: &'a [u8], padding: u64) -> Self {
+        ZeroPadded {
+            bytes,
+            len: bytes.len() as u64 + padding,
+            pos: 0,
+        }
+    }
+}
+
+impl Read for ZeroPadded<'_> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let left = self.len.saturating_sub(self.pos);
+        let n = out.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let stored = self.bytes.get(self.pos as usize..).unwrap_or_default();
+        let copied = n.min(stored.len());
+        out[..copied].copy_from_slice(&stored[..copied]);
+        out[copied..n].fill(0);
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for ZeroPadded<'_> {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        self.pos = match to {
+            SeekFrom::Start(at) => at,
+            SeekFrom::End(delta) => self.len.saturating_add_signed(delta),
+            SeekFrom::Current(delta) => self.pos.saturating_add_signed(delta),
+        };
+        Ok(self.pos)
+    }
 }
 
 /// The records of the record or batch that starts `rest` and runs past its

@@ -54,6 +54,10 @@ use crate::record::Op;
 /// Bytes read from the file at a time.
 const CHUNK: usize = 64 * 1024;
 
+/// Bytes searched (and read) at a time by a search that stops at the first
+/// readable record: a saved tail's damaged stretches are mostly short.
+const FIRST_STEP: usize = 4 * 1024;
+
 /// The longest record the format allows: no candidate claims more.
 const MAX_RECORD_LEN: u64 = RECORD_HEADER_LEN as u64 + MAX_KEY_LEN as u64 + MAX_VALUE_LEN as u64;
 
@@ -76,6 +80,31 @@ pub(crate) fn readable_after<R: Read + Seek>(
     last_lsn: u64,
     crc: &RecordCrc,
 ) -> io::Result<Found> {
+    search(src, file_len, damage_offset, last_lsn, crc, false)
+}
+
+/// Where the first readable record after `from` starts ([`Found::first_offset`]
+/// of [`readable_after`]), searching no further than it takes to know: the
+/// search of a saved tail's damaged stretch, which ends there. Searching to
+/// the end for each stretch made a tail of many stretches quadratic.
+pub(crate) fn first_readable_after<R: Read + Seek>(
+    src: &mut R,
+    file_len: u64,
+    from: u64,
+    last_lsn: u64,
+    crc: &RecordCrc,
+) -> io::Result<Option<u64>> {
+    Ok(search(src, file_len, from, last_lsn, crc, true)?.first_offset)
+}
+
+fn search<R: Read + Seek>(
+    src: &mut R,
+    file_len: u64,
+    damage_offset: u64,
+    last_lsn: u64,
+    crc: &RecordCrc,
+    stop_at_first: bool,
+) -> io::Result<Found> {
     src.seek(SeekFrom::Start(damage_offset))?;
     let mut pass = Pass {
         bytes: Window::new(src, damage_offset),
@@ -85,6 +114,7 @@ pub(crate) fn readable_after<R: Read + Seek>(
         shifter: Shifter::get(),
         chains: Chains::new(damage_offset, last_lsn),
         counted_to: damage_offset,
+        looking_at: damage_offset,
         direct_from: damage_offset,
         shift_memo: (u64::MAX, 0),
         crc: crc.clone(),
@@ -92,7 +122,13 @@ pub(crate) fn readable_after<R: Read + Seek>(
     let header_len = RECORD_HEADER_LEN as u64;
     let mut at = damage_offset;
     while at + header_len <= file_len {
+        pass.looking_at = at;
         pass.settle_before(at)?;
+        // Once the first chain is counted, nothing found later comes
+        // before it.
+        if stop_at_first && pass.chains.found.first_offset.is_some() {
+            return Ok(pass.chains.found);
+        }
         if at.saturating_sub(pass.hashed_to) > CHUNK as u64 {
             // Nothing waits for a CRC before `at`: hash up to it, so the
             // window holds little more than a chunk.
@@ -101,7 +137,8 @@ pub(crate) fn readable_after<R: Read + Seek>(
         pass.bytes.release(pass.hashed_to.min(at));
         // Almost every offset fails on its op byte: find the next one that
         // does not with a tight search of the buffer, a chunk at most.
-        let limit = (at + CHUNK as u64).min(file_len - header_len + 1);
+        let step = if stop_at_first { FIRST_STEP } else { CHUNK } as u64;
+        let limit = (at + step).min(file_len - header_len + 1);
         let ops = pass
             .bytes
             .range(at + OP_OFFSET as u64, limit + OP_OFFSET as u64)?;
@@ -110,6 +147,7 @@ pub(crate) fn readable_after<R: Read + Seek>(
             continue;
         };
         at += skip as u64;
+        pass.looking_at = at;
         pass.settle_before(at)?;
         let header = pass.bytes.header_at(at)?;
         if let Some(header) = header.filter(|h| plausible(h, at, file_len, last_lsn))
@@ -120,6 +158,7 @@ pub(crate) fn readable_after<R: Read + Seek>(
         }
         at += 1;
     }
+    pass.looking_at = u64::MAX;
     pass.settle_before(u64::MAX)?;
     Ok(pass.chains.finish())
 }
@@ -147,6 +186,9 @@ struct Pass<'a, R> {
     chains: Chains,
     /// Where the chains were last counted up to.
     counted_to: u64,
+    /// The candidate offset the search is at: bytes from it on are still
+    /// to be looked at, so hashing past it must not release them.
+    looking_at: u64,
     /// No candidate before this offset is checked directly (see `consider`).
     direct_from: u64,
     /// The last shift factor computed, by length: records of one size
@@ -247,10 +289,12 @@ impl<R: Read> Pass<'_, R> {
             let bytes = self.bytes.range(self.hashed_to, end)?;
             self.hasher.update(bytes);
             self.hashed_to = end;
-            if self.bytes.start + (2 * CHUNK) as u64 <= self.hashed_to {
+            let done = self.hashed_to.min(self.looking_at);
+            if self.bytes.start + (2 * CHUNK) as u64 <= done {
                 // Only at the end does the hash run far ahead of the
-                // candidates; what it has passed is not needed again.
-                self.bytes.release(self.hashed_to);
+                // candidates; what it and the search have both passed is
+                // not needed again.
+                self.bytes.release(done);
             }
         }
         Ok(())
@@ -306,7 +350,7 @@ impl<'a, R: Read> Window<'a, R> {
     fn new(src: &'a mut R, start: u64) -> Self {
         Window {
             src,
-            buf: Vec::with_capacity(2 * CHUNK),
+            buf: Vec::new(),
             start,
         }
     }
@@ -327,7 +371,10 @@ impl<'a, R: Read> Window<'a, R> {
         let need = (to - self.start) as usize;
         while self.buf.len() < need {
             let have = self.buf.len();
-            self.buf.resize(have + CHUNK, 0);
+            // Whole chunks, but no more than the next one: a search that
+            // stops at the first readable record reads little.
+            let want = (need - have).next_multiple_of(FIRST_STEP).min(CHUNK);
+            self.buf.resize(have + want, 0);
             let read = self.src.read(&mut self.buf[have..])?;
             self.buf.truncate(have + read);
             if read == 0 {

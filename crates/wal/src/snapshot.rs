@@ -58,6 +58,79 @@ pub struct Snapshot {
     pub map: BTreeMap<Vec<u8>, Vec<u8>>,
 }
 
+/// What `wal verify` finds beside a log: its checkpoint's snapshot, or the
+/// lack of one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SnapshotCheck {
+    /// No snapshot, and the log does not start after a checkpoint.
+    None,
+    /// A snapshot that checks out: the LSN it covers, and its keys.
+    Ok { lsn: u64, keys: u64 },
+    /// A snapshot that does not check out ([`Error::DamagedSnapshot`]'s
+    /// reason, or why it cannot be read): recovery refuses the store.
+    Damaged { reason: String },
+    /// No snapshot, but the log starts with a checkpoint's skip marker at
+    /// `after` (its first entry): the keys as of that LSN are in no file.
+    Missing { after: u64 },
+}
+
+impl SnapshotCheck {
+    /// Looks at the snapshot beside the log at `log`, and at the log's
+    /// first entry. Never modifies either.
+    pub fn of(log: &Path) -> SnapshotCheck {
+        match Snapshot::load_beside(log) {
+            Ok(Some(snapshot)) => SnapshotCheck::Ok {
+                lsn: snapshot.lsn,
+                keys: snapshot.map.len() as u64,
+            },
+            Ok(None) => match starts_after_checkpoint(log) {
+                Some(after) => SnapshotCheck::Missing { after },
+                None => SnapshotCheck::None,
+            },
+            Err(Error::DamagedSnapshot { reason, .. }) => SnapshotCheck::Damaged { reason },
+            Err(err) => SnapshotCheck::Damaged {
+                reason: err.to_string(),
+            },
+        }
+    }
+
+    /// Whether recovery of the store would refuse it or lose keys.
+    pub fn is_bad(&self) -> bool {
+        matches!(
+            self,
+            SnapshotCheck::Damaged { .. } | SnapshotCheck::Missing { .. }
+        )
+    }
+}
+
+/// The LSN of the skip marker a log starts with (right after its header),
+/// as a checkpoint's new log does, when it starts with one that checks out
+/// and no saved tail beside the log explains it (a cut of the log's first
+/// records writes a marker there too).
+fn starts_after_checkpoint(log: &Path) -> Option<u64> {
+    use crate::format::{self, RECORD_HEADER_LEN, RecordHeader, SKIP_OP};
+    use std::io::Read;
+    crate::reader::check_regular_file(log).ok()?;
+    let mut head = Vec::new();
+    let file = std::fs::File::open(log).ok()?;
+    file.take((crate::FILE_HEADER_LEN + RECORD_HEADER_LEN) as u64)
+        .read_to_end(&mut head)
+        .ok()?;
+    let header_len = format::claimed_header_len(&head);
+    let log_format = format::check_file_header(head.get(..header_len)?).ok()?;
+    let marker: &[u8; RECORD_HEADER_LEN] = head
+        .get(header_len..header_len + RECORD_HEADER_LEN)?
+        .try_into()
+        .ok()?;
+    let parsed = RecordHeader::parse(marker);
+    let is_marker = parsed.op_code == SKIP_OP
+        && parsed.key_len == 0
+        && parsed.value_len == 0
+        && log_format.crc().of(&marker[4..]) == parsed.crc;
+    let cut_before = crate::cut_tail::highest_saved_lsn(log).ok()?.unwrap_or(0);
+    (is_marker && parsed.lsn > cut_before).then_some(parsed.lsn)
+}
+
 /// Where the snapshot of the log at `log` lives: `NAME.snapshot` beside it
 /// (beside the file it links to, when `log` is a symlink).
 pub fn snapshot_path(log: &Path) -> PathBuf {
@@ -72,10 +145,8 @@ impl Snapshot {
     /// snapshot that does not check out is [`Error::DamagedSnapshot`].
     pub fn load_beside(log: &Path) -> Result<Option<Snapshot>> {
         let path = snapshot_path(log);
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(err) => return Err(Error::io(&path, err)),
+        let Some(bytes) = read_regular_file(&path)? else {
+            return Ok(None);
         };
         Snapshot::decode(&bytes)
             .map(Some)
@@ -153,6 +224,33 @@ impl Snapshot {
         crash_point("snapshot's directory synced");
         Ok(())
     }
+}
+
+/// The bytes of the regular file at `path`, `None` when there is none.
+///
+/// Anything but a regular file is refused before it is opened (a FIFO
+/// would block every command, a link to `/dev/zero` would never end), and
+/// checked again on the handle opened; the read is bounded by the size the
+/// handle reports, so a file growing meanwhile cannot make it read forever.
+fn read_regular_file(path: &Path) -> Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    crate::reader::check_regular_file(path)?;
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(Error::io(path, err)),
+    };
+    let metadata = file.metadata().at(path)?;
+    if !metadata.is_file() {
+        return Err(Error::NotAFile {
+            path: path.to_path_buf(),
+            kind: "special file",
+        });
+    }
+    let len = metadata.len();
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0).min(1 << 30));
+    file.take(len).read_to_end(&mut bytes).at(path)?;
+    Ok(Some(bytes))
 }
 
 /// A temporary file in `path`'s directory, named after it.

@@ -57,24 +57,26 @@ impl KvStore {
         path: impl AsRef<Path>,
         options: WalOptions,
     ) -> Result<(KvStore, RecoveryReport)> {
-        let path = path.as_ref();
         // A checkpoint's snapshot holds everything up to its LSN; the log's
-        // records at or below it are skipped (they are in the snapshot).
-        let snapshot = Snapshot::load_beside(path)?;
-        let floor = snapshot.as_ref().map_or(0, |s| s.lsn);
-        let mut map: BTreeMap<Vec<u8>, Slot> = snapshot
-            .into_iter()
-            .flat_map(|s| s.map)
-            .map(|(key, value)| {
-                let slot = Slot {
-                    lsn: floor,
-                    value: Some(value),
-                };
-                (key, slot)
-            })
-            .collect();
-        let (wal, report) = recovery::open(path, options, |record: RecordRef<'_>| {
-            if record.lsn <= floor {
+        // records at or below it are skipped (they are in the snapshot). It
+        // is read once the log is locked, so no checkpoint runs in between.
+        let start = |snapshot: Option<Snapshot>| {
+            let floor = snapshot.as_ref().map_or(0, |s| s.lsn);
+            let map: BTreeMap<Vec<u8>, Slot> = snapshot
+                .into_iter()
+                .flat_map(|s| s.map)
+                .map(|(key, value)| {
+                    let slot = Slot {
+                        lsn: floor,
+                        value: Some(value),
+                    };
+                    (key, slot)
+                })
+                .collect();
+            (floor, map)
+        };
+        let replay = |(floor, map): &mut (u64, BTreeMap<Vec<u8>, Slot>), record: RecordRef<'_>| {
+            if record.lsn <= *floor {
                 return;
             }
             match record.op {
@@ -91,7 +93,8 @@ impl KvStore {
                     map.remove(record.key);
                 }
             }
-        })?;
+        };
+        let (wal, report, (_, map)) = recovery::open_with(path.as_ref(), options, start, replay)?;
         Ok((
             KvStore {
                 wal,
@@ -138,18 +141,15 @@ impl KvStore {
     /// forever and recovery replays only what came after. A crash at any
     /// point loses nothing (see the `snapshot` module for the order). Returns
     /// the LSN the snapshot covers.
+    ///
+    /// The snapshot is built from the log on disk (and the snapshot before
+    /// it), not from the map: a record appended through [`KvStore::wal`]
+    /// and not applied is in it too. The map itself is left as it is. Once
+    /// the new log is in place, a failure (the directory's fsync) poisons
+    /// the store: reopen it.
     pub fn checkpoint(&mut self) -> Result<u64> {
-        self.wal.sync()?;
-        let lsn = self.wal.last_lsn();
-        let snapshot = Snapshot {
-            lsn,
-            map: self.snapshot(),
-        };
-        let path = self.wal.path().to_path_buf();
-        snapshot.save_beside(&path)?;
-        // A symlinked log stays a symlink: the file it links to is replaced.
-        let (file, end) = recovery::replace_log(&recovery::through_symlink(&path), lsn)?;
-        self.wal = Wal::from_file(file, path, end, self.wal.policy());
+        let (wal, lsn) = crate::checkpoint::checkpoint(&self.wal)?;
+        self.wal = wal;
         Ok(lsn)
     }
 

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use crate::error::{Error, Result};
-use crate::format::{self, LogFormat, MAX_KEY_LEN, MAX_VALUE_LEN, RecordCrc};
+use crate::format::{self, LogFormat, RecordCrc};
 pub use crate::log_file::{LogEnd, LogFile};
 use crate::log_file::{preallocation_end, write_zeros};
 use crate::record::Op;
@@ -127,7 +127,9 @@ impl<F: LogFile> Wal<F> {
             state: Mutex::new(State {
                 buffer: Vec::with_capacity(WRITE_THRESHOLD * 2),
                 sealed: 0,
-                next_lsn: end.last_lsn + 1,
+                // 0 once LSN u64::MAX is used: no LSN is left (see
+                // `check_appendable`).
+                next_lsn: end.last_lsn.wrapping_add(1),
                 durable_lsn: end.last_lsn,
                 written_end: end.offset,
                 durable_end: end.offset,
@@ -168,7 +170,7 @@ impl<F: LogFile> Wal<F> {
 
     /// LSN of the last record appended (durable or not); 0 for none.
     pub fn last_lsn(&self) -> u64 {
-        self.lock().next_lsn - 1
+        self.lock().next_lsn.wrapping_sub(1)
     }
 
     /// LSN up to which every record is known to be on stable storage.
@@ -184,10 +186,10 @@ impl<F: LogFile> Wal<F> {
         // step inside the lock shows.
         check_sizes(op, key, value)?;
         let mut state = self.lock();
-        self.check_usable(&state)?;
+        check_appendable(&self.path, &state)?;
         let lsn = state.next_lsn;
         format::encode_unsealed_into(&mut state.buffer, lsn, op, key, value);
-        state.next_lsn = lsn + 1;
+        state.next_lsn = lsn.wrapping_add(1);
         self.meet_policy(state, lsn)?;
         Ok(lsn)
     }
@@ -206,10 +208,10 @@ impl<F: LogFile> Wal<F> {
             .state
             .get_mut()
             .unwrap_or_else(|poison| poison.into_inner());
-        check_state(&self.path, state)?;
+        check_appendable(&self.path, state)?;
         let lsn = state.next_lsn;
         format::encode_unsealed_into(&mut state.buffer, lsn, op, key, value);
-        state.next_lsn = lsn + 1;
+        state.next_lsn = lsn.wrapping_add(1);
         if needs_sync(self.policy, state.durable_lsn, lsn) || state.buffer.len() >= WRITE_THRESHOLD
         {
             self.meet_policy(self.lock(), lsn)?;
@@ -221,30 +223,45 @@ impl<F: LogFile> Wal<F> {
     /// batch is one unit on disk under one checksum, so recovery finds all
     /// of its records or none, wherever a crash tears it. Returns the range
     /// of their LSNs; an empty batch is an error-free no-op that returns an
-    /// empty range. A batch holds at most [`MAX_KEY_LEN`] records in at most
-    /// [`MAX_VALUE_LEN`] bytes ([`Error::BatchTooLarge`]).
+    /// empty range. A batch holds at most [`crate::MAX_KEY_LEN`] records in at most
+    /// [`crate::MAX_VALUE_LEN`] bytes ([`Error::BatchTooLarge`]). A
+    /// version-1 log takes no batch ([`Error::BatchNeedsVersion2`]).
     pub fn append_batch<'a>(
         &self,
         records: impl IntoIterator<Item = (Op, &'a [u8], &'a [u8])>,
     ) -> Result<RangeInclusive<u64>> {
         let mut state = self.lock();
-        self.check_usable(&state)?;
+        check_appendable(&self.path, &state)?;
+        if self.format == LogFormat::V1 {
+            // A version-1 log stays readable by builds that read only
+            // version 1, which know no batch frame.
+            return Err(Error::BatchNeedsVersion2 {
+                path: self.path.clone(),
+            });
+        }
         let first = state.next_lsn;
         let start_len = state.buffer.len();
         let mut refused = None;
         let mut bytes = 0usize;
         let written = format::encode_batch_unsealed_into(&mut state.buffer, first, |out| {
-            let mut lsn = first;
+            let mut count = 0u64;
             for (op, key, value) in records {
                 if let Err(err) = check_sizes(op, key, value) {
                     refused = Some(err);
                     return 0;
                 }
+                // No LSN after u64::MAX: the batch would wrap to 0.
+                let Some(lsn) = first.checked_add(count) else {
+                    refused = Some(Error::LsnsExhausted {
+                        path: self.path.clone(),
+                    });
+                    return 0;
+                };
                 format::encode_unsealed_into(out, lsn, op, key, value);
-                lsn += 1;
+                count += 1;
             }
             bytes = out.len() - start_len - format::RECORD_HEADER_LEN;
-            lsn - first
+            count
         });
         if let Some(err) = refused {
             // Nothing of this batch stays buffered.
@@ -257,8 +274,8 @@ impl<F: LogFile> Wal<F> {
             }
             return Err(Error::BatchTooLarge { bytes });
         };
-        let last = first + count - 1;
-        state.next_lsn = last + 1;
+        let last = first + (count - 1);
+        state.next_lsn = last.wrapping_add(1);
         self.meet_policy(state, last)?;
         Ok(first..=last)
     }
@@ -318,7 +335,7 @@ impl<F: LogFile> Wal<F> {
     pub fn sync(&self) -> Result<()> {
         let state = self.lock();
         self.check_usable(&state)?;
-        let last = state.next_lsn - 1;
+        let last = state.next_lsn.wrapping_sub(1);
         self.wait_durable(state, last)
     }
 
@@ -329,7 +346,7 @@ impl<F: LogFile> Wal<F> {
     pub(crate) fn skip_to(&self, lsn: u64) -> Result<()> {
         let mut state = self.lock();
         self.check_usable(&state)?;
-        if lsn < state.next_lsn || lsn == u64::MAX {
+        if lsn < state.next_lsn || lsn == u64::MAX || state.next_lsn == 0 {
             return Ok(());
         }
         state.seal(&self.crc);
@@ -347,7 +364,7 @@ impl<F: LogFile> Wal<F> {
     pub fn append_partial(&self, op: Op, key: &[u8], value: &[u8], len: usize) -> Result<u64> {
         check_sizes(op, key, value)?;
         let mut state = self.lock();
-        self.check_usable(&state)?;
+        check_appendable(&self.path, &state)?;
         let lsn = state.next_lsn;
         let mut encoded = Vec::new();
         format::encode_into(&mut encoded, &self.crc, lsn, op, key, value);
@@ -408,6 +425,13 @@ impl<F: LogFile> Wal<F> {
         }
     }
 
+    /// Poisons the log for a failure outside its own writes: a checkpoint
+    /// that renamed a new log over this one and then failed.
+    pub(crate) fn poison_with(&self, operation: &'static str, err: io::Error) -> Error {
+        let mut state = self.lock();
+        self.poison(&mut state, operation, err)
+    }
+
     /// Hands the buffer to the file. Called with the lock held, so writes
     /// reach the file in LSN order.
     fn write_out(&self, state: &mut State) -> Result<()> {
@@ -449,10 +473,13 @@ impl<F: LogFile> Wal<F> {
     /// Returns once `lsn` is durable, leading a group commit if nobody is.
     fn wait_durable<'a>(&'a self, mut state: MutexGuard<'a, State>, lsn: u64) -> Result<()> {
         loop {
-            self.check_usable_for_wait(&state)?;
+            // Durable first: a record an fsync covered stays acknowledged
+            // even if the log was poisoned since (the poisoning cut keeps
+            // everything up to the last good fsync).
             if state.durable_lsn >= lsn {
                 return Ok(());
             }
+            self.check_usable_for_wait(&state)?;
             if state.syncing {
                 state.waiting += 1;
                 state = self
@@ -460,10 +487,17 @@ impl<F: LogFile> Wal<F> {
                     .wait(state)
                     .unwrap_or_else(|poison| poison.into_inner());
                 state.waiting -= 1;
+                if crate::hooks::installed() {
+                    // A test holds this waiter here, the lock let go.
+                    drop(state);
+                    let held = crate::hooks::step("woken by a group fsync");
+                    state = self.lock();
+                    held.map_err(|err| Error::io(&self.path, err))?;
+                }
                 continue;
             }
             self.write_out(&mut state)?;
-            let target = state.next_lsn - 1;
+            let target = state.next_lsn.wrapping_sub(1);
             let target_end = state.written_end;
             state.syncing = true;
             drop(state);
@@ -516,59 +550,8 @@ impl<F: LogFile> Drop for Wal<F> {
     }
 }
 
-/// Whether the sync policy asks for an fsync once records up to `last` are
-/// appended and those up to `durable_lsn` are durable.
-fn needs_sync(policy: SyncPolicy, durable_lsn: u64, last: u64) -> bool {
-    match policy {
-        SyncPolicy::Always => true,
-        SyncPolicy::EveryN(n) => last - durable_lsn >= u64::from(n.max(1)),
-        SyncPolicy::Never => false,
-    }
-}
-
-/// Refuses appends to a poisoned log or to one that ends in a partial record.
-#[inline]
-fn check_state(path: &Path, state: &State) -> Result<()> {
-    if state.poisoned.is_some() || state.ends_in_partial {
-        return Err(refusal(path, state));
-    }
-    Ok(())
-}
-
-/// Why [`check_state`] refuses: kept out of line, off the path of every
-/// append.
-#[cold]
-fn refusal(path: &Path, state: &State) -> Error {
-    if let Some((operation, message)) = &state.poisoned {
-        return Error::Poisoned {
-            path: path.to_path_buf(),
-            operation,
-            message: message.clone(),
-        };
-    }
-    Error::EndsInPartialRecord {
-        path: path.to_path_buf(),
-    }
-}
-
-fn check_sizes(op: Op, key: &[u8], value: &[u8]) -> Result<()> {
-    if key.len() > MAX_KEY_LEN as usize {
-        return Err(Error::KeyTooLong {
-            len: key.len(),
-            max: MAX_KEY_LEN,
-        });
-    }
-    if value.len() > MAX_VALUE_LEN as usize {
-        return Err(Error::ValueTooLong {
-            len: value.len(),
-            max: MAX_VALUE_LEN,
-        });
-    }
-    if op == Op::Delete && !value.is_empty() {
-        return Err(Error::DeleteWithValue);
-    }
-    Ok(())
-}
+mod checks;
+use checks::{check_appendable, check_sizes, check_state, needs_sync};
 
 #[cfg(test)]
 mod tests;

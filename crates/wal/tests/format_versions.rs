@@ -367,3 +367,31 @@ fn the_report_adds_up_after_a_skip_marker_into_the_zeros() {
     let len = fs::metadata(&path).unwrap().len();
     assert_eq!(report.valid_len + report.preallocated, len);
 }
+
+/// Issue 23, item 14 (a decision): a version-1 log stays readable by builds
+/// that read only version 1, so it takes no batch frame: a batch is refused
+/// with an error that says how to move on, and nothing is written.
+#[test]
+fn a_version_1_log_refuses_a_batch_and_stays_version_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.wal");
+    let log = Log::in_format(&[put(1, b"a", b"1")], LogFormat::V1);
+    fs::write(&path, &log.bytes).unwrap();
+    let (store, _) = wal::KvStore::recover(&path).unwrap();
+    let err = store
+        .write_batch(&[(wal::Op::Put, b"b", b"2")])
+        .expect_err("refused");
+    assert!(
+        matches!(err, wal::Error::BatchNeedsVersion2 { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("checkpoint"), "{err}");
+    assert_eq!(store.put("c", "3").unwrap(), 2, "single records go on");
+    drop(store);
+    let (records, summary) = read_path(&path);
+    assert_eq!(records.len(), 2);
+    assert_eq!(
+        (summary.damage, summary.format),
+        (None, Some(LogFormat::V1))
+    );
+}

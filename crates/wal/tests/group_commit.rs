@@ -142,7 +142,8 @@ fn batches_from_several_threads_get_disjoint_contiguous_ranges() {
     const THREADS: u64 = 4;
     const BATCHES: u64 = 10;
     const SIZE: u64 = 5;
-    let file = MemHandle::default();
+    // Version 2: a version-1 log takes no batch.
+    let file = MemHandle::v2();
     let wal = Arc::new(file.wal(SyncPolicy::Always));
     let handles: Vec<_> = (0..THREADS)
         .map(|t| {
@@ -178,4 +179,74 @@ fn batches_from_several_threads_get_disjoint_contiguous_ranges() {
         }
     }
     assert!(file.syncs() as u64 <= THREADS * BATCHES);
+}
+
+/// Issue 23, item 7: a waiter whose record another thread's fsync made
+/// durable, woken after a later append poisoned the log, returned
+/// `Err(Poisoned)` for a record that comes back on reopen. It is
+/// acknowledged: the poisoning cut keeps everything the fsync covered.
+#[test]
+fn a_waiter_whose_record_was_synced_is_acknowledged_despite_a_later_poison() {
+    use std::sync::{Arc, Mutex, mpsc};
+    let (sync_entered_tx, sync_entered) = mpsc::channel();
+    let (sync_release, sync_release_rx) = mpsc::channel::<()>();
+    let (sync_entered_tx, sync_release_rx) =
+        (Mutex::new(sync_entered_tx), Mutex::new(sync_release_rx));
+    let file = MemHandle::with_hooks(
+        // The third write (record 4's) fails.
+        Box::new(|call| match call {
+            3 => Err(std::io::Error::from_raw_os_error(5)),
+            _ => Ok(()),
+        }),
+        // The first fsync (record 1's) holds until released.
+        Box::new(move |call| {
+            if call == 1 {
+                sync_entered_tx.lock().unwrap().send(()).unwrap();
+                sync_release_rx.lock().unwrap().recv().unwrap();
+            }
+            Ok(())
+        }),
+    );
+    let wal = Arc::new(file.wal(wal::SyncPolicy::Always));
+    let first = {
+        let wal = Arc::clone(&wal);
+        std::thread::spawn(move || wal.append(wal::Op::Put, b"k1", b"1"))
+    };
+    sync_entered.recv().unwrap();
+    let (woken_tx, woken) = mpsc::channel();
+    let (go, go_rx) = mpsc::channel::<()>();
+    let waiter = {
+        let wal = Arc::clone(&wal);
+        std::thread::spawn(move || {
+            let mut once = Some((woken_tx, go_rx));
+            wal::set_step_hook(Some(Box::new(move |step| {
+                if step == "woken by a group fsync"
+                    && let Some((woken_tx, go_rx)) = once.take()
+                {
+                    woken_tx.send(()).unwrap();
+                    go_rx.recv().unwrap();
+                }
+                Ok(())
+            })));
+            wal.append(wal::Op::Put, b"k2", b"2")
+        })
+    };
+    wait_until("record 2 waits for the fsync", || wal.last_lsn() == 2);
+    sync_release.send(()).unwrap();
+    assert_eq!(first.join().unwrap().unwrap(), 1);
+    woken.recv().unwrap();
+    // Record 3's fsync covers record 2 too; record 4's write fails.
+    assert_eq!(wal.append(wal::Op::Put, b"k3", b"3").unwrap(), 3);
+    assert!(wal.durable_lsn() >= 2);
+    let failed = wal.append(wal::Op::Put, b"k4", b"4");
+    assert!(
+        matches!(failed, Err(wal::Error::Poisoned { .. })),
+        "{failed:?}"
+    );
+    go.send(()).unwrap();
+    let acknowledged = waiter.join().unwrap();
+    assert_eq!(acknowledged.unwrap(), 2, "record 2 was durable");
+    let (records, _) = read_bytes(&file.bytes());
+    let lsns: Vec<u64> = records.iter().map(|r| r.lsn).collect();
+    assert_eq!(lsns, [1, 2, 3], "what came back on reopen");
 }

@@ -78,3 +78,62 @@ fn skip_marker(lsn: u64) -> [u8; RECORD_HEADER_LEN] {
     marker[..4].copy_from_slice(&crc.to_le_bytes());
     marker
 }
+
+/// Issue 23, item 8: the skip marker that protected the LSNs of a cut is
+/// itself damaged (nothing readable after it: a torn tail, cut). The LSNs
+/// it protected are still in the saved tail beside the log, and are not
+/// handed out again.
+#[test]
+fn a_damaged_skip_marker_does_not_free_the_lsns_it_protected() {
+    let (log, bytes) = corrupt_second_of_five();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("reuse.wal");
+    fs::write(&path, &bytes).unwrap();
+    let (store, report) = KvStore::recover(&path).unwrap();
+    assert_eq!(report.last_lsn, 5);
+    drop(store);
+    let mut marked = fs::read(&path).unwrap();
+    let marker = log.offsets[1] as usize;
+    assert_eq!(
+        marked.len(),
+        marker + RECORD_HEADER_LEN,
+        "log, then the marker"
+    );
+    marked[marker + 4] ^= 0x40;
+    fs::write(&path, &marked).unwrap();
+
+    let (store, report) = KvStore::recover(&path).unwrap();
+    assert!(report.cut.is_some(), "the damaged marker is cut");
+    assert_eq!(report.last_lsn, 5, "the saved tail's LSNs stay used");
+    assert_eq!(store.put("next", "value").unwrap(), 6, "not 2 again");
+}
+
+/// Issue 23, item 14: a crafted log that used LSN u64::MAX. LSNs wrapped to
+/// 0 (a panic in a debug build); now the log takes no more records, says
+/// why, and is left as it was.
+#[test]
+fn a_log_at_the_last_lsn_refuses_appends_instead_of_wrapping() {
+    let format = common::FORMAT;
+    let mut bytes = wal::file_header(format);
+    bytes.extend_from_slice(&wal::encode(&common::put(1, b"a", b"1"), format));
+    bytes.extend_from_slice(&wal::skip_marker(u64::MAX - 1, format));
+    bytes.extend_from_slice(&wal::encode(&common::put(u64::MAX, b"b", b"2"), format));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("last.wal");
+    fs::write(&path, &bytes).unwrap();
+    let (store, report) = KvStore::recover(&path).unwrap();
+    assert_eq!(report.last_lsn, u64::MAX);
+    assert_eq!(store.get("b").unwrap(), b"2");
+    let err = store.put("c", "3").expect_err("no LSN left");
+    assert!(matches!(err, wal::Error::LsnsExhausted { .. }), "{err}");
+    let err = store
+        .write_batch(&[(wal::Op::Put, b"d", b"4")])
+        .expect_err("no LSN left");
+    assert!(matches!(err, wal::Error::LsnsExhausted { .. }), "{err}");
+    assert_eq!(store.wal().last_lsn(), u64::MAX);
+    store.wal().sync().unwrap();
+    drop(store);
+    let (records, summary) = read_path(&path);
+    assert_eq!(records.len(), 2);
+    assert_eq!((summary.damage, summary.last_lsn), (None, u64::MAX));
+}

@@ -128,7 +128,7 @@ fn lsns_continue_across_every_kind_of_reopen() {
 
 #[test]
 fn append_batch_returns_the_range_of_its_lsns_and_syncs_once() {
-    let file = MemHandle::default();
+    let file = MemHandle::v2();
     let wal = file.wal(SyncPolicy::Always);
     let batch = [
         (Op::Put, &b"a"[..], &b"1"[..]),

@@ -247,3 +247,37 @@ fn an_lsn_of_u64_max_after_damage_ends_its_chain() {
     assert_eq!(damage.records_after, 1, "{damage}");
     assert_eq!(damage.first_readable_after, Some(at));
 }
+
+/// Issue 23, item 11: the search released the bytes before a candidate it
+/// had just hashed past (a long candidate still waiting, then one found
+/// late in a chunk's search), and the next offset it looked at lay before
+/// what it kept: an integer underflow, a panic in every command. Crafted:
+/// a damaged record claiming 1.5 MiB, zeros, and a plausible header two
+/// chunks of the search later.
+#[test]
+fn a_candidate_found_late_in_a_chunk_does_not_release_bytes_still_needed() {
+    const CHUNK: usize = 64 * 1024;
+    let log = Log::new(&[put(1, b"a", b"1")]);
+    let damage = log.bytes.len();
+    let mut bytes = log.bytes.clone();
+    bytes.resize(damage + 2_200_000, 0);
+    let claims_long = |lsn: u64, value_len: u32| {
+        let mut header = vec![0xAB; 4];
+        header.extend_from_slice(&lsn.to_le_bytes());
+        header.push(1);
+        header.extend_from_slice(&0u32.to_le_bytes());
+        header.extend_from_slice(&value_len.to_le_bytes());
+        header
+    };
+    bytes[damage..damage + 21].copy_from_slice(&claims_long(2, 1_500_000));
+    for late in [2 * CHUNK - 4, 2 * CHUNK - 2, 2 * CHUNK] {
+        let mut bytes = bytes.clone();
+        let at = damage + late;
+        bytes[at..at + 21].copy_from_slice(&claims_long(3, 1));
+        let (read, summary) = read_bytes(&bytes);
+        assert_eq!(read.len(), 1);
+        let damage_found = summary.damage.expect("damage");
+        assert_eq!(damage_found.offset, damage as u64);
+        assert_eq!(damage_found.records_after, 0, "{damage_found}");
+    }
+}

@@ -129,3 +129,35 @@ fn a_checkpoint_through_a_symlink_keeps_the_link() {
         (b"1".to_vec(), b"2".to_vec())
     );
 }
+
+/// Issue 23, item 12: a FIFO named like the log's snapshot hung every
+/// command, and a link to `/dev/zero` there read without end. Both are
+/// refused, at once, by writers (the lock taken or not) and readers.
+#[test]
+fn a_snapshot_that_is_a_fifo_or_a_device_is_refused_without_blocking() {
+    for special in ["fifo", "device"] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.wal");
+        let store = KvStore::create(&path).unwrap();
+        store.put("a", "1").unwrap();
+        drop(store);
+        let snapshot = wal::snapshot_path(&path);
+        match special {
+            "fifo" => mkfifo(&snapshot),
+            _ => std::os::unix::fs::symlink("/dev/zero", &snapshot).unwrap(),
+        }
+        let opening = path.clone();
+        let recovered = answer_within(move || KvStore::recover(&opening).err());
+        let err = recovered.expect("refused");
+        assert!(matches!(err, Error::NotAFile { .. }), "{special}: {err}");
+        assert!(err.to_string().contains("store.wal.snapshot"), "{err}");
+        let reading = path.clone();
+        let replayed = answer_within(move || {
+            wal::replay_store(&reading, wal::RecoveryMode::PointInTime, |_| (), |_, _| {}).err()
+        });
+        assert!(
+            matches!(replayed, Some(Error::NotAFile { .. })),
+            "{special}: {replayed:?}"
+        );
+    }
+}

@@ -115,7 +115,10 @@ impl ScratchDir {
 impl Drop for ScratchDir {
     fn drop(&mut self) {
         if let Err(err) = fs::remove_dir_all(&self.path) {
-            eprintln!("wal bench: cannot remove {}: {err}", self.path.display());
+            crate::stderr::note(format_args!(
+                "wal bench: cannot remove {}: {err}",
+                self.path.display()
+            ));
         }
     }
 }

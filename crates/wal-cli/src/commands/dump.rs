@@ -319,9 +319,8 @@ mod saved_tail {
                     match &mut table {
                         Some(table) => table.record(entry),
                         None => {
-                            let at = (entry.offset - tail.origin) as usize;
-                            let bytes = &tail.bytes[at..at + entry.len as usize];
-                            write!(out, "{}", record_table(entry.offset, bytes, tail.format))
+                            let bytes = record_bytes(tail, entry);
+                            write!(out, "{}", record_table(entry.offset, &bytes, tail.format))
                         }
                     }
                     .map_err(stdout_error)?;
@@ -331,8 +330,9 @@ mod saved_tail {
                     let line = match &table {
                         Some(_) => format!("damaged at offset {offset} ({len} bytes): {kind}\n"),
                         None => {
-                            let at = (offset - tail.origin) as usize;
-                            let bytes = &tail.bytes[at..at + *len as usize];
+                            let at = offset.saturating_sub(tail.origin) as usize;
+                            let end = (at + *len as usize).min(tail.bytes.len());
+                            let bytes = &tail.bytes[at.min(end)..end];
                             damaged_table(*offset, bytes, &kind.to_string(), tail.format)
                         }
                     };
@@ -355,5 +355,16 @@ mod saved_tail {
         }
         .map_err(stdout_error)?;
         Ok(Exit::Success)
+    }
+
+    /// A record's bytes as the tail's reader read it: a trimmed tail's last
+    /// record with the zeros the cut did not save put back after it.
+    fn record_bytes(tail: &SavedTail, entry: &wal::Entry) -> Vec<u8> {
+        let at = entry.offset.saturating_sub(tail.origin) as usize;
+        let end = at.saturating_add(entry.len as usize);
+        let stored = tail.bytes.get(at..end.min(tail.bytes.len()));
+        let mut bytes = stored.unwrap_or_default().to_vec();
+        bytes.resize(entry.len as usize, 0);
+        bytes
     }
 }

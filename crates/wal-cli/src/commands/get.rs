@@ -27,20 +27,27 @@ pub fn run(args: &GetArgs) -> anyhow::Result<Exit> {
     let key = args.key.as_encoded_bytes();
     // Only the one key's latest state is kept: memory stays bounded
     // whatever the size of the log.
-    // A checkpoint's snapshot first, then the log's later records.
-    let snapshot = wal::Snapshot::load_beside(&args.file)?;
-    let floor = snapshot.as_ref().map_or(0, |s| s.lsn);
-    let mut value: Option<Vec<u8>> = snapshot.and_then(|mut s| s.map.remove(key));
-    let report = wal::replay(&args.file, RecoveryMode::PointInTime, |record| {
-        if record.lsn > floor && record.key == key {
-            value = match record.op {
-                Op::Put => Some(record.value.to_vec()),
-                Op::Delete => None,
-            };
-        }
-    })?;
+    // A checkpoint's snapshot, then the log's later records (the log is
+    // opened first: see `wal::replay_store`).
+    let start = |snapshot: Option<wal::Snapshot>| {
+        let floor = snapshot.as_ref().map_or(0, |s| s.lsn);
+        (floor, snapshot.and_then(|mut s| s.map.remove(key)))
+    };
+    let (report, (_, value)) = wal::replay_store(
+        &args.file,
+        RecoveryMode::PointInTime,
+        start,
+        |(floor, value), record| {
+            if record.lsn > *floor && record.key == key {
+                *value = match record.op {
+                    Op::Put => Some(record.value.to_vec()),
+                    Op::Delete => None,
+                };
+            }
+        },
+    )?;
     if let Some(warning) = report.warning() {
-        eprintln!("{}: warning: {warning}", args.file.display());
+        crate::stderr::note(format_args!("{}: warning: {warning}", args.file.display()));
     }
     match value {
         Some(value) => {
@@ -52,7 +59,11 @@ pub fn run(args: &GetArgs) -> anyhow::Result<Exit> {
             Ok(Exit::Success)
         }
         None => {
-            eprintln!("{}: key {} not found", args.file.display(), quoted(key));
+            crate::stderr::note(format_args!(
+                "{}: key {} not found",
+                args.file.display(),
+                quoted(key)
+            ));
             Ok(Exit::Negative)
         }
     }

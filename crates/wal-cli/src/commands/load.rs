@@ -207,13 +207,13 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<Exit> {
     } else {
         String::new()
     };
-    eprintln!(
+    crate::stderr::note(format_args!(
         "{}: loaded {} records{lsns} in {seconds:.3} s, {:.0} records/s, sync {}",
         path.display(),
         args.records,
         args.records as f64 / seconds.max(f64::MIN_POSITIVE),
         args.sync
-    );
+    ));
     Ok(Exit::Success)
 }
 

@@ -47,7 +47,7 @@ pub fn open_writer(path: &Path, sync: SyncPolicy) -> anyhow::Result<Wal> {
         explain_refusal(err, path, &advice)
     })?;
     if let Some(note) = cut_note(&report, wal.format()) {
-        eprintln!("{}: {note}", path.display());
+        crate::stderr::note(format_args!("{}: {note}", path.display()));
     }
     Ok(wal)
 }

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use wal::{Summary, WalReader};
+use wal::{SnapshotCheck, Summary, WalReader};
 
 use super::print_line;
 use crate::exit::Exit;
@@ -21,6 +21,12 @@ Exit codes:
   1  damage at the tail only: cutting it loses nothing readable
   2  cannot read the file, or it is not a WAL
   3  damage followed by readable records (mid-log corruption)
+  4  the checkpoint snapshot beside the log (FILE.snapshot) is damaged, or
+     missing though the log starts after a checkpoint
+
+A second line says what `verify` found of the snapshot, when there is one
+or should be one:
+  shop.wal.snapshot: snapshot ok, LSNs up to 4, 2 keys
 
 Examples:
   wal verify shop.wal            shop.wal: clean, 3 records, last LSN 3
@@ -38,7 +44,33 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<Exit> {
         args.file.display(),
         verdict(&summary)
     ))?;
+    // The log first: a checkpoint renames its snapshot into place before
+    // its new log, so the snapshot read now is at least as new.
+    let snapshot = SnapshotCheck::of(&args.file);
+    let shown = wal::snapshot_path(&args.file);
+    let line = match &snapshot {
+        SnapshotCheck::None => None,
+        SnapshotCheck::Ok { lsn, keys } => Some(format!(
+            "{}: snapshot ok, LSNs up to {lsn}, {}",
+            shown.display(),
+            count(*keys, "key")
+        )),
+        SnapshotCheck::Damaged { reason } => Some(format!(
+            "{}: snapshot damaged ({reason}); recovery refuses the store, and the \
+             log alone no longer holds what it covers",
+            shown.display()
+        )),
+        SnapshotCheck::Missing { after } => Some(format!(
+            "{}: snapshot missing: the log starts after LSN {after} (a checkpoint's), \
+             and the keys as of that LSN are in no file",
+            shown.display()
+        )),
+    };
+    if let Some(line) = line {
+        print_line(format_args!("{line}"))?;
+    }
     Ok(match &summary.damage {
+        _ if snapshot.is_bad() => Exit::BadSnapshot,
         None => Exit::Success,
         Some(damage) if damage.is_cuttable() => Exit::Negative,
         Some(_) => Exit::ReadableAfterDamage,

@@ -51,6 +51,13 @@ fn a_checkpoint_killed_at_every_file_changing_call_loses_nothing() {
         }
         let (mut store, _) = KvStore::recover(&scratch.path)
             .unwrap_or_else(|err| panic!("crash at {crash_at}: {err}"));
+        // The killed checkpoint's temporary files go with the next writer.
+        let left: Vec<String> = std::fs::read_dir(scratch.dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".tmp"))
+            .collect();
+        assert!(left.is_empty(), "crash at {crash_at}: left {left:?}");
         assert_eq!(store.snapshot(), expected, "crash at {crash_at}: the map");
         assert_eq!(
             store.put("after", "1").unwrap(),
@@ -94,4 +101,101 @@ fn get_and_dump_read_the_snapshot_and_the_log() {
         "{dumped}"
     );
     assert!(dumped.contains("         3  put     \"c\""), "{dumped}");
+}
+
+/// Issue 23: writers, readers and checkpoints in separate processes at once,
+/// for a bounded number of rounds. Afterwards every acknowledged put (exit
+/// 0, its LSN printed) is in the store, no LSN was acknowledged twice, and
+/// every reader found every key acknowledged before its round began. A
+/// writer may be refused (another holds the lock too long on a loaded
+/// machine, or checkpoints kept replacing the log): that acknowledges
+/// nothing, and the refusal must say so.
+#[test]
+fn writers_readers_and_checkpoints_in_many_processes_lose_nothing() {
+    use std::collections::BTreeSet;
+    use std::process::{Child, Command, Stdio};
+
+    const ROUNDS: usize = 12;
+    const WRITERS: usize = 3;
+    let scratch = Scratch::with_puts(&[("seed", "0")]);
+    let spawn = |args: &[&str]| -> Child {
+        Command::new(assert_cmd::cargo::cargo_bin!("wal"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let finish = |mut child: Child| -> (i32, String, String) {
+        let status = child
+            .wait_timeout(Duration::from_secs(60))
+            .unwrap()
+            .expect("every child ends");
+        let output = child.wait_with_output().unwrap();
+        let text = |bytes: Vec<u8>| String::from_utf8(bytes).unwrap();
+        let code = status.code().expect("not killed");
+        (code, text(output.stdout), text(output.stderr))
+    };
+    let file = scratch.path.to_str().unwrap().to_string();
+    let mut acknowledged: BTreeMap<String, String> = BTreeMap::new();
+    acknowledged.insert("seed".into(), "0".into());
+    let mut lsns = BTreeSet::from([1u64]);
+    for round in 0..ROUNDS {
+        let before: Vec<(String, String)> = acknowledged
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let mut writers = Vec::new();
+        for writer in 0..WRITERS {
+            let (key, value) = (format!("r{round}w{writer}"), format!("v{round}.{writer}"));
+            writers.push((
+                key.clone(),
+                value.clone(),
+                spawn(&["put", &file, &key, &value]),
+            ));
+        }
+        let checkpoint = spawn(&["checkpoint", &file]);
+        let (old_key, old_value) = &before[round % before.len()];
+        let reader = spawn(&["get", &file, old_key]);
+        for (key, value, child) in writers {
+            let (code, stdout, stderr) = finish(child);
+            if code == 0 {
+                let lsn: u64 = stdout.trim().parse().unwrap();
+                assert!(lsns.insert(lsn), "LSN {lsn} acknowledged twice ({key})");
+                acknowledged.insert(key, value);
+            } else {
+                assert!(
+                    stderr.contains("another writer") || stderr.contains("was replaced"),
+                    "round {round}: {key}: exit {code}: {stderr}"
+                );
+            }
+        }
+        let (code, _, stderr) = finish(checkpoint);
+        assert!(
+            code == 0 || stderr.contains("another writer") || stderr.contains("was replaced"),
+            "round {round}: checkpoint: exit {code}: {stderr}"
+        );
+        let (code, stdout, stderr) = finish(reader);
+        assert_eq!(code, 0, "round {round}: get {old_key}: {stderr}");
+        assert_eq!(
+            stdout,
+            format!("{old_value}\n"),
+            "round {round}: get {old_key}"
+        );
+    }
+    let (store, report) = KvStore::recover(&scratch.path).unwrap();
+    for (key, value) in &acknowledged {
+        assert_eq!(
+            store.get(key).as_deref(),
+            Some(value.as_bytes()),
+            "acknowledged {key} is there"
+        );
+    }
+    assert_eq!(store.len(), acknowledged.len());
+    assert!(report.last_lsn >= *lsns.last().unwrap());
+    assert!(
+        acknowledged.len() > ROUNDS,
+        "most writers got through: {}",
+        acknowledged.len()
+    );
 }

@@ -200,3 +200,33 @@ fn bytes_shows_a_batch_frame_and_its_records() {
     );
     assert_eq!(*lines.last().unwrap(), "clean");
 }
+
+/// Issue 23, item 11: a saved tail whose last record ends in zero bytes is
+/// saved without them; `--bytes` shows the record with the zeros it was
+/// read with, instead of slicing past the end of the file (a panic).
+#[test]
+fn dump_bytes_of_a_saved_tail_whose_last_record_ends_in_zeros() {
+    let scratch = Scratch::new();
+    let format = wal::LogFormat::V2 { id: 0x5eed };
+    let record = wal::Record {
+        lsn: 9,
+        op: wal::Op::Put,
+        key: b"k".to_vec(),
+        value: b"v\0\0".to_vec(),
+    };
+    let mut saved = wal::file_header(format);
+    saved.extend_from_slice(&wal::encode(&record, format));
+    saved.truncate(saved.len() - 2);
+    let path = scratch.dir.path().join("test.wal.broken-500");
+    std::fs::write(&path, &saved).unwrap();
+    let output = crate::support::wal()
+        .args(["dump", "--bytes"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("1 readable record, 0 damaged"), "{stdout}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

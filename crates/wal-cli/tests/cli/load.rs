@@ -164,3 +164,24 @@ fn a_load_stopped_by_a_full_disk_leaves_exactly_the_acknowledged_records() {
     );
     scratch.wal("verify", &[]).assert().success();
 }
+
+/// Issue 23, item 14: `wal load` panicked (after loading) when its stderr
+/// could not take the summary line. The line is lost, the load is not.
+#[test]
+fn load_with_a_full_stderr_succeeds_without_a_panic() {
+    let scratch = Scratch::new();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let output = std::process::Command::new(assert_cmd::cargo::cargo_bin!("wal"))
+        .args(["load"])
+        .arg(&scratch.path)
+        .args(["--records", "10"])
+        .stderr(full)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{:?}", output.status);
+    let (store, report) = wal::KvStore::recover(&scratch.path).unwrap();
+    assert_eq!((report.last_lsn, store.len()), (10, 10));
+}

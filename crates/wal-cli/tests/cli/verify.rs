@@ -105,3 +105,49 @@ fn unreadable_file_exits_2() {
         .stdout("")
         .stderr(predicate::str::contains(scratch.shown()));
 }
+
+/// Issue 23, item 10 and the review's `verify`: the snapshot beside the log
+/// is looked at too. Ok: a second line, exit as for the log. Damaged, or
+/// missing though the log starts after a checkpoint: exit 4.
+#[test]
+fn verify_says_what_it_found_of_the_snapshot() {
+    let scratch = Scratch::with_puts(&FOUR_PUTS);
+    scratch.wal("checkpoint", &[]).assert().success();
+    let snapshot = format!("{}.snapshot", scratch.shown());
+    scratch
+        .wal("verify", &[])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::ends_with(format!(
+            "\n{snapshot}: snapshot ok, LSNs up to 4, 4 keys\n"
+        )));
+
+    let snapshot_path = wal::snapshot_path(&scratch.path);
+    let good = fs::read(&snapshot_path).unwrap();
+    let mut bad = good.clone();
+    bad[30] ^= 1;
+    fs::write(&snapshot_path, &bad).unwrap();
+    scratch
+        .wal("verify", &[])
+        .assert()
+        .code(4)
+        .stdout(predicate::str::contains(format!(
+            "{snapshot}: snapshot damaged (checksum mismatch)"
+        )));
+
+    fs::remove_file(&snapshot_path).unwrap();
+    scratch
+        .wal("verify", &[])
+        .assert()
+        .code(4)
+        .stdout(predicate::str::contains(format!(
+            "{snapshot}: snapshot missing: the log starts after LSN 4"
+        )));
+    // A log that never had a checkpoint has no second line.
+    let plain = Scratch::with_puts(&FOUR_PUTS);
+    plain
+        .wal("verify", &[])
+        .assert()
+        .code(0)
+        .stdout(format!("{}: clean, 4 records, last LSN 4\n", plain.shown()));
+}

@@ -3,7 +3,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use super::*;
-use crate::format::FILE_HEADER_LEN;
+use crate::format::{FILE_HEADER_LEN, MAX_KEY_LEN};
 use crate::log_file::MIN_PREALLOCATION;
 use crate::reader::WalReader;
 use crate::record::DamageKind;
