@@ -31,25 +31,7 @@ pub enum Format {
 /// a pasted line cannot move the cursor, recolour or rewrite a report.
 /// `keep` lists the controls to leave alone (`\n` in multi-line output).
 pub fn printable_keeping<'a>(text: &'a str, keep: &[char]) -> Cow<'a, str> {
-    let escape = |c: char| {
-        !keep.contains(&c)
-            && (c.is_control()
-                || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-                // Not characters at all; XML 1.0 cannot hold them.
-                || matches!(c, '\u{FFFE}' | '\u{FFFF}'))
-    };
-    if !text.chars().any(escape) {
-        return Cow::Borrowed(text);
-    }
-    let mut shown = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if escape(c) {
-            shown.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
-        } else {
-            shown.push(c);
-        }
-    }
-    Cow::Owned(shown)
+    lesson::escaped(text, keep)
 }
 
 /// [`printable_keeping`] with every control escaped: for one-line texts.

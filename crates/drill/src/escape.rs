@@ -5,30 +5,16 @@
 //! apply: control characters, and the bidirectional overrides that reorder
 //! what a terminal shows, become `\u{1b}`. So a store cannot clear the
 //! screen, set the clipboard or a title, and a newline in a file name cannot
-//! start a transcript line that the receipt would then vouch for. (checker
-//! depends on this crate's neighbours, not the other way round, so the rule
-//! is restated here rather than shared.)
+//! start a transcript line that the receipt would then vouch for. The rule
+//! lives in `lesson` ([`lesson::escaped`]), which the checker uses too.
 
 use std::borrow::Cow;
 use std::path::Path;
 
 /// `text` with every control character and bidirectional override escaped
-/// as `\u{HEX}`.
+/// as `\u{HEX}` (the rule is `lesson::escaped`, shared with `checker`).
 pub fn shown(text: &str) -> Cow<'_, str> {
-    let escape =
-        |c: char| c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
-    if !text.chars().any(escape) {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if escape(c) {
-            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
-        } else {
-            out.push(c);
-        }
-    }
-    Cow::Owned(out)
+    lesson::escaped(text, &[])
 }
 
 /// A path as the transcript shows it: lossy UTF-8, escaped.

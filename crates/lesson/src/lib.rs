@@ -67,7 +67,7 @@ pub use echo::Echoes;
 pub use error::{LessonError, OutputError};
 pub use frontmatter::{FieldPositions, Frontmatter, Position, Proof, ProofKind};
 pub use matcher::{LINE_TEXT_LIMIT, MatchedLine, PatternResult, ProofMatcher, ProofReport};
-pub use output::{OUTPUT_LIMIT, normalize, not_text, read_limited};
+pub use output::{OUTPUT_LIMIT, escaped, normalize, not_text, read_limited};
 pub use receipt::{Receipt, ReceiptProblem, Transcript};
 pub use tested::TestedStore;
 pub use verdict::{FailedRun, find_failed_run};

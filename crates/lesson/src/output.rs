@@ -99,6 +99,33 @@ fn decode(output: &[u8]) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// `text` with control characters, the bidirectional overrides that can
+/// reorder what a terminal shows, and the noncharacters U+FFFE and U+FFFF
+/// (which XML cannot hold) escaped as `\u{1b}`, except the controls in
+/// `keep` (`\n` in multi-line output). The one rule for everything a
+/// student's store or paste puts in front of a reader: the drills'
+/// transcripts and the checker's reports.
+pub fn escaped<'a>(text: &'a str, keep: &[char]) -> std::borrow::Cow<'a, str> {
+    let escape = |c: char| {
+        !keep.contains(&c)
+            && (c.is_control()
+                || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+                || matches!(c, '\u{FFFE}' | '\u{FFFF}'))
+    };
+    if !text.chars().any(escape) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut shown = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if escape(c) {
+            shown.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            shown.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(shown)
+}
+
 /// Apply the lone-CR rule of [`normalize`] to text whose CRLFs are already LF.
 fn resolve_carriage_returns(text: String) -> String {
     if !text.contains('\r') {

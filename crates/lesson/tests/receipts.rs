@@ -53,6 +53,21 @@ fn paste(transcript: &str, exit: u8) -> String {
     )
 }
 
+/// `text` as a terminal `width` columns wide hard-wraps it when copied,
+/// its receipt line left whole.
+fn hard_wrapped(text: &str, width: usize) -> String {
+    text.lines()
+        .flat_map(|line| {
+            let chars: Vec<char> = line.chars().collect();
+            if line.starts_with("receipt:") || chars.is_empty() {
+                return vec![line.to_owned()];
+            }
+            chars.chunks(width).map(|c| c.iter().collect()).collect()
+        })
+        .map(|line| line + "\n")
+        .collect()
+}
+
 /// Every line of `text` behind `prefix`.
 fn prefixed(text: &str, prefix: &str) -> String {
     text.lines()
@@ -128,20 +143,7 @@ fn a_transcript_hard_wrapped_by_the_terminal_verifies() {
     let lesson = lesson();
     let whole = paste(PASSED, 0);
     let width = 60;
-    let wrapped: String = whole
-        .lines()
-        .flat_map(|line| {
-            if line.starts_with("receipt:") {
-                return vec![line.to_owned()];
-            }
-            let chars: Vec<char> = line.chars().collect();
-            if chars.is_empty() {
-                return vec![String::new()];
-            }
-            chars.chunks(width).map(|c| c.iter().collect()).collect()
-        })
-        .map(|line| line + "\n")
-        .collect();
+    let wrapped = hard_wrapped(&whole, width);
     assert!(wrapped.lines().count() > whole.lines().count() + 3);
     let report = lesson.check(wrapped.as_bytes());
     assert!(report.passed(), "{:?}\n{wrapped}", report.failure());
@@ -151,20 +153,7 @@ fn a_transcript_hard_wrapped_by_the_terminal_verifies() {
     );
     // A wrapped FAILED verdict is still read whole, and still fails.
     let failed = paste(FAILED, 0);
-    let wrapped_failed: String = failed
-        .lines()
-        .flat_map(|line| {
-            if line.starts_with("receipt:") {
-                return vec![line.to_owned()];
-            }
-            let chars: Vec<char> = line.chars().collect();
-            chars
-                .chunks(width)
-                .map(|c| c.iter().collect())
-                .collect::<Vec<String>>()
-        })
-        .map(|line| line + "\n")
-        .collect();
+    let wrapped_failed = hard_wrapped(&failed, width);
     let report = lesson.check(wrapped_failed.as_bytes());
     assert!(
         !report.transcripts.is_empty(),
@@ -309,20 +298,7 @@ fn a_scrollback_of_many_runs_verifies() {
 fn a_long_line_above_a_wrapped_transcript_does_not_set_the_width() {
     let lesson = lesson();
     let width = 60;
-    let wrapped: String = paste(PASSED, 0)
-        .lines()
-        .flat_map(|line| {
-            if line.starts_with("receipt:") {
-                return vec![line.to_owned()];
-            }
-            let chars: Vec<char> = line.chars().collect();
-            if chars.is_empty() {
-                return vec![String::new()];
-            }
-            chars.chunks(width).map(|c| c.iter().collect()).collect()
-        })
-        .map(|line| line + "\n")
-        .collect();
+    let wrapped = hard_wrapped(&paste(PASSED, 0), width);
     let text = format!(
         "{}\n{wrapped}",
         "a note the student typed, longer than the terminal ".repeat(3)
