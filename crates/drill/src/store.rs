@@ -251,7 +251,13 @@ mod tests {
             Store::from_command_line(&format!("no-such-program-here '{}'", script.display()))
                 .unwrap();
         let lines = store.describe();
-        assert_eq!(lines.len(), 2, "{lines:?}");
+        // The store line, the file's line, and its code line (a `.py`
+        // without comments or blank space: the same digest).
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert_eq!(
+            lines[2],
+            "    code ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad (without comments and blank space)"
+        );
         // SHA-256 of "abc".
         assert_eq!(
             lines[1],
