@@ -121,7 +121,9 @@ fn take_charge_of_stores(keep: bool) -> std::io::Result<()> {
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
     std::thread::spawn(move || {
         if let Some(signal) = signals.forever().next() {
-            tree::end_all();
+            // Marked as stopping before any store is ended, so the run's
+            // own thread, seeing its store die, prints no verdict.
+            tree::stop_everything();
             if !keep {
                 let folders = TEMPORARY.lock().map(|f| f.clone()).unwrap_or_default();
                 for folder in folders {
@@ -378,6 +380,11 @@ fn print_kept<D: Drill>(
 /// Prints the last line, the drill's passed line or `FAILED: ...`, and picks
 /// the exit code.
 fn finish<D: Drill>(verdict: Result<()>, out: &mut dyn Write) -> ExitCode {
+    // Interrupted: the signal's thread ends the process; a store it killed
+    // is no verdict on the store.
+    while tree::stopping() {
+        std::thread::park();
+    }
     let (line, code) = match verdict {
         Ok(()) => (D::PASSED.to_string(), EXIT_PASSED),
         Err(err) => (format!("FAILED: {err}"), EXIT_FAILED),

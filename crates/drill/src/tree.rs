@@ -232,6 +232,11 @@ pub fn end_orphans() {
     }
 }
 
+/// Whether SIGINT or SIGTERM stopped the drill.
+pub fn stopping() -> bool {
+    STOPPING.load(Ordering::SeqCst)
+}
+
 /// For SIGINT and SIGTERM: no process starts from now on, and every one
 /// that runs is ended.
 pub fn stop_everything() {
