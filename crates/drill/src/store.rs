@@ -246,7 +246,8 @@ mod tests {
             Store::from_command_line(&format!("no-such-program-here '{}'", script.display()))
                 .unwrap();
         let lines = store.describe();
-        assert_eq!(lines.len(), 2, "{lines:?}");
+        // The command, the file's hash, and its code fingerprint.
+        assert_eq!(lines.len(), 3, "{lines:?}");
         // SHA-256 of "abc".
         assert_eq!(
             lines[1],
@@ -255,5 +256,6 @@ mod tests {
                 script.display()
             )
         );
+        assert!(lines[2].starts_with("    code "), "{lines:?}");
     }
 }
