@@ -69,6 +69,18 @@ pub struct Running {
     pub started_in: Duration,
 }
 
+/// Why a store printed nothing on stdout at all.
+const FLUSH_EACH_LINE: &str =
+    "every reply must be flushed at once (a pipe is block-buffered: flush stdout after each line)";
+
+/// Why a store that wrote to stderr printed no `READY` in time.
+fn still_recovering(timeout: Duration) -> String {
+    format!(
+        "the store was still recovering after {} s: its stderr shows it started, but it printed no READY (the drill's logs are a few hundred bytes: recovery should take well under a second, even with several starts at once). Look for a loop that does not advance, or an allocation of what a damaged length field claims before checking that the file holds that many bytes",
+        timeout.as_secs()
+    )
+}
+
 impl Running {
     /// Starts `store` on `dir` and waits for its `READY` line.
     pub fn start(store: &Store, dir: &Path) -> Result<Running> {
@@ -401,7 +413,16 @@ impl Running {
                     "nothing after {} s (the store was still running; killed)",
                     timeout.as_secs()
                 );
-                Err(self.fail(what, expected, found, Some("every reply must be flushed at once (a pipe is block-buffered: flush stdout after each line)")))
+                let before_ready = self.started_in.is_zero();
+                let mut err = self.fail(what, expected, found, Some(FLUSH_EACH_LINE));
+                // Said on stderr, silent on stdout: recovery, not a buffer.
+                if before_ready
+                    && !self.stderr_seen.is_empty()
+                    && let Error::Check { why, .. } = &mut err
+                {
+                    *why = Some(still_recovering(timeout));
+                }
+                Err(err)
             }
             Err(RecvTimeoutError::Disconnected) => {
                 // The pipe closes when the store exits; give it the reply
