@@ -29,6 +29,9 @@ pub const EMPTY_AS_BUILT_DIR: &str = "empty-log.as-built";
 pub struct Crashed {
     pub before: DirState,
     pub record: Written,
+    /// What each of the first five operations changed, in order: where the
+    /// drill finds an earlier record to damage ([`crate::earlier`]).
+    pub earlier: Vec<Vec<FileChange>>,
 }
 
 /// How a restarted store's answers compare with the model.
@@ -62,7 +65,7 @@ pub fn run(options: &Options<Fault>, steps: &mut Steps<'_>) -> Result<Crashed> {
     )?;
 
     let writes = write_first_five(&mut store, steps)?;
-    let crashed = kill_after_sixth(options, store, steps)?;
+    let mut crashed = kill_after_sixth(options, store, steps)?;
 
     let record = &crashed.record;
     let mut partial = crashed
@@ -74,6 +77,7 @@ pub fn run(options: &Options<Fault>, steps: &mut Steps<'_>) -> Result<Crashed> {
     let store = partial_record(options, &crashed, &partial, steps)?;
     new_put_survives(options, store, record, steps)?;
     empty_log(options, &crashed, steps)?;
+    crashed.earlier = writes;
     Ok(crashed)
 }
 
@@ -173,7 +177,11 @@ fn kill_after_sixth(
         "a restart on a copy ({}) holds all 6 operations: nothing acknowledged was lost",
         kept.display()
     ))?;
-    Ok(Crashed { before, record })
+    Ok(Crashed {
+        before,
+        record,
+        earlier: Vec::new(),
+    })
 }
 
 /// The lesson's 10 bytes, or fewer for a record that short.

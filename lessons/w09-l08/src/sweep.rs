@@ -24,6 +24,13 @@ pub const STEPS: usize = 2;
 /// The sweeps' directory inside the drill's own.
 pub const SWEEP_DIR: &str = "sweep";
 
+/// Under `--keep`, the first failing case of a sweep: the directory the
+/// store restarted on, and the same state as built. The case's name goes in
+/// `SWEEP_FAILED_AS_BUILT_DIR.case` beside them, where the `--keep` legend
+/// reads it.
+pub const SWEEP_FAILED_DIR: &str = "sweep-failed";
+pub const SWEEP_FAILED_AS_BUILT_DIR: &str = "sweep-failed.as-built";
+
 /// At most this many bit flips are tried: a store whose records are large
 /// (a 4 KiB page per write, say) gets an evenly spread sample.
 pub const MAX_FLIPS: usize = 4096;
@@ -205,7 +212,7 @@ fn run_cases(
     cases: &[Case],
 ) -> Result<Vec<(Recovered, Duration)>> {
     let numbered: Vec<(usize, &Case)> = cases.iter().enumerate().collect();
-    cases::run_all(&numbered, |(number, case)| {
+    let outcomes = cases::run_all(&numbered, |(number, case)| {
         let dir = root.join(format!("case-{number}"));
         case.state(crashed).write_to(&dir)?;
         let mut store = start_on_damage(&options.store.untraced(), &dir, &case.name)?;
@@ -214,7 +221,45 @@ fn run_cases(
         store.close()?;
         fs::remove_dir_all(&dir).doing(format!("remove {}", dir.display()))?;
         Ok((recovered, started_in))
-    })
+    });
+    if outcomes.is_err() && options.keep {
+        keep_first_failure(options, crashed, root, cases)?;
+    }
+    outcomes
+}
+
+/// Keeps the first failing case of a sweep under names the `--keep` legend
+/// shows. A passed case's directory is removed as soon as it passed, so the
+/// lowest-numbered case directory left is the first case that failed: every
+/// case below a failed one was claimed before it and finished, and the
+/// failure reported is the lowest one ([`cases::run_all`]). Other failed
+/// cases that ran at the same time are removed with the sweep's directory.
+fn keep_first_failure(
+    options: &Options<Fault>,
+    crashed: &Crashed,
+    root: &Path,
+    cases: &[Case],
+) -> Result<()> {
+    let entries = fs::read_dir(root).doing(format!("list {}", root.display()))?;
+    let first = entries
+        .filter_map(|entry| {
+            let name = entry.ok()?.file_name();
+            name.to_str()?.strip_prefix("case-")?.parse::<usize>().ok()
+        })
+        .min();
+    if let Some(number) = first.filter(|&number| number < cases.len()) {
+        let case = &cases[number];
+        let kept = options.dir.join(SWEEP_FAILED_DIR);
+        let from = root.join(format!("case-{number}"));
+        fs::rename(&from, &kept).doing(format!("move {} to {}", from.display(), kept.display()))?;
+        case.state(crashed)
+            .write_to(&options.dir.join(SWEEP_FAILED_AS_BUILT_DIR))?;
+        let named = options
+            .dir
+            .join(format!("{SWEEP_FAILED_AS_BUILT_DIR}.case"));
+        fs::write(&named, &case.name).doing(format!("write {}", named.display()))?;
+    }
+    fs::remove_dir_all(root).doing(format!("remove {}", root.display()))
 }
 
 #[cfg(test)]

@@ -43,7 +43,7 @@ fn no_checksum_fails_a_bit_flip_with_the_changed_value() {
             "nothing checked the record's integrity; a checksum over the whole record",
         ],
     );
-    assert!(stdout.contains("[8/9] bit flips"), "{stdout}");
+    assert!(stdout.contains("[8/10]  bit flips"), "{stdout}");
 }
 
 #[test]
@@ -77,7 +77,7 @@ fn replaying_a_partial_record_fails_a_tear() {
         ],
     );
     assert!(
-        stdout.contains("[7/9] cut at every offset") || stdout.contains("[4/9]"),
+        stdout.contains("[7/10]  cut at every offset") || stdout.contains("[4/10]"),
         "{stdout}"
     );
 }
