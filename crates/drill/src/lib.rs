@@ -61,6 +61,7 @@ pub mod cases;
 mod check;
 mod cli;
 pub mod confine;
+pub mod cost;
 pub mod escape;
 mod fault;
 pub mod files;

@@ -32,6 +32,9 @@ pub struct Crashed {
     /// What each of the first five operations changed, in order: where the
     /// drill finds an earlier record to damage ([`crate::earlier`]).
     pub earlier: Vec<Vec<FileChange>>,
+    /// The memory the store had in use at `READY` on an empty directory:
+    /// what a recovery's cost is compared with.
+    pub empty_start_memory: Option<u64>,
 }
 
 /// How a restarted store's answers compare with the model.
@@ -63,6 +66,7 @@ pub fn run(options: &Options<Fault>, steps: &mut Steps<'_>) -> Result<Crashed> {
         &live,
         format_args!("started the store on an empty directory {}", live.display()),
     )?;
+    let empty_start_memory = store.memory_at_ready;
 
     let writes = write_first_five(&mut store, steps)?;
     let mut crashed = kill_after_sixth(options, store, steps)?;
@@ -78,6 +82,7 @@ pub fn run(options: &Options<Fault>, steps: &mut Steps<'_>) -> Result<Crashed> {
     new_put_survives(options, store, record, steps)?;
     empty_log(options, &crashed, steps)?;
     crashed.earlier = writes;
+    crashed.empty_start_memory = empty_start_memory;
     Ok(crashed)
 }
 
@@ -181,6 +186,7 @@ fn kill_after_sixth(
         before,
         record,
         earlier: Vec::new(),
+        empty_start_memory: None,
     })
 }
 

@@ -137,3 +137,19 @@ fn a_checksum_that_skips_the_key_fails_a_key_flip() {
         ],
     );
 }
+
+#[test]
+fn allocating_a_claimed_length_is_named_as_running_out_of_memory() {
+    let Some(store) = python_store("broken/prealloc_allocates_claimed_length.py") else {
+        return;
+    };
+    binary().fails_against(
+        &store,
+        &[
+            "expected a READY line, found the store exited (exit status: 1) without printing it",
+            "MemoryError",
+            "Likely defect: the store ran out of memory (under the drill's memory limit",
+            "it allocates what a damaged length field claims before checking that the bytes exist",
+        ],
+    );
+}
