@@ -52,10 +52,11 @@ const MODEL: [ShippedFile; 2] = shipped!(
     "examples/stores/python/kvstore.py",
     "examples/stores/python/kvstore_preallocated.py",
 );
-const BROKEN: [ShippedFile; 13] = shipped!(
+const BROKEN: [ShippedFile; 17] = shipped!(
     "one of the course's broken example stores",
     "examples/stores/broken/appends_behind_torn_tail.py",
     "examples/stores/broken/checksum_skips_key.py",
+    "examples/stores/broken/cuts_records_after_damage.py",
     "examples/stores/broken/dies_on_partial.py",
     "examples/stores/broken/discards_log_on_damage.py",
     "examples/stores/broken/no_checksum.py",
@@ -63,8 +64,11 @@ const BROKEN: [ShippedFile; 13] = shipped!(
     "examples/stores/broken/no_fsync.py",
     "examples/stores/broken/no_replay.py",
     "examples/stores/broken/ok_before_write.py",
+    "examples/stores/broken/prealloc_allocates_claimed_length.py",
     "examples/stores/broken/prealloc_writes_after_nonzero_bytes.py",
+    "examples/stores/broken/refuses_damage_before_last.py",
     "examples/stores/broken/replays_partial.py",
+    "examples/stores/broken/replays_past_corrupt_record.py",
     "examples/stores/broken/rewrites_log_without_fsync.py",
     "examples/stores/broken/walput_applied.py",
 );

@@ -330,6 +330,18 @@ fn blame_the_break<F: clap::ValueEnum>(err: Error, fault: Option<&F>) -> Error {
     }
 }
 
+/// The case a kept directory holds, from the `NAME.case` file a drill wrote
+/// beside it ([`Kept`]): its first line, bounded and escaped.
+fn kept_case(dir: &Path, name: &str) -> Option<String> {
+    use std::io::Read;
+    let file = std::fs::File::open(dir.join(format!("{name}.case"))).ok()?;
+    let mut bytes = Vec::new();
+    file.take(512).read_to_end(&mut bytes).ok()?;
+    let text = String::from_utf8_lossy(&bytes);
+    let line = text.lines().next()?.trim();
+    (!line.is_empty()).then(|| crate::escape::shown(line).into_owned())
+}
+
 /// The `--keep` legend: each kept directory, what it holds, and for the
 /// reference store the `wal` command that shows its log.
 fn print_kept<D: Drill>(
@@ -345,7 +357,10 @@ fn print_kept<D: Drill>(
     let width = D::KEPT.iter().map(|kept| kept.dir.len()).max().unwrap_or(0) + 1;
     for kept in D::KEPT.iter().filter(|kept| dir.join(kept.dir).is_dir()) {
         let name = format!("{}/", kept.dir);
-        lines.push(format!("  {name:<width$}  {}", kept.holds));
+        let case = kept_case(dir, kept.dir)
+            .map(|case| format!(": {case}"))
+            .unwrap_or_default();
+        lines.push(format!("  {name:<width$}  {}{case}", kept.holds));
         if store.is_reference() {
             let log = dir.join(kept.dir).join(store_protocol::LOG_FILE);
             lines.push(format!(

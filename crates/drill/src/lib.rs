@@ -61,6 +61,7 @@ pub mod cases;
 mod check;
 mod cli;
 pub mod confine;
+pub mod cost;
 pub mod escape;
 mod fault;
 pub mod files;
@@ -105,6 +106,10 @@ pub struct Options<F> {
 }
 
 /// A directory a drill leaves behind, as the `--keep` legend shows it.
+///
+/// A directory whose state is only known at run time (the first failing
+/// case of a sweep) is named by a one-line file `DIR.case` beside it,
+/// written by the drill: the legend adds that line to [`Kept::holds`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Kept {
     /// Its name inside the drill's directory.

@@ -207,7 +207,15 @@ fn show_loss(
                 "an fsync of {} after its write and before the OK",
                 names.join(", ")
             ),
-            format!("{}, then OK with no fsync in between", files.join("; ")),
+            format!(
+                "{}, then OK with no fsync in between{}",
+                files.join("; "),
+                if violation.did.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", violation.did.join("; "))
+                }
+            ),
         )
     };
     Ok(Error::Check {

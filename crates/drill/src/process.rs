@@ -20,6 +20,7 @@ use store_protocol::{Reply, Request, ready_text};
 use wait_timeout::ChildExt;
 
 use crate::check::{Error, Result};
+use crate::cost;
 use crate::escape::shown;
 use crate::files::{DirState, FileChange, Pin};
 use crate::launch::{Launched, launch};
@@ -33,8 +34,6 @@ pub const READY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a store may take to answer one request, or to exit after
 /// `CRASH` or the end of its input.
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
-/// How many of the store's last stderr lines a failure quotes.
-const STDERR_TAIL: usize = 8;
 /// How long strace may take to finish its record once its tracees died.
 const TRACER_EXIT: Duration = Duration::from_secs(5);
 
@@ -67,6 +66,8 @@ pub struct Running {
     pub ready: String,
     /// How long it took from the spawn to `READY`.
     pub started_in: Duration,
+    /// The memory it had in use at `READY` ([`cost::memory_in_use`]).
+    pub memory_at_ready: Option<u64>,
 }
 
 impl Running {
@@ -101,6 +102,7 @@ impl Running {
             reaped: None,
             ready: String::new(),
             started_in: Duration::ZERO,
+            memory_at_ready: None,
         };
         let what = format!("start the store on {}", crate::escape::path(dir));
         let line = running.next_line(&what, "a READY line", READY_TIMEOUT)?;
@@ -111,6 +113,7 @@ impl Running {
                 if running.tracer {
                     running.tracee = tree::children(running.child.id()).into_iter().next();
                 }
+                running.memory_at_ready = cost::memory_in_use(running.pid());
             }
             None => {
                 return Err(running.fail(
@@ -401,7 +404,16 @@ impl Running {
                     "nothing after {} s (the store was still running; killed)",
                     timeout.as_secs()
                 );
-                Err(self.fail(what, expected, found, Some("every reply must be flushed at once (a pipe is block-buffered: flush stdout after each line)")))
+                let before_ready = self.started_in.is_zero();
+                let mut err = self.fail(what, expected, found, Some(cost::FLUSH_EACH_LINE));
+                // Said on stderr, silent on stdout: recovery, not a buffer.
+                if before_ready
+                    && !self.stderr_seen.is_empty()
+                    && let Error::Check { why, .. } = &mut err
+                {
+                    *why = Some(cost::still_recovering(timeout));
+                }
+                Err(err)
             }
             Err(RecvTimeoutError::Disconnected) => {
                 // The pipe closes when the store exits; give it the reply
@@ -412,7 +424,13 @@ impl Running {
                     _ => "the store closed its stdout without printing it (still running; killed)"
                         .to_string(),
                 };
-                Err(self.fail(what, expected, found, None))
+                let mut err = self.fail(what, expected, found, None);
+                if cost::ran_out_of_memory(&self.stderr_seen)
+                    && let Error::Check { why, .. } = &mut err
+                {
+                    *why = Some(cost::OUT_OF_MEMORY.to_string());
+                }
+                Err(err)
             }
         }
     }
@@ -439,7 +457,7 @@ impl Running {
     fn fail(&mut self, what: &str, expected: &str, found: String, why: Option<&str>) -> Error {
         self.reap();
         self.collect_stderr_until_closed();
-        let tail = stderr_excerpt(&self.stderr_seen);
+        let tail = cost::stderr_excerpt(&self.stderr_seen);
         let found = if tail.is_empty() {
             shown(&found).into_owned()
         } else {
@@ -545,52 +563,5 @@ impl Ended {
         {
             !self.status.success()
         }
-    }
-}
-
-/// The part of a store's stderr a failure quotes: a Rust panic's message
-/// (not the backtrace after it, which `RUST_BACKTRACE` may add), else the
-/// last lines, where a traceback ends with its exception.
-fn stderr_excerpt(lines: &[String]) -> Vec<&str> {
-    if let Some(panic) = lines.iter().position(|line| line.contains("panicked at")) {
-        return lines[panic..]
-            .iter()
-            .take(3)
-            .take_while(|line| !line.starts_with("stack backtrace:"))
-            .map(String::as_str)
-            .collect();
-    }
-    let start = lines.len().saturating_sub(STDERR_TAIL);
-    lines[start..].iter().map(String::as_str).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn lines(text: &str) -> Vec<String> {
-        text.lines().map(str::to_string).collect()
-    }
-
-    #[test]
-    fn a_panic_is_quoted_without_its_backtrace() {
-        let stderr = lines(
-            "starting\nthread 'main' panicked at src/main.rs:94:9:\nnot yet implemented: w09-l07: replay\nstack backtrace:\n   0: frame",
-        );
-        assert_eq!(
-            stderr_excerpt(&stderr),
-            [
-                "thread 'main' panicked at src/main.rs:94:9:",
-                "not yet implemented: w09-l07: replay"
-            ]
-        );
-    }
-
-    #[test]
-    fn otherwise_the_last_lines_are_quoted() {
-        let stderr: Vec<String> = (0..20).map(|n| format!("line {n}")).collect();
-        let excerpt = stderr_excerpt(&stderr);
-        assert_eq!(excerpt.len(), STDERR_TAIL);
-        assert_eq!(excerpt.last(), Some(&"line 19"));
     }
 }

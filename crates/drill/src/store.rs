@@ -266,5 +266,6 @@ mod tests {
                 script.display()
             )
         );
+        assert!(lines[2].starts_with("    code "), "{lines:?}");
     }
 }

@@ -60,8 +60,10 @@ a damaged one cannot be trusted to follow it. Then cut the log back to the end
 of the last good record (truncate, fsync) *before* appending anything, so that
 a new record never lands behind the torn bytes, where the next start would
 read it as part of the damaged record and drop it. The cut is reported on
-stderr; if readable records follow the damage (damage in the middle of the
-log, not a torn tail) stderr says how many are dropped with it.
+stderr. If readable records follow the damage (damage in the middle of the
+log, not a torn tail), they are acknowledged data that recovery must not
+apply: the bytes from the damage to the end are first copied, durably, to
+DIR/wal.log.broken-OFFSET, and stderr says how many records they hold.
 
 Finally print `READY replayed N, skipped M` (M: the damaged record plus any
 records after it).
@@ -210,9 +212,11 @@ class KVStore:
         print(f"skipping corrupt record at offset {offset} ({reason})", file=sys.stderr)
         readable_after = self.count_readable_after(data, offset)
         if readable_after:
+            saved = self.save_cut_bytes(data, offset)
             print(
                 f"warning: {readable_after} readable record(s) follow the damaged one; "
-                "they are dropped with it (damage in the middle of the log, not a torn tail)",
+                "they are not replayed (damage in the middle of the log, not a torn tail): "
+                f"the cut bytes are saved in {saved}",
                 file=sys.stderr,
             )
         self.cut_torn_tail(offset, len(data))
@@ -233,6 +237,30 @@ class KVStore:
                 pass
             start = end
         return count
+
+    def save_cut_bytes(self, data, offset):
+        """Copy the bytes from offset to the end of the log into a new file
+        beside it, durably (file and directory fsync'd), before the cut: the
+        records after damage in the middle of the log were acknowledged, and
+        someone may want them back. Returns the new file's name."""
+        name = f"{LOG_NAME}.broken-{offset}"
+        suffix = 0
+        while os.path.exists(os.path.join(self.directory, name)):
+            suffix += 1
+            name = f"{LOG_NAME}.broken-{offset}.{suffix}"
+        path = os.path.join(self.directory, name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            # Zeros at the very end are no record's bytes (a preallocated
+            # log's free space): they are not worth keeping.
+            view = memoryview(data[offset:].rstrip(b"\0"))
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self.sync_directory()
+        return name
 
     def cut_torn_tail(self, good_end, size):
         """Truncate the log to the end of its last good record, durably,

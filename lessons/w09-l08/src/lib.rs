@@ -21,10 +21,15 @@
 //! 2. **Every tear and every flipped bit** ([`sweep`]): record 6 torn after
 //!    each of its bytes, and each single-bit flip of it, each on its own copy
 //!    of the directory with the store restarted on it.
+//! 3. **Damage before the last record** ([`earlier`]): one bit of record 3
+//!    of the six flipped; the restarted store must stop there (the state
+//!    after operations 1-2, nothing from 4-6 applied), and keep the readable
+//!    records after the damage somewhere in DIR if it cuts them (a warning).
 //!
 //! The expected state is never written down by hand: [`model`] applies the
 //! operations to a plain map, and every check compares the store with it.
 
+pub mod earlier;
 pub mod scenario;
 pub mod sweep;
 
@@ -155,16 +160,37 @@ impl Drill for CrashMidWrite {
             holds: "after the restart on the 0-byte log (a store may write to it: the reference store writes a new 24-byte header)",
             show: "dump",
         },
+        Kept {
+            dir: sweep::SWEEP_FAILED_AS_BUILT_DIR,
+            holds: "as built, no restart yet: the first failing case of the tear and flip sweep",
+            show: "dump --bytes",
+        },
+        Kept {
+            dir: sweep::SWEEP_FAILED_DIR,
+            holds: "after the restart on that case",
+            show: "dump",
+        },
+        Kept {
+            dir: earlier::CORRUPT_AS_BUILT_DIR,
+            holds: "as built: all six records, one bit of record 3 flipped (no restart yet)",
+            show: "dump --bytes",
+        },
+        Kept {
+            dir: earlier::CORRUPT_DIR,
+            holds: "after the restart on it (the reference store cuts records 3-6 and saves them beside the log as wal.log.broken-OFFSET)",
+            show: "dump",
+        },
     ];
 
     fn run(options: &Options<Fault>, out: &mut dyn Write) -> Result<()> {
-        let mut steps = Steps::new(out, scenario::STEPS + sweep::STEPS + 1);
+        let mut steps = Steps::new(out, scenario::STEPS + sweep::STEPS + earlier::STEPS + 1);
         steps.title(
             "Crash drill 2: power is lost in the middle of a WAL write, leaving a partial record",
         )?;
         session::describe_store(&mut steps, &options.store)?;
         let crashed = scenario::run(options, &mut steps)?;
         sweep::run(options, &crashed, &mut steps)?;
+        earlier::run(options, &crashed, &mut steps)?;
         drill::powerloss::check_step(&mut steps, &options.store, &options.dir, options.keep)
     }
 }

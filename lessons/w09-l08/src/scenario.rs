@@ -29,6 +29,12 @@ pub const EMPTY_AS_BUILT_DIR: &str = "empty-log.as-built";
 pub struct Crashed {
     pub before: DirState,
     pub record: Written,
+    /// What each of the first five operations changed, in order: where the
+    /// drill finds an earlier record to damage ([`crate::earlier`]).
+    pub earlier: Vec<Vec<FileChange>>,
+    /// The memory the store had in use at `READY` on an empty directory:
+    /// what a recovery's cost is compared with.
+    pub empty_start_memory: Option<u64>,
 }
 
 /// How a restarted store's answers compare with the model.
@@ -60,9 +66,10 @@ pub fn run(options: &Options<Fault>, steps: &mut Steps<'_>) -> Result<Crashed> {
         &live,
         format_args!("started the store on an empty directory {}", live.display()),
     )?;
+    let empty_start_memory = store.memory_at_ready;
 
     let writes = write_first_five(&mut store, steps)?;
-    let crashed = kill_after_sixth(options, store, steps)?;
+    let mut crashed = kill_after_sixth(options, store, steps)?;
 
     let record = &crashed.record;
     let mut partial = crashed
@@ -74,6 +81,8 @@ pub fn run(options: &Options<Fault>, steps: &mut Steps<'_>) -> Result<Crashed> {
     let store = partial_record(options, &crashed, &partial, steps)?;
     new_put_survives(options, store, record, steps)?;
     empty_log(options, &crashed, steps)?;
+    crashed.earlier = writes;
+    crashed.empty_start_memory = empty_start_memory;
     Ok(crashed)
 }
 
@@ -173,7 +182,12 @@ fn kill_after_sixth(
         "a restart on a copy ({}) holds all 6 operations: nothing acknowledged was lost",
         kept.display()
     ))?;
-    Ok(Crashed { before, record })
+    Ok(Crashed {
+        before,
+        record,
+        earlier: Vec::new(),
+        empty_start_memory: None,
+    })
 }
 
 /// The lesson's 10 bytes, or fewer for a record that short.

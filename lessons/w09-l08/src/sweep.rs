@@ -12,7 +12,7 @@ use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
-use drill::files::DirState;
+use drill::files::{DirState, human_size};
 use drill::{Doing, Options, Result, Steps, cases};
 
 use crate::Fault;
@@ -23,6 +23,13 @@ pub const STEPS: usize = 2;
 
 /// The sweeps' directory inside the drill's own.
 pub const SWEEP_DIR: &str = "sweep";
+
+/// Under `--keep`, the first failing case of a sweep: the directory the
+/// store restarted on, and the same state as built. The case's name goes in
+/// `SWEEP_FAILED_AS_BUILT_DIR.case` beside them, where the `--keep` legend
+/// reads it.
+pub const SWEEP_FAILED_DIR: &str = "sweep-failed";
+pub const SWEEP_FAILED_AS_BUILT_DIR: &str = "sweep-failed.as-built";
 
 /// At most this many bit flips are tried: a store whose records are large
 /// (a 4 KiB page per write, say) gets an evenly spread sample.
@@ -117,7 +124,12 @@ pub fn run(options: &Options<Fault>, crashed: &Crashed, steps: &mut Steps<'_>) -
         ))?;
     }
     let outcomes = run_cases(options, crashed, &root, &tears)?;
-    let mut starts: Vec<Duration> = outcomes.iter().map(|(_, took)| *took).collect();
+    let mut starts: Vec<Duration> = outcomes.iter().map(|(_, took, _)| *took).collect();
+    let mut memory: Vec<(&Case, Option<u64>)> = tears
+        .iter()
+        .zip(&outcomes)
+        .map(|(case, (_, _, used))| (case, *used))
+        .collect();
     steps.ok(format_args!(
         "{} of {} torn copies recovered exactly the state after the first 5 operations",
         outcomes.len(),
@@ -154,9 +166,15 @@ pub fn run(options: &Options<Fault>, crashed: &Crashed, steps: &mut Steps<'_>) -
         flips.len()
     ))?;
     let outcomes = run_cases(options, crashed, &root, &flips)?;
-    starts.extend(outcomes.iter().map(|(_, took)| *took));
+    starts.extend(outcomes.iter().map(|(_, took, _)| *took));
+    memory.extend(
+        flips
+            .iter()
+            .zip(&outcomes)
+            .map(|(case, (_, _, used))| (case, *used)),
+    );
     let mut by_outcome: BTreeMap<&str, usize> = BTreeMap::new();
-    for (outcome, _) in &outcomes {
+    for (outcome, _, _) in &outcomes {
         let name = match outcome {
             Recovered::Five => "record 6 skipped (state after 5 operations)",
             Recovered::Six => {
@@ -176,6 +194,7 @@ pub fn run(options: &Options<Fault>, crashed: &Crashed, steps: &mut Steps<'_>) -
         breakdown.join("; ")
     ))?;
     note_slow_start(steps, &starts)?;
+    note_costly_recovery(steps, crashed, &memory)?;
     fs::remove_dir(&root).doing(format!("remove {}", root.display()))
 }
 
@@ -196,6 +215,46 @@ fn note_slow_start(steps: &mut Steps<'_>, starts: &[Duration]) -> Result<()> {
     ))
 }
 
+/// A recovery that holds this many times the memory of an empty start, and
+/// at least [`COSTLY_EXTRA`] more, is named: the drill's logs are a few
+/// hundred bytes, so it was not the records that took it.
+const COSTLY_FACTOR: u64 = 4;
+const COSTLY_EXTRA: u64 = 64 << 20;
+
+/// Names the case whose recovery held the most memory at `READY`, when it
+/// is far more than the same store's start on an empty directory: a store
+/// that allocates what a damaged length field claims (a flipped high bit)
+/// passes where the machine has the memory, and fails elsewhere.
+fn note_costly_recovery(
+    steps: &mut Steps<'_>,
+    crashed: &Crashed,
+    memory: &[(&Case, Option<u64>)],
+) -> Result<()> {
+    let Some(empty) = crashed.empty_start_memory else {
+        return Ok(());
+    };
+    let Some((case, used)) = memory
+        .iter()
+        .filter_map(|(case, used)| Some((*case, (*used)?)))
+        .max_by_key(|(_, used)| *used)
+    else {
+        return Ok(());
+    };
+    if used < empty.saturating_mul(COSTLY_FACTOR) || used < empty.saturating_add(COSTLY_EXTRA) {
+        return Ok(());
+    }
+    let log = case
+        .state(crashed)
+        .file(&crashed.record.path)
+        .map_or(0, <[u8]>::len);
+    steps.note(format_args!(
+        "warning: recovery of a {log}-byte log took {} of memory ({}; an empty start: {}): the store allocates what a damaged length field claims before checking that the bytes exist; where the machine has less memory, or several starts run at once, that start fails",
+        human_size(used),
+        case.name,
+        human_size(empty)
+    ))
+}
+
 /// Runs every case in a directory of its own under `root`: how each
 /// recovered, and how long the store took to start.
 fn run_cases(
@@ -203,18 +262,56 @@ fn run_cases(
     crashed: &Crashed,
     root: &Path,
     cases: &[Case],
-) -> Result<Vec<(Recovered, Duration)>> {
+) -> Result<Vec<(Recovered, Duration, Option<u64>)>> {
     let numbered: Vec<(usize, &Case)> = cases.iter().enumerate().collect();
-    cases::run_all(&numbered, |(number, case)| {
+    let outcomes = cases::run_all(&numbered, |(number, case)| {
         let dir = root.join(format!("case-{number}"));
         case.state(crashed).write_to(&dir)?;
         let mut store = start_on_damage(&options.store.untraced(), &dir, &case.name)?;
         let recovered = expect_recovered(&mut store, &case.name, case.six_allowed, &case.flip)?;
-        let started_in = store.started_in;
+        let (started_in, used) = (store.started_in, store.memory_at_ready);
         store.close()?;
         fs::remove_dir_all(&dir).doing(format!("remove {}", dir.display()))?;
-        Ok((recovered, started_in))
-    })
+        Ok((recovered, started_in, used))
+    });
+    if outcomes.is_err() && options.keep {
+        keep_first_failure(options, crashed, root, cases)?;
+    }
+    outcomes
+}
+
+/// Keeps the first failing case of a sweep under names the `--keep` legend
+/// shows. A passed case's directory is removed as soon as it passed, so the
+/// lowest-numbered case directory left is the first case that failed: every
+/// case below a failed one was claimed before it and finished, and the
+/// failure reported is the lowest one ([`cases::run_all`]). Other failed
+/// cases that ran at the same time are removed with the sweep's directory.
+fn keep_first_failure(
+    options: &Options<Fault>,
+    crashed: &Crashed,
+    root: &Path,
+    cases: &[Case],
+) -> Result<()> {
+    let entries = fs::read_dir(root).doing(format!("list {}", root.display()))?;
+    let first = entries
+        .filter_map(|entry| {
+            let name = entry.ok()?.file_name();
+            name.to_str()?.strip_prefix("case-")?.parse::<usize>().ok()
+        })
+        .min();
+    if let Some(number) = first.filter(|&number| number < cases.len()) {
+        let case = &cases[number];
+        let kept = options.dir.join(SWEEP_FAILED_DIR);
+        let from = root.join(format!("case-{number}"));
+        fs::rename(&from, &kept).doing(format!("move {} to {}", from.display(), kept.display()))?;
+        case.state(crashed)
+            .write_to(&options.dir.join(SWEEP_FAILED_AS_BUILT_DIR))?;
+        let named = options
+            .dir
+            .join(format!("{SWEEP_FAILED_AS_BUILT_DIR}.case"));
+        fs::write(&named, &case.name).doing(format!("write {}", named.display()))?;
+    }
+    fs::remove_dir_all(root).doing(format!("remove {}", root.display()))
 }
 
 #[cfg(test)]

@@ -199,7 +199,7 @@ fn list_under(
 }
 
 /// `1.0 GiB`, `12.5 MiB`, `300 bytes`.
-fn human_size(bytes: u64) -> String {
+pub fn human_size(bytes: u64) -> String {
     const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
     UNITS.iter().find(|(_, size)| bytes >= *size).map_or_else(
         || format!("{bytes} bytes"),

@@ -22,6 +22,9 @@ pub enum Event {
     Sync { path: PathBuf },
     /// `sync` or `syncfs`: everything.
     SyncAll,
+    /// `sync_file_range` of a file: writeback started, nothing made
+    /// durable; seen only to say what the store did.
+    RangeSync { path: PathBuf },
     /// An open: the path it resolved to, whether it may have created the
     /// file, and whether writes through it are synchronous.
     Open {
@@ -184,6 +187,9 @@ fn parse_call(call: &str) -> Option<(Event, Option<i64>)> {
             path: PathBuf::from(fd_path?),
         },
         "sync" | "syncfs" => Event::SyncAll,
+        "sync_file_range" | "sync_file_range2" => Event::RangeSync {
+            path: PathBuf::from(fd_path?),
+        },
         "open" | "openat" | "creat" => {
             let (new_fd, path) = leading_fd(result);
             let flags = args;

@@ -26,6 +26,17 @@ pub struct Violation {
     /// synced by its `OK`, with the calls that wrote them; empty when the
     /// `OK` came before any write at all (the record was still in memory).
     pub unsynced: BTreeMap<PathBuf, Vec<String>>,
+    /// What the store did about those files while it served the request,
+    /// in words: the calls that look like making them durable and are not.
+    pub did: Vec<String>,
+}
+
+/// A call between two replies that bears on what was made durable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Seen {
+    Sync(PathBuf),
+    RangeSync(PathBuf),
+    Rename { from: PathBuf, to: PathBuf },
 }
 
 /// What the rule found in one process's trace.
@@ -69,6 +80,7 @@ pub fn check(events: &[Traced], context: &Context<'_>) -> Findings {
             .collect(),
         created: BTreeMap::new(),
         warned: BTreeSet::new(),
+        window: Vec::new(),
         line: Vec::new(),
         replies: 0,
         findings: Findings::default(),
@@ -102,6 +114,8 @@ struct State {
     /// Created files waiting for an fsync of their directory.
     created: BTreeMap<PathBuf, PathBuf>,
     warned: BTreeSet<PathBuf>,
+    /// The syncs and renames since the last reply.
+    window: Vec<Seen>,
     line: Vec<u8>,
     replies: usize,
     findings: Findings,
@@ -143,6 +157,7 @@ impl State {
                 }
             }
             Event::Sync { path } => {
+                self.window.push(Seen::Sync(path.clone()));
                 if let Some(writes) = self.dirty.get_mut(path) {
                     writes.retain(|(_, returned)| *returned > traced.started);
                     if writes.is_empty() {
@@ -158,7 +173,12 @@ impl State {
                 self.dirty.retain(|_, writes| !writes.is_empty());
                 self.created.clear();
             }
+            Event::RangeSync { path } => self.window.push(Seen::RangeSync(path.clone())),
             Event::Rename { from, to } => {
+                self.window.push(Seen::Rename {
+                    from: from.clone(),
+                    to: to.clone(),
+                });
                 if let Some(calls) = self.dirty.remove(from) {
                     self.dirty.insert(to.clone(), calls);
                 }
@@ -199,6 +219,7 @@ impl State {
         let index = self.replies;
         self.replies += 1;
         let written = std::mem::take(&mut self.written_since_reply);
+        let window = std::mem::take(&mut self.window);
         // Line 0 is READY; line k answers request k - 1.
         let Some(request) = index.checked_sub(1).and_then(|i| context.requests.get(i)) else {
             return;
@@ -214,6 +235,7 @@ impl State {
             self.findings.violation = Some(Violation {
                 request: index - 1,
                 unsynced: BTreeMap::new(),
+                did: Vec::new(),
             });
             return;
         }
@@ -229,9 +251,15 @@ impl State {
             })
             .collect();
         if !unsynced.is_empty() {
+            let did = written
+                .iter()
+                .filter(|path| self.dirty.contains_key(*path))
+                .flat_map(|path| what_it_did(&window, path, context.dir))
+                .collect();
             self.findings.violation = Some(Violation {
                 request: index - 1,
                 unsynced,
+                did,
             });
             return;
         }
@@ -245,6 +273,56 @@ impl State {
             }
         }
     }
+}
+
+/// In words, what the store did about `path` (left unsynced) between the
+/// request and its `OK`: a `sync_file_range` instead of an fsync, an fsync
+/// before the last write, the directory fsync'd but not the file, the file
+/// written under another name and renamed into place.
+fn what_it_did(window: &[Seen], path: &Path, dir: &Path) -> Vec<String> {
+    let shown = |p: &Path| crate::escape::path(p.strip_prefix(dir).unwrap_or(p));
+    let mut names = vec![path.to_path_buf()];
+    let mut did = Vec::new();
+    for seen in window {
+        if let Seen::Rename { from, to } = seen
+            && to == path
+        {
+            names.push(from.clone());
+            did.push(format!(
+                "it wrote {}, then renamed it to {} with no fsync of {} before the rename (a rename moves a name, not the bytes the name leads to)",
+                shown(from),
+                shown(to),
+                shown(from)
+            ));
+        }
+    }
+    for seen in window {
+        match seen {
+            Seen::RangeSync(p) if names.contains(p) => did.push(format!(
+                "it called sync_file_range on {}: that starts writeback, but waits for neither the disk's cache nor the file's metadata, so it is no fsync",
+                shown(p)
+            )),
+            Seen::Sync(p) if names.contains(p) => did.push(format!(
+                "it fsync'd {} before its last write to it: the fsync must come after the last write",
+                shown(p)
+            )),
+            _ => {}
+        }
+    }
+    let synced_file = window
+        .iter()
+        .any(|seen| matches!(seen, Seen::Sync(p) if names.contains(p)));
+    let synced_dir = window
+        .iter()
+        .any(|seen| matches!(seen, Seen::Sync(p) if *p == parent(path)));
+    if synced_dir && !synced_file {
+        did.push(format!(
+            "it fsync'd the directory, not {}: a directory's fsync makes its names durable, never a file's bytes",
+            shown(path)
+        ));
+    }
+    did.dedup();
+    did
 }
 
 /// The event with its paths made absolute against `cwd` (a plain `rename`
@@ -334,6 +412,59 @@ mod tests {
             "{CREATE}{DIR_SYNC}{READY}1 write(3</s/wal.log>, \"rec\", 3) = 3\n1 sync_file_range(3</s/wal.log>, 0, 3, SYNC_FILE_RANGE_WRITE) = 0\n1 write(1<pipe:[7]>, \"OK\\n\", 3) = 3\n1 write(1<pipe:[9]>, \"O\", 1) = 1\n1 write(1<pipe:[9]>, \"K\\n\", 2) = 2\n"
         );
         assert!(findings(&trace, &["WALPUT a 1"]).violation.is_some());
+    }
+
+    /// What the store did, as the violation says it.
+    fn did(trace: &str) -> Vec<String> {
+        findings(trace, &["WALPUT a 1"]).violation.unwrap().did
+    }
+
+    #[test]
+    fn the_calls_that_are_no_fsync_are_named() {
+        let range = did(&format!(
+            "{CREATE}{DIR_SYNC}{READY}1 write(3</s/wal.log>, \"rec\", 3) = 3\n1 sync_file_range(3</s/wal.log>, 0, 3, SYNC_FILE_RANGE_WRITE) = 0\n1 write(1<pipe:[9]>, \"OK\\n\", 3) = 3\n"
+        ));
+        assert_eq!(range.len(), 1, "{range:?}");
+        assert!(
+            range[0].starts_with("it called sync_file_range on wal.log"),
+            "{range:?}"
+        );
+
+        let early = did(&format!(
+            "{CREATE}{DIR_SYNC}{READY}1 write(3</s/wal.log>, \"re\", 2) = 2\n1 fsync(3</s/wal.log>) = 0\n1 write(3</s/wal.log>, \"c\", 1) = 1\n1 write(1<pipe:[9]>, \"OK\\n\", 3) = 3\n"
+        ));
+        assert_eq!(
+            early,
+            [
+                "it fsync'd wal.log before its last write to it: the fsync must come after the last write"
+            ]
+        );
+
+        let directory = did(&format!(
+            "{CREATE}{DIR_SYNC}{READY}1 write(3</s/wal.log>, \"rec\", 3) = 3\n1 fsync(4</s>) = 0\n1 write(1<pipe:[9]>, \"OK\\n\", 3) = 3\n"
+        ));
+        assert_eq!(directory.len(), 1, "{directory:?}");
+        assert!(
+            directory[0].starts_with("it fsync'd the directory, not wal.log"),
+            "{directory:?}"
+        );
+
+        let renamed = did(&format!(
+            "{CREATE}{DIR_SYNC}{READY}1 openat(AT_FDCWD</>, \"/s/wal.tmp\", O_WRONLY|O_CREAT|O_TRUNC, 0644) = 5</s/wal.tmp>\n1 write(5</s/wal.tmp>, \"rec\", 3) = 3\n1 rename(\"/s/wal.tmp\", \"/s/wal.log\") = 0\n1 write(1<pipe:[9]>, \"OK\\n\", 3) = 3\n"
+        ));
+        assert_eq!(renamed.len(), 1, "{renamed:?}");
+        assert!(
+            renamed[0].starts_with(
+                "it wrote wal.tmp, then renamed it to wal.log with no fsync of wal.tmp"
+            ),
+            "{renamed:?}"
+        );
+
+        // A plain write with nothing else said: no claim.
+        let plain = did(&format!(
+            "{CREATE}{DIR_SYNC}{READY}1 write(3</s/wal.log>, \"rec\", 3) = 3\n1 write(1<pipe:[9]>, \"OK\\n\", 3) = 3\n"
+        ));
+        assert!(plain.is_empty(), "{plain:?}");
     }
 
     #[test]

@@ -20,7 +20,7 @@ fn corrupt_record_fails_the_state_check_after_the_partial_record() {
     assert_fails_lesson(&stdout, concat!(env!("CARGO_MANIFEST_DIR"), "/lesson.md"));
     assert!(stdout.contains("(inside operation 3's record)"), "{stdout}");
     assert!(
-        !stdout.contains("[5/9]"),
+        !stdout.contains("[5/10]"),
         "stops at the first failure:\n{stdout}"
     );
 }

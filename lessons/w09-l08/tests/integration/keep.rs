@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use w09_l08::earlier::{CORRUPT_AS_BUILT_DIR, CORRUPT_DIR};
 use w09_l08::scenario::{
     CRASHED_DIR, EMPTY_AS_BUILT_DIR, EMPTY_DIR, LIVE_DIR, PARTIAL_AS_BUILT_DIR, PARTIAL_DIR,
 };
@@ -64,6 +65,22 @@ fn each_kept_directory_holds_what_the_legend_says() {
         "the legend says the reference store writes a new header"
     );
 
+    // Record 3 of 6 damaged: the reference reader stops there, three
+    // readable records after it; the restart cut them and saved them.
+    let corrupt = replay(&log(CORRUPT_AS_BUILT_DIR), RecoveryMode::PointInTime);
+    assert_eq!(corrupt.records_replayed, 2, "records 1-2 before the damage");
+    assert!(!corrupt.damage.expect("record 3").is_torn_tail());
+    let stopped = replay(&log(CORRUPT_DIR), RecoveryMode::AbsoluteConsistency);
+    assert_eq!(stopped.records_replayed, 2, "records 3-6 cut");
+    let saved = std::fs::read_dir(kept.join(CORRUPT_DIR))
+        .unwrap()
+        .filter(|entry| {
+            let name = entry.as_ref().unwrap().file_name();
+            name.to_string_lossy().starts_with("wal.log.broken-")
+        })
+        .count();
+    assert_eq!(saved, 1, "the cut records are saved beside the log");
+
     let legend = [
         format!(
             "  {PARTIAL_AS_BUILT_DIR}/  as built: the five records, then only the first 10 bytes of record 6"
@@ -75,6 +92,9 @@ fn each_kept_directory_holds_what_the_legend_says() {
         format!(
             "see it: cargo run -p wal-cli -- dump {}",
             log(EMPTY_DIR).display()
+        ),
+        format!(
+            "  {CORRUPT_AS_BUILT_DIR}/  as built: all six records, one bit of record 3 flipped"
         ),
     ];
     for line in legend {
@@ -104,4 +124,58 @@ fn each_kept_directory_holds_what_the_legend_says() {
         }
         None => assert!(!drill::testing::strace_installed(), "{}", run.stdout),
     }
+}
+
+/// `--keep` on a store that fails the tear sweep keeps the first failing
+/// case, as built and after the restart, and the legend names it.
+#[test]
+fn the_first_failing_case_of_a_sweep_is_kept_and_named() {
+    use w09_l08::sweep::{SWEEP_DIR, SWEEP_FAILED_AS_BUILT_DIR, SWEEP_FAILED_DIR};
+    let Some(store) = drill::testing::python_store("broken/replays_partial.py") else {
+        return;
+    };
+    let run = binary().run(&["--store", &store, "--keep"], 1);
+    let stdout = &run.stdout;
+    let verdict = drill::testing::verdict_line::<w09_l08::CrashMidWrite>(stdout);
+    // The FAILED line names the case; the legend names the same one.
+    let case = verdict
+        .strip_prefix("FAILED: ")
+        .and_then(|rest| rest.split(": GET").next())
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(case.starts_with("record 6 torn after "), "{stdout}");
+    let legend = |dir: &str, holds: &str| {
+        stdout.lines().any(|line| {
+            line.strip_prefix(&format!("  {dir}/"))
+                .is_some_and(|rest| rest.trim_start() == holds)
+        })
+    };
+    let named = format!(
+        "as built, no restart yet: the first failing case of the tear and flip sweep: {case}"
+    );
+    assert!(legend(SWEEP_FAILED_AS_BUILT_DIR, &named), "{stdout}");
+    assert!(
+        legend(SWEEP_FAILED_DIR, "after the restart on that case"),
+        "{stdout}"
+    );
+    let kept = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("kept: "))
+        .and_then(|rest| rest.split(" (").next())
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| panic!("{stdout}"));
+    // As built: the five records and the torn prefix of record 6, which the
+    // live directory holds whole.
+    let torn: usize = case
+        .strip_prefix("record 6 torn after ")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|count| count.parse().ok())
+        .unwrap_or_else(|| panic!("{case}"));
+    let live = std::fs::read(kept.join(LIVE_DIR).join("wal.log")).unwrap();
+    let built = std::fs::read(kept.join(SWEEP_FAILED_AS_BUILT_DIR).join("wal.log")).unwrap();
+    let five = std::fs::read(kept.join(PARTIAL_AS_BUILT_DIR).join("wal.log")).unwrap();
+    let sixth_start = five.len() - 10;
+    assert_eq!(built.len(), sixth_start + torn, "{case}");
+    assert_eq!(built[..], live[..built.len()]);
+    assert!(kept.join(SWEEP_FAILED_DIR).join("wal.log").is_file());
+    assert!(!kept.join(SWEEP_DIR).exists(), "the other cases are gone");
 }

@@ -7,7 +7,7 @@ use crate::binary;
 #[test]
 fn run_prints_eight_steps() {
     let text = binary().library_passes();
-    assert!(text.contains("[8/9] bit flips"), "{text}");
+    assert!(text.contains("[8/10]  bit flips"), "{text}");
 }
 
 #[test]

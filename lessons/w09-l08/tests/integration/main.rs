@@ -3,6 +3,8 @@
 //! checked through `drill::testing`; these tests add what this drill prints
 //! and keeps.
 
+mod cost;
+mod earlier;
 mod faults;
 mod keep;
 mod library;

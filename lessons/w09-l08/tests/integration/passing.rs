@@ -33,7 +33,7 @@ fn the_lessons_task_is_printed_step_by_step() {
             "4. DEL user:2  (removes what operation 2 set)  -> OK".into(),
             "ok: state after these 5 operations: {user:1=alicia, user:2=NOT_FOUND, user:3=carol, user:4=NOT_FOUND}".into(),
             format!("record 6 is what PUT user:4 dave wrote: {len} bytes at offsets {offset}-{} of wal.log", offset + len - 1),
-            format!("[4/9] simulated power loss mid-write: only the first 10 of the {len} bytes of record 6 reached the disk"),
+            format!("[4/10]  simulated power loss mid-write: only the first 10 of the {len} bytes of record 6 reached the disk"),
             "in the reference format those 10 bytes are checksum, 6 of the 8 LSN bytes".into(),
             "store: READY replayed 5, skipped 1".into(),
             // Written into the reference log's preallocated zeros: the rest

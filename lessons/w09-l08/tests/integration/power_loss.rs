@@ -14,7 +14,7 @@ fn the_reference_store_passes_the_check() {
     let stdout = binary().passes();
     assert!(
         stdout.contains(
-            "[9/9] power-loss check: strace recorded 5 store processes; each of the 7 OKs"
+            "[10/10] power-loss check: strace recorded 5 store processes; each of the 7 OKs"
         ),
         "{stdout}"
     );

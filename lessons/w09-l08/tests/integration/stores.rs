@@ -43,7 +43,7 @@ fn no_checksum_fails_a_bit_flip_with_the_changed_value() {
             "nothing checked the record's integrity; a checksum over the whole record",
         ],
     );
-    assert!(stdout.contains("[8/9] bit flips"), "{stdout}");
+    assert!(stdout.contains("[8/10]  bit flips"), "{stdout}");
 }
 
 #[test]
@@ -77,7 +77,7 @@ fn replaying_a_partial_record_fails_a_tear() {
         ],
     );
     assert!(
-        stdout.contains("[7/9] cut at every offset") || stdout.contains("[4/9]"),
+        stdout.contains("[7/10]  cut at every offset") || stdout.contains("[4/10]"),
         "{stdout}"
     );
 }
@@ -134,6 +134,22 @@ fn a_checksum_that_skips_the_key_fails_a_key_flip() {
         &[
             "flipped: GET tser:4 after the restart: expected NOT_FOUND (no operation wrote that key), found VALUE dave",
             "Likely defect: the flipped byte 0x75->0x74 came back as a new key tser:4=dave",
+        ],
+    );
+}
+
+#[test]
+fn allocating_a_claimed_length_is_named_as_running_out_of_memory() {
+    let Some(store) = python_store("broken/prealloc_allocates_claimed_length.py") else {
+        return;
+    };
+    binary().fails_against(
+        &store,
+        &[
+            "expected a READY line, found the store exited (exit status: 1) without printing it",
+            "MemoryError",
+            "Likely defect: the store ran out of memory (under the drill's memory limit",
+            "it allocates what a damaged length field claims before checking that the bytes exist",
         ],
     );
 }
