@@ -25,6 +25,10 @@ use std::process::{Command, ExitCode, Stdio};
 
 use rlimit::Resource;
 
+/// The hidden flag that makes a drill binary serve the reference store:
+/// `--serve DIR` (the launcher serves it itself when asked to run it).
+pub const SERVE_FLAG: &str = "--serve";
+
 /// The hidden first argument that makes a drill binary a launcher:
 /// `--launch [--dir DIR]... [--read PATH]... [--limit NAME=N]... -- PROGRAM ARGS...`
 /// (several `--dir`s: `checker run --class` builds a student's store with
@@ -307,7 +311,7 @@ fn launch(args: Vec<OsString>) -> Result<ServeHere, String> {
         .map_err(|err| format!("cannot set resource limits: {err}"))?;
     restrict(&dirs, &readable)?;
     if let [flag, served] = args
-        && flag == crate::store::SERVE_FLAG
+        && flag == SERVE_FLAG
         && is_this_executable(Path::new(program))
     {
         return Ok(ServeHere(PathBuf::from(served)));

@@ -14,9 +14,7 @@ use crate::confine::{Confinement, Limits};
 use crate::program::find_program;
 use crate::traces::Recorder;
 
-/// The hidden flag that makes a drill binary serve the reference store:
-/// `--serve DIR`.
-pub const SERVE_FLAG: &str = "--serve";
+pub use crate::confine::SERVE_FLAG;
 
 /// The store under test: what to run, whether its system calls are
 /// recorded for the power-loss check, and what confines it.

@@ -33,7 +33,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use regex::Regex;
 use sha2::{Digest, Sha256};
 
-use crate::matcher::{MatchedLine, line_at};
+use crate::line::{MatchedLine, line_at};
 use crate::output::normalize;
 use crate::tested::{self, TestedStore};
 

@@ -30,7 +30,7 @@ use std::sync::LazyLock;
 
 use regex::{Captures, Regex, RegexSet};
 
-use crate::matcher::{MatchedLine, line_at};
+use crate::line::{MatchedLine, line_at};
 
 /// What a line matched by a rule says about the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
