@@ -19,7 +19,7 @@ use drill::process::Running;
 use drill::session::{self, State, show_state};
 use drill::{Error, Options, Result, Steps, Store};
 
-use crate::scenario::Crashed;
+use crate::scenario::{Crashed, start_explained};
 use crate::{FIRST_FIVE, Fault, Operation, SIXTH, model, model_six};
 
 /// Steps this part prints.
@@ -104,25 +104,14 @@ fn all_six() -> Vec<Operation> {
 /// Starts the store on the damaged copy; a store that dies or refuses is
 /// told that this is not the lesson's behaviour.
 fn start_refused(store: &Store, dir: &Path, case: &str) -> Result<Running> {
-    Running::start(store, dir).map_err(|err| match err {
-        Error::Check {
-            what,
-            expected,
-            found,
-            why,
-        } => Error::Check {
-            what: format!("{case}: {what}"),
-            expected,
-            found,
-            why: Some(format!(
-                "{}the store would not start on a log with a corrupt record before its last: \
-                 refusing to start is not the lesson's behaviour either. Stop at the first \
-                 corrupt record, replay the records before it, never apply the ones after it \
-                 (keep them aside if you cut them), and start",
-                why.map(|why| format!("{why}; ")).unwrap_or_default()
-            )),
-        },
-        other => other,
+    start_explained(store, dir, case, |why| {
+        Some(format!(
+            "{}the store would not start on a log with a corrupt record before its last: \
+             refusing to start is not the lesson's behaviour either. Stop at the first \
+             corrupt record, replay the records before it, never apply the ones after it \
+             (keep them aside if you cut them), and start",
+            why.map(|why| format!("{why}; ")).unwrap_or_default()
+        ))
     })
 }
 

@@ -318,6 +318,25 @@ fn empty_log(options: &Options<Fault>, crashed: &Crashed, steps: &mut Steps<'_>)
 /// Starts the store on a directory holding a damaged log. A store that dies
 /// or hangs there is failed with the lesson's reason.
 pub fn start_on_damage(store: &Store, dir: &Path, case: &str) -> Result<Running> {
+    start_explained(store, dir, case, |why| {
+        why.or_else(|| {
+            Some(
+                "the store died on a damaged log: a partial or corrupt last record \
+                 is the end of the log (skip it with a warning and go on), never an error"
+                    .to_string(),
+            )
+        })
+    })
+}
+
+/// Starts the store on `dir`; a failed start names `case` and has its
+/// likely defect rewritten by `explain` (given the one the check found).
+pub fn start_explained(
+    store: &Store,
+    dir: &Path,
+    case: &str,
+    explain: impl FnOnce(Option<String>) -> Option<String>,
+) -> Result<Running> {
     Running::start(store, dir).map_err(|err| match err {
         Error::Check {
             what,
@@ -328,13 +347,7 @@ pub fn start_on_damage(store: &Store, dir: &Path, case: &str) -> Result<Running>
             what: format!("{case}: {what}"),
             expected,
             found,
-            why: why.or_else(|| {
-                Some(
-                    "the store died on a damaged log: a partial or corrupt last record \
-                     is the end of the log (skip it with a warning and go on), never an error"
-                        .to_string(),
-                )
-            }),
+            why: explain(why),
         },
         other => other,
     })
