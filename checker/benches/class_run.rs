@@ -11,11 +11,21 @@
 //! manifest), correct and broken Python stores, Rust starters left unfinished,
 //! builds that fail, folders without a manifest, a store that hangs and one
 //! that floods its output. It prints a Markdown table for BENCHMARKS.md.
+//!
+//! Besides the wall time it prints the CPU time of the whole run (the
+//! checker, its drills and every store and build, from `getrusage` of this
+//! process's waited-for children) and the cores that kept busy on average:
+//! where one job already keeps every core busy (w09-l08 restarts the store on
+//! a few copies at once), more jobs cannot divide its time, and the lower
+//! bound for N jobs is the CPU time over the cores rather than one job's
+//! time over N.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use nix::sys::resource::{UsageWho, getrusage};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -109,9 +119,27 @@ fn generate(class: &Path, size: usize, python: &str) {
     }
 }
 
-/// Run the class with `jobs`: wall time and the checker's peak resident
-/// memory (its VmHWM, read until it exits).
-fn run(checker: &Path, class: &Path, jobs: usize, target: &Path) -> (Duration, u64) {
+/// The CPU time (user and system) of every child of this process waited
+/// for so far, and of their waited-for descendants.
+fn children_cpu() -> Duration {
+    let usage = getrusage(UsageWho::RUSAGE_CHILDREN).unwrap();
+    let seconds = |time: nix::sys::time::TimeVal| {
+        Duration::from_secs(time.tv_sec() as u64) + Duration::from_micros(time.tv_usec() as u64)
+    };
+    seconds(usage.user_time()) + seconds(usage.system_time())
+}
+
+/// What one run of the class cost.
+struct Cost {
+    wall: Duration,
+    cpu: Duration,
+    peak_kib: u64,
+}
+
+/// Run the class with `jobs`: wall time, CPU time and the checker's peak
+/// resident memory (its VmHWM, read until it exits).
+fn run(checker: &Path, class: &Path, jobs: usize, target: &Path) -> Cost {
+    let cpu_before = children_cpu();
     let started = Instant::now();
     let mut child = Command::new(checker)
         .current_dir(root())
@@ -149,7 +177,11 @@ fn run(checker: &Path, class: &Path, jobs: usize, target: &Path) -> (Duration, u
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    (started.elapsed(), peak_kib)
+    Cost {
+        wall: started.elapsed(),
+        cpu: children_cpu() - cpu_before,
+        peak_kib,
+    }
 }
 
 fn main() {
@@ -178,21 +210,26 @@ fn main() {
         .status()
         .unwrap();
     assert!(status.success());
-    println!("| students | jobs | wall time | 1 job's time / jobs | ratio | checker peak RSS |");
-    println!("|---|---|---|---|---|---|");
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    println!(
+        "| students | jobs | wall time | 1 job's time / jobs | ratio | CPU time | cores busy (of {cores}) | checker peak RSS |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
     for size in sizes {
         let class = tempfile::tempdir().unwrap();
         generate(class.path(), size, &python);
         let mut one = None;
         for jobs in [1, 2] {
-            let (wall, peak) = run(checker, class.path(), jobs, &target);
-            let one_job: Duration = *one.get_or_insert(wall);
-            let ideal = one_job.as_secs_f64() / jobs as f64;
+            let cost = run(checker, class.path(), jobs, &target);
+            let wall = cost.wall.as_secs_f64();
+            let one_job: f64 = *one.get_or_insert(wall);
+            let ideal = one_job / jobs as f64;
             println!(
-                "| {size} | {jobs} | {:.1} s | {ideal:.1} s | {:.2} | {:.1} MiB |",
-                wall.as_secs_f64(),
-                wall.as_secs_f64() / ideal,
-                peak as f64 / 1024.0
+                "| {size} | {jobs} | {wall:.1} s | {ideal:.1} s | {:.2} | {:.1} s | {:.2} | {:.1} MiB |",
+                wall / ideal,
+                cost.cpu.as_secs_f64(),
+                cost.cpu.as_secs_f64() / wall,
+                cost.peak_kib as f64 / 1024.0
             );
         }
     }

@@ -60,29 +60,32 @@ impl Paste {
 }
 
 /// A file's name without its extension (a folder's name), as a student's
-/// name; bytes that are not UTF-8 are kept apart as `\xNN`, so that two
-/// names never merge.
+/// name ([`student_name`]).
 fn stem(path: &Path) -> String {
     let name = if path.is_dir() {
         path.file_name()
     } else {
         path.file_stem().or_else(|| path.file_name())
     };
-    match name {
-        None => path.display().to_string(),
-        Some(name) => match name.to_str() {
-            Some(text) => text.to_owned(),
-            None => name
-                .as_encoded_bytes()
-                .utf8_chunks()
-                .flat_map(|chunk| {
-                    let valid = chunk.valid().chars().map(String::from);
-                    let invalid = chunk.invalid().iter().map(|b| format!("\\x{b:02x}"));
-                    valid.chain(invalid).collect::<Vec<_>>()
-                })
-                .collect(),
-        },
-    }
+    name.map_or_else(|| path.display().to_string(), student_name)
+}
+
+/// A folder or file name as a student's name, one to one: bytes that are
+/// not UTF-8 are written `\xNN` and a backslash `\\`, so that two names
+/// never merge (`x` followed by the byte 0xff and a folder literally named
+/// `x\xff` stay two students).
+pub fn student_name(name: &std::ffi::OsStr) -> String {
+    name.as_encoded_bytes()
+        .utf8_chunks()
+        .flat_map(|chunk| {
+            let valid = chunk.valid().chars().map(|c| match c {
+                '\\' => "\\\\".to_owned(),
+                c => String::from(c),
+            });
+            let invalid = chunk.invalid().iter().map(|b| format!("\\x{b:02x}"));
+            valid.chain(invalid).collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// An entry of a class folder that is not graded, and why.
@@ -360,5 +363,30 @@ impl Walk<'_> {
             Ok(_) => skip("not a regular file"),
             Err(_) => skip("cannot be read"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+
+    use super::student_name;
+
+    #[test]
+    fn student_names_never_merge() {
+        let names = [
+            OsStr::from_bytes(b"x\xff"),
+            OsStr::from_bytes(b"x\xfe"),
+            OsStr::new("x\\xff"),
+            OsStr::new("x\u{fffd}"),
+            OsStr::new("x"),
+        ];
+        let shown: Vec<String> = names.iter().map(|name| student_name(name)).collect();
+        for (index, name) in shown.iter().enumerate() {
+            assert!(!shown[..index].contains(name), "{shown:?}");
+        }
+        assert_eq!(shown[0], "x\\xff");
+        assert_eq!(student_name(OsStr::new("alice")), "alice");
     }
 }

@@ -11,10 +11,17 @@
 //! same type `checker grade --gradebook` writes, so the two merge.
 //!
 //! **Reruns cost only what changed.** A student's results are remembered
-//! with the fingerprint of their folder (every file's path and bytes, `.git`
-//! and build folders left out; taken after the build, so the build's own
-//! outputs count as unchanged) and of the drills; a rerun rebuilds and reruns
-//! only the students whose fingerprint changed. `--fresh` forgets.
+//! with the fingerprint of their folder ([`crate::survey`]: every entry,
+//! taken after the build, so the build's own outputs count as unchanged)
+//! and of what grades them (the drills, the lesson documents and the
+//! checker itself); a rerun rebuilds and reruns only the students whose
+//! fingerprint changed, and those whose last run timed out (a busy machine,
+//! not their store, may have caused it). `--fresh` forgets.
+//!
+//! **Only the student's own store.** Each drill gets `--store-root` with the
+//! student's folder (their store reads nothing of a classmate's, of the
+//! results, or of the instructor's files by naming them), and a folder that
+//! carries a copy of one of the course's stores fails every lesson.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{self, IsTerminal, Write};
@@ -38,6 +45,7 @@ use crate::outcome::{Finished, Status};
 use crate::report::{Format, printable};
 use crate::run::{self, Options};
 use crate::store_build;
+use crate::survey;
 
 /// How to run a class.
 #[derive(Debug, Clone)]
@@ -56,18 +64,10 @@ pub struct ClassOptions {
     pub results: PathBuf,
 }
 
-/// Folders in a student's repository that are left out of its fingerprint:
-/// version control and build outputs, large and derived.
-const NOT_FINGERPRINTED: &[&str] = &[".git", "target", "node_modules", "__pycache__", ".venv"];
-
-/// The most files and bytes a student's folder may hold to be fingerprinted.
-const MAX_FILES: usize = 20_000;
-const MAX_BYTES: u64 = 512 * 1024 * 1024;
-
 /// What is remembered between runs, in `RESULTS/results.json`.
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Remembered {
-    /// The drills' fingerprint the results were made with.
+    /// The fingerprint of what graded them: drills, lessons, checker.
     drills: String,
     /// Per student: their folder's fingerprint and rows.
     students: BTreeMap<String, StudentResult>,
@@ -77,6 +77,9 @@ struct Remembered {
 struct StudentResult {
     fingerprint: String,
     rows: Vec<Row>,
+    /// Whether a build or drill timed out: run again next time.
+    #[serde(default)]
+    retry: bool,
     /// Per lesson, the fingerprint of the store the drill tested (see
     /// [`copies::fingerprint`]), to flag students with the same store.
     #[serde(default)]
@@ -108,20 +111,45 @@ pub fn run_class(
         .iter()
         .filter_map(|(id, path)| Some((id, drill::file_sha256(path).ok()?)))
         .collect();
-    let mut drill_hashes: Vec<&String> = built.values().collect();
-    drill_hashes.sort();
-    let drills_fingerprint = hex(&Sha256::digest(
-        drill_hashes
-            .iter()
-            .map(|h| h.as_str())
-            .collect::<Vec<_>>()
-            .join(" "),
-    ));
+    // What grades the class: the drills, the lesson documents (their proof
+    // patterns and XP) and this checker; a change to any reruns everyone.
+    let mut graded_by: Vec<String> = built.values().cloned().collect();
+    graded_by.sort();
+    for entry in &entries {
+        graded_by.push(hex(&Sha256::digest(
+            std::fs::read(&entry.lesson.path).unwrap_or_default(),
+        )));
+    }
+    graded_by.extend(
+        std::env::current_exe()
+            .and_then(|exe| drill::file_sha256(&exe))
+            .ok(),
+    );
+    let drills_fingerprint = hex(&Sha256::digest(graded_by.join(" ")));
     let students = student_folders(class, &options.results)?;
     std::fs::create_dir_all(&options.results).map_err(|source| Error::Paste {
         path: options.results.clone(),
         source,
     })?;
+    // One class run at a time per results folder: two would build the same
+    // folders at once and overwrite each other's memory.
+    let lock_path = options.results.join(".lock");
+    let _lock = std::fs::File::create(&lock_path)
+        .map_err(|source| Error::Paste {
+            path: lock_path.clone(),
+            source,
+        })
+        .and_then(|file| {
+            nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(
+                |_| {
+                    Error::Usage(format!(
+                        "another class run is using {} (its lock {} is held): wait for it, or give this run its own --results",
+                        options.results.display(),
+                        lock_path.display()
+                    ))
+                },
+            )
+        })?;
     let memory_path = options.results.join("results.json");
     let remembered: Remembered = if options.fresh {
         Remembered::default()
@@ -244,9 +272,10 @@ impl Context<'_> {
     /// Build and drill one student, or keep their remembered rows when
     /// nothing changed.
     fn student(&self, name: &str, folder: &Path) -> (StudentResult, bool) {
-        let before = fingerprint(folder);
+        let before = survey::survey(folder);
         if let (Ok(now), Some(kept)) = (&before, self.remembered.students.get(name))
-            && &kept.fingerprint == now
+            && kept.fingerprint == now.fingerprint
+            && !kept.retry
         {
             return (kept.clone(), true);
         }
@@ -266,7 +295,14 @@ impl Context<'_> {
             )
         };
         let result = |rows: Vec<Row>| {
-            let fingerprint = fingerprint(folder).unwrap_or_default();
+            let fingerprint = survey::survey(folder)
+                .map(|survey| survey.fingerprint)
+                .unwrap_or_default();
+            let retry = rows.iter().any(|row| {
+                row.message
+                    .as_deref()
+                    .is_some_and(|message| message.contains("timed out after"))
+            });
             let rows = rows
                 .into_iter()
                 .map(|row| Row {
@@ -279,14 +315,16 @@ impl Context<'_> {
                 StudentResult {
                     fingerprint,
                     rows,
+                    retry,
                     stores,
                 },
                 false,
             )
         };
-        if let Err(message) = before {
-            return result(error_rows(message));
-        }
+        let before = match before {
+            Ok(before) => before,
+            Err(message) => return result(error_rows(message)),
+        };
         let manifest = match Manifest::find(folder) {
             Ok(Some(manifest)) => manifest,
             Ok(None) => {
@@ -303,12 +341,21 @@ impl Context<'_> {
         {
             return result(error_rows(failure.to_string()));
         }
+        // After the build too: a build may fetch what it runs.
+        let course_copy = survey::survey(folder)
+            .ok()
+            .and_then(|after| after.course_copy)
+            .or(before.course_copy);
         let kept = self.options.results.join(folder_name(name));
         let mut stores: BTreeMap<String, String> = BTreeMap::new();
         let _ = std::fs::create_dir_all(&kept);
         let drill_options = Options {
             timeout: self.options.timeout,
             store: Some(&manifest.run),
+            // The drill runs in the student's folder: `.` is that folder,
+            // whatever bytes its name holds.
+            store_root: Some(Path::new(".")),
+            build: None,
             transcripts: None,
         };
         let mut finished = Vec::new();
@@ -342,6 +389,9 @@ impl Context<'_> {
                 .transcripts
                 .pop()
                 .and_then(|t| t.store);
+            if let Some(copy) = &course_copy {
+                fail(&mut result, copy.clone());
+            }
             if let Some(store) = &tested {
                 if let Some(problem) = course_stores::problem(std::slice::from_ref(store)) {
                     fail(&mut result, problem);
@@ -397,7 +447,7 @@ fn student_folders(class: &Path, results: &Path) -> Result<Vec<(String, PathBuf)
         source,
     })?;
     for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
+        let name = crate::class::student_name(&entry.file_name());
         let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
         let path = entry.path();
         if name.starts_with('.') || !is_dir || std::fs::canonicalize(&path).ok() == results {
@@ -410,69 +460,6 @@ fn student_folders(class: &Path, results: &Path) -> Result<Vec<(String, PathBuf)
         return Err(Error::EmptyFolder(class.to_owned()));
     }
     Ok(students)
-}
-
-/// The fingerprint of a student's folder: SHA-256 over every file's path and
-/// bytes in name order (links by their target), [`NOT_FINGERPRINTED`]
-/// folders left out.
-pub fn fingerprint(folder: &Path) -> Result<String, String> {
-    let mut hasher = Sha256::new();
-    let (mut files, mut bytes) = (0usize, 0u64);
-    let mut pending = vec![folder.to_owned()];
-    let mut paths = Vec::new();
-    while let Some(dir) = pending.pop() {
-        let entries =
-            std::fs::read_dir(&dir).map_err(|error| format!("{}: {error}", dir.display()))?;
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let Ok(kind) = entry.file_type() else {
-                continue;
-            };
-            if kind.is_dir() {
-                if !NOT_FINGERPRINTED.contains(&&*entry.file_name().to_string_lossy()) {
-                    pending.push(path);
-                }
-            } else {
-                paths.push(path);
-            }
-        }
-    }
-    paths.sort();
-    for path in paths {
-        files += 1;
-        let relative = path.strip_prefix(folder).unwrap_or(&path);
-        hasher.update(relative.to_string_lossy().as_bytes());
-        hasher.update([0]);
-        let meta = std::fs::symlink_metadata(&path).map_err(|error| error.to_string())?;
-        if meta.file_type().is_symlink() {
-            // The link, and what it leads to when that is a file: a store
-            // behind a link changes with its target.
-            let target = std::fs::read_link(&path).map_err(|error| error.to_string())?;
-            hasher.update(target.to_string_lossy().as_bytes());
-            if let Some(target) = std::fs::metadata(&path).ok().filter(|m| m.is_file()) {
-                bytes += target.len();
-                if bytes <= MAX_BYTES
-                    && let Ok(mut file) = std::fs::File::open(&path)
-                {
-                    let _ = io::copy(&mut file, &mut hasher);
-                }
-            }
-        } else if meta.is_file() {
-            bytes += meta.len();
-            if files > MAX_FILES || bytes > MAX_BYTES {
-                return Err(format!(
-                    "the student's folder holds more than {MAX_FILES} files or {} MiB (build \
-                     folders {} left out): too large to grade",
-                    MAX_BYTES / (1024 * 1024),
-                    NOT_FINGERPRINTED.join(", ")
-                ));
-            }
-            let mut file = std::fs::File::open(&path).map_err(|error| error.to_string())?;
-            io::copy(&mut file, &mut hasher).map_err(|error| error.to_string())?;
-        }
-        hasher.update([0]);
-    }
-    Ok(hex(&hasher.finalize()))
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -20,7 +20,6 @@ use crate::manifest::{self, Manifest};
 use crate::outcome::Summary;
 use crate::report::{self, Format};
 use crate::run;
-use crate::store_build;
 use lesson::Lesson;
 
 /// How long a store's build (`store.toml`'s `build`) may take.
@@ -420,17 +419,19 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                 );
                 if let Some(build) = &manifest.build {
                     let _ = writeln!(stderr, "checker: building the store: {build}");
-                    drop(stderr);
-                    // The student's own code on their own machine: not confined.
-                    store_build::build(build, &here, BUILD_TIMEOUT, None)
-                        .map_err(|failure| Error::Usage(failure.to_string()))?;
                 }
             }
+            let build = manifest.as_ref().and_then(|m| m.build.clone());
+            // A manifest's store is the repository's own: it reads nothing
+            // outside it (an instructor runs this in a student's clone too).
+            let store_root = manifest.is_some().then(|| std::path::Path::new("."));
             let store = store.or_else(|| manifest.map(|manifest| manifest.run));
             let mut reporter = report::reporter(format, output_for(format));
             let options = run::Options {
                 timeout,
                 store: store.as_deref(),
+                store_root,
+                build: build.as_deref().map(|build| (build, BUILD_TIMEOUT)),
                 transcripts: transcripts.as_deref(),
             };
             run::run(&lessons_dir()?, &ids, &options, reporter.as_mut()).map(verdict)

@@ -144,6 +144,19 @@ pub fn problem(stores: &[TestedStore]) -> Option<String> {
     })
 }
 
+/// The course store `bytes` (a file named `path`) is a copy of, byte for
+/// byte or but for comments and blank space: a whole store (the model or a
+/// broken example), not a part of the Rust starter, which a student's own
+/// store keeps.
+pub fn whole_store_copied(path: &str, bytes: &[u8]) -> Option<(&'static ShippedFile, bool)> {
+    let whole = |file: &&&'static ShippedFile| !STARTER.iter().any(|s| s.path == file.path);
+    if let Some(file) = BY_HASH.get(&hex(&Sha256::digest(bytes))).filter(whole) {
+        return Some((file, true));
+    }
+    let file = BY_CODE.get(&code_fingerprint(path, bytes)?).filter(whole)?;
+    Some((file, false))
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;

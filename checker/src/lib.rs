@@ -60,5 +60,6 @@ pub mod report;
 pub mod rule;
 pub mod run;
 pub mod store_build;
+pub mod survey;
 
 pub use error::Error;

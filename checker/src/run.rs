@@ -20,6 +20,7 @@ use crate::drill::{self, Ending};
 use crate::error::Error;
 use crate::outcome::{Event, Finished, Summary};
 use crate::report::{self, Reporter};
+use crate::store_build;
 
 /// How to run the drills.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +29,11 @@ pub struct Options<'a> {
     pub timeout: Duration,
     /// Passed to every drill as `--store CMD`.
     pub store: Option<&'a str>,
+    /// Passed as `--store-root FOLDER`: the store's own files lie there.
+    pub store_root: Option<&'a Path>,
+    /// A manifest's `build`, run in the current folder once the drills are
+    /// built, confined through one of them, before any drill runs.
+    pub build: Option<(&'a str, Duration)>,
     /// Where each drill's output is written, as `<lesson>.txt`.
     pub transcripts: Option<&'a Path>,
 }
@@ -35,8 +41,14 @@ pub struct Options<'a> {
 impl Options<'_> {
     /// The drill's arguments.
     fn arguments(&self) -> Vec<&str> {
-        self.store
-            .map_or_else(Vec::new, |store| vec!["--store", store])
+        let mut arguments = Vec::new();
+        if let Some(store) = self.store {
+            arguments.extend(["--store", store]);
+            if let Some(root) = self.store_root.and_then(Path::to_str) {
+                arguments.extend(["--store-root", root]);
+            }
+        }
+        arguments
     }
 }
 
@@ -61,6 +73,9 @@ pub fn run(
         .iter()
         .filter_map(|(id, path)| Some((id, drill::file_sha256(path).ok()?)))
         .collect();
+    if let Some((command, timeout)) = options.build {
+        build_here(command, timeout, executables.values().next())?;
+    }
     let changed: Mutex<Option<PathBuf>> = Mutex::new(None);
     let workers = thread::available_parallelism()
         .map_or(1, usize::from)
@@ -203,6 +218,34 @@ fn run_one(
         }
     }
     send(finished(result));
+}
+
+/// Build the store of the current folder's manifest with `command`,
+/// confined through `launcher` (a drill binary) when there is one: the
+/// student's own code, but an instructor runs it in a student's clone too,
+/// where it must not reach their terminal, files or secrets.
+fn build_here(command: &str, timeout: Duration, launcher: Option<&PathBuf>) -> Result<(), Error> {
+    let here = std::env::current_dir().map_err(|source| Error::Paste {
+        path: ".".into(),
+        source,
+    })?;
+    let temporary = tempfile::Builder::new()
+        .prefix("checker-build-")
+        .tempdir()
+        .map_err(|source| Error::Paste {
+            path: std::env::temp_dir(),
+            source,
+        })?;
+    let launcher = launcher.filter(|launcher| store_build::launcher_answers(launcher));
+    if launcher.is_none() {
+        eprintln!("checker: warning: no drill here can confine the build: it runs unconfined");
+    }
+    let confined = launcher.map(|launcher| store_build::Confined {
+        launcher,
+        temporary: temporary.path(),
+    });
+    store_build::build(command, &here, timeout, confined.as_ref())
+        .map_err(|failure| Error::Usage(failure.to_string()))
 }
 
 /// Run the drill `executable` of `entry` in `dir` with `options`, and grade

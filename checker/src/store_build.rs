@@ -33,7 +33,8 @@ impl std::fmt::Display for BuildFailure {
 /// How a build is confined: through a drill binary's launcher (its hidden
 /// `--launch`), which restricts itself (Landlock: write access to the
 /// repository and a temporary folder only, read and execute access to the
-/// system and the toolchains on `PATH`; resource limits) and then runs the
+/// system and the toolchains on `PATH`; resource limits; its environment
+/// cleared of everything but what finds the toolchains) and then runs the
 /// build. The temporary folder is the build's `HOME` and `TMPDIR`.
 #[derive(Debug, Clone)]
 pub struct Confined<'a> {
@@ -69,10 +70,9 @@ pub fn build(
                 arguments.push("--dir".into());
                 arguments.push(dir.display().to_string());
             }
-            for dir in toolchains() {
-                arguments.push("--read".into());
-                arguments.push(dir.display().to_string());
-            }
+            // The toolchains on PATH, read-only, and the network: a build
+            // may fetch its dependencies (the store it builds gets neither).
+            arguments.extend(["--toolchains".into(), "--network".into()]);
             arguments.extend(BUILD_LIMITS.iter().map(|limit| (*limit).to_owned()));
             arguments.push(cpu);
             arguments.extend([
@@ -110,33 +110,22 @@ pub fn build(
     })
 }
 
-/// The installations of the programs on `PATH` that live outside the
-/// system's folders (a rustup or pyenv toolchain in a home folder): the
-/// folder above each `bin`, and rustup's toolchains.
-fn toolchains() -> Vec<std::path::PathBuf> {
-    let mut found: Vec<std::path::PathBuf> = Vec::new();
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    for dir in std::env::split_paths(&path) {
-        let system = ["/usr", "/bin", "/sbin", "/lib", "/etc", "/opt"]
-            .iter()
-            .any(|root| dir.starts_with(root));
-        if system || !dir.is_dir() {
-            continue;
-        }
-        let installation = if dir.ends_with("bin") || dir.ends_with("shims") {
-            dir.parent().map(Path::to_path_buf).unwrap_or(dir)
-        } else {
-            dir
-        };
-        if !found.contains(&installation) {
-            found.push(installation);
-        }
-    }
-    let rustup = std::env::var_os("RUSTUP_HOME")
-        .map(std::path::PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".rustup")));
-    found.extend(rustup.filter(|dir| dir.is_dir()));
-    found
+/// Whether `launcher` is a drill binary whose launcher answers (its
+/// `--launch --probe` names how far Landlock applies, `NotEnforced`
+/// included: its limits still do).
+pub fn launcher_answers(launcher: &Path) -> bool {
+    drill::run(
+        launcher,
+        &["--launch", "--probe"],
+        Path::new("/"),
+        Duration::from_secs(30),
+    )
+    .is_ok_and(|run| {
+        matches!(run.ending, Ending::Exited(status) if status.success())
+            && String::from_utf8_lossy(&run.output)
+                .trim_end()
+                .ends_with("Enforced")
+    })
 }
 
 /// The last lines of `output`, at most [`BUILD_OUTPUT_LIMIT`] bytes, joined

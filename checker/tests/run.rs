@@ -94,7 +94,11 @@ const STORE: &str = r#"fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match &args[..] {
         [] => println!("no store"),
-        [flag, command] if flag == "--store" && command == "./kv --fast" => {
+        [flag, command, rest @ ..]
+            if flag == "--store"
+                && command == "./kv --fast"
+                && (rest.is_empty() || rest == ["--store-root", "."]) =>
+        {
             println!("store: {command}")
         }
         _ => {

@@ -34,6 +34,7 @@ const LIMIT_FILE_SIZE: &str = "limit-file-size";
 const LIMIT_CPU: &str = "limit-cpu";
 const LIMIT_OPEN_FILES: &str = "limit-open-files";
 const LIMIT_PROCESSES: &str = "limit-processes";
+const STORE_ROOT: &str = "store-root";
 
 /// The folders a run made, removed on SIGINT or SIGTERM unless `--keep`.
 static TEMPORARY: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
@@ -67,6 +68,7 @@ pub fn main<D: Drill>() -> ExitCode {
     let confinement = Confinement {
         launcher: exe.clone(),
         limits: limits(&args),
+        store_root: args.get_one::<PathBuf>(STORE_ROOT).cloned(),
     };
     let store = match args.get_one::<String>(STORE) {
         Some(text) => match Store::from_command_line(text) {
@@ -193,6 +195,14 @@ fn command<D: Drill>() -> Command {
                 .help("Damage the store's files on purpose during the run, to watch a check fail and read its explanation"),
         )
         .args(limit_args())
+        .arg(
+            Arg::new(STORE_ROOT)
+                .long(STORE_ROOT)
+                .value_name("FOLDER")
+                .value_parser(clap::value_parser!(PathBuf))
+                .requires(STORE)
+                .help("The store's own files lie beneath FOLDER: files its command names elsewhere are not made readable to it (checker run --class passes the student's folder)"),
+        )
         .arg(
             Arg::new(SERVE)
                 .long(SERVE_FLAG.trim_start_matches("--"))

@@ -13,9 +13,14 @@
 //!   read and execute access to the system's folders and to the files the
 //!   `--store` command names (and their folders: for a program in a `bin/`
 //!   folder, the installation above it), and no signals to processes outside
-//!   its own tree. Where the kernel has no Landlock, the store runs
+//!   its own tree, and no TCP (a store talks over its standard streams; a
+//!   build may be given the network, `--network`, to fetch its
+//!   dependencies). Where the kernel has no Landlock, the store runs
 //!   unconfined and the transcript says so ([`probe`]); the limits apply
-//!   all the same.
+//!   all the same;
+//! * an environment cleared down to what finds a program and its runtime
+//!   ([`KEPT_ENVIRONMENT`]): the instructor's tokens, agent sockets and
+//!   other secrets in their environment never reach a student's code.
 
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
@@ -30,9 +35,10 @@ use rlimit::Resource;
 pub const SERVE_FLAG: &str = "--serve";
 
 /// The hidden first argument that makes a drill binary a launcher:
-/// `--launch [--dir DIR]... [--read PATH]... [--limit NAME=N]... -- PROGRAM ARGS...`
-/// (several `--dir`s: `checker run --class` builds a student's store with
-/// write access to their folder and a temporary one).
+/// `--launch [--dir DIR]... [--read PATH]... [--toolchains] [--network]
+/// [--limit NAME=N]... -- PROGRAM ARGS...` (several `--dir`s, the
+/// toolchains on `PATH` and the network: `checker run --class` builds a
+/// student's store with write access to their folder and a temporary one).
 pub const LAUNCH_FLAG: &str = "--launch";
 /// `--launch --probe`: confine nothing, report whether Landlock applies.
 const PROBE: &str = "--probe";
@@ -46,6 +52,37 @@ pub const SYSTEM: &[&str] = &[
     "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt", "/nix",
     "/proc", "/sys", "/dev",
 ];
+/// The environment variables a confined program keeps (and every `LC_*`):
+/// what finds its interpreter, runtime and libraries, and the locale.
+/// Everything else (tokens, `SSH_AUTH_SOCK`, cloud credentials, the
+/// instructor's `CARGO_HOME`) is removed before it runs.
+pub const KEPT_ENVIRONMENT: &[&str] = &[
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "LANG",
+    "LANGUAGE",
+    "TZ",
+    "TERM",
+    "NO_COLOR",
+    "TMPDIR",
+    "LD_LIBRARY_PATH",
+    "PYTHONDONTWRITEBYTECODE",
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "VIRTUAL_ENV",
+    "CONDA_PREFIX",
+    "PYENV_ROOT",
+    "PYENV_VERSION",
+    "RUSTUP_HOME",
+    "RUSTUP_TOOLCHAIN",
+    "JAVA_HOME",
+    "GOROOT",
+    "NODE_PATH",
+];
+
 /// Devices a store may also write to.
 #[cfg(target_os = "linux")]
 const WRITABLE_DEVICES: &[&str] = &["/dev/null", "/dev/zero", "/dev/full"];
@@ -175,6 +212,12 @@ fn user_processes() -> u64 {
 pub struct Confinement {
     pub launcher: PathBuf,
     pub limits: Limits,
+    /// `--store-root DIR`: the store's own files lie beneath DIR, and no
+    /// file its command names outside it becomes readable (a class run
+    /// passes the student's folder: a store must not read a classmate's
+    /// store, the class's results, or the instructor's files by naming
+    /// them).
+    pub store_root: Option<PathBuf>,
 }
 
 impl Confinement {
@@ -272,17 +315,20 @@ fn launch(args: Vec<OsString>) -> Result<ServeHere, String> {
     let mut dirs: Vec<PathBuf> = Vec::new();
     let mut readable = Vec::new();
     let mut limits = Limits::default();
+    let mut network = false;
     let mut rest = args.into_iter();
     let mut program = Vec::new();
     while let Some(arg) = rest.next() {
         match arg.to_str() {
             Some(PROBE) => {
-                let status = restrict(&[PathBuf::from("/nonexistent-drill-probe")], &[])?;
+                let status = restrict(&[PathBuf::from("/nonexistent-drill-probe")], &[], false)?;
                 println!("{status}");
                 std::process::exit(0);
             }
             Some("--dir") => dirs.extend(rest.next().map(PathBuf::from)),
             Some("--read") => readable.extend(rest.next().map(PathBuf::from)),
+            Some("--toolchains") => readable.extend(toolchains()),
+            Some("--network") => network = true,
             Some("--") => {
                 program.extend(rest.by_ref());
                 break;
@@ -309,18 +355,30 @@ fn launch(args: Vec<OsString>) -> Result<ServeHere, String> {
     limits
         .apply()
         .map_err(|err| format!("cannot set resource limits: {err}"))?;
-    restrict(&dirs, &readable)?;
+    restrict(&dirs, &readable, network)?;
     if let [flag, served] = args
         && flag == SERVE_FLAG
         && is_this_executable(Path::new(program))
     {
         return Ok(ServeHere(PathBuf::from(served)));
     }
-    let err = Command::new(program).args(args).exec();
+    let mut command = Command::new(program);
+    command.args(args).env_clear().envs(kept_environment());
+    let err = command.exec();
     Err(format!(
         "cannot run {}: {err}",
         Path::new(program).display()
     ))
+}
+
+/// This process's environment variables that [`KEPT_ENVIRONMENT`] keeps.
+pub fn kept_environment() -> Vec<(OsString, OsString)> {
+    std::env::vars_os()
+        .filter(|(name, _)| {
+            name.to_str()
+                .is_some_and(|name| KEPT_ENVIRONMENT.contains(&name) || name.starts_with("LC_"))
+        })
+        .collect()
 }
 
 /// Whether `program` is the running executable (a second `exec` of it
@@ -331,16 +389,26 @@ fn is_this_executable(program: &Path) -> bool {
 }
 
 /// Landlock on this process: read and write beneath `dirs`, read and
-/// execute on the system and `readable`, no signals out of its domain.
+/// execute on the system and `readable`, no signals out of its domain,
+/// and no TCP unless `network`.
 #[cfg(target_os = "linux")]
-fn restrict(dirs: &[PathBuf], readable: &[PathBuf]) -> Result<String, String> {
+fn restrict(dirs: &[PathBuf], readable: &[PathBuf], network: bool) -> Result<String, String> {
     use landlock::{
-        Access, AccessFs, Ruleset, RulesetAttr, RulesetCreatedAttr, Scope, path_beneath_rules,
+        Access, AccessFs, AccessNet, Ruleset, RulesetAttr, RulesetCreatedAttr, Scope,
+        path_beneath_rules,
     };
     let abi = LANDLOCK_ABI;
     let fail = |err: landlock::RulesetError| format!("cannot confine the store: {err}");
     let status = Ruleset::default()
         .handle_access(AccessFs::from_all(abi))
+        // Handled with no rule allowing a port: neither bind nor connect.
+        .and_then(|ruleset| {
+            if network {
+                Ok(ruleset)
+            } else {
+                ruleset.handle_access(AccessNet::from_all(abi))
+            }
+        })
         .and_then(|ruleset| ruleset.scope(Scope::from_all(abi)))
         .and_then(|ruleset| ruleset.create())
         .and_then(|ruleset| {
@@ -366,18 +434,24 @@ fn restrict(dirs: &[PathBuf], readable: &[PathBuf]) -> Result<String, String> {
 
 /// No Landlock off Linux: the store runs unconfined (the limits apply).
 #[cfg(not(target_os = "linux"))]
-fn restrict(_dirs: &[PathBuf], _readable: &[PathBuf]) -> Result<String, String> {
+fn restrict(_dirs: &[PathBuf], _readable: &[PathBuf], _network: bool) -> Result<String, String> {
     Ok("NotEnforced (not Linux)".to_string())
 }
 
 /// The paths a store command may read and execute besides the system: the
 /// program, with its folder (and the one above a `bin/` folder, where an
 /// interpreter's libraries live, or above a version manager's `shims/`),
-/// and each word that names an
-/// existing file, with its folder and the folder above (a store's script
-/// often imports a module beside its own folder), each both as given and
-/// with links resolved.
-pub fn readable_paths(program: &Path, words: &[String]) -> Vec<PathBuf> {
+/// and each word that names an existing file, with its folder and the
+/// folder above (a store's script often imports a module beside its own
+/// folder), each both as given and with links resolved.
+///
+/// With a `root` (`--store-root`), a word outside it grants nothing, and a
+/// word's folder above is granted only while it is still beneath `root`:
+/// `python3 kv.py` run from a student's folder reads that folder, not the
+/// class around it.
+pub fn readable_paths(program: &Path, words: &[String], root: Option<&Path>) -> Vec<PathBuf> {
+    let root = root.map(|root| root.canonicalize().unwrap_or_else(|_| root.to_path_buf()));
+    let within = |path: &Path| root.as_ref().is_none_or(|root| path.starts_with(root));
     let mut paths = Vec::new();
     let mut add = |path: &Path, up: bool| {
         for path in [Some(path.to_path_buf()), path.canonicalize().ok()]
@@ -386,17 +460,13 @@ pub fn readable_paths(program: &Path, words: &[String]) -> Vec<PathBuf> {
         {
             if let Some(folder) = path.parent() {
                 let above = folder.parent().filter(|above| *above != Path::new("/"));
-                // A bin/ folder's installation; a version manager's shims/
-                // folder, its manager (pyenv, asdf: the shim runs programs
-                // kept there).
-                let installed = ["bin", "shims"]
-                    .iter()
-                    .any(|name| folder.file_name() == Some(OsStr::new(name)));
                 if let Some(above) = above
-                    && (up || installed)
+                    && up
+                    && within(above)
                 {
                     paths.push(above.to_path_buf());
                 }
+                paths.extend(installation(folder));
                 paths.push(folder.to_path_buf());
             }
             paths.push(path);
@@ -405,16 +475,85 @@ pub fn readable_paths(program: &Path, words: &[String]) -> Vec<PathBuf> {
     add(program, false);
     for word in words.iter().skip(1) {
         let path = Path::new(word);
-        if path.is_file() {
-            add(
-                &std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
-                true,
-            );
+        if !path.is_file() {
+            continue;
+        }
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        // Resolved, so that neither `..` nor a link leads out of the root.
+        if within(&path.canonicalize().unwrap_or_else(|_| path.clone())) && within(&path) {
+            add(&path, true);
         }
     }
     paths.sort();
     paths.dedup();
     paths
+}
+
+/// The installation a program's `folder` belongs to, beyond the folder
+/// itself: above a `bin/` folder that sits beside a `lib/`, `lib64/` or
+/// `libexec/` (an interpreter's prefix, where its libraries live), and
+/// above a version manager's `shims/` (pyenv, asdf: the shim runs programs
+/// kept there). Never a home folder or `/`: a `~/bin` or `~/.cargo/bin`
+/// on `PATH` opens that folder alone, not the keys and credentials beside
+/// it.
+pub fn installation(folder: &Path) -> Option<PathBuf> {
+    let above = folder.parent()?;
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    if above == Path::new("/") || home.as_deref() == Some(above) {
+        return None;
+    }
+    let prefix = ["lib", "lib64", "libexec"]
+        .iter()
+        .any(|lib| above.join(lib).is_dir());
+    let installed = match folder.file_name().and_then(OsStr::to_str) {
+        Some("bin") => prefix,
+        Some("shims") => true,
+        _ => false,
+    };
+    installed.then(|| above.to_path_buf())
+}
+
+/// The toolchains on `PATH` outside the system's folders (a rustup or
+/// pyenv toolchain in a home folder), for a build (`--toolchains`): each
+/// such folder, its [`installation`], and rustup's toolchains
+/// (`RUSTUP_HOME`, else `~/.rustup`), which `~/.cargo/bin`'s proxies run.
+pub fn toolchains() -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = Vec::new();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path) {
+        let system = SYSTEM.iter().any(|root| dir.starts_with(root));
+        if system || !dir.is_dir() {
+            continue;
+        }
+        found.extend(installation(&dir));
+        found.push(dir);
+    }
+    let rustup = std::env::var_os("RUSTUP_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".rustup")));
+    found.extend(rustup.filter(|dir| dir.is_dir()));
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// Under a `root` (`--store-root`), a program named by a path (a word with
+/// a `/`) that lies neither beneath the root nor in the system's folders nor
+/// in a toolchain on `PATH` ([`toolchains`]), resolved: a classmate's
+/// compiled store (`../bob/kvstore`), which [`readable_paths`] would
+/// otherwise open to the store with its folder.
+pub fn program_outside(program: &Path, words: &[String], root: Option<&Path>) -> Option<PathBuf> {
+    let root = root?.canonicalize().ok()?;
+    let named_by_path = words.first().is_some_and(|word| word.contains('/'));
+    let resolved = program
+        .canonicalize()
+        .unwrap_or_else(|_| program.to_path_buf());
+    let allowed = resolved.starts_with(&root)
+        || SYSTEM.iter().any(|system| resolved.starts_with(system))
+        || toolchains()
+            .iter()
+            .any(|toolchain| resolved.starts_with(toolchain));
+    (named_by_path && !allowed).then_some(resolved)
 }
 
 /// The transcript's line saying what confined the store.
@@ -456,7 +595,7 @@ mod tests {
             scripts.join("kv.py").display().to_string(),
             "--not-a-file".to_string(),
         ];
-        let paths = readable_paths(&shims.join("python3"), &words);
+        let paths = readable_paths(&shims.join("python3"), &words, None);
         for expected in [
             root.join("pyenv"),
             shims.clone(),
@@ -469,6 +608,62 @@ mod tests {
         }
         assert!(!paths.contains(&root), "{paths:?}");
         assert!(!paths.iter().any(|path| path.ends_with("--not-a-file")));
+    }
+
+    #[test]
+    fn under_a_root_nothing_outside_it_becomes_readable() {
+        let class = tempfile::tempdir().unwrap();
+        let class = class.path().canonicalize().unwrap();
+        let (alice, bob) = (class.join("alice"), class.join("bob"));
+        std::fs::create_dir_all(alice.join("src")).unwrap();
+        std::fs::create_dir_all(&bob).unwrap();
+        for file in [
+            alice.join("kv.py"),
+            alice.join("src/kv.py"),
+            bob.join("kv.py"),
+        ] {
+            std::fs::write(file, "").unwrap();
+        }
+        let python = Path::new("/usr/bin/python3");
+        let words = |word: &Path| vec!["python3".to_string(), word.display().to_string()];
+        let root = Some(alice.as_path());
+        // Its own script: its folder, never the class around it.
+        let own = readable_paths(python, &words(&alice.join("kv.py")), root);
+        assert!(
+            own.contains(&alice.join("kv.py")) && own.contains(&alice),
+            "{own:?}"
+        );
+        assert!(!own.contains(&class), "{own:?}");
+        // A script in a subfolder: the folder above is still its own.
+        let nested = readable_paths(python, &words(&alice.join("src/kv.py")), root);
+        assert!(nested.contains(&alice), "{nested:?}");
+        // A classmate's script, named directly or through `..`: nothing.
+        for word in [bob.join("kv.py"), alice.join("../bob/kv.py")] {
+            let theirs = readable_paths(python, &words(&word), root);
+            assert!(
+                !theirs
+                    .iter()
+                    .any(|path| path.starts_with(&bob) || *path == class),
+                "{theirs:?}"
+            );
+        }
+        // Without a root, a named file's folder above is readable.
+        let anywhere = readable_paths(python, &words(&bob.join("kv.py")), None);
+        assert!(anywhere.contains(&class), "{anywhere:?}");
+        // A program named by a path outside the root is refused; one found
+        // on PATH, or in the system's folders, is not.
+        let program = bob.join("kv.py");
+        let by_path = vec![program.display().to_string()];
+        assert_eq!(
+            program_outside(&program, &by_path, root),
+            Some(program.clone())
+        );
+        assert_eq!(
+            program_outside(python, &words(&alice.join("kv.py")), root),
+            None
+        );
+        let by_path = vec!["/usr/bin/python3".to_string()];
+        assert_eq!(program_outside(python, &by_path, root), None);
     }
 
     #[test]

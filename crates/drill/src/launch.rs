@@ -47,7 +47,19 @@ pub fn launch(store: &Store, dir: &Path) -> Result<Launched> {
     // Under a launcher, a missing program would only show as an early exit:
     // say what is wrong before starting anything.
     let resolved = find_program(&program.to_string_lossy()).ok_or_else(not_found)?;
-    let readable = confine::readable_paths(&resolved, store.words());
+    let root = store.confinement().and_then(|c| c.store_root.as_deref());
+    if let Some(outside) = confine::program_outside(&resolved, store.words(), root) {
+        return Err(Error::Check {
+            what: format!("start the store ({})", store.command_line()),
+            expected: "a program inside the store's own folder, or one found on PATH".to_string(),
+            found: format!("{} (outside {})", outside.display(), root.unwrap_or(dir).display()),
+            why: Some(
+                "a class run starts only the student's own program: name it relative to the repository (./kvstore), or an interpreter by name (python3)"
+                    .to_string(),
+            ),
+        });
+    }
+    let readable = confine::readable_paths(&resolved, store.words(), root);
     let mut command = match store.confinement() {
         Some(confinement) => {
             let args: Vec<&std::ffi::OsStr> = args.iter().map(|arg| arg.as_os_str()).collect();

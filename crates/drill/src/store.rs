@@ -52,6 +52,7 @@ impl Store {
             confinement: Some(Confinement {
                 launcher: exe.clone(),
                 limits: Limits::default(),
+                store_root: None,
             }),
             program: Program::Reference { exe },
             recorder: None,

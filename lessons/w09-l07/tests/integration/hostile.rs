@@ -14,16 +14,16 @@ use wait_timeout::ChildExt;
 
 /// A hostile store: the model store's module beside a script that
 /// subclasses it, in `root/store/`, with a canary folder outside it.
-struct Hostile {
+pub(crate) struct Hostile {
     root: TempDir,
-    canary: TempDir,
+    pub(crate) canary: TempDir,
     tmp: TempDir,
     command: String,
 }
 
 /// How a drill run ended.
-struct Outcome {
-    stdout: String,
+pub(crate) struct Outcome {
+    pub(crate) stdout: String,
     code: Option<i32>,
 }
 
@@ -34,17 +34,18 @@ impl Outcome {
     }
 }
 
+/// The script's first lines; `CANARY` is the canary folder (written into
+/// the script: a confined store keeps none of the drill's environment).
 const PRELUDE: &str = r#"
 import os, sys, signal, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kvstore
-CANARY = os.environ.get("CANARY_DIR", "/nonexistent")
 "#;
 
 impl Hostile {
     /// `body` defines `class Store(kvstore.KVStore)`; `None` without
     /// python3 (off CI).
-    fn new(marker: &str, body: &str) -> Option<Hostile> {
+    pub(crate) fn new(marker: &str, body: &str) -> Option<Hostile> {
         let python = drill::testing::python()?;
         let root = tempfile::Builder::new()
             .prefix("hostile-")
@@ -56,15 +57,15 @@ impl Hostile {
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/stores/python/kvstore.py");
         fs::copy(model, folder.join("kvstore.py")).unwrap();
         let script = folder.join(format!("{marker}.py"));
-        fs::write(
-            &script,
-            format!("{PRELUDE}\n{body}\nif __name__ == '__main__':\n    sys.exit(kvstore.main(sys.argv, Store))\n"),
-        )
-        .unwrap();
         let canary = tempfile::Builder::new()
             .prefix("canary-")
             .tempdir()
             .unwrap();
+        fs::write(
+            &script,
+            format!("{PRELUDE}CANARY = {:?}\n{body}\nif __name__ == '__main__':\n    sys.exit(kvstore.main(sys.argv, Store))\n", canary.path().display().to_string()),
+        )
+        .unwrap();
         fs::write(canary.path().join("secret"), "canary-secret-text").unwrap();
         Some(Hostile {
             command: shell_words::join([python, script.display().to_string()]),
@@ -74,23 +75,34 @@ impl Hostile {
         })
     }
 
-    fn script_path(&self) -> PathBuf {
+    pub(crate) fn script_path(&self) -> PathBuf {
         self.root.path().join("store")
     }
 
     /// Runs the drill against the store (bounded: 120 s), then checks that
     /// no process of it is left and nothing reached the canary folder.
-    fn run(&self) -> Outcome {
+    pub(crate) fn run(&self) -> Outcome {
         self.run_then(|_| {})
     }
 
     /// [`Hostile::run`], doing `meanwhile` with the drill's process while
     /// it runs.
     fn run_then(&self, meanwhile: impl FnOnce(&std::process::Child)) -> Outcome {
+        self.run_with(&[], &[], meanwhile)
+    }
+
+    /// [`Hostile::run_then`] with more drill arguments and environment.
+    pub(crate) fn run_with(
+        &self,
+        args: &[&str],
+        envs: &[(&str, &str)],
+        meanwhile: impl FnOnce(&std::process::Child),
+    ) -> Outcome {
         let mut child = Command::new(env!("CARGO_BIN_EXE_test_crash_after_wal"))
             .args(["--store", &self.command])
+            .args(args)
+            .envs(envs.iter().copied())
             .env("TMPDIR", self.tmp.path())
-            .env("CANARY_DIR", self.canary.path())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

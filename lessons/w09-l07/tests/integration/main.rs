@@ -9,6 +9,7 @@ mod keep;
 mod library;
 mod passing;
 mod power_loss;
+mod reach;
 mod runtimes;
 mod stores;
 
