@@ -17,6 +17,7 @@
 //! `io_uring`, or writes through a shared writable `mmap` of a file in the
 //! store's directory.
 
+pub mod dirops;
 pub mod parse;
 pub mod rule;
 
@@ -61,6 +62,9 @@ pub struct TracedRun {
     pub dir: PathBuf,
     /// The files it held when the process started.
     pub existing: BTreeSet<PathBuf>,
+    /// The directory when the process started: what a rename before its
+    /// `READY` replaced.
+    pub at_start: DirState,
     /// The store's working directory (the drill's own).
     pub cwd: PathBuf,
     pub stdout_inode: u64,
@@ -420,6 +424,7 @@ mod tests {
             trace,
             dir: PathBuf::from("/d"),
             existing: BTreeSet::new(),
+            at_start: DirState::default(),
             cwd: PathBuf::from("/"),
             stdout_inode: 9,
             readable: Vec::new(),
@@ -478,6 +483,7 @@ mod tests {
                 trace,
                 dir: PathBuf::from("/d"),
                 existing: BTreeSet::new(),
+                at_start: DirState::default(),
                 cwd: PathBuf::from("/"),
                 stdout_inode: 9,
                 readable: ["/etc", "/dev", "/proc"].map(PathBuf::from).to_vec(),
@@ -494,6 +500,7 @@ mod tests {
                 trace,
                 dir: PathBuf::from("/d"),
                 existing: BTreeSet::new(),
+                at_start: DirState::default(),
                 cwd: PathBuf::from("/"),
                 stdout_inode: 9,
                 readable: vec![PathBuf::from("/etc")],
