@@ -391,3 +391,142 @@ fn request_key(request: &Request) -> String {
         Request::Crash => String::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::traces::Exchange;
+
+    fn put(key: &str) -> Request {
+        Request::Put {
+            key: key.into(),
+            value: "v".into(),
+        }
+    }
+
+    fn state(files: &[(&str, &str)]) -> DirState {
+        files
+            .iter()
+            .fold(DirState::default(), |state, (name, bytes)| {
+                state.with_file(Path::new(name), bytes.as_bytes().to_vec())
+            })
+    }
+
+    /// A process that started on `at_start` and served `exchanges`.
+    fn run(at_start: DirState, exchanges: Vec<Exchange>) -> TracedRun {
+        TracedRun {
+            trace: PathBuf::new(),
+            dir: PathBuf::from("/s"),
+            existing: BTreeSet::new(),
+            at_start,
+            cwd: PathBuf::from("/"),
+            stdout_inode: 9,
+            exchanges,
+            readable: Vec::new(),
+            lines_received: 0,
+            oks_received: 0,
+        }
+    }
+
+    fn renamed(replies: usize, from_durable: bool) -> Renamed {
+        Renamed {
+            from: PathBuf::from("wal.tmp"),
+            to: PathBuf::from("wal.log"),
+            replies,
+            from_durable,
+            old_written: false,
+            finished: 0,
+        }
+    }
+
+    fn violation(request: usize, renames: Vec<Renamed>) -> rule::Violation {
+        rule::Violation {
+            request,
+            unsynced: BTreeMap::new(),
+            did: Vec::new(),
+            written_as: BTreeMap::new(),
+            renames,
+        }
+    }
+
+    #[test]
+    fn a_rename_before_ready_is_undone_to_the_directory_at_the_start() {
+        let after = state(&[("wal.log", "compacted+b")]);
+        let before = state(&[("wal.log", "compacted")]);
+        let run = run(
+            state(&[("wal.log", "a1 a2")]),
+            vec![Exchange {
+                request: put("b"),
+                around: Some((before.clone(), after.clone())),
+            }],
+        );
+        // The temporary name never durable: the new file is gone.
+        let (lost, undone) = loss_state(
+            &run,
+            &violation(0, vec![renamed(0, false)]),
+            &before,
+            &after,
+        );
+        assert_eq!(lost, state(&[("wal.log", "a1 a2")]));
+        assert!(undone.starts_with("rename wal.tmp -> wal.log undone (wal.log as it was before the rename; the new file gone"), "{undone}");
+        // A durable temporary name: the new file is back under it.
+        let (lost, undone) =
+            loss_state(&run, &violation(0, vec![renamed(0, true)]), &before, &after);
+        assert_eq!(
+            lost,
+            state(&[("wal.log", "a1 a2"), ("wal.tmp", "compacted+b")])
+        );
+        assert!(
+            undone.contains("the new file back under wal.tmp"),
+            "{undone}"
+        );
+    }
+
+    #[test]
+    fn a_rename_while_serving_a_request_is_undone_to_the_directory_before_it() {
+        let first = (state(&[("wal.log", "a")]), state(&[("wal.log", "c")]));
+        let second = (state(&[("wal.log", "c")]), state(&[("wal.log", "cb")]));
+        let run = run(
+            DirState::default(),
+            vec![
+                Exchange {
+                    request: put("a"),
+                    around: Some(first.clone()),
+                },
+                Exchange {
+                    request: Request::Get { key: "a".into() },
+                    around: None,
+                },
+                Exchange {
+                    request: put("b"),
+                    around: Some(second.clone()),
+                },
+            ],
+        );
+        // Renamed while serving request 0 (line 1 answers it).
+        let (lost, _) = loss_state(
+            &run,
+            &violation(2, vec![renamed(1, false)]),
+            &second.0,
+            &second.1,
+        );
+        assert_eq!(lost, state(&[("wal.log", "a")]));
+        // While serving the GET: the last snapshot before it is PUT a's reply.
+        assert_eq!(seen_before(&run, 2), &first.1);
+        // Two renames: the oldest one's replaced file comes back.
+        let (lost, undone) = loss_state(
+            &run,
+            &violation(2, vec![renamed(1, false), renamed(3, false)]),
+            &second.0,
+            &second.1,
+        );
+        assert_eq!(lost, state(&[("wal.log", "a")]));
+        assert_eq!(
+            undone.matches("rename wal.tmp -> wal.log undone").count(),
+            2
+        );
+    }
+}

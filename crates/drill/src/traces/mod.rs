@@ -308,7 +308,7 @@ pub fn read_outside(runs: &[TracedRun]) -> Option<String> {
 
 /// `path` with `.` and `..` resolved by their names (links not followed:
 /// a name is judged as the call gave it).
-fn lexical(path: &Path) -> PathBuf {
+pub(crate) fn lexical(path: &Path) -> PathBuf {
     use std::path::Component;
     let mut out = PathBuf::new();
     for part in path.components() {

@@ -290,15 +290,25 @@ impl State {
                 ))
             })
             .collect();
-        let relative = |path: &Path| path.strip_prefix(context.dir).unwrap_or(path).to_path_buf();
+        // Names the loss state can hold: beneath DIR once `..` is resolved
+        // (a rename out of DIR failed the check before the rule ran).
+        let relative = |path: &Path| {
+            super::lexical(path)
+                .strip_prefix(context.dir)
+                .ok()
+                .filter(|relative| !relative.as_os_str().is_empty())
+                .map(Path::to_path_buf)
+        };
         let renames: Vec<Renamed> = self
             .renames
             .depended_on(index, |path| written_data.contains(path))
             .into_iter()
-            .map(|renamed| Renamed {
-                from: relative(&renamed.from),
-                to: relative(&renamed.to),
-                ..renamed
+            .filter_map(|renamed| {
+                Some(Renamed {
+                    from: relative(&renamed.from)?,
+                    to: relative(&renamed.to)?,
+                    ..renamed
+                })
             })
             .collect();
         if !unsynced.is_empty() || !renames.is_empty() {
@@ -320,8 +330,10 @@ impl State {
                 .keys()
                 .filter_map(|file| {
                     window.iter().rev().find_map(|seen| match seen {
-                        Seen::Rename { from, to } if relative(to) == *file => {
-                            Some((file.clone(), relative(from)))
+                        Seen::Rename { from, to }
+                            if to.strip_prefix(context.dir).ok() == Some(file.as_path()) =>
+                        {
+                            Some((file.clone(), relative(from)?))
                         }
                         _ => None,
                     })

@@ -295,3 +295,15 @@ fn an_unsynced_temporary_file_is_named_by_the_name_it_was_written_under() {
         violation.did
     );
 }
+
+#[test]
+fn a_renamed_name_is_resolved_before_the_loss_state_uses_it() {
+    let trace = compacted("").replace(
+        "rename(\"/s/wal.tmp\", \"/s/wal.log\")",
+        "rename(\"/s/sub/../wal.tmp\", \"/s/wal.log\")",
+    );
+    let violation = findings(&trace, &["PUT a 1"])
+        .violation
+        .expect("a violation");
+    assert_eq!(violation.renames[0].from, PathBuf::from("wal.tmp"));
+}
