@@ -6,10 +6,13 @@
 //! and still loses acknowledged writes when the power goes. Like ALICE
 //! (OSDI '14), the drill records the store's system calls while it runs
 //! (`strace -f -y`), then checks one rule over them ([`rule`]): every `OK` to
-//! a write must come after an fsync of each file that request wrote. When
-//! the rule fails, the drill builds the disk state a power loss at that
-//! moment could leave (the request's unsynced writes undone), restarts the
-//! store on it and shows what came back.
+//! a write must come after an fsync of each file that request wrote, and
+//! after an fsync of the directory following any rename over an existing
+//! name that the `OK` depends on ([`traces::dirops`]). When the rule fails,
+//! the drill builds the disk state a power loss at that moment could leave
+//! (the request's unsynced writes undone; the renames it depends on undone,
+//! the replaced file back as the drill last saw it before the rename),
+//! restarts the store on it and shows what came back.
 //!
 //! What it cannot see: writes reordered inside the disk, and a disk cache
 //! that claims durability it does not have; both are below the system calls.
