@@ -75,6 +75,11 @@ impl Pending {
         self.renames.retain(|renamed| started <= renamed.finished);
     }
 
+    /// The latest pending rename over `to`.
+    pub fn latest_over(&self, to: &Path) -> Option<&Renamed> {
+        self.renames.iter().rev().find(|renamed| renamed.to == to)
+    }
+
     /// The renames the `OK` ending the `replies`-th line's window depends
     /// on, oldest first: those that gave one of `written` (the files its
     /// request wrote, under their names now) that name, unless the request

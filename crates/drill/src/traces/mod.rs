@@ -193,12 +193,18 @@ pub fn judge(runs: &[TracedRun]) -> Result<Judgement, String> {
                 crate::escape::path(&run.dir)
             ));
         }
-        for (file, request) in &findings.unsynced_directories {
-            judgement.warnings.push(format!(
-                "warning: {} was created (or renamed into place) in the store's directory, and the directory was not fsync'd before the OK to {}: a power loss can drop the whole file; fsync the directory after creating a file in it",
-                crate::escape::path(file),
-                requests[*request]
-            ));
+        for unsynced in &findings.unsynced_directories {
+            let file = crate::escape::path(&unsynced.file);
+            let request = &requests[unsynced.request];
+            judgement.warnings.push(match &unsynced.replaced_by {
+                None => format!(
+                    "warning: {file} was created (or renamed into place) in the store's directory, and the directory was not fsync'd before the OK to {request}: a power loss can drop the whole file; fsync the directory after creating a file in it"
+                ),
+                Some(from) => format!(
+                    "warning: {} was renamed over {file}, and the directory was not fsync'd before the OK to {request}: a power loss can undo the rename and bring the old {file} back (no OK depended on it yet); fsync the directory after the rename",
+                    crate::escape::path(from)
+                ),
+            });
         }
         if let Some(violation) = findings.violation {
             judgement.violation = Some((index, violation));

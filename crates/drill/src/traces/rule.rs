@@ -51,14 +51,26 @@ enum Seen {
     Rename { from: PathBuf, to: PathBuf },
 }
 
+/// A name made in the store's directory, not made durable by the next `OK`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsyncedName {
+    /// The file, relative to the store's directory.
+    pub file: PathBuf,
+    /// For a rename over an existing file, the name renamed over it: a
+    /// power loss brings the old file back rather than dropping this one.
+    pub replaced_by: Option<PathBuf>,
+    /// The request whose `OK` it was.
+    pub request: usize,
+}
+
 /// What the rule found in one process's trace.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Findings {
     /// The first violation, if any.
     pub violation: Option<Violation>,
     /// Files created (or renamed into place) whose directory was not
-    /// fsync'd before the next `OK`: `(file, the request whose OK it was)`.
-    pub unsynced_directories: Vec<(PathBuf, usize)>,
+    /// fsync'd before the next `OK`, where no `OK` depended on the rename.
+    pub unsynced_directories: Vec<UnsyncedName>,
     /// How many `OK`s to writes were checked.
     pub acknowledged_writes: usize,
     /// Whether any write to a file in the store's directory was seen: when
@@ -352,9 +364,15 @@ impl State {
             if self.warned.insert(file.clone())
                 && let Ok(relative) = file.strip_prefix(context.dir)
             {
-                self.findings
-                    .unsynced_directories
-                    .push((relative.to_path_buf(), index - 1));
+                let replaced = self.renames.latest_over(file).map(|renamed| {
+                    let from = renamed.from.strip_prefix(context.dir);
+                    from.unwrap_or(&renamed.from).to_path_buf()
+                });
+                self.findings.unsynced_directories.push(UnsyncedName {
+                    file: relative.to_path_buf(),
+                    replaced_by: replaced,
+                    request: index - 1,
+                });
             }
         }
     }
