@@ -2,8 +2,8 @@
 //!
 //! A drill run without `--store` tests the reference store (`wal::KvStore`),
 //! and the course ships example stores to read and to break: the model
-//! (`examples/stores/python/kvstore.py`, and its preallocating variant
-//! `kvstore_preallocated.py`), one broken variant per mistake
+//! (`examples/stores/python/kvstore.py`, and its preallocating and
+//! compacting variants), one broken variant per mistake
 //! (`examples/stores/broken/*.py`) and the Rust starter. A transcript of any
 //! of them proves nothing about the student's own store, yet passes every
 //! pattern and carries a valid receipt. `checker grade` therefore reads the
@@ -47,15 +47,17 @@ macro_rules! shipped {
     };
 }
 
-const MODEL: [ShippedFile; 2] = shipped!(
+const MODEL: [ShippedFile; 3] = shipped!(
     "the course's model store",
     "examples/stores/python/kvstore.py",
+    "examples/stores/python/kvstore_compacting.py",
     "examples/stores/python/kvstore_preallocated.py",
 );
-const BROKEN: [ShippedFile; 17] = shipped!(
+const BROKEN: [ShippedFile; 18] = shipped!(
     "one of the course's broken example stores",
     "examples/stores/broken/appends_behind_torn_tail.py",
     "examples/stores/broken/checksum_skips_key.py",
+    "examples/stores/broken/compacts_without_dir_fsync.py",
     "examples/stores/broken/cuts_records_after_damage.py",
     "examples/stores/broken/dies_on_partial.py",
     "examples/stores/broken/discards_log_on_damage.py",

@@ -80,10 +80,8 @@ pub fn launch(store: &Store, dir: &Path) -> Result<Launched> {
             recorder.dir().display()
         ))?;
         command = under_strace(strace, &trace, &command);
-        let existing = DirState::read(dir)?
-            .paths()
-            .map(Path::to_path_buf)
-            .collect();
+        let at_start = DirState::read(dir)?;
+        let existing = at_start.paths().map(Path::to_path_buf).collect();
         let canonical = dir
             .canonicalize()
             .doing(format!("find the real path of {}", dir.display()))?;
@@ -93,6 +91,7 @@ pub fn launch(store: &Store, dir: &Path) -> Result<Launched> {
                 trace,
                 dir: canonical,
                 existing,
+                at_start,
                 cwd: std::env::current_dir().unwrap_or_default(),
                 stdout_inode: 0,
                 exchanges: Vec::new(),

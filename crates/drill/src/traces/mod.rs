@@ -17,6 +17,7 @@
 //! `io_uring`, or writes through a shared writable `mmap` of a file in the
 //! store's directory.
 
+pub mod dirops;
 pub mod parse;
 pub mod rule;
 
@@ -61,6 +62,9 @@ pub struct TracedRun {
     pub dir: PathBuf,
     /// The files it held when the process started.
     pub existing: BTreeSet<PathBuf>,
+    /// The directory when the process started: what a rename before its
+    /// `READY` replaced.
+    pub at_start: DirState,
     /// The store's working directory (the drill's own).
     pub cwd: PathBuf,
     pub stdout_inode: u64,
@@ -189,12 +193,18 @@ pub fn judge(runs: &[TracedRun]) -> Result<Judgement, String> {
                 crate::escape::path(&run.dir)
             ));
         }
-        for (file, request) in &findings.unsynced_directories {
-            judgement.warnings.push(format!(
-                "warning: {} was created (or renamed into place) in the store's directory, and the directory was not fsync'd before the OK to {}: a power loss can drop the whole file; fsync the directory after creating a file in it",
-                crate::escape::path(file),
-                requests[*request]
-            ));
+        for unsynced in &findings.unsynced_directories {
+            let file = crate::escape::path(&unsynced.file);
+            let request = &requests[unsynced.request];
+            judgement.warnings.push(match &unsynced.replaced_by {
+                None => format!(
+                    "warning: {file} was created (or renamed into place) in the store's directory, and the directory was not fsync'd before the OK to {request}: a power loss can drop the whole file; fsync the directory after creating a file in it"
+                ),
+                Some(from) => format!(
+                    "warning: {} was renamed over {file}, and the directory was not fsync'd before the OK to {request}: a power loss can undo the rename and bring the old {file} back (no OK depended on it yet); fsync the directory after the rename",
+                    crate::escape::path(from)
+                ),
+            });
         }
         if let Some(violation) = findings.violation {
             judgement.violation = Some((index, violation));
@@ -304,7 +314,7 @@ pub fn read_outside(runs: &[TracedRun]) -> Option<String> {
 
 /// `path` with `.` and `..` resolved by their names (links not followed:
 /// a name is judged as the call gave it).
-fn lexical(path: &Path) -> PathBuf {
+pub(crate) fn lexical(path: &Path) -> PathBuf {
     use std::path::Component;
     let mut out = PathBuf::new();
     for part in path.components() {
@@ -420,6 +430,7 @@ mod tests {
             trace,
             dir: PathBuf::from("/d"),
             existing: BTreeSet::new(),
+            at_start: DirState::default(),
             cwd: PathBuf::from("/"),
             stdout_inode: 9,
             readable: Vec::new(),
@@ -478,6 +489,7 @@ mod tests {
                 trace,
                 dir: PathBuf::from("/d"),
                 existing: BTreeSet::new(),
+                at_start: DirState::default(),
                 cwd: PathBuf::from("/"),
                 stdout_inode: 9,
                 readable: ["/etc", "/dev", "/proc"].map(PathBuf::from).to_vec(),
@@ -494,6 +506,7 @@ mod tests {
                 trace,
                 dir: PathBuf::from("/d"),
                 existing: BTreeSet::new(),
+                at_start: DirState::default(),
                 cwd: PathBuf::from("/"),
                 stdout_inode: 9,
                 readable: vec![PathBuf::from("/etc")],

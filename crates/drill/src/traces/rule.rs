@@ -9,12 +9,17 @@
 //! an `fsync`/`fdatasync` of it (or `sync`/`syncfs`); `sync_file_range` does
 //! not count, since it neither waits for the device's cache nor writes the
 //! metadata that finds the data again.
+//!
+//! A rename over an existing name is durable only once its directory is
+//! fsync'd ([`super::dirops`]): an `OK` whose request wrote the renamed file
+//! by its new name, before that fsync, breaks the rule too.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
 use store_protocol::Request;
 
+use super::dirops::{Pending, Renamed};
 use super::parse::{Event, Traced};
 
 /// An `OK` that a power loss could take back.
@@ -29,6 +34,13 @@ pub struct Violation {
     /// What the store did about those files while it served the request,
     /// in words: the calls that look like making them durable and are not.
     pub did: Vec<String>,
+    /// For an unsynced file renamed into place while the store served the
+    /// request: its name when it was written (`wal.log` -> `wal.tmp`).
+    pub written_as: BTreeMap<PathBuf, PathBuf>,
+    /// The renames over existing names the `OK` depends on, not made
+    /// durable by an fsync of their directory before it (paths relative to
+    /// the store's directory), oldest first.
+    pub renames: Vec<Renamed>,
 }
 
 /// A call between two replies that bears on what was made durable.
@@ -39,14 +51,26 @@ enum Seen {
     Rename { from: PathBuf, to: PathBuf },
 }
 
+/// A name made in the store's directory, not made durable by the next `OK`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsyncedName {
+    /// The file, relative to the store's directory.
+    pub file: PathBuf,
+    /// For a rename over an existing file, the name renamed over it: a
+    /// power loss brings the old file back rather than dropping this one.
+    pub replaced_by: Option<PathBuf>,
+    /// The request whose `OK` it was.
+    pub request: usize,
+}
+
 /// What the rule found in one process's trace.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Findings {
     /// The first violation, if any.
     pub violation: Option<Violation>,
     /// Files created (or renamed into place) whose directory was not
-    /// fsync'd before the next `OK`: `(file, the request whose OK it was)`.
-    pub unsynced_directories: Vec<(PathBuf, usize)>,
+    /// fsync'd before the next `OK`, where no `OK` depended on the rename.
+    pub unsynced_directories: Vec<UnsyncedName>,
     /// How many `OK`s to writes were checked.
     pub acknowledged_writes: usize,
     /// Whether any write to a file in the store's directory was seen: when
@@ -79,6 +103,8 @@ pub fn check(events: &[Traced], context: &Context<'_>) -> Findings {
             .map(|path| context.dir.join(path))
             .collect(),
         created: BTreeMap::new(),
+        renames: Pending::default(),
+        written_data: BTreeSet::new(),
         warned: BTreeSet::new(),
         window: Vec::new(),
         line: Vec::new(),
@@ -113,6 +139,12 @@ struct State {
     known: BTreeSet<PathBuf>,
     /// Created files waiting for an fsync of their directory.
     created: BTreeMap<PathBuf, PathBuf>,
+    /// Renames over existing names waiting for an fsync of their directory.
+    renames: Pending,
+    /// The files written since the last reply, under their names now: like
+    /// `written_since_reply`, but a file renamed over is no longer one of
+    /// them (the bytes written to it stay in the replaced file).
+    written_data: BTreeSet<PathBuf>,
     warned: BTreeSet<PathBuf>,
     /// The syncs and renames since the last reply.
     window: Vec<Seen>,
@@ -138,6 +170,7 @@ impl State {
                         .push((call.clone(), traced.finished));
                 }
                 self.written_since_reply.insert(path.clone());
+                self.written_data.insert(path.clone());
             }
             Event::WriteFile { .. } => {}
             Event::Open {
@@ -165,6 +198,7 @@ impl State {
                     }
                 }
                 self.created.retain(|_, dir| dir != path);
+                self.renames.synced(path, traced.started);
             }
             Event::SyncAll => {
                 for writes in self.dirty.values_mut() {
@@ -172,6 +206,7 @@ impl State {
                 }
                 self.dirty.retain(|_, writes| !writes.is_empty());
                 self.created.clear();
+                self.renames.synced_all(traced.started);
             }
             Event::RangeSync { path } => self.window.push(Seen::RangeSync(path.clone())),
             Event::Rename { from, to } => {
@@ -184,6 +219,20 @@ impl State {
                 }
                 if self.written_since_reply.remove(from) {
                     self.written_since_reply.insert(to.clone());
+                }
+                let old_written = self.written_data.remove(to);
+                if self.written_data.remove(from) {
+                    self.written_data.insert(to.clone());
+                }
+                if inside(to) && self.known.contains(to) {
+                    self.renames.renamed(Renamed {
+                        from: from.clone(),
+                        to: to.clone(),
+                        replies: self.replies,
+                        from_durable: !self.created.contains_key(from),
+                        old_written,
+                        finished: traced.finished,
+                    });
                 }
                 self.known.remove(from);
                 self.created.remove(from);
@@ -219,6 +268,7 @@ impl State {
         let index = self.replies;
         self.replies += 1;
         let written = std::mem::take(&mut self.written_since_reply);
+        let written_data = std::mem::take(&mut self.written_data);
         let window = std::mem::take(&mut self.window);
         // Line 0 is READY; line k answers request k - 1.
         let Some(request) = index.checked_sub(1).and_then(|i| context.requests.get(i)) else {
@@ -236,6 +286,8 @@ impl State {
                 request: index - 1,
                 unsynced: BTreeMap::new(),
                 did: Vec::new(),
+                written_as: BTreeMap::new(),
+                renames: Vec::new(),
             });
             return;
         }
@@ -250,16 +302,61 @@ impl State {
                 ))
             })
             .collect();
-        if !unsynced.is_empty() {
-            let did = written
+        // Names the loss state can hold: beneath DIR once `..` is resolved
+        // (a rename out of DIR failed the check before the rule ran).
+        let relative = |path: &Path| {
+            super::lexical(path)
+                .strip_prefix(context.dir)
+                .ok()
+                .filter(|relative| !relative.as_os_str().is_empty())
+                .map(Path::to_path_buf)
+        };
+        let renames: Vec<Renamed> = self
+            .renames
+            .depended_on(index, |path| written_data.contains(path))
+            .into_iter()
+            .filter_map(|renamed| {
+                Some(Renamed {
+                    from: relative(&renamed.from)?,
+                    to: relative(&renamed.to)?,
+                    ..renamed
+                })
+            })
+            .collect();
+        if !unsynced.is_empty() || !renames.is_empty() {
+            let mut did: Vec<String> = written
                 .iter()
                 .filter(|path| self.dirty.contains_key(*path))
                 .flat_map(|path| what_it_did(&window, path, context.dir))
+                .collect();
+            if let Some(last) = renames.last()
+                && !unsynced.is_empty()
+            {
+                did.push(format!(
+                    "it did not fsync the directory after renaming {} over {}, so a power loss can undo the rename",
+                    crate::escape::path(&last.from),
+                    crate::escape::path(&last.to)
+                ));
+            }
+            let written_as = unsynced
+                .keys()
+                .filter_map(|file| {
+                    window.iter().rev().find_map(|seen| match seen {
+                        Seen::Rename { from, to }
+                            if to.strip_prefix(context.dir).ok() == Some(file.as_path()) =>
+                        {
+                            Some((file.clone(), relative(from)?))
+                        }
+                        _ => None,
+                    })
+                })
                 .collect();
             self.findings.violation = Some(Violation {
                 request: index - 1,
                 unsynced,
                 did,
+                written_as,
+                renames,
             });
             return;
         }
@@ -267,9 +364,15 @@ impl State {
             if self.warned.insert(file.clone())
                 && let Ok(relative) = file.strip_prefix(context.dir)
             {
-                self.findings
-                    .unsynced_directories
-                    .push((relative.to_path_buf(), index - 1));
+                let replaced = self.renames.latest_over(file).map(|renamed| {
+                    let from = renamed.from.strip_prefix(context.dir);
+                    from.unwrap_or(&renamed.from).to_path_buf()
+                });
+                self.findings.unsynced_directories.push(UnsyncedName {
+                    file: relative.to_path_buf(),
+                    replaced_by: replaced,
+                    request: index - 1,
+                });
             }
         }
     }
@@ -354,197 +457,4 @@ fn parent(path: &Path) -> PathBuf {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::traces::parse::parse;
-
-    fn findings(trace: &str, requests: &[&str]) -> Findings {
-        let requests: Vec<Request> = requests
-            .iter()
-            .map(|line| Request::parse(line).unwrap())
-            .collect();
-        let existing = BTreeSet::new();
-        check(
-            &parse(trace),
-            &Context {
-                dir: Path::new("/s"),
-                existing: &existing,
-                stdout_inode: 9,
-                requests: &requests,
-                cwd: Path::new("/s"),
-            },
-        )
-    }
-
-    const CREATE: &str = "1 openat(AT_FDCWD</>, \"/s/wal.log\", O_RDWR|O_CREAT|O_APPEND, 0644) = 3</s/wal.log>\n\
-                          1 fsync(3</s/wal.log>) = 0\n";
-    const DIR_SYNC: &str = "1 openat(AT_FDCWD</>, \"/s\", O_RDONLY) = 4</s>\n1 fsync(4</s>) = 0\n";
-    const READY: &str = "1 write(1<pipe:[9]>, \"READY\\n\", 6) = 6\n";
-
-    #[test]
-    fn an_fsync_before_each_ok_passes() {
-        let trace = format!(
-            "{CREATE}{DIR_SYNC}{READY}1 write(3</s/wal.log>, \"rec\", 3) = 3\n1 fdatasync(3</s/wal.log>) = 0\n1 write(1<pipe:[9]>, \"OK\\n\", 3) = 3\n"
-        );
-        let found = findings(&trace, &["PUT a 1"]);
-        assert_eq!(found.violation, None);
-        assert_eq!(found.acknowledged_writes, 1);
-        assert!(found.unsynced_directories.is_empty());
-    }
-
-    #[test]
-    fn a_write_without_fsync_before_its_ok_is_a_violation() {
-        let trace = format!(
-            "{CREATE}{DIR_SYNC}{READY}1 write(1<pipe:[9]>, \"VALUE x\\n\", 8) = 8\n1 write(3</s/wal.log>, \"rec\", 3) = 3\n1 write(1<pipe:[9]>, \"OK\\n\", 3) = 3\n1 fsync(3</s/wal.log>) = 0\n"
-        );
-        let found = findings(&trace, &["GET a", "PUT a 1"]);
-        let violation = found.violation.expect("a violation");
-        assert_eq!(violation.request, 1);
-        assert_eq!(
-            violation.unsynced,
-            BTreeMap::from([(PathBuf::from("wal.log"), vec!["write".to_string()])])
-        );
-    }
-
-    #[test]
-    fn sync_file_range_and_other_pipes_do_not_count() {
-        let trace = format!(
-            "{CREATE}{DIR_SYNC}{READY}1 write(3</s/wal.log>, \"rec\", 3) = 3\n1 sync_file_range(3</s/wal.log>, 0, 3, SYNC_FILE_RANGE_WRITE) = 0\n1 write(1<pipe:[7]>, \"OK\\n\", 3) = 3\n1 write(1<pipe:[9]>, \"O\", 1) = 1\n1 write(1<pipe:[9]>, \"K\\n\", 2) = 2\n"
-        );
-        assert!(findings(&trace, &["WALPUT a 1"]).violation.is_some());
-    }
-
-    /// What the store did, as the violation says it.
-    fn did(trace: &str) -> Vec<String> {
-        findings(trace, &["WALPUT a 1"]).violation.unwrap().did
-    }
-
-    #[test]
-    fn the_calls_that_are_no_fsync_are_named() {
-        let range = did(&format!(
-            "{CREATE}{DIR_SYNC}{READY}1 write(3</s/wal.log>, \"rec\", 3) = 3\n1 sync_file_range(3</s/wal.log>, 0, 3, SYNC_FILE_RANGE_WRITE) = 0\n1 write(1<pipe:[9]>, \"OK\\n\", 3) = 3\n"
-        ));
-        assert_eq!(range.len(), 1, "{range:?}");
-        assert!(
-            range[0].starts_with("it called sync_file_range on wal.log"),
-            "{range:?}"
-        );
-
-        let early = did(&format!(
-            "{CREATE}{DIR_SYNC}{READY}1 write(3</s/wal.log>, \"re\", 2) = 2\n1 fsync(3</s/wal.log>) = 0\n1 write(3</s/wal.log>, \"c\", 1) = 1\n1 write(1<pipe:[9]>, \"OK\\n\", 3) = 3\n"
-        ));
-        assert_eq!(
-            early,
-            [
-                "it fsync'd wal.log before its last write to it: the fsync must come after the last write"
-            ]
-        );
-
-        let directory = did(&format!(
-            "{CREATE}{DIR_SYNC}{READY}1 write(3</s/wal.log>, \"rec\", 3) = 3\n1 fsync(4</s>) = 0\n1 write(1<pipe:[9]>, \"OK\\n\", 3) = 3\n"
-        ));
-        assert_eq!(directory.len(), 1, "{directory:?}");
-        assert!(
-            directory[0].starts_with("it fsync'd the directory, not wal.log"),
-            "{directory:?}"
-        );
-
-        let renamed = did(&format!(
-            "{CREATE}{DIR_SYNC}{READY}1 openat(AT_FDCWD</>, \"/s/wal.tmp\", O_WRONLY|O_CREAT|O_TRUNC, 0644) = 5</s/wal.tmp>\n1 write(5</s/wal.tmp>, \"rec\", 3) = 3\n1 rename(\"/s/wal.tmp\", \"/s/wal.log\") = 0\n1 write(1<pipe:[9]>, \"OK\\n\", 3) = 3\n"
-        ));
-        assert_eq!(renamed.len(), 1, "{renamed:?}");
-        assert!(
-            renamed[0].starts_with(
-                "it wrote wal.tmp, then renamed it to wal.log with no fsync of wal.tmp"
-            ),
-            "{renamed:?}"
-        );
-
-        // A plain write with nothing else said: no claim.
-        let plain = did(&format!(
-            "{CREATE}{DIR_SYNC}{READY}1 write(3</s/wal.log>, \"rec\", 3) = 3\n1 write(1<pipe:[9]>, \"OK\\n\", 3) = 3\n"
-        ));
-        assert!(plain.is_empty(), "{plain:?}");
-    }
-
-    #[test]
-    fn synchronous_opens_and_sync_all_count_as_fsync() {
-        let osync = format!(
-            "1 openat(AT_FDCWD</>, \"/s/wal.log\", O_WRONLY|O_CREAT|O_DSYNC, 0644) = 3</s/wal.log>\n{DIR_SYNC}{READY}1 write(3</s/wal.log>, \"rec\", 3) = 3\n1 write(1<pipe:[9]>, \"OK\\n\", 3) = 3\n"
-        );
-        assert_eq!(findings(&osync, &["PUT a 1"]).violation, None);
-        let sync = format!(
-            "{CREATE}{READY}1 write(3</s/wal.log>, \"rec\", 3) = 3\n1 sync() = 0\n1 write(1<pipe:[9]>, \"OK\\n\", 3) = 3\n"
-        );
-        let found = findings(&sync, &["PUT a 1"]);
-        assert_eq!(found.violation, None);
-        assert!(
-            found.unsynced_directories.is_empty(),
-            "sync() covers the directory too"
-        );
-    }
-
-    #[test]
-    fn a_created_file_without_a_directory_fsync_is_a_warning() {
-        let trace = format!(
-            "{CREATE}{READY}1 write(3</s/wal.log>, \"rec\", 3) = 3\n1 fsync(3</s/wal.log>) = 0\n1 write(1<pipe:[9]>, \"OK\\n\", 3) = 3\n1 write(3</s/wal.log>, \"rec\", 3) = 3\n1 fsync(3</s/wal.log>) = 0\n1 write(1<pipe:[9]>, \"OK\\n\", 3) = 3\n"
-        );
-        let found = findings(&trace, &["PUT a 1", "PUT b 2"]);
-        assert_eq!(found.violation, None);
-        assert_eq!(found.unsynced_directories, [(PathBuf::from("wal.log"), 0)]);
-        assert_eq!(found.acknowledged_writes, 2);
-    }
-
-    #[test]
-    fn a_file_renamed_into_place_needs_its_directory_synced() {
-        let trace = format!(
-            "{CREATE}{DIR_SYNC}{READY}1 openat(AT_FDCWD</>, \"/s/snap.tmp\", O_WRONLY|O_CREAT, 0644) = 5</s/snap.tmp>\n1 write(5</s/snap.tmp>, \"x\", 1) = 1\n1 fsync(5</s/snap.tmp>) = 0\n1 rename(\"/s/snap.tmp\", \"/s/snap\") = 0\n1 write(1<pipe:[9]>, \"OK\\n\", 3) = 3\n"
-        );
-        let found = findings(&trace, &["PUT a 1"]);
-        assert_eq!(found.violation, None);
-        assert_eq!(found.unsynced_directories, [(PathBuf::from("snap"), 0)]);
-    }
-
-    #[test]
-    fn an_ok_before_any_write_is_a_violation() {
-        let trace = format!(
-            "{CREATE}{DIR_SYNC}{READY}1 write(1<pipe:[9]>, \"OK\\n\", 3) = 3\n1 write(3</s/wal.log>, \"rec\", 3) = 3\n1 fsync(3</s/wal.log>) = 0\n"
-        );
-        let violation = findings(&trace, &["PUT a 1"])
-            .violation
-            .expect("a violation");
-        assert!(violation.unsynced.is_empty());
-    }
-
-    #[test]
-    fn an_unsynced_file_renamed_over_the_log_is_a_violation() {
-        let trace = format!(
-            "{CREATE}{DIR_SYNC}{READY}1 openat(AT_FDCWD</>, \"/s/wal.tmp\", O_WRONLY|O_CREAT, 0644) = 5</s/wal.tmp>\n1 write(5</s/wal.tmp>, \"all\", 3) = 3\n1 rename(\"wal.tmp\", \"wal.log\") = 0\n1 write(1<pipe:[9]>, \"OK\\n\", 3) = 3\n"
-        );
-        let violation = findings(&trace, &["PUT a 1"])
-            .violation
-            .expect("a violation");
-        assert_eq!(
-            violation.unsynced.keys().collect::<Vec<_>>(),
-            [&PathBuf::from("wal.log")]
-        );
-    }
-
-    #[test]
-    fn an_fsync_that_began_before_the_write_returned_does_not_cover_it() {
-        // Thread 2's fdatasync starts while thread 1's write is in flight.
-        let trace = format!(
-            "{CREATE}{DIR_SYNC}{READY}1 write(3</s/wal.log>, \"rec\", 3 <unfinished ...>\n2 fdatasync(3</s/wal.log> <unfinished ...>\n1 <... write resumed>) = 3\n2 <... fdatasync resumed>) = 0\n1 write(1<pipe:[9]>, \"OK\\n\", 3) = 3\n"
-        );
-        assert!(findings(&trace, &["PUT a 1"]).violation.is_some());
-    }
-
-    #[test]
-    fn a_reply_counts_from_when_its_write_started() {
-        // The OK is on its way while another thread's fsync runs.
-        let trace = format!(
-            "{CREATE}{DIR_SYNC}{READY}1 write(3</s/wal.log>, \"rec\", 3) = 3\n1 write(1<pipe:[9]>, \"OK\\n\", 3 <unfinished ...>\n2 fsync(3</s/wal.log>) = 0\n1 <... write resumed>) = 3\n"
-        );
-        assert!(findings(&trace, &["PUT a 1"]).violation.is_some());
-    }
-}
+mod tests;

@@ -1,7 +1,9 @@
 //! The power-loss check: a store that never fsyncs fails with the request
 //! named and the loss shown; a store that fsyncs passes; a store that never
-//! fsyncs its directory passes with a warning; without strace the check
-//! says it was skipped.
+//! fsyncs its directory after creating its log passes with a warning, and
+//! one that never fsyncs it after renaming a compacted log over the old one
+//! fails with the rename named; without strace the check says it was
+//! skipped.
 
 use drill::testing::{strace_installed, traced_python_store};
 
@@ -131,13 +133,68 @@ fn a_log_rewritten_and_renamed_without_fsync_fails() {
     let stdout = binary().fails_against(
         &store,
         &[
-            "FAILED: power-loss check: the OK to WALPUT test_key test_value: expected an fsync of wal.log after its write and before the OK",
-            // The temporary file and the rename, not only "a write to wal.log".
+            "FAILED: power-loss check: the OK to WALPUT test_key test_value: expected an fsync of wal.log.tmp before its rename to wal.log, found write to wal.log.tmp, renamed to wal.log, then OK with no fsync in between",
+            // The temporary file and the rename, not "a write to wal.log".
             "(it wrote wal.log.tmp, then renamed it to wal.log with no fsync of wal.log.tmp before the rename",
+            "it did not fsync the directory after renaming wal.log.tmp over wal.log",
+            "Likely defect: the store renames a file it never fsync'd",
         ],
+    );
+    assert!(
+        stdout.contains("power-loss check: the OK to WALPUT test_key test_value came without an fsync of wal.log.tmp (renamed to wal.log)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("can leave rename wal.log.tmp -> wal.log undone (wal.log as it was before the rename; the new file gone"),
+        "{stdout}"
     );
     assert!(
         stdout.contains("the acknowledged WALPUT survived SIGKILL"),
         "{stdout}"
     );
+}
+
+/// The compaction at the second start renames a new log over the old one;
+/// the WALPUT after it is appended to the new file and fsync'd, but the
+/// rename is undone by a power loss without a directory fsync.
+#[test]
+fn a_compaction_renamed_without_a_directory_fsync_fails_with_the_rename_named() {
+    let Some(store) = traced_python_store("broken/compacts_without_dir_fsync.py") else {
+        return;
+    };
+    let stdout = binary().fails_against(
+        &store,
+        &[
+            "FAILED: power-loss check: the OK to WALPUT crash_key written_before_SIGKILL: expected an fsync of the store's directory after rename wal.log.compact -> wal.log and before the OK, found rename wal.log.compact -> wal.log before READY, then the request's record written to the new wal.log",
+            "Likely defect: a rename is durable only once its directory is fsync'd",
+        ],
+    );
+    assert!(
+        stdout.contains("[7/7] power-loss check: the OK to WALPUT crash_key written_before_SIGKILL depends on rename wal.log.compact -> wal.log, with no fsync of the store's directory after it"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("can leave rename wal.log.compact -> wal.log undone (wal.log as it was before the rename; the new file gone, its name wal.log.compact never made durable either); restarted on that state, the store answered GET crash_key -> NOT_FOUND, though WALPUT crash_key written_before_SIGKILL was acknowledged"),
+        "the loss is shown:\n{stdout}"
+    );
+    assert!(
+        stdout.contains("the acknowledged WALPUT survived SIGKILL"),
+        "{stdout}"
+    );
+}
+
+/// The same compaction with the directory fsync'd after the rename.
+#[test]
+fn a_compaction_with_a_directory_fsync_passes_without_warnings() {
+    let Some(store) = traced_python_store("python/kvstore_compacting.py") else {
+        return;
+    };
+    let stdout = binary().passes_against(&store);
+    assert!(
+        stdout.contains(
+            "[7/7] power-loss check: strace recorded 3 store processes; each of the 2 OKs"
+        ),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("warning:"), "{stdout}");
 }
