@@ -367,6 +367,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_median_start_ignores_a_few_slow_ones() {
+        let ms = Duration::from_millis;
+        assert_eq!(median(&[]), Duration::ZERO);
+        assert_eq!(
+            median(&[ms(90), ms(5_200), ms(80), ms(100), ms(85)]),
+            ms(90)
+        );
+    }
+
+    #[test]
     fn short_records_are_torn_everywhere_long_ones_sampled() {
         assert_eq!(tear_points(5), [1, 2, 3, 4]);
         let long = tear_points(1 << 20);
