@@ -53,7 +53,7 @@ const MODEL: [ShippedFile; 3] = shipped!(
     "examples/stores/python/kvstore_compacting.py",
     "examples/stores/python/kvstore_preallocated.py",
 );
-const BROKEN: [ShippedFile; 18] = shipped!(
+const BROKEN: [ShippedFile; 20] = shipped!(
     "one of the course's broken example stores",
     "examples/stores/broken/appends_behind_torn_tail.py",
     "examples/stores/broken/checksum_skips_key.py",
@@ -67,6 +67,8 @@ const BROKEN: [ShippedFile; 18] = shipped!(
     "examples/stores/broken/no_replay.py",
     "examples/stores/broken/ok_before_write.py",
     "examples/stores/broken/prealloc_allocates_claimed_length.py",
+    "examples/stores/broken/prealloc_dies_of_claimed_length.py",
+    "examples/stores/broken/prealloc_waits_for_claimed_length.py",
     "examples/stores/broken/prealloc_writes_after_nonzero_bytes.py",
     "examples/stores/broken/refuses_damage_before_last.py",
     "examples/stores/broken/replays_partial.py",

@@ -5,7 +5,7 @@
 //! strace when its system calls are recorded for the power-loss check
 //! (`traces`), the drill's own launcher when it is confined (`confine`),
 //! always in a process group of its own (`tree`), with its three standard
-//! streams piped. The process runner (`process.rs`) calls [`launch`]; the
+//! streams piped. The process runner (`process/`) calls [`launch`]; the
 //! power-loss check only reads the records it leaves.
 
 use std::os::unix::process::CommandExt;

@@ -14,6 +14,7 @@
 
 use std::path::Path;
 
+use drill::cost::StartCost;
 use drill::files::{DirState, FileChange};
 use drill::process::Running;
 use drill::session::{self, State, show_state};
@@ -63,7 +64,7 @@ pub fn run(options: &Options<Fault>, crashed: &Crashed, steps: &mut Steps<'_>) -
         change.path.display(),
         old ^ 1
     );
-    let mut store = start_refused(&options.store.untraced(), &dir, &case)?;
+    let mut store = start_refused(&options.store.untraced(), &dir, &case, crashed.empty_start)?;
     steps.step(format_args!(
         "damage before the last record: {case}, records 4-6 intact after it ({}); restart on it",
         dir.display()
@@ -103,8 +104,13 @@ fn all_six() -> Vec<Operation> {
 
 /// Starts the store on the damaged copy; a store that dies or refuses is
 /// told that this is not the lesson's behaviour.
-fn start_refused(store: &Store, dir: &Path, case: &str) -> Result<Running> {
-    start_explained(store, dir, case, |why| {
+fn start_refused(
+    store: &Store,
+    dir: &Path,
+    case: &str,
+    empty: Option<StartCost>,
+) -> Result<Running> {
+    start_explained(store, dir, case, empty, |why| {
         Some(format!(
             "{}the store would not start on a log with a corrupt record before its last: \
              refusing to start is not the lesson's behaviour either. Stop at the first \

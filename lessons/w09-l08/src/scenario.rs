@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use drill::cost::StartCost;
 use drill::files::{DirState, FileChange, Written};
 use drill::process::Running;
 use drill::session::{self, State, show_state};
@@ -32,9 +33,9 @@ pub struct Crashed {
     /// What each of the first five operations changed, in order: where the
     /// drill finds an earlier record to damage ([`crate::earlier`]).
     pub earlier: Vec<Vec<FileChange>>,
-    /// The memory the store had in use at `READY` on an empty directory:
-    /// what a recovery's cost is compared with.
-    pub empty_start_memory: Option<u64>,
+    /// What the store's start on an empty directory cost: what a
+    /// recovery's cost is compared with.
+    pub empty_start: Option<StartCost>,
 }
 
 /// How a restarted store's answers compare with the model.
@@ -66,10 +67,11 @@ pub fn run(options: &Options<Fault>, steps: &mut Steps<'_>) -> Result<Crashed> {
         &live,
         format_args!("started the store on an empty directory {}", live.display()),
     )?;
-    let empty_start_memory = store.memory_at_ready;
+    let empty_start = store.cost();
 
     let writes = write_first_five(&mut store, steps)?;
     let mut crashed = kill_after_sixth(options, store, steps)?;
+    crashed.empty_start = Some(empty_start);
 
     let record = &crashed.record;
     let mut partial = crashed
@@ -82,7 +84,6 @@ pub fn run(options: &Options<Fault>, steps: &mut Steps<'_>) -> Result<Crashed> {
     new_put_survives(options, store, record, steps)?;
     empty_log(options, &crashed, steps)?;
     crashed.earlier = writes;
-    crashed.empty_start_memory = empty_start_memory;
     Ok(crashed)
 }
 
@@ -186,7 +187,7 @@ fn kill_after_sixth(
         before,
         record,
         earlier: Vec::new(),
-        empty_start_memory: None,
+        empty_start: None,
     })
 }
 
@@ -211,7 +212,7 @@ fn partial_record(
         "the first {len} of the {} bytes of record 6 on disk",
         record.len()
     );
-    let mut store = start_on_damage(&options.store, &dir, &case)?;
+    let mut store = start_on_damage(&options.store, &dir, &case, crashed.empty_start)?;
     steps.step(format_args!(
         "simulated power loss mid-write: only the first {len} of the {} bytes of record 6 reached the disk ({}); restart on it",
         record.len(),
@@ -296,7 +297,7 @@ fn empty_log(options: &Options<Fault>, crashed: &Crashed, steps: &mut Steps<'_>)
     empty.write_to(&dir)?;
     empty.write_to(&options.dir.join(EMPTY_AS_BUILT_DIR))?;
     let case = format!("{} truncated to 0 bytes", log.display());
-    let mut store = start_on_damage(&options.store, &dir, &case)?;
+    let mut store = start_on_damage(&options.store, &dir, &case, crashed.empty_start)?;
     steps.step(format_args!(
         "empty WAL file: {case} ({}); restart on it",
         dir.display()
@@ -317,8 +318,13 @@ fn empty_log(options: &Options<Fault>, crashed: &Crashed, steps: &mut Steps<'_>)
 
 /// Starts the store on a directory holding a damaged log. A store that dies
 /// or hangs there is failed with the lesson's reason.
-pub fn start_on_damage(store: &Store, dir: &Path, case: &str) -> Result<Running> {
-    start_explained(store, dir, case, |why| {
+pub fn start_on_damage(
+    store: &Store,
+    dir: &Path,
+    case: &str,
+    empty: Option<StartCost>,
+) -> Result<Running> {
+    start_explained(store, dir, case, empty, |why| {
         why.or_else(|| {
             Some(
                 "the store died on a damaged log: a partial or corrupt last record \
@@ -331,13 +337,16 @@ pub fn start_on_damage(store: &Store, dir: &Path, case: &str) -> Result<Running>
 
 /// Starts the store on `dir`; a failed start names `case` and has its
 /// likely defect rewritten by `explain` (given the one the check found).
+/// Its cost is compared with `empty`, the store's start on an empty
+/// directory.
 pub fn start_explained(
     store: &Store,
     dir: &Path,
     case: &str,
+    empty: Option<StartCost>,
     explain: impl FnOnce(Option<String>) -> Option<String>,
 ) -> Result<Running> {
-    Running::start(store, dir).map_err(|err| match err {
+    Running::start_compared(store, dir, empty).map_err(|err| match err {
         Error::Check {
             what,
             expected,

@@ -12,6 +12,7 @@ use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
+use drill::cost::{self, StartCost};
 use drill::files::{DirState, human_size};
 use drill::{Doing, Options, Result, Steps, cases};
 
@@ -124,11 +125,10 @@ pub fn run(options: &Options<Fault>, crashed: &Crashed, steps: &mut Steps<'_>) -
         ))?;
     }
     let outcomes = run_cases(options, crashed, &root, &tears)?;
-    let mut starts: Vec<Duration> = outcomes.iter().map(|(_, took, _)| *took).collect();
-    let mut memory: Vec<(&Case, Option<u64>)> = tears
+    let mut costs: Vec<(&Case, StartCost)> = tears
         .iter()
         .zip(&outcomes)
-        .map(|(case, (_, _, used))| (case, *used))
+        .map(|(case, (_, cost))| (case, *cost))
         .collect();
     steps.ok(format_args!(
         "{} of {} torn copies recovered exactly the state after the first 5 operations",
@@ -166,15 +166,14 @@ pub fn run(options: &Options<Fault>, crashed: &Crashed, steps: &mut Steps<'_>) -
         flips.len()
     ))?;
     let outcomes = run_cases(options, crashed, &root, &flips)?;
-    starts.extend(outcomes.iter().map(|(_, took, _)| *took));
-    memory.extend(
+    costs.extend(
         flips
             .iter()
             .zip(&outcomes)
-            .map(|(case, (_, _, used))| (case, *used)),
+            .map(|(case, (_, cost))| (case, *cost)),
     );
     let mut by_outcome: BTreeMap<&str, usize> = BTreeMap::new();
-    for (outcome, _, _) in &outcomes {
+    for (outcome, _) in &outcomes {
         let name = match outcome {
             Recovered::Five => "record 6 skipped (state after 5 operations)",
             Recovered::Six => {
@@ -193,66 +192,110 @@ pub fn run(options: &Options<Fault>, crashed: &Crashed, steps: &mut Steps<'_>) -
         flips.len(),
         breakdown.join("; ")
     ))?;
-    note_slow_start(steps, &starts)?;
-    note_costly_recovery(steps, crashed, &memory)?;
+    let starts: Vec<Duration> = costs.iter().map(|(_, cost)| cost.time).collect();
+    let median = median(&starts);
+    note_slow_start(steps, median, starts.len())?;
+    note_costly_recovery(steps, crashed, &costs)?;
+    note_slow_recovery(steps, crashed, &costs, median)?;
     fs::remove_dir(&root).doing(format!("remove {}", root.display()))
 }
 
 /// A store start slower than this makes the sweeps slow enough to say why.
 const SLOW_START: Duration = Duration::from_millis(60);
 
-/// Says so when the store was slow to start, with the usual cause.
-fn note_slow_start(steps: &mut Steps<'_>, starts: &[Duration]) -> Result<()> {
-    let total: Duration = starts.iter().sum();
-    let mean = total / u32::try_from(starts.len().max(1)).unwrap_or(u32::MAX);
-    if mean < SLOW_START {
+/// Says so when the store was slow to start, with the usual cause. The
+/// median, not the mean: a few slow recoveries are named on their own
+/// ([`note_slow_recovery`]), and are no reason to suspect the command.
+fn note_slow_start(steps: &mut Steps<'_>, median: Duration, starts: usize) -> Result<()> {
+    if median < SLOW_START {
         return Ok(());
     }
     steps.note(format_args!(
-        "note: the store took {} ms to start on average, {} times here; if its command starts with a version manager's shim (pyenv, asdf), give the interpreter itself, e.g. --store \"$(python3 -c 'import sys; print(sys.executable)') kvstore.py\"",
-        mean.as_millis(),
-        starts.len()
+        "note: the store took {} ms to start (the median of {} starts here); if its command starts with a version manager's shim (pyenv, asdf), give the interpreter itself, e.g. --store \"$(python3 -c 'import sys; print(sys.executable)') kvstore.py\"",
+        median.as_millis(),
+        starts
     ))
 }
 
-/// A recovery that holds this many times the memory of an empty start, and
-/// at least [`COSTLY_EXTRA`] more, is named: the drill's logs are a few
-/// hundred bytes, so it was not the records that took it.
-const COSTLY_FACTOR: u64 = 4;
-const COSTLY_EXTRA: u64 = 64 << 20;
+/// The median of `times`; zero for none.
+fn median(times: &[Duration]) -> Duration {
+    let mut sorted = times.to_vec();
+    sorted.sort_unstable();
+    sorted.get(sorted.len() / 2).copied().unwrap_or_default()
+}
 
-/// Names the case whose recovery held the most memory at `READY`, when it
-/// is far more than the same store's start on an empty directory: a store
-/// that allocates what a damaged length field claims (a flipped high bit)
-/// passes where the machine has the memory, and fails elsewhere.
+/// Names the case whose recovery held the most memory, when it is far more
+/// than the same store's start on an empty directory
+/// ([`cost::costly_memory`]): a store that allocates what a damaged length
+/// field claims (a flipped high bit) passes where the machine has the
+/// memory, and fails elsewhere.
 fn note_costly_recovery(
     steps: &mut Steps<'_>,
     crashed: &Crashed,
-    memory: &[(&Case, Option<u64>)],
+    costs: &[(&Case, StartCost)],
 ) -> Result<()> {
-    let Some(empty) = crashed.empty_start_memory else {
+    let Some(empty) = crashed.empty_start.and_then(|empty| empty.memory) else {
         return Ok(());
     };
-    let Some((case, used)) = memory
+    let Some((case, used)) = costs
         .iter()
-        .filter_map(|(case, used)| Some((*case, (*used)?)))
+        .filter_map(|(case, cost)| Some((*case, cost.memory?)))
         .max_by_key(|(_, used)| *used)
     else {
         return Ok(());
     };
-    if used < empty.saturating_mul(COSTLY_FACTOR) || used < empty.saturating_add(COSTLY_EXTRA) {
+    if !cost::costly_memory(used, empty) {
         return Ok(());
     }
-    let log = case
-        .state(crashed)
-        .file(&crashed.record.path)
-        .map_or(0, <[u8]>::len);
     steps.note(format_args!(
-        "warning: recovery of a {log}-byte log took {} of memory ({}; an empty start: {}): the store allocates what a damaged length field claims before checking that the bytes exist; where the machine has less memory, or several starts run at once, that start fails",
+        "warning: recovery of a {}-byte log took {} of memory ({}; an empty start: {}): the store allocates what a damaged length field claims before checking that the bytes exist; where the machine has less memory, or several starts run at once, that start fails",
+        log_len(crashed, case),
         human_size(used),
         case.name,
         human_size(empty)
     ))
+}
+
+/// Names the case whose start took longest, when it is far longer than the
+/// same store's start on an empty directory ([`cost::slow_start`]), or than
+/// the sweep's `median` start if that is longer: the empty start ran alone,
+/// the sweep's run several at once on a machine that may be busy, and a few
+/// slow cases do not move the median.
+fn note_slow_recovery(
+    steps: &mut Steps<'_>,
+    crashed: &Crashed,
+    costs: &[(&Case, StartCost)],
+    median: Duration,
+) -> Result<()> {
+    let Some(empty) = crashed.empty_start.map(|empty| empty.time) else {
+        return Ok(());
+    };
+    let Some((case, took)) = costs
+        .iter()
+        .map(|(case, cost)| (*case, cost.time))
+        .max_by_key(|(_, took)| *took)
+    else {
+        return Ok(());
+    };
+    if !cost::slow_start(took, empty.max(median)) {
+        return Ok(());
+    }
+    steps.note(format_args!(
+        "warning: recovery of a {}-byte log took {:.1} s to READY ({}; an empty start: {} ms, the median start of this sweep: {} ms): the store's recovery reads, waits for or allocates far more than the log holds, most likely what a damaged length field claims; several such starts at once, or a slower machine, run out of the {} s a start has",
+        log_len(crashed, case),
+        took.as_secs_f64(),
+        case.name,
+        empty.as_millis(),
+        median.as_millis(),
+        drill::process::READY_TIMEOUT.as_secs()
+    ))
+}
+
+/// The length of the log a case damaged.
+fn log_len(crashed: &Crashed, case: &Case) -> usize {
+    case.state(crashed)
+        .file(&crashed.record.path)
+        .map_or(0, <[u8]>::len)
 }
 
 /// Runs every case in a directory of its own under `root`: how each
@@ -262,17 +305,22 @@ fn run_cases(
     crashed: &Crashed,
     root: &Path,
     cases: &[Case],
-) -> Result<Vec<(Recovered, Duration, Option<u64>)>> {
+) -> Result<Vec<(Recovered, StartCost)>> {
     let numbered: Vec<(usize, &Case)> = cases.iter().enumerate().collect();
     let outcomes = cases::run_all(&numbered, |(number, case)| {
         let dir = root.join(format!("case-{number}"));
         case.state(crashed).write_to(&dir)?;
-        let mut store = start_on_damage(&options.store.untraced(), &dir, &case.name)?;
+        let mut store = start_on_damage(
+            &options.store.untraced(),
+            &dir,
+            &case.name,
+            crashed.empty_start,
+        )?;
         let recovered = expect_recovered(&mut store, &case.name, case.six_allowed, &case.flip)?;
-        let (started_in, used) = (store.started_in, store.memory_at_ready);
+        let cost = store.cost();
         store.close()?;
         fs::remove_dir_all(&dir).doing(format!("remove {}", dir.display()))?;
-        Ok((recovered, started_in, used))
+        Ok((recovered, cost))
     });
     if outcomes.is_err() && options.keep {
         keep_first_failure(options, crashed, root, cases)?;
@@ -317,6 +365,16 @@ fn keep_first_failure(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_median_start_ignores_a_few_slow_ones() {
+        let ms = Duration::from_millis;
+        assert_eq!(median(&[]), Duration::ZERO);
+        assert_eq!(
+            median(&[ms(90), ms(5_200), ms(80), ms(100), ms(85)]),
+            ms(90)
+        );
+    }
 
     #[test]
     fn short_records_are_torn_everywhere_long_ones_sampled() {

@@ -129,6 +129,11 @@ impl DirState {
         self.files.get(path).map(|bytes| bytes.as_slice())
     }
 
+    /// How many bytes its files hold, together.
+    pub fn bytes(&self) -> u64 {
+        self.files.values().map(|bytes| bytes.len() as u64).sum()
+    }
+
     /// This state with `path` holding `bytes`; the other files are shared.
     pub fn with_file(&self, path: &Path, bytes: Vec<u8>) -> DirState {
         let mut files = self.files.clone();

@@ -21,6 +21,14 @@ pub fn binary() -> DrillBinary<CrashMidWrite> {
     DrillBinary::new(env!("CARGO_BIN_EXE_test_crash_mid_write"))
 }
 
+/// Asserts that a model store's run named no costly or slow recovery.
+pub fn assert_no_cost_named(stdout: &str) {
+    assert!(
+        !stdout.contains("warning: recovery of a "),
+        "a model store's recovery was named costly:\n{stdout}"
+    );
+}
+
 /// Asserts that `stdout` contains each of `lines`.
 pub fn assert_lines(stdout: &str, lines: &[String]) {
     for line in lines {

@@ -1,6 +1,6 @@
 use drill::testing::assert_proves_lesson;
 
-use crate::{assert_lines, binary};
+use crate::{assert_lines, assert_no_cost_named, binary};
 
 /// The reference store's record for `PUT user:4 dave` as LSN 6.
 fn sixth_record_len() -> usize {
@@ -20,6 +20,7 @@ fn sixth_offset() -> usize {
 fn passes_and_proves_the_lesson() {
     let stdout = binary().passes();
     assert_proves_lesson(&stdout, concat!(env!("CARGO_MANIFEST_DIR"), "/lesson.md"));
+    assert_no_cost_named(&stdout);
 }
 
 #[test]

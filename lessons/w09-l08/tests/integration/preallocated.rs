@@ -10,7 +10,7 @@ use drill::process::Running;
 use drill::session::put;
 use drill::testing::{python_store, traced_python_store};
 
-use crate::{assert_lines, binary};
+use crate::{assert_lines, assert_no_cost_named, binary};
 
 /// The model's record sizes: a 16-byte header and the request's text.
 fn record_len(body: &str) -> usize {
@@ -40,6 +40,7 @@ fn the_preallocating_store_passes_with_its_records_as_spans() {
         return;
     };
     let stdout = binary().passes_against(&store);
+    assert_no_cost_named(&stdout);
     let (len, offset) = (record_len("PUT user:4 dave"), sixth_offset());
     let first = record_len("PUT user:1 alice");
     assert_lines(

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::{Child, ChildStdin, ExitStatus};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use store_protocol::{Reply, Request, ready_text};
@@ -28,6 +28,8 @@ use crate::pipes::{self, Line, Stderr};
 use crate::store::Store;
 use crate::traces::{Exchange, Recorder, TracedRun};
 use crate::tree;
+
+mod waiting;
 
 /// How long a store may take to recover and print `READY`.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -68,11 +70,29 @@ pub struct Running {
     pub started_in: Duration,
     /// The memory it had in use at `READY` ([`cost::memory_in_use`]).
     pub memory_at_ready: Option<u64>,
+    /// Its memory, sampled while it recovers.
+    sampler: cost::Sampler,
+    /// What the same store's start on an empty directory cost, when known:
+    /// what a failed start's cost is compared with.
+    empty: Option<cost::StartCost>,
+    /// The drill's memory limit on the store, in MiB (`--limit-memory`),
+    /// when it runs confined.
+    memory_limit_mib: Option<u64>,
 }
 
 impl Running {
     /// Starts `store` on `dir` and waits for its `READY` line.
     pub fn start(store: &Store, dir: &Path) -> Result<Running> {
+        Running::start_compared(store, dir, None)
+    }
+
+    /// [`Running::start`], where a failed start's memory is compared with
+    /// `empty`, what the same store's start on an empty directory cost.
+    pub fn start_compared(
+        store: &Store,
+        dir: &Path,
+        empty: Option<cost::StartCost>,
+    ) -> Result<Running> {
         let spawned = Instant::now();
         let pin = Pin::new(dir)?;
         let Launched {
@@ -87,6 +107,7 @@ impl Running {
         }
         let stdout = pipes::stdout_lines(stdout_pipe);
         let stderr = pipes::stderr_lines(child.stderr.take().expect("stderr is piped"));
+        let sampler = cost::Sampler::new(child.id(), tracer);
         let mut running = Running {
             pin,
             child,
@@ -103,6 +124,11 @@ impl Running {
             ready: String::new(),
             started_in: Duration::ZERO,
             memory_at_ready: None,
+            sampler,
+            empty,
+            memory_limit_mib: store
+                .confinement()
+                .map(|confinement| confinement.limits.memory_mib),
         };
         let what = format!("start the store on {}", crate::escape::path(dir));
         let line = running.next_line(&what, "a READY line", READY_TIMEOUT)?;
@@ -114,6 +140,7 @@ impl Running {
                     running.tracee = tree::children(running.child.id()).into_iter().next();
                 }
                 running.memory_at_ready = cost::memory_in_use(running.pid());
+                running.sampler.add(running.memory_at_ready);
             }
             None => {
                 return Err(running.fail(
@@ -128,6 +155,15 @@ impl Running {
             }
         }
         Ok(running)
+    }
+
+    /// What its start cost: the time to `READY`, and the peak memory of its
+    /// processes sampled during recovery.
+    pub fn cost(&self) -> cost::StartCost {
+        cost::StartCost {
+            time: self.started_in,
+            memory: self.sampler.peak(),
+        }
     }
 
     /// The store's process id (under strace, strace's child).
@@ -387,52 +423,6 @@ impl Running {
                 None,
             )
         })
-    }
-
-    /// The next stdout line, within `timeout`.
-    fn next_line(&mut self, what: &str, expected: &str, timeout: Duration) -> Result<Line> {
-        match self.stdout.recv_timeout(timeout) {
-            Ok(Ok(line)) => {
-                if let Some((_, run)) = self.traced.as_mut() {
-                    run.lines_received += 1;
-                }
-                Ok(line)
-            }
-            Ok(Err(err)) => Err(self.fail(what, expected, format!("a read error: {err}"), None)),
-            Err(RecvTimeoutError::Timeout) => {
-                let found = format!(
-                    "nothing after {} s (the store was still running; killed)",
-                    timeout.as_secs()
-                );
-                let before_ready = self.started_in.is_zero();
-                let mut err = self.fail(what, expected, found, Some(cost::FLUSH_EACH_LINE));
-                // Said on stderr, silent on stdout: recovery, not a buffer.
-                if before_ready
-                    && !self.stderr_seen.is_empty()
-                    && let Error::Check { why, .. } = &mut err
-                {
-                    *why = Some(cost::still_recovering(timeout));
-                }
-                Err(err)
-            }
-            Err(RecvTimeoutError::Disconnected) => {
-                // The pipe closes when the store exits; give it the reply
-                // bound to do so before calling it a store that closed its
-                // stdout and went on running.
-                let found = match self.child.wait_timeout(REPLY_TIMEOUT) {
-                    Ok(Some(status)) => format!("the store exited ({status}) without printing it"),
-                    _ => "the store closed its stdout without printing it (still running; killed)"
-                        .to_string(),
-                };
-                let mut err = self.fail(what, expected, found, None);
-                if cost::ran_out_of_memory(&self.stderr_seen)
-                    && let Error::Check { why, .. } = &mut err
-                {
-                    *why = Some(cost::OUT_OF_MEMORY.to_string());
-                }
-                Err(err)
-            }
-        }
     }
 
     /// Waits up to [`REPLY_TIMEOUT`] for the process to end.
