@@ -296,13 +296,20 @@ fn what_it_did(window: &[Seen], path: &Path, dir: &Path) -> Vec<String> {
             ));
         }
     }
-    for seen in window {
+    // An fsync of `path` before a rename onto it was of the file the rename
+    // replaced, not an fsync of these bytes that came too early.
+    let replaced_until = window
+        .iter()
+        .rposition(|seen| matches!(seen, Seen::Rename { to, .. } if to == path));
+    let of_replaced =
+        |index: usize, p: &Path| p == path && replaced_until.is_some_and(|at| index < at);
+    for (index, seen) in window.iter().enumerate() {
         match seen {
             Seen::RangeSync(p) if names.contains(p) => did.push(format!(
                 "it called sync_file_range on {}: that starts writeback, but waits for neither the disk's cache nor the file's metadata, so it is no fsync",
                 shown(p)
             )),
-            Seen::Sync(p) if names.contains(p) => did.push(format!(
+            Seen::Sync(p) if names.contains(p) && !of_replaced(index, p) => did.push(format!(
                 "it fsync'd {} before its last write to it: the fsync must come after the last write",
                 shown(p)
             )),
@@ -458,6 +465,19 @@ mod tests {
                 "it wrote wal.tmp, then renamed it to wal.log with no fsync of wal.tmp"
             ),
             "{renamed:?}"
+        );
+
+        // A compaction after an fsync'd append: the fsync of wal.log was of
+        // the file the rename replaced, not one that came too early.
+        let compacted = did(&format!(
+            "{CREATE}{DIR_SYNC}{READY}1 write(3</s/wal.log>, \"rec\", 3) = 3\n1 fdatasync(3</s/wal.log>) = 0\n1 openat(AT_FDCWD</>, \"/s/wal.log.tmp\", O_WRONLY|O_CREAT|O_TRUNC, 0644) = 5</s/wal.log.tmp>\n1 write(5</s/wal.log.tmp>, \"all\", 3) = 3\n1 rename(\"/s/wal.log.tmp\", \"/s/wal.log\") = 0\n1 write(1<pipe:[9]>, \"OK\\n\", 3) = 3\n"
+        ));
+        assert_eq!(compacted.len(), 1, "{compacted:?}");
+        assert!(
+            compacted[0].starts_with(
+                "it wrote wal.log.tmp, then renamed it to wal.log with no fsync of wal.log.tmp"
+            ),
+            "{compacted:?}"
         );
 
         // A plain write with nothing else said: no claim.
