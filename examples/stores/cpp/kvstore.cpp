@@ -54,6 +54,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -368,8 +369,8 @@ bool Store::parse(const std::string& data, size_t pos, size_t* next, char* op, s
 #ifdef MISTAKE_SKIPS_CORRUPT_CONTINUES
             // MISTAKE: a damaged record is skipped and replay goes on with
             // the records after it, when its length still reads sanely.
-            uint32_t len = get32(data.data() + pos + 4);
-            if (data.size() - pos >= HEADER && len <= MAX_BODY && pos + HEADER + len < data.size()) {
+            uint32_t len = data.size() - pos >= HEADER ? get32(data.data() + pos + 4) : MAX_BODY + 1;
+            if (len <= MAX_BODY && pos + HEADER + len < data.size()) {
                 std::cerr << "skipping corrupt record at offset " << pos << " (" << why << ")" << std::endl;
                 pos += HEADER + len;
                 continue;
