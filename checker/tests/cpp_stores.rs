@@ -111,7 +111,7 @@ const VARIANTS: &[Variant] = &[
     },
     Variant {
         name: "compact_no_dir_fsync",
-        defines: &["-DMISTAKE_COMPACT_NO_DIR_FSYNC"],
+        defines: &["-DMISTAKE_COMPACT_NO_DIR_FSYNC", "-DCOMPACT_EVERY=4"],
     },
     Variant {
         name: "replays_partial",
@@ -406,13 +406,18 @@ const CASES: &[Case] = &[
 /// The cases waiting for the directory operations in the power-loss model
 /// and the cost of a recovery (issue 22): what the drills must say then.
 const PENDING: &[Case] = &[
-    // The rename over the log holding test_key is not durable before the
-    // OK to crash_key: a power loss brings the old log back.
+    // w09-l08, compacting every 4 records: the compaction during operation
+    // 4 renames wal.log.tmp over wal.log and never fsyncs the directory;
+    // operation 5 is appended to the new file and acknowledged. A power
+    // loss then can undo the rename: the old wal.log (operations 1-4) comes
+    // back, and operation 5 is lost. (In w09-l07 the compaction is the last
+    // write, and the old log it replaced holds every acknowledged record: a
+    // warning about the directory is all that is due there.)
     Case {
         variant: "compact_no_dir_fsync",
-        drill: L07,
+        drill: L08,
         flags: &[],
-        verdict: Verdict::Fails(&["power-loss check", "rename", "wal.log.tmp"]),
+        verdict: Verdict::Fails(&["power-loss check", "renam"]),
     },
     // With the memory to spare, the allocation succeeds: the start is slow
     // and huge rather than killed, and must be named all the same.
