@@ -18,7 +18,7 @@ use drill::cost::StartCost;
 use drill::files::{DirState, FileChange};
 use drill::process::Running;
 use drill::session::{self, State, show_state};
-use drill::{Error, Options, Result, Steps, Store};
+use drill::{Error, Options, Result, Steps, Store, escape};
 
 use crate::scenario::{Crashed, start_explained};
 use crate::{FIRST_FIVE, Fault, Operation, SIXTH, model, model_six};
@@ -51,6 +51,20 @@ pub fn run(options: &Options<Fault>, crashed: &Crashed, steps: &mut Steps<'_>) -
             found: "only zeros the file grew by".to_string(),
             why: Some("each operation must write its record to the log".to_string()),
         })?;
+    if let Some((number, moved)) = moved_record(&crashed.earlier, &all_written) {
+        // The step damages record 3 where the store wrote it; a store that
+        // rewrote its log since (a compaction) holds other bytes there, and
+        // a flip there would judge a state the drill cannot predict.
+        steps.step(format_args!(
+            "damage before the last record: not tested: the record operation {number} wrote to {} is no longer where the store wrote it once operation 6 is done",
+            escape::path(&moved.path)
+        ))?;
+        steps.note(format_args!(
+            "warning: the store rewrote {} after operation {number} (a compaction?), so the drill cannot damage record {DAMAGED} in place and keep records 4-6 intact after it. To have this step judge your recovery, let the log grow to more than 6 records before it is rewritten",
+            escape::path(&moved.path)
+        ))?;
+        return Ok(());
+    }
     let offset = change.middle_changed_byte().unwrap_or_default();
     let mut bytes = all_written.file(&change.path).unwrap_or_default().to_vec();
     let old = bytes[offset];
@@ -95,6 +109,32 @@ pub fn run(options: &Options<Fault>, crashed: &Crashed, steps: &mut Steps<'_>) -
         steps.note(warning)?;
     }
     Ok(())
+}
+
+/// The first of the records of operations 3-5 whose bytes are no longer
+/// where the store wrote them in `all_written` (the directory once all six
+/// operations were written): the store rewrote the file since.
+fn moved_record<'a>(
+    earlier: &'a [Vec<FileChange>],
+    all_written: &DirState,
+) -> Option<(usize, &'a FileChange)> {
+    earlier
+        .iter()
+        .enumerate()
+        .skip(DAMAGED - 1)
+        .find_map(|(index, changes)| {
+            changes
+                .iter()
+                .find(|change| {
+                    let (Some(span), Some(after)) = (change.span(), change.after.as_deref()) else {
+                        return false;
+                    };
+                    let now = all_written.file(&change.path);
+                    now.and_then(|now| now.get(span.record.clone()))
+                        != after.get(span.record.clone())
+                })
+                .map(|change| (index + 1, change))
+        })
 }
 
 /// The six operations in order.
@@ -296,6 +336,38 @@ mod tests {
             let why = explain(&lost, &expected, &operations);
             assert!(why.starts_with("intact records"), "{why}");
         }
+    }
+
+    /// The changes of operations that each append `records` to wal.log.
+    fn appends(records: &[&[u8]]) -> (Vec<Vec<FileChange>>, Vec<u8>) {
+        let mut log = Vec::new();
+        let mut earlier = Vec::new();
+        for record in records {
+            let before = log.clone();
+            log.extend_from_slice(record);
+            earlier.push(vec![FileChange {
+                path: "wal.log".into(),
+                before: Some(before),
+                after: Some(log.clone()),
+            }]);
+        }
+        (earlier, log)
+    }
+
+    #[test]
+    fn a_log_rewritten_after_record_3_is_found() {
+        let (earlier, log) = appends(&[b"r1", b"r2", b"r3", b"r4", b"r5"]);
+        let appended =
+            DirState::default().with_file(Path::new("wal.log"), [log, b"r6".to_vec()].concat());
+        assert!(moved_record(&earlier, &appended).is_none());
+        // A compaction during operation 4: the log now holds other bytes
+        // where operations 3 and 4 wrote theirs.
+        let compacted = DirState::default().with_file(Path::new("wal.log"), b"c1c4r5r6".to_vec());
+        let (number, change) = moved_record(&earlier, &compacted).expect("record 3 moved");
+        assert_eq!((number, change.path.as_path()), (3, Path::new("wal.log")));
+        // Record 3 in place, record 5 not (rewritten from operation 5 on).
+        let late = DirState::default().with_file(Path::new("wal.log"), b"r1r2r3r4xxr6".to_vec());
+        assert_eq!(moved_record(&earlier, &late).map(|(n, _)| n), Some(5));
     }
 
     #[test]

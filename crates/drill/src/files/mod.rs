@@ -394,6 +394,18 @@ impl Written {
                     after: after.clone(),
                 })
             }
+            (Some(after), _) if after.len() < before.len() => Err(Error::Check {
+                what: format!("files changed by {operation}"),
+                expected: "one file that gained bytes (the WAL)".to_string(),
+                found: listed(),
+                // A store that is right to rewrite its log (a compaction)
+                // is told why the drill cannot use this write, not that it
+                // wrote several files.
+                why: Some(format!(
+                    "the store rewrote {} shorter rather than appending a record to it (a compaction?); the drill tears and flips the bytes of the record the operation it crashes appends, so that operation must append: rewrite the log on another request",
+                    escape::path(&change.path)
+                )),
+            }),
             _ => Err(Error::Check {
                 what: format!("files changed by {operation}"),
                 expected: "one file that gained bytes (the WAL)".to_string(),

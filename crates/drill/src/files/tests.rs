@@ -164,6 +164,28 @@ fn several_files_or_none_is_a_check_failure_naming_them() {
     assert!(err.contains("found no file changed"), "{err}");
 }
 
+/// A compaction during the crashed operation: the log shrank. The failure
+/// says the store rewrote it, not that it wrote several files.
+#[test]
+fn a_log_rewritten_shorter_is_named_as_a_rewrite() {
+    let before = state(&[("wal.log", b"r1r2r3r4r5")]);
+    let after = state(&[("wal.log", b"c1r6")]);
+    let err = Written::single("PUT user:4 dave", &before.changes(&after))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("wal.log: shortened from 10 to 4 bytes"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "the store rewrote wal.log shorter rather than appending a record to it (a compaction?)"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("several files"), "{err}");
+}
+
 #[test]
 fn states_round_trip_through_a_directory() {
     let dir = tempfile::tempdir().unwrap();

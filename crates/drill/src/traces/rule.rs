@@ -399,13 +399,20 @@ fn what_it_did(window: &[Seen], path: &Path, dir: &Path) -> Vec<String> {
             ));
         }
     }
-    for seen in window {
+    // An fsync of `path` before a rename onto it was of the file the rename
+    // replaced, not an fsync of these bytes that came too early.
+    let replaced_until = window
+        .iter()
+        .rposition(|seen| matches!(seen, Seen::Rename { to, .. } if to == path));
+    let of_replaced =
+        |index: usize, p: &Path| p == path && replaced_until.is_some_and(|at| index < at);
+    for (index, seen) in window.iter().enumerate() {
         match seen {
             Seen::RangeSync(p) if names.contains(p) => did.push(format!(
                 "it called sync_file_range on {}: that starts writeback, but waits for neither the disk's cache nor the file's metadata, so it is no fsync",
                 shown(p)
             )),
-            Seen::Sync(p) if names.contains(p) => did.push(format!(
+            Seen::Sync(p) if names.contains(p) && !of_replaced(index, p) => did.push(format!(
                 "it fsync'd {} before its last write to it: the fsync must come after the last write",
                 shown(p)
             )),
