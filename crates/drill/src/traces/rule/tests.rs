@@ -114,12 +114,15 @@ fn the_calls_that_are_no_fsync_are_named() {
         "{CREATE}{DIR_SYNC}{READY}1 write(3</s/wal.log>, \"rec\", 3) = 3\n1 fdatasync(3</s/wal.log>) = 0\n1 openat(AT_FDCWD</>, \"/s/wal.log.tmp\", O_WRONLY|O_CREAT|O_TRUNC, 0644) = 5</s/wal.log.tmp>\n1 write(5</s/wal.log.tmp>, \"all\", 3) = 3\n1 rename(\"/s/wal.log.tmp\", \"/s/wal.log\") = 0\n1 write(1<pipe:[9]>, \"OK\\n\", 3) = 3\n"
     ));
     assert!(
-        compacted[0]
-            .starts_with("it wrote wal.log.tmp, then renamed it to wal.log with no fsync of wal.log.tmp"),
+        compacted[0].starts_with(
+            "it wrote wal.log.tmp, then renamed it to wal.log with no fsync of wal.log.tmp"
+        ),
         "{compacted:?}"
     );
     assert!(
-        !compacted.iter().any(|said| said.contains("before its last write")),
+        !compacted
+            .iter()
+            .any(|said| said.contains("before its last write")),
         "{compacted:?}"
     );
 
