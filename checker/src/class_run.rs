@@ -126,6 +126,11 @@ pub fn run_class(
             .ok(),
     );
     let drills_fingerprint = hex(&Sha256::digest(graded_by.join(" ")));
+    if nix::unistd::geteuid().is_root() {
+        eprintln!(
+            "checker: warning: running a class as root: a store's process limit (RLIMIT_NPROC) does not apply to root, and sockets only root may open are within a store's reach; run class runs as an unprivileged user"
+        );
+    }
     let students = student_folders(class, &options.results)?;
     std::fs::create_dir_all(&options.results).map_err(|source| Error::Paste {
         path: options.results.clone(),

@@ -125,11 +125,13 @@ impl Limits {
             ("file-size", self.file_size_mib),
             ("cpu", self.cpu_seconds),
             ("open-files", self.open_files),
-            // RLIMIT_NPROC counts every process of the user: the drill
-            // counts them once per run, not each launcher at each start.
+            // RLIMIT_NPROC counts every process of the user: counted at
+            // each start, so that processes other runs of the same user
+            // started meanwhile (a class run's other students) do not eat
+            // this store's share.
             (
                 "nproc",
-                user_processes_at_start().saturating_add(self.processes),
+                user_processes().saturating_add(self.processes),
             ),
         ]
         .iter()
@@ -180,12 +182,6 @@ impl Limits {
         }
         Ok(())
     }
-}
-
-/// How many processes this user ran when the drill first asked.
-fn user_processes_at_start() -> u64 {
-    static COUNT: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    *COUNT.get_or_init(user_processes)
 }
 
 /// How many processes this user runs now (a bound for `RLIMIT_NPROC`,
