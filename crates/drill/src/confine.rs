@@ -129,10 +129,7 @@ impl Limits {
             // each start, so that processes other runs of the same user
             // started meanwhile (a class run's other students) do not eat
             // this store's share.
-            (
-                "nproc",
-                user_processes().saturating_add(self.processes),
-            ),
+            ("nproc", user_processes().saturating_add(self.processes)),
         ]
         .iter()
         .map(|(name, value)| format!("--limit={name}={value}"))

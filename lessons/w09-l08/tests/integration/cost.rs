@@ -126,6 +126,7 @@ fn confined(command: &str, memory_mib: u64) -> Store {
                 memory_mib,
                 ..Limits::default()
             },
+            store_root: None,
         })
 }
 
