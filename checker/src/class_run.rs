@@ -35,6 +35,7 @@ use crate::error::Error;
 use crate::gradebook::{self, Row, Totals};
 use crate::manifest::Manifest;
 use crate::outcome::{Finished, Status};
+use crate::reaping;
 use crate::report::{Format, printable};
 use crate::run::{self, Options};
 use crate::store_build;
@@ -160,10 +161,19 @@ pub fn run_class(
                     {
                         break;
                     }
+                    if reaping::interrupted() {
+                        break;
+                    }
                     let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
                     let Some((name, folder)) = next else { break };
                     let started = Instant::now();
                     let (result, reused) = context.student(name, folder);
+                    // Interrupted students are not remembered: the next run
+                    // redoes them.
+                    if reaping::interrupted() {
+                        break;
+                    }
+                    reaping::end_escaped();
                     let _ = done_tx.send(Done {
                         student: name.clone(),
                         result,
@@ -181,8 +191,26 @@ pub fn run_class(
         }
         progress.finish();
     });
+    reaping::end_escaped();
     if let Some(path) = changed.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(Error::DrillChanged(path));
+    }
+    if reaping::interrupted() {
+        // What finished is remembered, beside what earlier runs remembered
+        // of the students this one did not reach; no gradebook is written.
+        let finished = results.len();
+        let mut kept = remembered.students;
+        kept.extend(results);
+        let memory = Remembered {
+            drills: drills_fingerprint,
+            students: kept,
+        };
+        save(&memory_path, &memory)?;
+        return Err(Error::Interrupted {
+            finished,
+            students: students.len(),
+            results: memory_path,
+        });
     }
     let memory = Remembered {
         drills: drills_fingerprint,

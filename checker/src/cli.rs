@@ -280,6 +280,10 @@ pub fn execute(cli: Cli) -> ExitCode {
         Err(Error::Output(error)) if error.kind() == io::ErrorKind::BrokenPipe => {
             ExitCode::from(EXIT_PASSED)
         }
+        Err(error @ Error::Interrupted { .. }) => {
+            let _ = writeln!(io::stderr(), "checker: {error}");
+            ExitCode::from(crate::reaping::EXIT_INTERRUPTED)
+        }
         Err(error) => {
             let _ = writeln!(io::stderr(), "checker: error: {error}");
             ExitCode::from(EXIT_UNUSABLE)
@@ -392,6 +396,12 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                     fresh,
                     results: results.unwrap_or_else(|| class.join(".checker")),
                 };
+                // Nothing the class run starts outlives it (reaping.rs).
+                crate::reaping::take_charge().map_err(|error| {
+                    Error::Usage(format!(
+                        "cannot watch over the class run's processes: {error}"
+                    ))
+                })?;
                 let mut out = output_for(format);
                 let totals =
                     class_run::run_class(&lessons_dir()?, &class, &options, format, &mut out)?;

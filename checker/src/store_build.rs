@@ -64,7 +64,10 @@ pub fn build(
         None => drill::run(shell, &["-c", command], repository, timeout),
         Some(confined) => {
             let cpu = format!("--limit=cpu={}", timeout.as_secs().max(1));
-            let mut arguments: Vec<String> = vec!["--launch".into()];
+            // `--reap`: the launcher ends all the build left (a daemon, a
+            // child in a group of its own) before it exits.
+            let mut arguments: Vec<String> =
+                vec!["--launch".into(), ::drill::reap::REAP_FLAG.into()];
             for dir in [repository, confined.temporary] {
                 arguments.push("--dir".into());
                 arguments.push(dir.display().to_string());

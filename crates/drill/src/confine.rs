@@ -30,9 +30,11 @@ use rlimit::Resource;
 pub const SERVE_FLAG: &str = "--serve";
 
 /// The hidden first argument that makes a drill binary a launcher:
-/// `--launch [--dir DIR]... [--read PATH]... [--limit NAME=N]... -- PROGRAM ARGS...`
+/// `--launch [--dir DIR]... [--read PATH]... [--limit NAME=N]... [--reap] -- PROGRAM ARGS...`
 /// (several `--dir`s: `checker run --class` builds a student's store with
-/// write access to their folder and a temporary one).
+/// write access to their folder and a temporary one; `--reap`: the launcher
+/// stays, runs the program as its child and ends all it left, see
+/// [`crate::reap`]).
 pub const LAUNCH_FLAG: &str = "--launch";
 /// `--launch --probe`: confine nothing, report whether Landlock applies.
 const PROBE: &str = "--probe";
@@ -274,6 +276,7 @@ fn launch(args: Vec<OsString>) -> Result<ServeHere, String> {
     let mut limits = Limits::default();
     let mut rest = args.into_iter();
     let mut program = Vec::new();
+    let mut reap = false;
     while let Some(arg) = rest.next() {
         match arg.to_str() {
             Some(PROBE) => {
@@ -283,6 +286,7 @@ fn launch(args: Vec<OsString>) -> Result<ServeHere, String> {
             }
             Some("--dir") => dirs.extend(rest.next().map(PathBuf::from)),
             Some("--read") => readable.extend(rest.next().map(PathBuf::from)),
+            Some(crate::reap::REAP_FLAG) => reap = true,
             Some("--") => {
                 program.extend(rest.by_ref());
                 break;
@@ -315,6 +319,9 @@ fn launch(args: Vec<OsString>) -> Result<ServeHere, String> {
         && is_this_executable(Path::new(program))
     {
         return Ok(ServeHere(PathBuf::from(served)));
+    }
+    if reap {
+        return Err(crate::reap::run_and_reap(Path::new(program), args).unwrap_err());
     }
     let err = Command::new(program).args(args).exec();
     Err(format!(
