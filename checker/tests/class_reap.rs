@@ -116,6 +116,11 @@ fn a_builds_daemon_and_a_timed_out_builds_own_group_child_end_with_the_run() {
         "build = \"timeout 600 sh -c 'echo $$ > child.pid; while :; do sleep 5; done' & \
          while [ ! -s child.pid ]; do :; done; exec sleep 600\"\nrun = \"./kvstore\"\n",
     );
+    // Sid's build dies of a signal, which its row names.
+    write(
+        &class.join("sid/store.toml"),
+        "build = \"kill -SEGV $$\"\nrun = \"./kvstore\"\n",
+    );
     let results = tempfile::tempdir().unwrap();
     let temporary = tempfile::tempdir().unwrap();
     let run = class_run(
@@ -134,6 +139,11 @@ fn a_builds_daemon_and_a_timed_out_builds_own_group_child_end_with_the_run() {
     assert!(
         csv.lines()
             .any(|l| l.starts_with("tim,w09-l07,error,0,the store's build timed out after 5 s")),
+        "{csv}"
+    );
+    assert!(
+        csv.lines().any(|l| l
+            .starts_with("sid,w09-l07,error,0,the store's build killed by signal 11 (SIGSEGV)")),
         "{csv}"
     );
     let daemon = pid_in(&class.join("dan/daemon.pid"));
@@ -202,4 +212,69 @@ fn ctrl_c_ends_every_build_keeps_what_finished_and_exits_130() {
         serde_json::from_slice(&fs::read(results.path().join("results.json")).unwrap()).unwrap();
     let students: Vec<&String> = remembered["students"].as_object().unwrap().keys().collect();
     assert_eq!(students, ["ann"], "{remembered}");
+}
+
+/// A drill binary's launcher in `--reap` mode (as a class run starts a
+/// build), in `folder`, running `script` with `sh -c`.
+fn reaping_launcher(folder: &Path, script: &str) -> Child {
+    let drills = build();
+    let (_, launcher) = drills
+        .iter()
+        .find(|(name, _)| name == "test_crash_after_wal")
+        .expect("the w09-l07 drill built");
+    Command::new(launcher)
+        .current_dir(folder)
+        .args(["--launch", "--reap", "--dir"])
+        .arg(folder)
+        .args(["--", "/bin/sh", "-c", script])
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn a_reaping_launcher_ends_what_its_program_left_and_ends_as_it_did() {
+    use std::os::unix::process::ExitStatusExt;
+    let folder = tempfile::tempdir().unwrap();
+    let folder = folder.path();
+    // A daemon left behind, then exit code 3. This test process is no
+    // subreaper: only the launcher can end the daemon.
+    let mut launcher = reaping_launcher(
+        folder,
+        "setsid sh -c 'echo $$ > daemon.pid; while :; do sleep 5; done' </dev/null >/dev/null 2>&1 & \
+         while [ ! -s daemon.pid ]; do :; done; exit 3",
+    );
+    assert_eq!(launcher.wait().unwrap().code(), Some(3));
+    let daemon = pid_in(&folder.join("daemon.pid"));
+    assert!(
+        !is_running(daemon),
+        "the daemon {daemon} outlived its launcher"
+    );
+
+    // A program killed by a signal: the launcher dies of the same signal.
+    let mut launcher = reaping_launcher(folder, "kill -SEGV $$");
+    assert_eq!(launcher.wait().unwrap().signal(), Some(11));
+
+    // SIGTERM to the launcher alone: it ends the program's tree (a child in
+    // a group of its own among it), then dies of SIGTERM.
+    let mut launcher = reaping_launcher(
+        folder,
+        "timeout 600 sh -c 'echo $$ > child.pid; exec sleep 1234' & \
+         while [ ! -s child.pid ]; do :; done; touch running; wait",
+    );
+    let deadline = Instant::now() + BOUND;
+    while !folder.join("running").exists() {
+        assert!(Instant::now() < deadline, "the program never ran");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(launcher.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    assert_eq!(launcher.wait().unwrap().signal(), Some(15));
+    let child = pid_in(&folder.join("child.pid"));
+    assert!(
+        !is_running(child),
+        "the program's child {child} outlived its launcher"
+    );
+    assert_eq!(running_in(folder), Vec::<u32>::new(), "left running");
 }

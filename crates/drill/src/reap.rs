@@ -19,6 +19,7 @@ use std::convert::Infallible;
 use std::ffi::OsString;
 use std::path::Path;
 use std::process::{Command, ExitStatus};
+use std::sync::atomic::{AtomicI32, Ordering};
 
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
@@ -30,6 +31,9 @@ pub const REAP_FLAG: &str = "--reap";
 /// At most this many rounds of ending the program's tree (a process forking
 /// as fast as it is killed gets no more).
 const ROUNDS: usize = 64;
+
+/// The signal that asked this launcher to end (0: none).
+static ENDED_BY: AtomicI32 = AtomicI32::new(0);
 
 /// Runs `program` with `args` as a child of this (confined) launcher, ends
 /// everything it left, and exits as it did. Returns only on failure to
@@ -43,6 +47,7 @@ pub fn run_and_reap(program: &Path, args: &[OsString]) -> Result<Infallible, Str
     let pid = child.id();
     std::thread::spawn(move || {
         if let Some(signal) = signals.forever().next() {
+            ENDED_BY.store(signal, Ordering::SeqCst);
             end_beneath(pid);
             die_of(signal);
         }
@@ -50,6 +55,12 @@ pub fn run_and_reap(program: &Path, args: &[OsString]) -> Result<Infallible, Str
     let status = child.wait();
     tree::forget(pid);
     tree::end_every_orphan();
+    // The program was ended because this launcher was asked to end: it
+    // ends of what it was sent, not of the SIGKILL it gave the program.
+    let signal = ENDED_BY.load(Ordering::SeqCst);
+    if signal != 0 {
+        die_of(signal);
+    }
     match status {
         Ok(status) => exit_like(status),
         Err(err) => {
