@@ -96,6 +96,18 @@ fn build_folders(temporary: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// After a class run: each process whose pid a build wrote to a file has
+/// ended, nothing runs in `class`, and no build folder is left in
+/// `temporary`.
+fn nothing_left(class: &Path, temporary: &Path, written: &[(PathBuf, &str)]) {
+    for (file, what) in written {
+        let pid = pid_in(file);
+        assert!(!is_running(pid), "{what} {pid} outlived the class run");
+    }
+    assert_eq!(running_in(class), Vec::<u32>::new(), "left running");
+    assert_eq!(build_folders(temporary), Vec::<PathBuf>::new());
+}
+
 #[test]
 #[cfg(target_os = "linux")]
 fn a_builds_daemon_and_a_timed_out_builds_own_group_child_end_with_the_run() {
@@ -146,18 +158,14 @@ fn a_builds_daemon_and_a_timed_out_builds_own_group_child_end_with_the_run() {
             .starts_with("sid,w09-l07,error,0,the store's build killed by signal 11 (SIGSEGV)")),
         "{csv}"
     );
-    let daemon = pid_in(&class.join("dan/daemon.pid"));
-    assert!(
-        !is_running(daemon),
-        "the build's daemon {daemon} outlived the class run"
+    nothing_left(
+        class,
+        temporary.path(),
+        &[
+            (class.join("dan/daemon.pid"), "the build's daemon"),
+            (class.join("tim/child.pid"), "the build's own-group child"),
+        ],
     );
-    let child = pid_in(&class.join("tim/child.pid"));
-    assert!(
-        !is_running(child),
-        "the build's own-group child {child} outlived the class run"
-    );
-    assert_eq!(running_in(class), Vec::<u32>::new(), "left running");
-    assert_eq!(build_folders(temporary.path()), Vec::<PathBuf>::new());
 }
 
 #[test]
@@ -197,13 +205,11 @@ fn ctrl_c_ends_every_build_keeps_what_finished_and_exits_130() {
         stderr.contains("interrupted: every build and drill was ended; 1 of 3 students finished"),
         "{stderr}"
     );
-    let child = pid_in(&class.join("bea/child.pid"));
-    assert!(
-        !is_running(child),
-        "Bea's build's child {child} outlived the run"
+    nothing_left(
+        class,
+        temporary.path(),
+        &[(class.join("bea/child.pid"), "Bea's build's child")],
     );
-    assert_eq!(running_in(class), Vec::<u32>::new(), "left running");
-    assert_eq!(build_folders(temporary.path()), Vec::<PathBuf>::new());
     assert!(
         !class.join("cal/built").exists(),
         "Cal's build started after Ctrl-C"
