@@ -62,7 +62,8 @@ Exit codes:
   0  every result passed (and `lint` found nothing)
   1  a result failed or could not be graded
   2  the command could not run: usage, unknown lesson, no lessons, unreadable
-     paste, invalid lesson document; and `lint` found problems";
+     paste, invalid lesson document; and `lint` found problems
+  130  `run --class` was interrupted (Ctrl-C): what finished is remembered";
 
 /// Grade course lessons: run their drills, or grade pasted output against
 /// each lesson's proof patterns.

@@ -139,7 +139,7 @@ fn a_builds_daemon_and_a_timed_out_builds_own_group_child_end_with_the_run() {
         class,
         results.path(),
         temporary.path(),
-        &["--jobs", "2", "--build-timeout", "5"],
+        &["--jobs", "2", "--build-timeout", "8"],
     );
     let (code, csv, stderr) = finish(run);
     assert_eq!(code, Some(1), "{csv}{stderr}");
@@ -150,7 +150,7 @@ fn a_builds_daemon_and_a_timed_out_builds_own_group_child_end_with_the_run() {
     );
     assert!(
         csv.lines()
-            .any(|l| l.starts_with("tim,w09-l07,error,0,the store's build timed out after 5 s")),
+            .any(|l| l.starts_with("tim,w09-l07,error,0,the store's build timed out after 8 s")),
         "{csv}"
     );
     assert!(
