@@ -58,6 +58,8 @@ pub fn build(drills: &[&Drill]) -> Result<HashMap<PackageId, PathBuf>, Error> {
         for drill in &drills {
             command.arg("-p").arg(&drill.package);
         }
+        // Not registered with `drill::tree`: a class run sweeps for escaped
+        // processes only once its students run, after this build.
         let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

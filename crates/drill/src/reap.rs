@@ -75,7 +75,9 @@ pub fn run_and_reap(program: &Path, args: &[OsString]) -> Result<Infallible, Str
 /// Ends the tree of `pid` (its owner reaps it), then every orphan.
 fn end_beneath(pid: u32) {
     for _ in 0..ROUNDS {
-        let doomed = tree::descendants(pid);
+        // Killed ones stay until reaped (zombies): only the running count.
+        let mut doomed = tree::descendants(pid);
+        doomed.retain(|&pid| tree::is_running(pid));
         if doomed.is_empty() {
             break;
         }
