@@ -4,11 +4,13 @@
 //! Classroom's tools download a class). For each student, in parallel
 //! (`--jobs`): read `store.toml` ([`crate::manifest`]; a missing or invalid
 //! one is that student's error row), build the store (its `build`, bounded
-//! in time, its process group ended), run every drill against it from the
-//! student's folder (each drill confines and bounds the store itself), and
-//! keep the transcripts, one folder per student, so each student can be sent
-//! their own. The rows are the gradebook's ([`crate::gradebook::Row`]), the
-//! same type `checker grade --gradebook` writes, so the two merge.
+//! in time, everything it started ended with it), run every drill against
+//! it from the student's folder (each drill confines and bounds the store
+//! itself), and keep the transcripts, one folder per student, so each
+//! student can be sent their own. The rows are the gradebook's
+//! ([`crate::gradebook::Row`]), the same type `checker grade --gradebook`
+//! writes, so the two merge. Nothing the run starts outlives it, and Ctrl-C
+//! keeps what finished ([`crate::reaping`]).
 //!
 //! **Reruns cost only what changed.** A student's results are remembered
 //! with the fingerprint of their folder ([`crate::survey`]: every entry,
@@ -24,7 +26,7 @@
 //! carries a copy of one of the course's stores fails every lesson.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, mpsc};
 use std::thread;
@@ -42,7 +44,9 @@ use crate::error::Error;
 use crate::gradebook::{self, Row, Totals};
 use crate::manifest::Manifest;
 use crate::outcome::{Finished, Status};
-use crate::report::{Format, printable};
+use crate::progress::Progress;
+use crate::reaping;
+use crate::report::Format;
 use crate::run::{self, Options};
 use crate::store_build;
 use crate::survey;
@@ -193,10 +197,19 @@ pub fn run_class(
                     {
                         break;
                     }
+                    if reaping::interrupted() {
+                        break;
+                    }
                     let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
                     let Some((name, folder)) = next else { break };
                     let started = Instant::now();
                     let (result, reused) = context.student(name, folder);
+                    // Interrupted students are not remembered: the next run
+                    // redoes them.
+                    if reaping::interrupted() {
+                        break;
+                    }
+                    reaping::end_escaped();
                     let _ = done_tx.send(Done {
                         student: name.clone(),
                         result,
@@ -209,13 +222,31 @@ pub fn run_class(
         drop(done_tx);
         let mut progress = Progress::new(students.len());
         for done in done_rx {
-            progress.done(&done);
+            progress.done(&done.student, &done.result.rows, done.reused, done.elapsed);
             results.insert(done.student, done.result);
         }
         progress.finish();
     });
+    reaping::end_escaped();
     if let Some(path) = changed.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(Error::DrillChanged(path));
+    }
+    if reaping::interrupted() {
+        // What finished is remembered, beside what earlier runs remembered
+        // of the students this one did not reach; no gradebook is written.
+        let finished = results.len();
+        let mut kept = remembered.students;
+        kept.extend(results);
+        let memory = Remembered {
+            drills: drills_fingerprint,
+            students: kept,
+        };
+        save(&memory_path, &memory)?;
+        return Err(Error::Interrupted {
+            finished,
+            students: students.len(),
+            results: memory_path,
+        });
     }
     let memory = Remembered {
         drills: drills_fingerprint,
@@ -510,82 +541,4 @@ fn save(path: &Path, memory: &Remembered) -> Result<(), Error> {
         serde_json::to_vec_pretty(memory).map_err(|error| write_error(io::Error::other(error)))?;
     std::fs::write(&temporary, bytes).map_err(write_error)?;
     std::fs::rename(&temporary, path).map_err(write_error)
-}
-
-/// Progress on stderr: a bar on a terminal, a line per student otherwise.
-struct Progress {
-    bar: Option<indicatif::ProgressBar>,
-    passed: usize,
-    failed: usize,
-}
-
-impl Progress {
-    fn new(students: usize) -> Self {
-        let bar = io::stderr().is_terminal().then(|| {
-            let bar = indicatif::ProgressBar::new(students as u64);
-            if let Ok(style) = indicatif::ProgressStyle::with_template(
-                "{bar:30} {pos}/{len} students  {msg}  {elapsed}",
-            ) {
-                bar.set_style(style);
-            }
-            bar
-        });
-        Self {
-            bar,
-            passed: 0,
-            failed: 0,
-        }
-    }
-
-    fn done(&mut self, done: &Done) {
-        let all_passed = done
-            .result
-            .rows
-            .iter()
-            .all(|row| row.status == Status::Pass);
-        if all_passed {
-            self.passed += 1;
-        } else {
-            self.failed += 1;
-        }
-        let lessons: Vec<String> = done
-            .result
-            .rows
-            .iter()
-            .map(|row| {
-                let status = match row.status {
-                    Status::Pass => "pass",
-                    Status::Fail => "fail",
-                    Status::Error => "error",
-                };
-                format!("{} {status}", row.lesson)
-            })
-            .collect();
-        let how = if done.reused {
-            "unchanged since the last run: results kept".to_owned()
-        } else {
-            format!("built and run in {:.1} s", done.elapsed.as_secs_f64())
-        };
-        let line = format!(
-            "{}: {} ({how})",
-            printable(&done.student),
-            lessons.join(", ")
-        );
-        match &self.bar {
-            Some(bar) => {
-                bar.println(line);
-                bar.inc(1);
-                bar.set_message(format!("{} passed, {} failed", self.passed, self.failed));
-            }
-            None => {
-                let _ = writeln!(io::stderr(), "checker: {line}");
-            }
-        }
-    }
-
-    fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
-    }
 }

@@ -61,7 +61,8 @@ Exit codes:
   0  every result passed (and `lint` found nothing)
   1  a result failed or could not be graded
   2  the command could not run: usage, unknown lesson, no lessons, unreadable
-     paste, invalid lesson document; and `lint` found problems";
+     paste, invalid lesson document; and `lint` found problems
+  130  `run --class` was interrupted (Ctrl-C): what finished is remembered";
 
 /// Grade course lessons: run their drills, or grade pasted output against
 /// each lesson's proof patterns.
@@ -279,6 +280,10 @@ pub fn execute(cli: Cli) -> ExitCode {
         Err(Error::Output(error)) if error.kind() == io::ErrorKind::BrokenPipe => {
             ExitCode::from(EXIT_PASSED)
         }
+        Err(error @ Error::Interrupted { .. }) => {
+            let _ = writeln!(io::stderr(), "checker: {error}");
+            ExitCode::from(crate::reaping::EXIT_INTERRUPTED)
+        }
         Err(error) => {
             let _ = writeln!(io::stderr(), "checker: error: {error}");
             ExitCode::from(EXIT_UNUSABLE)
@@ -391,6 +396,12 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                     fresh,
                     results: results.unwrap_or_else(|| class.join(".checker")),
                 };
+                // Nothing the class run starts outlives it (reaping.rs).
+                crate::reaping::take_charge().map_err(|error| {
+                    Error::Usage(format!(
+                        "cannot watch over the class run's processes: {error}"
+                    ))
+                })?;
                 let mut out = output_for(format);
                 let totals =
                     class_run::run_class(&lessons_dir()?, &class, &options, format, &mut out)?;

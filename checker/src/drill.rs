@@ -58,6 +58,8 @@ pub fn build(drills: &[&Drill]) -> Result<HashMap<PackageId, PathBuf>, Error> {
         for drill in &drills {
             command.arg("-p").arg(&drill.package);
         }
+        // Not registered with `drill::tree`: a class run sweeps for escaped
+        // processes only once its students run, after this build.
         let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -152,7 +154,12 @@ pub fn run_with(
     #[cfg(unix)]
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
     let started = Instant::now();
-    let mut child = command.spawn()?;
+    // Registered (and its group tracked) while it runs: a class run's sweep
+    // for escaped processes leaves it to this owner, and Ctrl-C asks its
+    // group to end (crate::reaping).
+    let mut child = ::drill::tree::spawn(&mut command)?;
+    let pid = child.id();
+    ::drill::tree::track_group(pid);
     // The command holds our copies of the write end; closing them lets the
     // reader see end of file once the drill (and its children) are done.
     drop(command);
@@ -176,6 +183,27 @@ pub fn run_with(
             let _ = done_tx.send(());
         })?;
 
+    let ending = wait_ending(&mut child, timeout);
+    ::drill::tree::forget(pid);
+    ::drill::tree::untrack_group(pid);
+    let ending = ending?;
+    let duration = started.elapsed();
+    let abandoned = done_rx.recv_timeout(DRAIN_GRACE).is_err();
+    let mut capture = capture.lock().unwrap_or_else(|poison| poison.into_inner());
+    Ok(Run {
+        ending,
+        duration,
+        output: std::mem::take(&mut capture.bytes),
+        overflowed: capture.overflowed,
+        abandoned,
+    })
+}
+
+/// Waits for `child` (the leader of its own group) until `timeout`; past it,
+/// ends it: SIGTERM to its group, then, after [`TERM_GRACE`], SIGKILL. A run
+/// ended by Ctrl-C (the class run's [`crate::reaping`]) has what is left of
+/// its group killed too.
+fn wait_ending(child: &mut std::process::Child, timeout: Duration) -> io::Result<Ending> {
     let ending = match child.wait_timeout(timeout)? {
         Some(status) => Ending::Exited(status),
         None => {
@@ -190,21 +218,15 @@ pub fn run_with(
             Ending::TimedOut
         }
     };
-    let duration = started.elapsed();
-    let abandoned = done_rx.recv_timeout(DRAIN_GRACE).is_err();
-    let mut capture = capture.lock().unwrap_or_else(|poison| poison.into_inner());
-    Ok(Run {
-        ending,
-        duration,
-        output: std::mem::take(&mut capture.bytes),
-        overflowed: capture.overflowed,
-        abandoned,
-    })
+    if ::drill::tree::stopping() {
+        signal_group(child.id(), true);
+    }
+    Ok(ending)
 }
 
 /// Send SIGTERM (or SIGKILL when `kill`) to the process group led by `pid`.
 /// A group already gone is no error.
-fn signal_group(pid: u32, kill: bool) {
+pub fn signal_group(pid: u32, kill: bool) {
     #[cfg(unix)]
     {
         use nix::sys::signal::{Signal, killpg};

@@ -12,6 +12,22 @@ use lesson::LessonError;
 /// Why a command could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// Ctrl-C during a class run (exit code 130).
+    #[error(
+        "interrupted: every build and drill was ended; {finished} of {students} students \
+         finished and are remembered in {}; no gradebook was written (it would be \
+         incomplete): run the same command again to grade the rest",
+        .results.display()
+    )]
+    Interrupted {
+        /// Students graded before Ctrl-C.
+        finished: usize,
+        /// Students in the class.
+        students: usize,
+        /// The remembered results.
+        results: PathBuf,
+    },
+
     /// No `--lessons` given and no workspace above the current directory.
     #[error(
         "no cargo workspace contains {}; pass --lessons DIR or a path to a lesson .md",

@@ -56,6 +56,8 @@ pub mod lint;
 pub mod list;
 pub mod manifest;
 pub mod outcome;
+pub mod progress;
+pub mod reaping;
 pub mod report;
 pub mod rule;
 pub mod run;

@@ -1,7 +1,9 @@
 //! Building a student's store from its manifest: the manifest's `build`
 //! command, run by `sh -c` in the repository with stdin closed, its output
 //! captured (at most [`BUILD_OUTPUT_LIMIT`] bytes kept: the tail says why a
-//! build failed), its process group ended at the timeout.
+//! build failed), its process group ended at the timeout. Confined (a class
+//! run), the launcher runs it in `--reap` mode: everything the build started
+//! ends when it ends, even what left its process group (`drill::reap`).
 
 use std::path::Path;
 use std::time::Duration;
@@ -65,7 +67,10 @@ pub fn build(
         None => drill::run(shell, &["-c", command], repository, timeout),
         Some(confined) => {
             let cpu = format!("--limit=cpu={}", timeout.as_secs().max(1));
-            let mut arguments: Vec<String> = vec!["--launch".into()];
+            // `--reap`: the launcher ends all the build left (a daemon, a
+            // child in a group of its own) before it exits.
+            let mut arguments: Vec<String> =
+                vec!["--launch".into(), ::drill::reap::REAP_FLAG.into()];
             for dir in [repository, confined.temporary] {
                 arguments.push("--dir".into());
                 arguments.push(dir.display().to_string());

@@ -36,9 +36,11 @@ pub const SERVE_FLAG: &str = "--serve";
 
 /// The hidden first argument that makes a drill binary a launcher:
 /// `--launch [--dir DIR]... [--read PATH]... [--toolchains] [--network]
-/// [--limit NAME=N]... -- PROGRAM ARGS...` (several `--dir`s, the
+/// [--limit NAME=N]... [--reap] -- PROGRAM ARGS...` (several `--dir`s, the
 /// toolchains on `PATH` and the network: `checker run --class` builds a
-/// student's store with write access to their folder and a temporary one).
+/// student's store with write access to their folder and a temporary one;
+/// `--reap`: the launcher stays, runs the program as its child and ends all
+/// it left, see [`crate::reap`]).
 pub const LAUNCH_FLAG: &str = "--launch";
 /// `--launch --probe`: confine nothing, report whether Landlock applies.
 const PROBE: &str = "--probe";
@@ -311,6 +313,7 @@ fn launch(args: Vec<OsString>) -> Result<ServeHere, String> {
     let mut network = false;
     let mut rest = args.into_iter();
     let mut program = Vec::new();
+    let mut reap = false;
     while let Some(arg) = rest.next() {
         match arg.to_str() {
             Some(PROBE) => {
@@ -322,6 +325,7 @@ fn launch(args: Vec<OsString>) -> Result<ServeHere, String> {
             Some("--read") => readable.extend(rest.next().map(PathBuf::from)),
             Some("--toolchains") => readable.extend(toolchains()),
             Some("--network") => network = true,
+            Some(crate::reap::REAP_FLAG) => reap = true,
             Some("--") => {
                 program.extend(rest.by_ref());
                 break;
@@ -354,6 +358,9 @@ fn launch(args: Vec<OsString>) -> Result<ServeHere, String> {
         && is_this_executable(Path::new(program))
     {
         return Ok(ServeHere(PathBuf::from(served)));
+    }
+    if reap {
+        return Err(crate::reap::run_and_reap(Path::new(program), args).unwrap_err());
     }
     let mut command = Command::new(program);
     command.args(args).env_clear().envs(kept_environment());

@@ -32,6 +32,9 @@ const REAP_BOUND: Duration = Duration::from_secs(2);
 /// At most this many processes are followed in one tree (pids can be
 /// reused while the tree is walked).
 const TREE_BOUND: usize = 1024;
+/// At most this many rounds of ending orphans ([`end_every_orphan`]): a
+/// process forking as fast as it is killed gets no more.
+const ORPHAN_ROUNDS: usize = 64;
 
 static SUBREAPER: AtomicBool = AtomicBool::new(false);
 /// Set on SIGINT/SIGTERM: no store starts any more.
@@ -232,6 +235,18 @@ pub fn end_orphans() {
     }
 }
 
+/// [`end_orphans`] again until none is left (an orphan may fork while it
+/// is ended), within [`ORPHAN_ROUNDS`] rounds: for a launcher in `--reap`
+/// mode and a class run, whose every orphan is a process that escaped.
+pub fn end_every_orphan() {
+    for _ in 0..ORPHAN_ROUNDS {
+        if orphans().is_empty() {
+            return;
+        }
+        end_orphans();
+    }
+}
+
 /// Whether SIGINT or SIGTERM stopped the drill.
 pub fn stopping() -> bool {
     STOPPING.load(Ordering::SeqCst)
@@ -240,18 +255,31 @@ pub fn stopping() -> bool {
 /// For SIGINT and SIGTERM: no process starts from now on, and every one
 /// that runs is ended.
 pub fn stop_everything() {
-    {
-        let _registry = registry();
-        STOPPING.store(true, Ordering::SeqCst);
-    }
+    stop_starting();
     end_all();
+}
+
+/// No process starts from now on ([`spawn`] refuses): what runs is left to
+/// its owner to end.
+pub fn stop_starting() {
+    let _registry = registry();
+    STOPPING.store(true, Ordering::SeqCst);
+}
+
+/// The process groups tracked now (see [`track_group`]).
+pub fn groups() -> Vec<u32> {
+    registry().groups.iter().copied().collect()
+}
+
+/// After the group `pgid` ended some other way than [`end_tree`].
+pub fn untrack_group(pgid: u32) {
+    registry().groups.remove(&pgid);
 }
 
 /// Ends every store group that still runs and every orphan: for SIGINT,
 /// SIGTERM and the end of the drill.
 pub fn end_all() {
-    let groups: Vec<u32> = registry().groups.iter().copied().collect();
-    for pgid in groups {
+    for pgid in groups() {
         end_tree(pgid, None);
     }
     end_orphans();
