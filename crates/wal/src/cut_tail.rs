@@ -152,14 +152,13 @@ pub(crate) fn highest_saved_lsn(path: &Path) -> Result<Option<u64>> {
         // Only records stored whole: a last record that reads whole only
         // with the zeros the cut left off may be a write that never
         // finished (a torn tail is saved just so), never acknowledged.
-        let stored = tail.bytes.len() as u64;
-        let lsns = tail.pieces.iter().filter_map(|piece| match piece {
-            crate::TailPiece::Record(entry) if entry.offset - tail.origin + entry.len <= stored => {
-                Some(entry.record.lsn)
+        for piece in tail.pieces() {
+            if let crate::TailPiece::Record(entry) = piece?
+                && entry.offset - tail.origin + entry.len <= tail.len
+            {
+                highest = highest.max(Some(entry.record.lsn));
             }
-            _ => None,
-        });
-        highest = highest.max(lsns.max());
+        }
     }
     Ok(highest)
 }

@@ -329,7 +329,7 @@ pub use hooks::{StepHook, set_step_hook};
 pub use reader::{Summary, WalReader};
 pub use record::{Damage, DamageKind, InvalidField, Op, Record};
 pub use recovery::{CutTail, RecoveryMode, RecoveryReport, WalOptions, open, replay, replay_store};
-pub use saved_tail::{SavedTail, TailPiece, saved_tail_origin};
+pub use saved_tail::{SavedTail, TailPiece, TailPieces, saved_tail_origin};
 pub use snapshot::{Snapshot, SnapshotCheck, snapshot_path};
 pub use store::KvStore;
 pub use writer::{LogEnd, LogFile, SyncPolicy, Wal};
