@@ -26,7 +26,7 @@ use crate::format::{
     self, BATCH_OP, FILE_HEADER_LEN, LogFormat, RECORD_HEADER_LEN, RecordCrc, RecordHeader,
 };
 use crate::reader::{check_regular_file, record_at_any_lsn};
-use crate::record::DamageKind;
+use crate::record::{DamageKind, MAX_KEY_LEN, MAX_VALUE_LEN};
 use crate::scan;
 
 /// One stretch of a saved tail.
@@ -297,8 +297,7 @@ impl TailPieces<'_> {
 
 /// The longest record the format allows: the most zeros a trimmed tail's
 /// last record can lack.
-const MAX_RECORD_LEN: u64 =
-    RECORD_HEADER_LEN as u64 + format::MAX_KEY_LEN as u64 + format::MAX_VALUE_LEN as u64;
+const MAX_RECORD_LEN: u64 = RECORD_HEADER_LEN as u64 + MAX_KEY_LEN as u64 + MAX_VALUE_LEN as u64;
 
 /// Bytes read at a time where a tail is read in chunks.
 const CHUNK: u64 = 64 * 1024;

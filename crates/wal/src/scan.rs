@@ -55,10 +55,8 @@ use std::collections::{BTreeMap, BinaryHeap};
 use std::io::{self, Read, Seek, SeekFrom};
 
 use crate::crc_algebra::Shifter;
-use crate::format::{
-    BATCH_OP, MAX_KEY_LEN, MAX_VALUE_LEN, RECORD_HEADER_LEN, RecordCrc, RecordHeader,
-};
-use crate::record::Op;
+use crate::format::{BATCH_OP, RECORD_HEADER_LEN, RecordCrc, RecordHeader};
+use crate::record::{MAX_KEY_LEN, MAX_VALUE_LEN, Op};
 
 /// Bytes read from the file at a time.
 const CHUNK: usize = 64 * 1024;
