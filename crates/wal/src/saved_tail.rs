@@ -278,7 +278,16 @@ impl TailPieces<'_> {
         if header.size_problem().is_some() || whole as u64 <= rest {
             return Ok(None);
         }
-        padded = self.tail.source(0).stored_at(pos, rest)?;
+        let stored = self.tail.source(0).stored_at(pos, rest)?;
+        // The checksum first, over the zeros without holding them: a header
+        // claiming 16 MiB at the end of a small tail must not allocate that
+        // much unless the record it claims is really there.
+        let body = stored.get(4..).unwrap_or_default();
+        let zeros = whole as u64 - 4 - body.len() as u64;
+        if self.crc.of_padded(body, zeros) != header.crc {
+            return Ok(None);
+        }
+        padded = stored;
         padded.resize(whole, 0);
         if header.op_code == BATCH_OP {
             return Ok(batch_at(&padded, &self.crc).map(|_| batch_entries(&padded, 0)));

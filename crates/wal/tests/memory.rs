@@ -123,3 +123,39 @@ fn a_large_saved_tail_is_read_in_bounded_memory() {
         "reading a 40 MB saved tail held {peak} bytes at once"
     );
 }
+
+/// Found by the `saved_tail` fuzz target: a header at the end of a small
+/// saved tail that claims a 16 MiB record. The tail's last record is read
+/// as if the zeros the cut left off followed it, and the reader built it
+/// whole, 16 MiB of zeros, before its checksum said it was no record. The
+/// checksum is now checked over the zeros without holding them.
+#[test]
+fn a_long_claim_at_the_end_of_a_saved_tail_allocates_nothing_like_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // A readable record, then the claim where the next piece starts.
+    let mut tail = wal::file_header(FORMAT);
+    tail.extend_from_slice(&wal::encode(&put(4, b"k", b"v"), FORMAT));
+    let mut header = vec![0xAB; 4];
+    header.extend_from_slice(&5u64.to_le_bytes());
+    header.push(wal::Op::Put.code());
+    header.extend_from_slice(&1u32.to_le_bytes());
+    header.extend_from_slice(&wal::MAX_VALUE_LEN.to_le_bytes());
+    header.push(b'k');
+    tail.extend_from_slice(&header);
+    let path = dir.path().join("store.wal.broken-4096");
+    std::fs::write(&path, &tail).unwrap();
+    let (pieces, peak) = peak_of(|| {
+        let tail = SavedTail::open(&path).unwrap();
+        tail.pieces().collect::<wal::Result<Vec<_>>>().unwrap()
+    });
+    assert!(matches!(pieces[0], TailPiece::Record(_)), "{pieces:?}");
+    assert!(
+        matches!(pieces[1..], [TailPiece::Damaged { .. }]),
+        "{pieces:?}"
+    );
+    assert!(
+        peak <= BOUND,
+        "a {}-byte saved tail held {peak} bytes at once",
+        tail.len()
+    );
+}
