@@ -15,70 +15,26 @@
 //!   saving it byte for byte, and leaves a log that takes a new record;
 //! * each recovery mode accepts exactly the damage it is documented to.
 //!
-//! The allocation check needs a counting global allocator, hence the one
-//! `unsafe impl` here; the library itself forbids unsafe code.
+//! The allocation check needs a counting global allocator: `common.rs`,
+//! shared with the other targets, holds it (the one `unsafe impl`; the
+//! library itself forbids unsafe code).
 
 #![no_main]
 
-use std::alloc::{GlobalAlloc, Layout, System};
+mod common;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Cursor;
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 
+use common::{MAX_INPUT, check_allocations, clear, work_dir};
 use libfuzzer_sys::fuzz_target;
 use wal::{KvStore, Op, RecoveryMode, Summary, WalOptions, WalReader};
 
-/// Bytes any single allocation may take beyond what the input's length
-/// allows: room for the reader's read buffer and small bookkeeping.
-const ALLOWANCE: usize = 1024 * 1024;
-
-/// Bytes an allocation may take per input byte: the search past damage keeps
-/// 24 bytes for each candidate record still waiting for its end (at most one
-/// per byte), in a heap that may grow to twice that. With inputs cut to
-/// `MAX_INPUT`, the whole allowance stays under the 16 MiB value cap that a
-/// trusted length field would ask for.
-const PER_INPUT_BYTE: usize = 48;
-
-/// Inputs are cut to this length so that `ALLOWANCE + len` stays far below
-/// the caps whatever `-max_len` the fuzzer is given.
-const MAX_INPUT: usize = 256 * 1024;
-
-struct Counting;
-
-static LARGEST: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards every call unchanged to the system allocator; the only
-// addition is recording the largest size requested.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LARGEST.fetch_max(new_size, Ordering::Relaxed);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
 fuzz_target!(|input: &[u8]| {
     let data = &input[..input.len().min(MAX_INPUT)];
-    LARGEST.store(0, Ordering::Relaxed);
+    common::reset_allocations();
     let read = read_from_memory(data);
     let path = work_dir().join("log.wal");
     fs::write(&path, data).expect("write the input file");
@@ -372,59 +328,5 @@ fn check_modes(path: &Path, data: &[u8], read: Option<&Read>) {
             data,
             "{mode} changed the file"
         );
-    }
-}
-
-fn check_allocations(data: &[u8], stage: &str) {
-    let largest = LARGEST.load(Ordering::Relaxed);
-    assert!(
-        largest <= ALLOWANCE + PER_INPUT_BYTE * data.len(),
-        "{stage}: an allocation of {largest} bytes for a {}-byte input",
-        data.len()
-    );
-}
-
-/// A directory of this process's own on tmpfs when there is one: recovery
-/// fsyncs, which costs nothing there and milliseconds on a disk.
-fn work_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let shm = Path::new("/dev/shm");
-        let base = if shm.is_dir() {
-            shm.to_path_buf()
-        } else {
-            std::env::temp_dir()
-        };
-        remove_dead_work_dirs(&base);
-        let dir = base.join(format!("{WORK_DIR_PREFIX}{}", std::process::id()));
-        fs::create_dir_all(&dir).expect("create the fuzz work directory");
-        dir
-    })
-}
-
-const WORK_DIR_PREFIX: &str = "wal-fuzz-";
-
-/// libFuzzer ends the process with `exit`, so a work directory outlives its
-/// fuzzer (emptied: every input is cleared away). Removes those left by
-/// processes that are gone; `remove_dir` only ever removes empty ones.
-fn remove_dead_work_dirs(base: &Path) {
-    let Ok(entries) = fs::read_dir(base) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(WORK_DIR_PREFIX)) else {
-            continue;
-        };
-        if !Path::new("/proc").join(pid).exists() {
-            let _ = fs::remove_dir(entry.path());
-        }
-    }
-}
-
-fn clear(dir: &Path) {
-    for entry in fs::read_dir(dir).expect("list the work directory") {
-        let path = entry.expect("directory entry").path();
-        fs::remove_file(&path).expect("remove a work file");
     }
 }

@@ -7,8 +7,9 @@
 //! reader returns all of a batch or none of it.
 
 use crate::entry::RecordRef;
-use crate::format::{MAX_KEY_LEN, MAX_VALUE_LEN, RECORD_HEADER_LEN, RecordCrc, RecordHeader};
+use crate::format::{RECORD_HEADER_LEN, RecordCrc, RecordHeader};
 use crate::record::{DamageKind, InvalidField, Op};
+use crate::record::{MAX_KEY_LEN, MAX_VALUE_LEN};
 
 /// Checks the batch `bytes` (exactly as long as `header` says), whose first
 /// record must have LSN `expected_lsn`.

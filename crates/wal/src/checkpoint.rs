@@ -9,9 +9,10 @@ use std::path::Path;
 
 use crate::error::{Error, IoContext, Result};
 use crate::format::{self, LogFormat};
+use crate::fsutil::{lock_for_writing, remove_stale_temporaries, sync_parent_dir, through_symlink};
 use crate::hooks;
 use crate::record::Op;
-use crate::recovery::{self, RecoveryMode, lock_for_writing, sync_parent_dir};
+use crate::recovery::{self, RecoveryMode};
 use crate::snapshot::{Snapshot, crash_point};
 use crate::writer::{LogEnd, Wal};
 
@@ -39,7 +40,7 @@ pub(crate) fn checkpoint(wal: &Wal) -> Result<(Wal, u64)> {
     };
     snapshot.save_beside(&path)?;
     // A symlinked log stays a symlink: the file it links to is replaced.
-    let (file, end) = match replace_log(&recovery::through_symlink(&path), lsn) {
+    let (file, end) = match replace_log(&through_symlink(&path), lsn) {
         Ok(new) => new,
         Err(Replaced::No(err)) => return Err(err),
         Err(Replaced::YesBut(operation, err)) => return Err(wal.poison_with(operation, err)),
@@ -131,47 +132,3 @@ fn replace_log(path: &Path, lsn: u64) -> Result<(File, LogEnd), Replaced> {
     };
     Ok((file, end))
 }
-
-/// Removes what a checkpoint killed half way left beside the log at `path`:
-/// its temporary snapshot (`.NAME.snapshot.XXXXXX.tmp`) and new log
-/// (`.NAME.XXXXXX.tmp`). Called only by a writer holding the log's lock:
-/// checkpoints run under that lock, so no live one owns such a file. The
-/// six random characters must match exactly, so another log's temporary
-/// files (a log named `NAME.x`, say) are never taken for ours.
-pub(crate) fn remove_stale_temporaries(path: &Path) -> Result<()> {
-    let log = recovery::through_symlink(path);
-    let Some(name) = log.file_name().map(|n| n.to_string_lossy().into_owned()) else {
-        return Ok(());
-    };
-    let dir = match log.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let is_random = |middle: &str| {
-        middle.len() == TEMP_RANDOM_CHARS && middle.bytes().all(|b| b.is_ascii_alphanumeric())
-    };
-    for entry in std::fs::read_dir(&dir).at(&dir)? {
-        let entry = entry.at(&dir)?;
-        let file_name = entry.file_name().to_string_lossy().into_owned();
-        let Some(middle) = file_name
-            .strip_suffix(".tmp")
-            .and_then(|rest| rest.strip_prefix(&format!(".{name}.")))
-        else {
-            continue;
-        };
-        let ours = is_random(middle) || middle.strip_prefix("snapshot.").is_some_and(is_random);
-        let is_file = entry.file_type().is_ok_and(|kind| kind.is_file());
-        if ours && is_file {
-            match std::fs::remove_file(entry.path()) {
-                Ok(()) => {}
-                Err(err) if err.kind() == io::ErrorKind::NotFound => {}
-                Err(err) => return Err(Error::io(&entry.path(), err)),
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The random characters `tempfile` puts in a temporary file's name (its
-/// default, which `temp_beside` keeps).
-const TEMP_RANDOM_CHARS: usize = 6;

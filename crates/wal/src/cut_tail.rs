@@ -7,8 +7,20 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, IoContext, Result};
 use crate::format::{self, LogFormat};
+use crate::fsutil::{sync_parent_dir, through_symlink};
 use crate::record::Damage;
-use crate::recovery::{CutTail, sync_parent_dir, through_symlink};
+
+/// The bytes cut off a damaged log, and where they were saved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CutTail {
+    pub offset: u64,
+    /// Bytes cut: from `offset` to the end of the file.
+    pub bytes: u64,
+    /// Bytes of them saved: all, or for a version-2 log up to the last
+    /// non-zero one (the zeros after it are preallocated space).
+    pub saved_bytes: u64,
+    pub saved_to: PathBuf,
+}
 
 /// Saves `file[offset..len]` (from the damage's offset) beside `path`
 /// (beside the file it links to, when `path` is a symlink), then truncates
@@ -152,14 +164,13 @@ pub(crate) fn highest_saved_lsn(path: &Path) -> Result<Option<u64>> {
         // Only records stored whole: a last record that reads whole only
         // with the zeros the cut left off may be a write that never
         // finished (a torn tail is saved just so), never acknowledged.
-        let stored = tail.bytes.len() as u64;
-        let lsns = tail.pieces.iter().filter_map(|piece| match piece {
-            crate::TailPiece::Record(entry) if entry.offset - tail.origin + entry.len <= stored => {
-                Some(entry.record.lsn)
+        for piece in tail.pieces() {
+            if let crate::TailPiece::Record(entry) = piece?
+                && entry.offset - tail.origin + entry.len <= tail.len
+            {
+                highest = highest.max(Some(entry.record.lsn));
             }
-            _ => None,
-        });
-        highest = highest.max(lsns.max());
+        }
     }
     Ok(highest)
 }

@@ -4,7 +4,7 @@
 //! the crate documentation (`lib.rs`) so that there is one description of the
 //! format, and the constants below are the single source of its numbers.
 
-use crate::record::{Op, Record};
+use crate::record::{MAX_KEY_LEN, MAX_VALUE_LEN, Op, Record};
 
 /// The first eight bytes of every WAL file.
 ///
@@ -25,12 +25,6 @@ pub const FILE_HEADER_LEN_V1: usize = 16;
 
 /// Size of a record header: checksum, LSN, op, key length, value length.
 pub const RECORD_HEADER_LEN: usize = 21;
-
-/// Largest key a record may carry, in bytes.
-pub const MAX_KEY_LEN: u32 = 64 * 1024;
-
-/// Largest value a record may carry, in bytes.
-pub const MAX_VALUE_LEN: u32 = 16 * 1024 * 1024;
 
 /// Which format a log is in, and for version 2 the log's identity.
 ///
@@ -136,6 +130,22 @@ impl RecordCrc {
 
     pub(crate) fn seed(&self) -> u32 {
         self.seed
+    }
+
+    /// The checksum of `body` followed by `zeros` zero bytes, without
+    /// holding the zeros: a saved tail's last record, whose zeros the cut
+    /// left off, is checked before it is rebuilt whole.
+    pub(crate) fn of_padded(&self, body: &[u8], zeros: u64) -> u32 {
+        const ZEROS: [u8; 4096] = [0; 4096];
+        let mut hasher = self.seeded.clone();
+        hasher.update(body);
+        let mut left = zeros;
+        while left > 0 {
+            let n = left.min(ZEROS.len() as u64);
+            hasher.update(&ZEROS[..n as usize]);
+            left -= n;
+        }
+        hasher.finalize()
     }
 }
 

@@ -303,6 +303,7 @@ mod cut_tail;
 mod entry;
 mod error;
 mod format;
+mod fsutil;
 mod hooks;
 mod log_file;
 mod read_ahead;
@@ -317,19 +318,19 @@ mod write_behind;
 mod writer;
 mod zeros;
 
+pub use cut_tail::CutTail;
 pub use entry::{Entry, EntryRef, RecordRef};
 pub use error::{Error, Result};
 pub use format::{
-    BATCH_OP, FILE_HEADER_LEN, FILE_HEADER_LEN_V1, FORMAT_VERSION, LogFormat, MAGIC, MAX_KEY_LEN,
-    MAX_VALUE_LEN, RECORD_HEADER_LEN, SKIP_OP, encode, encode_batch, file_header, record_len,
-    skip_marker,
+    BATCH_OP, FILE_HEADER_LEN, FILE_HEADER_LEN_V1, FORMAT_VERSION, LogFormat, MAGIC,
+    RECORD_HEADER_LEN, SKIP_OP, encode, encode_batch, file_header, record_len, skip_marker,
 };
 #[doc(hidden)]
 pub use hooks::{StepHook, set_step_hook};
 pub use reader::{Summary, WalReader};
-pub use record::{Damage, DamageKind, InvalidField, Op, Record};
-pub use recovery::{CutTail, RecoveryMode, RecoveryReport, WalOptions, open, replay, replay_store};
-pub use saved_tail::{SavedTail, TailPiece, saved_tail_origin};
+pub use record::{Damage, DamageKind, InvalidField, MAX_KEY_LEN, MAX_VALUE_LEN, Op, Record};
+pub use recovery::{RecoveryMode, RecoveryReport, WalOptions, open, replay, replay_store};
+pub use saved_tail::{SavedTail, TailPiece, TailPieces, saved_tail_origin};
 pub use snapshot::{Snapshot, SnapshotCheck, snapshot_path};
 pub use store::KvStore;
 pub use writer::{LogEnd, LogFile, SyncPolicy, Wal};

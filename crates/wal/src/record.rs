@@ -2,6 +2,12 @@
 
 use std::fmt;
 
+/// Largest key a record may carry, in bytes.
+pub const MAX_KEY_LEN: u32 = 64 * 1024;
+
+/// Largest value a record may carry, in bytes.
+pub const MAX_VALUE_LEN: u32 = 16 * 1024 * 1024;
+
 /// The operation a record logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Op {
@@ -76,7 +82,6 @@ pub enum InvalidField {
 
 impl fmt::Display for InvalidField {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use crate::format::{MAX_KEY_LEN, MAX_VALUE_LEN};
         match self {
             InvalidField::UnknownOp(code) => write!(f, "unknown op code {code}"),
             InvalidField::KeyTooLong(len) => {

@@ -2,15 +2,15 @@
 //! cutting a damaged tail (after saving it) so that appends stay reachable.
 
 use std::fmt;
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, Write};
-use std::path::{Path, PathBuf};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::path::Path;
 
+use crate::cut_tail::CutTail;
 use crate::entry::RecordRef;
 use crate::error::{Error, IoContext, Result};
 use crate::format::{self, LogFormat};
+use crate::fsutil::{lock_for_writing, parent_dir, sync_parent_dir};
 use crate::hooks;
 use crate::read_ahead::Chunking;
 use crate::reader::{Summary, WalReader};
@@ -61,18 +61,6 @@ impl fmt::Display for RecoveryMode {
 pub struct WalOptions {
     pub sync: SyncPolicy,
     pub mode: RecoveryMode,
-}
-
-/// The bytes cut off a damaged log, and where they were saved.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CutTail {
-    pub offset: u64,
-    /// Bytes cut: from `offset` to the end of the file.
-    pub bytes: u64,
-    /// Bytes of them saved: all, or for a version-2 log up to the last
-    /// non-zero one (the zeros after it are preallocated space).
-    pub saved_bytes: u64,
-    pub saved_to: PathBuf,
 }
 
 /// What recovery found and did.
@@ -281,7 +269,7 @@ pub(crate) fn open_with<T>(
         }
     };
     // What a checkpoint killed half way left: no live one can own it now.
-    crate::checkpoint::remove_stale_temporaries(path)?;
+    crate::fsutil::remove_stale_temporaries(path)?;
     // The snapshot only now: a checkpoint replaces it only while it holds
     // the log's lock, which is ours.
     let snapshot = Snapshot::load_beside(path)?;
@@ -472,60 +460,4 @@ fn create_atomically(path: &Path, beside_snapshot: BesideSnapshot) -> Result<(Fi
         last_lsn: 0,
     };
     Ok((file, end))
-}
-
-/// The file a log's path names: `path` itself, or the file it links to when
-/// it is a symlink. The files kept beside a log (saved tails, the snapshot)
-/// go beside that file, and a checkpoint replaces that file, not the link.
-pub(crate) fn through_symlink(path: &Path) -> PathBuf {
-    let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.is_symlink());
-    match is_link.then(|| std::fs::canonicalize(path)) {
-        Some(Ok(real)) => real,
-        _ => path.to_path_buf(),
-    }
-}
-
-/// How long a writer keeps trying for a lock that is taken. A log that was
-/// just closed can still look locked for a moment: a process forked by any
-/// thread of the closing program holds a copy of the descriptor, and so the
-/// lock, until it execs. A second writer that really is there keeps the lock
-/// far longer than this.
-const LOCK_PATIENCE: Duration = Duration::from_secs(1);
-
-/// Takes the exclusive advisory lock (`flock`) that every writer holds for as
-/// long as its file is open, so that a second writer — another process, or
-/// another `Wal` in this one — cannot interleave its records with ours or cut
-/// a tail that is still being written. The kernel drops the lock when the
-/// holder exits, however it exits, so a crash never leaves a log locked.
-pub(crate) fn lock_for_writing(file: &File, path: &Path) -> Result<()> {
-    let deadline = Instant::now() + LOCK_PATIENCE;
-    loop {
-        match file.try_lock() {
-            Ok(()) => return Ok(()),
-            Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
-                thread::sleep(Duration::from_millis(1));
-            }
-            Err(TryLockError::WouldBlock) => {
-                return Err(Error::Locked {
-                    path: path.to_path_buf(),
-                });
-            }
-            Err(TryLockError::Error(err)) => return Err(Error::io(path, err)),
-        }
-    }
-}
-
-/// fsyncs the directory holding `path`, so a created file's name survives.
-pub(crate) fn sync_parent_dir(path: &Path) -> Result<()> {
-    let dir = parent_dir(path);
-    File::open(dir).and_then(|d| d.sync_all()).at(dir)?;
-    Ok(())
-}
-
-/// The directory holding `path` (`.` for a bare file name).
-fn parent_dir(path: &Path) -> &Path {
-    match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    }
 }

@@ -15,9 +15,18 @@
 //! bytes and a checksum `s`, the search computes, at `a + 4`, the value
 //! `C(a + L)` must have for the checksum to hold, and compares it when the
 //! pass reaches `a + L`. Each byte is hashed once and each candidate costs a
-//! few multiplications, so the search is linear in the file size; memory
-//! holds the candidates still waiting for their end (24 bytes each) and the
-//! readable records found in the last record-length of the file.
+//! few multiplications, so the search is linear in the file size.
+//!
+//! Memory is bounded whatever the file: at most [`WAITING_CAP`] candidates
+//! wait for their end (32 bytes each), and at most as many readable records
+//! wait to be counted into chains. When either reaches the cap, the search
+//! decides every waiting candidate at once by reading ahead, from the file,
+//! to the farthest end among them (a copy of the running CRC checks each at
+//! its end; the bytes are not kept), and counts what it found. No candidate
+//! is dropped, so the verdict is the one an unbounded search gives; the
+//! price is at most one record's length (16 MiB) read again per
+//! [`WAITING_CAP`] candidates, which only a crafted file pays: intact
+//! records after damage never wait (see the shortcut below).
 //!
 //! The common case, intact records after the damage, takes a shortcut: when
 //! no candidate is waiting, a candidate of up to 1 MiB is checked at once by
@@ -46,10 +55,8 @@ use std::collections::{BTreeMap, BinaryHeap};
 use std::io::{self, Read, Seek, SeekFrom};
 
 use crate::crc_algebra::Shifter;
-use crate::format::{
-    BATCH_OP, MAX_KEY_LEN, MAX_VALUE_LEN, RECORD_HEADER_LEN, RecordCrc, RecordHeader,
-};
-use crate::record::Op;
+use crate::format::{BATCH_OP, RECORD_HEADER_LEN, RecordCrc, RecordHeader};
+use crate::record::{MAX_KEY_LEN, MAX_VALUE_LEN, Op};
 
 /// Bytes read from the file at a time.
 const CHUNK: usize = 64 * 1024;
@@ -57,6 +64,11 @@ const CHUNK: usize = 64 * 1024;
 /// Bytes searched (and read) at a time by a search that stops at the first
 /// readable record: a saved tail's damaged stretches are mostly short.
 const FIRST_STEP: usize = 4 * 1024;
+
+/// The most candidates waiting for their end, and the most readable records
+/// waiting to be counted, before the search decides them all by reading
+/// ahead (about 1 MiB and 2 MiB of memory).
+const WAITING_CAP: usize = 1 << 15;
 
 /// The longest record the format allows: no candidate claims more.
 const MAX_RECORD_LEN: u64 = RECORD_HEADER_LEN as u64 + MAX_KEY_LEN as u64 + MAX_VALUE_LEN as u64;
@@ -80,7 +92,15 @@ pub(crate) fn readable_after<R: Read + Seek>(
     last_lsn: u64,
     crc: &RecordCrc,
 ) -> io::Result<Found> {
-    search(src, file_len, damage_offset, last_lsn, crc, false)
+    search(
+        src,
+        file_len,
+        damage_offset,
+        last_lsn,
+        crc,
+        false,
+        WAITING_CAP,
+    )
 }
 
 /// Where the first readable record after `from` starts ([`Found::first_offset`]
@@ -94,7 +114,7 @@ pub(crate) fn first_readable_after<R: Read + Seek>(
     last_lsn: u64,
     crc: &RecordCrc,
 ) -> io::Result<Option<u64>> {
-    Ok(search(src, file_len, from, last_lsn, crc, true)?.first_offset)
+    Ok(search(src, file_len, from, last_lsn, crc, true, WAITING_CAP)?.first_offset)
 }
 
 fn search<R: Read + Seek>(
@@ -104,6 +124,7 @@ fn search<R: Read + Seek>(
     last_lsn: u64,
     crc: &RecordCrc,
     stop_at_first: bool,
+    cap: usize,
 ) -> io::Result<Found> {
     src.seek(SeekFrom::Start(damage_offset))?;
     let mut pass = Pass {
@@ -118,6 +139,7 @@ fn search<R: Read + Seek>(
         direct_from: damage_offset,
         shift_memo: (u64::MAX, 0),
         crc: crc.clone(),
+        cap,
     };
     let header_len = RECORD_HEADER_LEN as u64;
     let mut at = damage_offset;
@@ -196,12 +218,14 @@ struct Pass<'a, R> {
     shift_memo: (u64, u32),
     /// The log's record checksum (seeded with its identity).
     crc: RecordCrc,
+    /// [`WAITING_CAP`], smaller in tests.
+    cap: usize,
 }
 
 /// The longest candidate checked directly, by hashing its bytes.
 const DIRECT_MAX: u64 = 1024 * 1024;
 
-impl<R: Read> Pass<'_, R> {
+impl<R: Read + Seek> Pass<'_, R> {
     /// Decides every candidate that ends before `offset`.
     fn settle_before(&mut self, offset: u64) -> io::Result<()> {
         while let Some(Reverse(next)) = self.waiting.peek().copied() {
@@ -210,13 +234,8 @@ impl<R: Read> Pass<'_, R> {
             }
             self.waiting.pop();
             self.hash_to(next.end)?;
-            if self.hasher.clone().finalize() == next.expected {
-                let start = next.end - u64::from(next.len);
-                self.chains.add(
-                    start,
-                    Readable::new(u64::from(next.len), next.lsn, next.count),
-                );
-            }
+            let crc = self.hasher.clone().finalize();
+            self.decided(next, crc);
         }
         // Records that start more than a record-length back are all known;
         // counting them now and then keeps few of them in memory.
@@ -240,6 +259,12 @@ impl<R: Read> Pass<'_, R> {
     /// hashed directly stay under twice the file's size whatever the content.
     fn consider(&mut self, at: u64, header: &RecordHeader) -> io::Result<Option<u64>> {
         let len = header.record_len();
+        if self.waiting.len() >= self.cap || self.chains.pending.len() >= self.cap {
+            self.decide_all_waiting()?;
+            // Every candidate before `at` is decided: every readable record
+            // starting before it is known.
+            self.chains.advance(at);
+        }
         if self.waiting.is_empty() && at >= self.direct_from && len <= DIRECT_MAX {
             self.direct_from = at + len;
             let bytes = self.bytes.range(at, at + len)?;
@@ -281,6 +306,51 @@ impl<R: Read> Pass<'_, R> {
             count: records_in(header),
         }));
         Ok(None)
+    }
+
+    /// A candidate's checksum is decided: `crc` is the running CRC at its end.
+    fn decided(&mut self, candidate: Waiting, crc: u32) {
+        if crc == candidate.expected {
+            let start = candidate.end - u64::from(candidate.len);
+            self.chains.add(
+                start,
+                Readable::new(u64::from(candidate.len), candidate.lsn, candidate.count),
+            );
+        }
+    }
+
+    /// Decides every waiting candidate now, soonest end first, with a copy
+    /// of the running CRC carried ahead to each end: the bytes in the window
+    /// from it, the rest read from the file a chunk at a time and not kept.
+    /// The file's position and the pass's own CRC are left where they were.
+    fn decide_all_waiting(&mut self) -> io::Result<()> {
+        let mut hasher = self.hasher.clone();
+        let mut pos = self.hashed_to;
+        let window_end = self.bytes.start + self.bytes.buf.len() as u64;
+        let mut chunk = Vec::new();
+        while let Some(Reverse(next)) = self.waiting.pop() {
+            while pos < next.end {
+                if pos < window_end {
+                    let to = next.end.min(window_end);
+                    let from = (pos - self.bytes.start) as usize;
+                    let upto = (to - self.bytes.start) as usize;
+                    hasher.update(&self.bytes.buf[from..upto]);
+                    pos = to;
+                } else {
+                    chunk.resize(CHUNK, 0);
+                    let n = usize::try_from(next.end - pos).map_or(CHUNK, |n| n.min(CHUNK));
+                    self.bytes.src.read_exact(&mut chunk[..n])?;
+                    hasher.update(&chunk[..n]);
+                    pos += n as u64;
+                }
+            }
+            let crc = hasher.clone().finalize();
+            self.decided(next, crc);
+        }
+        if pos > window_end {
+            self.bytes.src.seek(SeekFrom::Start(window_end))?;
+        }
+        Ok(())
     }
 
     fn hash_to(&mut self, offset: u64) -> io::Result<()> {

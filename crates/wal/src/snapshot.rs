@@ -134,7 +134,7 @@ fn starts_after_checkpoint(log: &Path) -> Option<u64> {
 /// Where the snapshot of the log at `log` lives: `NAME.snapshot` beside it
 /// (beside the file it links to, when `log` is a symlink).
 pub fn snapshot_path(log: &Path) -> PathBuf {
-    let log = crate::recovery::through_symlink(log);
+    let log = crate::fsutil::through_symlink(log);
     let mut name = log.file_name().unwrap_or_default().to_os_string();
     name.push(".snapshot");
     log.with_file_name(name)
@@ -220,7 +220,7 @@ impl Snapshot {
         temp.persist(&path)
             .map_err(|err| Error::io(&path, err.error))?;
         crash_point("snapshot renamed");
-        crate::recovery::sync_parent_dir(&path)?;
+        crate::fsutil::sync_parent_dir(&path)?;
         crash_point("snapshot's directory synced");
         Ok(())
     }

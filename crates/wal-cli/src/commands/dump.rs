@@ -95,7 +95,7 @@ pub fn run(args: &DumpArgs) -> anyhow::Result<Exit> {
 /// with the damage that was cut, so read as a log it is damaged at once).
 fn is_a_log(tail: &SavedTail) -> anyhow::Result<bool> {
     if tail.format == wal::LogFormat::V1 {
-        return Ok(tail.bytes.starts_with(&wal::MAGIC));
+        return Ok(tail.read_at(tail.origin, wal::MAGIC.len() as u64)? == wal::MAGIC);
     }
     let mut reader = WalReader::open(&tail.path)?;
     if reader.next_entry()?.is_some() {
@@ -297,8 +297,7 @@ mod saved_tail {
             out,
             "saved tail: the bytes cut off a log at offset {} ({} bytes){header_copy}, \
              shown at the offsets they had in the log",
-            tail.origin,
-            tail.bytes.len()
+            tail.origin, tail.len
         )
         .map_err(stdout_error)?;
         if args.bytes && tail.format != wal::LogFormat::V1 {
@@ -312,14 +311,14 @@ mod saved_tail {
             .map_err(stdout_error)?;
         let mut out = io::BufWriter::new(io::stdout().lock());
         let (mut records, mut damaged) = (0, 0);
-        for piece in &tail.pieces {
-            match piece {
+        for piece in tail.pieces() {
+            match piece? {
                 TailPiece::Record(entry) => {
                     records += 1;
                     match &mut table {
-                        Some(table) => table.record(entry),
+                        Some(table) => table.record(&entry),
                         None => {
-                            let bytes = record_bytes(tail, entry);
+                            let bytes = record_bytes(tail, &entry)?;
                             write!(out, "{}", record_table(entry.offset, &bytes, tail.format))
                         }
                     }
@@ -330,10 +329,12 @@ mod saved_tail {
                     let line = match &table {
                         Some(_) => format!("damaged at offset {offset} ({len} bytes): {kind}\n"),
                         None => {
-                            let at = offset.saturating_sub(tail.origin) as usize;
-                            let end = (at + *len as usize).min(tail.bytes.len());
-                            let bytes = &tail.bytes[at.min(end)..end];
-                            damaged_table(*offset, bytes, &kind.to_string(), tail.format)
+                            // As far as a record can run, as for a log.
+                            let most = (wal::RECORD_HEADER_LEN as u64
+                                + u64::from(wal::MAX_KEY_LEN))
+                                + u64::from(wal::MAX_VALUE_LEN);
+                            let bytes = tail.read_at(offset, len.min(most))?;
+                            damaged_table(offset, &bytes, &kind.to_string(), tail.format)
                         }
                     };
                     match &mut table {
@@ -359,12 +360,9 @@ mod saved_tail {
 
     /// A record's bytes as the tail's reader read it: a trimmed tail's last
     /// record with the zeros the cut did not save put back after it.
-    fn record_bytes(tail: &SavedTail, entry: &wal::Entry) -> Vec<u8> {
-        let at = entry.offset.saturating_sub(tail.origin) as usize;
-        let end = at.saturating_add(entry.len as usize);
-        let stored = tail.bytes.get(at..end.min(tail.bytes.len()));
-        let mut bytes = stored.unwrap_or_default().to_vec();
+    fn record_bytes(tail: &SavedTail, entry: &wal::Entry) -> wal::Result<Vec<u8>> {
+        let mut bytes = tail.read_at(entry.offset, entry.len)?;
         bytes.resize(entry.len as usize, 0);
-        bytes
+        Ok(bytes)
     }
 }

@@ -117,6 +117,17 @@ fn piece() -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
+/// The header of a put record at `lsn` with an empty key and `value_len`
+/// bytes of value, and a checksum that does not hold.
+fn claims(lsn: u64, value_len: u32) -> Vec<u8> {
+    let mut header = vec![0xAB; 4];
+    header.extend_from_slice(&lsn.to_le_bytes());
+    header.push(Op::Put.code());
+    header.extend_from_slice(&0u32.to_le_bytes());
+    header.extend_from_slice(&value_len.to_le_bytes());
+    header
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 
@@ -139,6 +150,39 @@ proptest! {
         )
         .unwrap();
         prop_assert_eq!(found, reference(&bytes, damage, last_lsn));
+    }
+
+    /// With a tiny cap on waiting candidates, which makes the search decide
+    /// them by reading ahead again and again, it finds exactly what it
+    /// finds unbounded (and what checksumming every candidate finds), to the
+    /// end or to the first readable record.
+    #[test]
+    fn a_capped_search_finds_what_an_unbounded_one_finds(
+        pieces in proptest::collection::vec(piece(), 0..12),
+        long in proptest::collection::vec((0usize..200, 1u32..400), 0..6),
+        damage in 0usize..64,
+        last_lsn in 0u64..4,
+        cap in 1usize..4,
+    ) {
+        let mut bytes = pieces.concat();
+        // Headers claiming long records over the others: many candidates
+        // wait at once.
+        for (at, value_len) in long {
+            let header = claims(last_lsn + 1, value_len);
+            if at + header.len() <= bytes.len() {
+                bytes[at..at + header.len()].copy_from_slice(&header);
+            }
+        }
+        let damage = damage.min(bytes.len());
+        let len = bytes.len() as u64;
+        let run = |stop_at_first, cap| {
+            search(&mut Cursor::new(&bytes), len, damage as u64, last_lsn, &OURS.crc(), stop_at_first, cap)
+                .unwrap()
+        };
+        let unbounded = run(false, usize::MAX);
+        prop_assert_eq!(&unbounded, &reference(&bytes, damage, last_lsn));
+        prop_assert_eq!(&run(false, cap), &unbounded);
+        prop_assert_eq!(run(true, cap).first_offset, unbounded.first_offset);
     }
 
     /// Counting chains as the pass goes (whenever every record before

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use super::{State, SyncPolicy};
 use crate::error::{Error, Result};
-use crate::format::{MAX_KEY_LEN, MAX_VALUE_LEN};
 use crate::record::Op;
+use crate::record::{MAX_KEY_LEN, MAX_VALUE_LEN};
 
 /// Whether the sync policy asks for an fsync once records up to `last` are
 /// appended and those up to `durable_lsn` are durable.

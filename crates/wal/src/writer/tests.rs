@@ -3,10 +3,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use super::*;
-use crate::format::{FILE_HEADER_LEN, MAX_KEY_LEN};
+use crate::format::FILE_HEADER_LEN;
 use crate::log_file::MIN_PREALLOCATION;
 use crate::reader::WalReader;
 use crate::record::DamageKind;
+use crate::record::MAX_KEY_LEN;
 
 /// A log file in memory, shared with the test, counting fsyncs and
 /// failing them on demand.
