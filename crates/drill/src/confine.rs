@@ -183,22 +183,33 @@ impl Limits {
     }
 }
 
-/// How many processes this user runs now (a bound for `RLIMIT_NPROC`,
-/// which counts them all).
+/// A bound on what `RLIMIT_NPROC` counts for this user now: it counts every
+/// task (thread) of the user, so the machine's count of tasks, one read of
+/// `/proc/loadavg` (its fourth field, `running/total`), is at least that and
+/// cheap enough to read at every start. Where it cannot be read, the user's
+/// processes in `/proc`.
 fn user_processes() -> u64 {
-    use std::os::unix::fs::MetadataExt;
-    let uid = nix::unistd::getuid().as_raw();
-    std::fs::read_dir("/proc").map_or(0, |entries| {
-        entries
-            .filter_map(Result::ok)
-            .filter(|entry| {
-                entry
-                    .file_name()
-                    .to_str()
-                    .is_some_and(|name| name.parse::<u32>().is_ok())
-            })
-            .filter(|entry| entry.metadata().is_ok_and(|meta| meta.uid() == uid))
-            .count() as u64
+    let tasks = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|text| {
+            let field = text.split_whitespace().nth(3)?;
+            field.split_once('/')?.1.parse::<u64>().ok()
+        });
+    tasks.unwrap_or_else(|| {
+        use std::os::unix::fs::MetadataExt;
+        let uid = nix::unistd::getuid().as_raw();
+        std::fs::read_dir("/proc").map_or(0, |entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|entry| {
+                    entry
+                        .file_name()
+                        .to_str()
+                        .is_some_and(|name| name.parse::<u32>().is_ok())
+                })
+                .filter(|entry| entry.metadata().is_ok_and(|meta| meta.uid() == uid))
+                .count() as u64
+        })
     })
 }
 
