@@ -310,7 +310,10 @@ pub fn run_drill(
         }
         Ending::TimedOut => (
             None,
-            Some(format!("timed out after {}; killed", seconds(timeout))),
+            Some(format!(
+                "timed out after {}; killed",
+                drill::seconds(timeout)
+            )),
         ),
     };
     let mut result = Finished::graded(index, lesson, source, text.clone(), &report, failure)
@@ -321,7 +324,7 @@ pub fn run_drill(
     {
         message.push_str(&format!(
             "; processes started by the drill kept its output open, reading stopped {} after it exited",
-            seconds(drill::DRAIN_GRACE)
+            drill::seconds(drill::DRAIN_GRACE)
         ));
     }
     (result, text)
@@ -340,9 +343,4 @@ const USAGE: i32 = 2;
 
 fn finished(result: Finished) -> Event {
     Event::Finished(Box::new(result))
-}
-
-/// `60 s`, `0.5 s`.
-pub fn seconds(duration: Duration) -> String {
-    format!("{} s", duration.as_secs_f64())
 }

@@ -107,7 +107,7 @@ pub fn build(
             None => return Ok(()),
             Some(failure) => failure,
         },
-        Ending::TimedOut => format!("timed out after {}; killed", crate::run::seconds(timeout)),
+        Ending::TimedOut => format!("timed out after {}; killed", drill::seconds(timeout)),
     };
     Err(BuildFailure {
         ending,

@@ -223,6 +223,11 @@ fn ctrl_c_ends_every_build_keeps_what_finished_and_exits_130() {
 /// A drill binary's launcher in `--reap` mode (as a class run starts a
 /// build), in `folder`, running `script` with `sh -c`.
 fn reaping_launcher(folder: &Path, script: &str) -> Child {
+    reaping_launcher_with(folder, script, &[])
+}
+
+/// [`reaping_launcher`] with `--launch` options before the `--`.
+fn reaping_launcher_with(folder: &Path, script: &str, options: &[&str]) -> Child {
     let drills = build();
     let (_, launcher) = drills
         .iter()
@@ -232,7 +237,9 @@ fn reaping_launcher(folder: &Path, script: &str) -> Child {
         .current_dir(folder)
         .args(["--launch", "--reap", "--dir"])
         .arg(folder)
+        .args(options)
         .args(["--", "/bin/sh", "-c", script])
+        .env("GH_TOKEN", "ghp_instructor_secret")
         .stdin(Stdio::null())
         .spawn()
         .unwrap()
@@ -283,4 +290,42 @@ fn a_reaping_launcher_ends_what_its_program_left_and_ends_as_it_did() {
         "the program's child {child} outlived its launcher"
     );
     assert_eq!(running_in(folder), Vec::<u32>::new(), "left running");
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn a_build_sees_no_secret_of_its_environment_and_only_the_toolchains() {
+    let folder = tempfile::tempdir().unwrap();
+    let folder = folder.path();
+    // The instructor's token is in the launcher's environment (above); the
+    // build writes what it sees, and tries to read a secret beside it.
+    let secret = tempfile::tempdir().unwrap();
+    std::fs::write(secret.path().join("key"), "instructor-key").unwrap();
+    let script = format!(
+        "env > seen.txt; cat {}/key >> seen.txt 2>/dev/null; echo done >> seen.txt",
+        secret.path().display()
+    );
+    let mut launcher = reaping_launcher_with(folder, &script, &["--toolchains", "--network"]);
+    assert_eq!(launcher.wait().unwrap().code(), Some(0));
+    let seen = std::fs::read_to_string(folder.join("seen.txt")).unwrap();
+    assert!(seen.contains("PATH=") && seen.ends_with("done\n"), "{seen}");
+    assert!(!seen.contains("ghp_instructor_secret"), "{seen}");
+    // Landlock (where the kernel has it) keeps the folder beside closed.
+    if landlock_enforced() {
+        assert!(!seen.contains("instructor-key"), "{seen}");
+    }
+}
+
+/// Whether this kernel enforces Landlock (what the launcher's probe says).
+fn landlock_enforced() -> bool {
+    let drills = build();
+    let (_, launcher) = drills
+        .iter()
+        .find(|(name, _)| name == "test_crash_after_wal")
+        .expect("the w09-l07 drill built");
+    let output = Command::new(launcher)
+        .args(["--launch", "--probe"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout).contains("FullyEnforced")
 }

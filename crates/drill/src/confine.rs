@@ -371,7 +371,9 @@ fn launch(args: Vec<OsString>) -> Result<ServeHere, String> {
         return Ok(ServeHere(PathBuf::from(served)));
     }
     if reap {
-        return Err(crate::reap::run_and_reap(Path::new(program), args).unwrap_err());
+        return Err(
+            crate::reap::run_and_reap(Path::new(program), args, kept_environment()).unwrap_err(),
+        );
     }
     let mut command = Command::new(program);
     command.args(args).env_clear().envs(kept_environment());

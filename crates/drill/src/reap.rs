@@ -35,18 +35,19 @@ const ROUNDS: usize = 64;
 /// The signal that asked this launcher to end (0: none).
 static ENDED_BY: AtomicI32 = AtomicI32::new(0);
 
-/// Runs `program` with `args` as a child of this (confined) launcher, ends
-/// everything it left, and exits as it did. Returns only on failure to
-/// start it, with the reason.
-pub fn run_and_reap(program: &Path, args: &[OsString]) -> Result<Infallible, String> {
+/// Runs `program` with `args` and only `environment` as a child of this
+/// (confined) launcher, ends everything it left, and exits as it did.
+/// Returns only on failure to start it, with the reason.
+pub fn run_and_reap(
+    program: &Path,
+    args: &[OsString],
+    environment: Vec<(OsString, OsString)>,
+) -> Result<Infallible, String> {
     tree::become_subreaper().map_err(|err| format!("cannot become a subreaper: {err}"))?;
     let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])
         .map_err(|err| format!("cannot watch for signals: {err}"))?;
     let mut command = Command::new(program);
-    command
-        .args(args)
-        .env_clear()
-        .envs(crate::confine::kept_environment());
+    command.args(args).env_clear().envs(environment);
     let mut child = tree::spawn(&mut command)
         .map_err(|err| format!("cannot run {}: {err}", program.display()))?;
     let pid = child.id();
