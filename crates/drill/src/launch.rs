@@ -14,9 +14,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
 use crate::check::{Doing, Error, Result};
-use crate::confine;
 use crate::files::DirState;
 use crate::program::find_program;
+use crate::readable;
 use crate::store::Store;
 use crate::traces::{Recorder, TRACED_CALLS, TracedRun};
 use crate::tree;
@@ -48,7 +48,7 @@ pub fn launch(store: &Store, dir: &Path) -> Result<Launched> {
     // say what is wrong before starting anything.
     let resolved = find_program(&program.to_string_lossy()).ok_or_else(not_found)?;
     let root = store.confinement().and_then(|c| c.store_root.as_deref());
-    if let Some(outside) = confine::program_outside(&resolved, store.words(), root) {
+    if let Some(outside) = readable::program_outside(&resolved, store.words(), root) {
         return Err(Error::Check {
             what: format!("start the store ({})", store.command_line()),
             expected: "a program inside the store's own folder, or one found on PATH".to_string(),
@@ -59,7 +59,7 @@ pub fn launch(store: &Store, dir: &Path) -> Result<Launched> {
             ),
         });
     }
-    let readable = confine::readable_paths(&resolved, store.words(), root);
+    let readable = readable::readable_paths(&resolved, store.words(), root);
     let mut command = match store.confinement() {
         Some(confinement) => {
             let args: Vec<&std::ffi::OsStr> = args.iter().map(|arg| arg.as_os_str()).collect();
@@ -95,7 +95,7 @@ pub fn launch(store: &Store, dir: &Path) -> Result<Launched> {
                 cwd: std::env::current_dir().unwrap_or_default(),
                 stdout_inode: 0,
                 exchanges: Vec::new(),
-                readable: confine::SYSTEM
+                readable: readable::SYSTEM
                     .iter()
                     .map(PathBuf::from)
                     .chain(readable)

@@ -70,6 +70,7 @@ pub mod pipes;
 pub mod powerloss;
 pub mod process;
 mod program;
+pub mod readable;
 pub mod reap;
 mod served;
 pub mod session;
