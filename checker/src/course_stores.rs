@@ -53,10 +53,11 @@ const MODEL: [ShippedFile; 3] = shipped!(
     "examples/stores/python/kvstore_compacting.py",
     "examples/stores/python/kvstore_preallocated.py",
 );
-const BROKEN: [ShippedFile; 20] = shipped!(
+const BROKEN: [ShippedFile; 21] = shipped!(
     "one of the course's broken example stores",
     "examples/stores/broken/appends_behind_torn_tail.py",
     "examples/stores/broken/checksum_skips_key.py",
+    "examples/stores/broken/compacts_unlinking_the_old_log.py",
     "examples/stores/broken/compacts_without_dir_fsync.py",
     "examples/stores/broken/cuts_records_after_damage.py",
     "examples/stores/broken/dies_on_partial.py",

@@ -62,10 +62,14 @@ class CompactingKVStore(kvstore.KVStore):
             os.fsync(fd)  # step 1: the new log's bytes
         finally:
             os.close(fd)
-        os.rename(tmp, self.path)  # step 2
+        self.swap_in(tmp)  # step 2
         self.make_rename_durable()  # step 3
         os.close(self.fd)  # step 4: the old file's descriptor is stale
         self.fd = os.open(self.path, self.OPEN_FLAGS)
+
+    def swap_in(self, tmp):
+        """One rename over the old log: never a moment without a log."""
+        os.rename(tmp, self.path)
 
     def make_rename_durable(self):
         self.sync_directory()

@@ -21,10 +21,14 @@
 //!   drop the whole file, and with it the store's whole log, but a store
 //!   that starts on a directory without its log is a state recovery must
 //!   handle anyway.
-//! - **An unlink** is not undone in any state the drill builds, and never
-//!   breaks the rule: the file that comes back held data the store no longer
-//!   needs (a stale temporary file, a log already compacted). A store whose
-//!   recovery would replay such a file twice is not judged.
+//! - **A name removed, then given to another file** (an unlink or a rename
+//!   away, then a rename or hard link onto the name, with no directory fsync
+//!   between) is a rename over it: a power loss can undo both and bring the
+//!   old file back (`rule` tracks the removed names).
+//! - **An unlink** on its own is not undone in any state the drill builds,
+//!   and never breaks the rule: the file that comes back held data the store
+//!   no longer needs (a stale temporary file, a log already compacted). A
+//!   store whose recovery would replay such a file twice is not judged.
 
 use std::path::{Path, PathBuf};
 

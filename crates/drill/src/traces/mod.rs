@@ -243,7 +243,7 @@ pub fn outside_dir(runs: &[TracedRun]) -> Option<String> {
                     path, writes: true, ..
                 } => Some((path, "open for writing".to_string(), true)),
                 Event::WriteFile { path, call } => Some((path, call, true)),
-                Event::Names { path, call } => Some((path, call, false)),
+                Event::Names { path, call, .. } => Some((path, call, false)),
                 Event::Unlink { path } => Some((path, "unlink".to_string(), false)),
                 Event::Rename { from, to } => {
                     let (from, to) = (run.cwd.join(from), run.cwd.join(to));

@@ -37,7 +37,12 @@ pub enum Event {
     },
     /// A name made: a folder (`mkdir`), a link (`symlink`, `link`), or one
     /// removed (`rmdir`); the path it names.
-    Names { path: PathBuf, call: String },
+    Names {
+        path: PathBuf,
+        call: String,
+        /// A hard link's source.
+        from: Option<PathBuf>,
+    },
     /// A rename into `to`.
     Rename { from: PathBuf, to: PathBuf },
     /// An unlink.
@@ -205,10 +210,18 @@ fn parse_call(call: &str) -> Option<(Event, Option<i64>)> {
             }
         }
         "mkdir" | "mkdirat" | "rmdir" | "symlink" | "symlinkat" | "link" | "linkat" => {
+            let mut paths = resolved_paths(args);
+            // The name made is the last path given; a hard link's source,
+            // the first (the rule models a link over a removed name like a
+            // rename over it).
+            let path = paths.pop()?;
+            let from = (name == "link" || name == "linkat")
+                .then(|| paths.into_iter().next())
+                .flatten();
             Event::Names {
-                // The name made is the last path given.
-                path: resolved_paths(args).pop()?,
+                path,
                 call: name.to_string(),
+                from,
             }
         }
         "rename" | "renameat" | "renameat2" => {

@@ -104,6 +104,7 @@ pub fn check(events: &[Traced], context: &Context<'_>) -> Findings {
             .collect(),
         created: BTreeMap::new(),
         renames: Pending::default(),
+        removed: BTreeMap::new(),
         written_data: BTreeSet::new(),
         warned: BTreeSet::new(),
         window: Vec::new(),
@@ -141,6 +142,12 @@ struct State {
     created: BTreeMap<PathBuf, PathBuf>,
     /// Renames over existing names waiting for an fsync of their directory.
     renames: Pending,
+    /// Names removed (unlinked, or renamed away) and not yet made durable
+    /// by an fsync of their directory, with the trace line where each
+    /// removal returned: a power loss can bring the old file back, so a
+    /// rename or link onto such a name replaces it as surely as a rename
+    /// over it.
+    removed: BTreeMap<PathBuf, usize>,
     /// The files written since the last reply, under their names now: like
     /// `written_since_reply`, but a file renamed over is no longer one of
     /// them (the bytes written to it stay in the replaced file).
@@ -199,6 +206,9 @@ impl State {
                 }
                 self.created.retain(|_, dir| dir != path);
                 self.renames.synced(path, traced.started);
+                self.removed.retain(|name, returned| {
+                    !(parent(name) == *path && traced.started > *returned)
+                });
             }
             Event::SyncAll => {
                 for writes in self.dirty.values_mut() {
@@ -207,6 +217,8 @@ impl State {
                 self.dirty.retain(|_, writes| !writes.is_empty());
                 self.created.clear();
                 self.renames.synced_all(traced.started);
+                self.removed
+                    .retain(|_, returned| traced.started <= *returned);
             }
             Event::RangeSync { path } => self.window.push(Seen::RangeSync(path.clone())),
             Event::Rename { from, to } => {
@@ -224,7 +236,7 @@ impl State {
                 if self.written_data.remove(from) {
                     self.written_data.insert(to.clone());
                 }
-                if inside(to) && self.known.contains(to) {
+                if inside(to) && (self.known.contains(to) || self.removed.contains_key(to)) {
                     self.renames.renamed(Renamed {
                         from: from.clone(),
                         to: to.clone(),
@@ -234,16 +246,48 @@ impl State {
                         finished: traced.finished,
                     });
                 }
-                self.known.remove(from);
+                if inside(from) && self.known.remove(from) {
+                    self.removed.insert(from.clone(), traced.finished);
+                }
                 self.created.remove(from);
                 if inside(to) {
                     self.known.insert(to.clone());
                     self.created.insert(to.clone(), parent(to));
+                    self.removed.remove(to);
                 }
+            }
+            Event::Names {
+                path: to,
+                from: Some(from),
+                ..
+            } if inside(to) => {
+                // A hard link onto a name: like a rename onto it, but the
+                // source keeps its name. Its bytes are the source's.
+                if let Some(calls) = self.dirty.get(from).cloned() {
+                    self.dirty.insert(to.clone(), calls);
+                }
+                if self.written_data.contains(from) {
+                    self.written_data.insert(to.clone());
+                }
+                if self.known.contains(to) || self.removed.contains_key(to) {
+                    self.renames.renamed(Renamed {
+                        from: from.clone(),
+                        to: to.clone(),
+                        replies: self.replies,
+                        from_durable: !self.created.contains_key(from),
+                        old_written: false,
+                        finished: traced.finished,
+                    });
+                }
+                self.known.insert(to.clone());
+                self.created.insert(to.clone(), parent(to));
+                self.removed.remove(to);
             }
             Event::Unlink { path } => {
                 self.dirty.remove(path);
-                self.known.remove(path);
+                if inside(path) && self.known.remove(path) {
+                    self.removed.insert(path.clone(), traced.finished);
+                }
                 self.created.remove(path);
             }
             Event::WritePipe { inode, bytes } if *inode == context.stdout_inode => {
@@ -438,11 +482,12 @@ fn what_it_did(window: &[Seen], path: &Path, dir: &Path) -> Vec<String> {
 /// The event with its paths made absolute against `cwd` (a plain `rename`
 /// or `unlink` names paths relative to the working directory).
 fn absolute(event: &Event, cwd: &Path) -> Event {
+    // `..` resolved too: `sub/../wal.log` is the name `wal.log`.
     let fix = |path: &PathBuf| {
         if path.is_relative() {
-            cwd.join(path)
+            super::lexical(&cwd.join(path))
         } else {
-            path.clone()
+            super::lexical(path)
         }
     };
     match event {
@@ -451,6 +496,11 @@ fn absolute(event: &Event, cwd: &Path) -> Event {
             to: fix(to),
         },
         Event::Unlink { path } => Event::Unlink { path: fix(path) },
+        Event::Names { path, call, from } => Event::Names {
+            path: fix(path),
+            call: call.clone(),
+            from: from.as_ref().map(fix),
+        },
         Event::WriteFile { path, call } => Event::WriteFile {
             path: fix(path),
             call: call.clone(),

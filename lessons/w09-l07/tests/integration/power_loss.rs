@@ -183,6 +183,26 @@ fn a_compaction_renamed_without_a_directory_fsync_fails_with_the_rename_named() 
     );
 }
 
+/// The old log unlinked before the new one is renamed into place: the
+/// unlink comes back with a power loss as surely as the rename goes.
+#[test]
+fn a_compaction_unlinking_the_old_log_first_fails_with_the_rename_named() {
+    let Some(store) = traced_python_store("broken/compacts_unlinking_the_old_log.py") else {
+        return;
+    };
+    let stdout = binary().fails_against(
+        &store,
+        &[
+            "FAILED: power-loss check: the OK to WALPUT crash_key written_before_SIGKILL: expected an fsync of the store's directory after rename wal.log.compact -> wal.log and before the OK",
+            "Likely defect: a rename is durable only once its directory is fsync'd",
+        ],
+    );
+    assert!(
+        stdout.contains("the store answered GET crash_key -> NOT_FOUND, though WALPUT crash_key written_before_SIGKILL was acknowledged"),
+        "the loss is shown:\n{stdout}"
+    );
+}
+
 /// The same compaction with the directory fsync'd after the rename.
 #[test]
 fn a_compaction_with_a_directory_fsync_passes_without_warnings() {

@@ -80,6 +80,26 @@ fn a_compaction_renamed_without_a_directory_fsync_fails_at_the_put_after_it() {
     );
 }
 
+/// The old log unlinked before the rename: judged as the rename over it.
+#[test]
+fn a_compaction_unlinking_the_old_log_first_fails_at_the_put_after_it() {
+    let Some(store) = traced_python_store("broken/compacts_unlinking_the_old_log.py") else {
+        return;
+    };
+    let stdout = binary().fails_against(
+        &store,
+        &[
+            "FAILED: power-loss check: the OK to PUT user:4 dave: expected an fsync of the store's directory after rename wal.log.compact -> wal.log and before the OK",
+        ],
+    );
+    assert!(
+        stdout.contains(
+            "the store answered GET user:4 -> NOT_FOUND, though PUT user:4 dave was acknowledged"
+        ),
+        "{stdout}"
+    );
+}
+
 #[test]
 fn a_compaction_with_a_directory_fsync_passes() {
     let Some(store) = traced_python_store("python/kvstore_compacting.py") else {

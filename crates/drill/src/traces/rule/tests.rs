@@ -341,3 +341,29 @@ fn unsynced_name(file: &str, replaced_by: Option<&str>, request: usize) -> Unsyn
         request,
     }
 }
+
+/// A compaction that removes the old log's name before the new file takes
+/// it, in each of the ways a store does it, without and with an fsync of
+/// the directory after: the old file can come back, so the OK after it
+/// depends on the rename as much as on a rename over the name.
+#[test]
+fn a_name_removed_then_replaced_is_a_rename_over_it() {
+    const COMPACT: &str = "1 openat(AT_FDCWD</>, \"/s/wal.log.compact\", O_WRONLY|O_CREAT|O_TRUNC, 0644) = 5</s/wal.log.compact>\n1 write(5</s/wal.log.compact>, \"all\", 3) = 3\n1 fsync(5</s/wal.log.compact>) = 0\n";
+    const APPEND: &str = "1 openat(AT_FDCWD</>, \"/s/wal.log\", O_RDWR|O_APPEND) = 6</s/wal.log>\n1 write(6</s/wal.log>, \"rec\", 3) = 3\n1 fdatasync(6</s/wal.log>) = 0\n1 write(1<pipe:[9]>, \"OK\\n\", 3) = 3\n";
+    let swaps = [
+        "1 unlink(\"/s/wal.log\") = 0\n1 rename(\"/s/wal.log.compact\", \"/s/wal.log\") = 0\n",
+        "1 rename(\"/s/wal.log\", \"/s/wal.log.old\") = 0\n1 rename(\"/s/wal.log.compact\", \"/s/wal.log\") = 0\n1 unlink(\"/s/wal.log.old\") = 0\n",
+        "1 unlink(\"/s/wal.log\") = 0\n1 link(\"/s/wal.log.compact\", \"/s/wal.log\") = 0\n1 unlink(\"/s/wal.log.compact\") = 0\n",
+        "1 mkdir(\"/s/sub\", 0755) = 0\n1 rename(\"/s/wal.log.compact\", \"/s/sub/../wal.log\") = 0\n",
+    ];
+    for swap in swaps {
+        let trace = format!("{CREATE}{DIR_SYNC}{COMPACT}{swap}{READY}{APPEND}");
+        let found = findings(&trace, &["PUT a 1"]);
+        let violation = found.violation.unwrap_or_else(|| panic!("passed: {swap}"));
+        assert_eq!(violation.renames.len(), 1, "{swap}: {violation:?}");
+        assert_eq!(violation.renames[0].to, PathBuf::from("wal.log"), "{swap}");
+        // The directory fsync'd after the swap: nothing to undo.
+        let synced = format!("{CREATE}{DIR_SYNC}{COMPACT}{swap}{DIR_SYNC}{READY}{APPEND}");
+        assert_eq!(findings(&synced, &["PUT a 1"]).violation, None, "{swap}");
+    }
+}
