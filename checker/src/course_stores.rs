@@ -53,7 +53,7 @@ const MODEL: [ShippedFile; 3] = shipped!(
     "examples/stores/python/kvstore_compacting.py",
     "examples/stores/python/kvstore_preallocated.py",
 );
-const BROKEN: [ShippedFile; 21] = shipped!(
+const BROKEN: [ShippedFile; 22] = shipped!(
     "one of the course's broken example stores",
     "examples/stores/broken/appends_behind_torn_tail.py",
     "examples/stores/broken/checksum_skips_key.py",
@@ -75,6 +75,7 @@ const BROKEN: [ShippedFile; 21] = shipped!(
     "examples/stores/broken/replays_partial.py",
     "examples/stores/broken/replays_past_corrupt_record.py",
     "examples/stores/broken/rewrites_log_without_fsync.py",
+    "examples/stores/broken/syncfs_of_another_filesystem.py",
     "examples/stores/broken/walput_applied.py",
 );
 const STARTER: [ShippedFile; 2] = shipped!(

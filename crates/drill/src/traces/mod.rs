@@ -38,7 +38,7 @@ use parse::Event;
 pub const TRACED_CALLS: &str = "trace=write,pwrite64,writev,pwritev,pwritev2,ftruncate,truncate,\
 fallocate,fsync,fdatasync,sync_file_range,sync,syncfs,open,openat,creat,rename,renameat,\
 renameat2,unlink,unlinkat,sendmsg,sendto,sendmmsg,splice,tee,sendfile,vmsplice,copy_file_range,\
-io_uring_enter,mmap,mkdir,mkdirat,rmdir,symlink,symlinkat,link,linkat";
+io_uring_enter,mmap,mkdir,mkdirat,rmdir,symlink,symlinkat,link,linkat,chdir,fchdir";
 
 /// A record larger than this is not read: the store wrote too much to be
 /// judged within the drill's memory.
@@ -160,7 +160,7 @@ pub fn judge(runs: &[TracedRun]) -> Result<Judgement, String> {
     for (index, run) in runs.iter().enumerate() {
         let number = index + 1;
         let events = match read_record(&run.trace) {
-            Ok(text) => parse::parse(&text),
+            Ok(text) => parse::resolve(parse::parse(&text), &run.cwd, &run.dir),
             // A process that acknowledged nothing has nothing to judge.
             Err(_) if run.oks_received == 0 => continue,
             Err(err) => {
@@ -225,7 +225,7 @@ pub fn outside_dir(runs: &[TracedRun]) -> Option<String> {
         let Ok(text) = read_record(&run.trace) else {
             continue;
         };
-        let events = parse::parse(&text);
+        let events = parse::resolve(parse::parse(&text), &run.cwd, &run.dir);
         // A store's own processes' settings (`/proc/PID/coredump_filter`,
         // a JVM's) are not files outside its directory.
         let own: BTreeSet<PathBuf> = events
@@ -288,7 +288,7 @@ pub fn read_outside(runs: &[TracedRun]) -> Option<String> {
         let Ok(text) = read_record(&run.trace) else {
             continue;
         };
-        for traced in parse::parse(&text) {
+        for traced in parse::resolve(parse::parse(&text), &run.cwd, &run.dir) {
             let Event::Open { path, .. } = traced.event else {
                 continue;
             };

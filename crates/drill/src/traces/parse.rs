@@ -20,8 +20,16 @@ pub enum Event {
     WritePipe { inode: u64, bytes: Vec<u8> },
     /// `fsync` or `fdatasync` of a file or directory.
     Sync { path: PathBuf },
-    /// `sync` or `syncfs`: everything.
+    /// `sync`, or `syncfs` of a descriptor beneath the store's directory
+    /// (`SyncAll` then; a `syncfs` of another file, which may lie on another
+    /// file system, is [`Event::SyncOther`]).
     SyncAll,
+    /// `syncfs` of a descriptor elsewhere: not known to reach the store's
+    /// files (`/dev/null` lies on another file system).
+    SyncOther { path: PathBuf },
+    /// `chdir` or `fchdir`: the process's working directory from now on
+    /// (relative names in later calls resolve against it).
+    Chdir { path: PathBuf },
     /// `sync_file_range` of a file: writeback started, nothing made
     /// durable; seen only to say what the store did.
     RangeSync { path: PathBuf },
@@ -72,6 +80,64 @@ pub struct Traced {
     /// with threads, a call's effect lies somewhere between the two.
     pub started: usize,
     pub finished: usize,
+}
+
+/// The events with every relative path made absolute against the working
+/// directory of its process: `start` (where the store started) until the
+/// process calls `chdir`/`fchdir`. A process first seen after another's
+/// `chdir` (forked after it) starts in the latest directory changed to.
+/// And a `syncfs` counts as a sync of everything only for a descriptor
+/// beneath `dir`, the store's directory (whose file system it then is).
+pub fn resolve(events: Vec<Traced>, start: &Path, dir: &Path) -> Vec<Traced> {
+    let mut cwd: HashMap<u32, PathBuf> = HashMap::new();
+    let mut latest = start.to_path_buf();
+    let is_name = |path: &Path| {
+        let text = path.to_string_lossy();
+        !(text.contains(":[") || text.starts_with("anon_inode:"))
+    };
+    events
+        .into_iter()
+        .map(|mut traced| {
+            let here = cwd
+                .entry(traced.pid)
+                .or_insert_with(|| latest.clone())
+                .clone();
+            let fix = |path: &mut PathBuf| {
+                if path.is_relative() && is_name(path) {
+                    *path = here.join(&*path);
+                }
+            };
+            match &mut traced.event {
+                Event::Chdir { path } => {
+                    fix(path);
+                    let now = super::lexical(path);
+                    cwd.insert(traced.pid, now.clone());
+                    latest = now;
+                }
+                Event::Rename { from, to } => {
+                    fix(from);
+                    fix(to);
+                }
+                Event::Unlink { path }
+                | Event::WriteFile { path, .. }
+                | Event::Open { path, .. } => fix(path),
+                Event::Names { path, from, .. } => {
+                    fix(path);
+                    if let Some(from) = from {
+                        fix(from);
+                    }
+                }
+                Event::SyncOther { path } => {
+                    fix(path);
+                    if super::lexical(path).starts_with(dir) {
+                        traced.event = Event::SyncAll;
+                    }
+                }
+                _ => {}
+            }
+            traced
+        })
+        .collect()
 }
 
 /// Parses a whole trace.
@@ -191,7 +257,17 @@ fn parse_call(call: &str) -> Option<(Event, Option<i64>)> {
         "fsync" | "fdatasync" => Event::Sync {
             path: PathBuf::from(fd_path?),
         },
-        "sync" | "syncfs" => Event::SyncAll,
+        "sync" => Event::SyncAll,
+        // Judged against the store's directory in `resolve`.
+        "syncfs" => Event::SyncOther {
+            path: PathBuf::from(fd_path?),
+        },
+        "chdir" => Event::Chdir {
+            path: resolved_paths(args).into_iter().next()?,
+        },
+        "fchdir" => Event::Chdir {
+            path: PathBuf::from(fd_path?),
+        },
         "sync_file_range" | "sync_file_range2" => Event::RangeSync {
             path: PathBuf::from(fd_path?),
         },
@@ -531,6 +607,53 @@ mod tests {
                     pipes: vec![]
                 },
                 Event::Ended,
+            ]
+        );
+    }
+
+    #[test]
+    fn relative_names_follow_each_processs_working_directory() {
+        let trace = "7 rename(\"a\", \"b\") = 0\n\
+                     7 chdir(\"/s\") = 0\n\
+                     7 rename(\"wal.log.compact\", \"wal.log\") = 0\n\
+                     7 unlink(\"sub/../stale.tmp\") = 0\n\
+                     8 fchdir(3</t>) = 0\n\
+                     8 unlink(\"x\") = 0\n\
+                     9 unlink(\"y\") = 0\n";
+        let events: Vec<Event> = resolve(parse(trace), Path::new("/start"), Path::new("/s"))
+            .into_iter()
+            .map(|traced| traced.event)
+            .collect();
+        let rename = |from: &str, to: &str| Event::Rename {
+            from: PathBuf::from(from),
+            to: PathBuf::from(to),
+        };
+        let unlink = |path: &str| Event::Unlink {
+            path: PathBuf::from(path),
+        };
+        assert_eq!(events[0], rename("/start/a", "/start/b"));
+        assert_eq!(events[2], rename("/s/wal.log.compact", "/s/wal.log"));
+        assert_eq!(events[3], unlink("/s/sub/../stale.tmp"));
+        assert_eq!(events[5], unlink("/t/x"));
+        // First seen after process 8's fchdir: forked after it.
+        assert_eq!(events[6], unlink("/t/y"));
+    }
+
+    #[test]
+    fn syncfs_syncs_everything_only_from_the_stores_directory() {
+        let trace = "7 syncfs(3</dev/null>) = 0\n7 syncfs(4</s/wal.log>) = 0\n7 sync() = 0\n";
+        let events: Vec<Event> = resolve(parse(trace), Path::new("/start"), Path::new("/s"))
+            .into_iter()
+            .map(|traced| traced.event)
+            .collect();
+        assert_eq!(
+            events,
+            [
+                Event::SyncOther {
+                    path: PathBuf::from("/dev/null")
+                },
+                Event::SyncAll,
+                Event::SyncAll
             ]
         );
     }

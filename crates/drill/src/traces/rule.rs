@@ -302,8 +302,12 @@ impl State {
             }
             Event::WritePipe { .. } => {}
             // Judged before the rule runs (`traces::judge`).
-            Event::Opaque { .. } | Event::SharedMap { .. } | Event::Names { .. } | Event::Ended => {
-            }
+            Event::Opaque { .. }
+            | Event::SharedMap { .. }
+            | Event::Names { .. }
+            | Event::SyncOther { .. }
+            | Event::Chdir { .. }
+            | Event::Ended => {}
         }
     }
 

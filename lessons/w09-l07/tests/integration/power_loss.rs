@@ -183,6 +183,15 @@ fn a_compaction_renamed_without_a_directory_fsync_fails_with_the_rename_named() 
     );
 }
 
+/// `syncfs` of a descriptor on another file system flushes nothing of DIR.
+#[test]
+fn syncfs_of_another_file_system_is_no_sync() {
+    let Some(store) = traced_python_store("broken/syncfs_of_another_filesystem.py") else {
+        return;
+    };
+    binary().fails_against(&store, &["FAILED: power-loss check"]);
+}
+
 /// The old log unlinked before the new one is renamed into place: the
 /// unlink comes back with a power loss as surely as the rename goes.
 #[test]

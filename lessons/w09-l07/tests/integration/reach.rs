@@ -128,3 +128,41 @@ class Store(kvstore.KVStore):
         open.stdout
     );
 }
+
+/// A store that works inside DIR by relative names after a `chdir` (the
+/// power-loss record shows plain `rename("a", "b")`) is judged in DIR, not
+/// where it started.
+#[test]
+fn a_store_that_changes_into_its_directory_is_judged_there() {
+    let Some(store) = Hostile::new(
+        "changes_directory",
+        r#"
+class Store(kvstore.KVStore):
+    def start(self):
+        os.chdir(self.directory)
+        fd = os.open("marker.tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.write(fd, b"x")
+        os.fsync(fd)
+        os.close(fd)
+        os.rename("marker.tmp", "marker")
+        os.unlink("marker")
+        here = os.open(".", os.O_RDONLY)
+        os.fsync(here)
+        os.close(here)
+        return super().start()
+"#,
+    ) else {
+        return;
+    };
+    let outcome = store.run();
+    assert!(
+        !outcome.stdout.contains("outside its directory"),
+        "{}",
+        outcome.stdout
+    );
+    assert!(
+        outcome.stdout.contains("Crash drill 1 passed"),
+        "{}",
+        outcome.stdout
+    );
+}
