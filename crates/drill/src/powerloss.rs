@@ -21,7 +21,7 @@
 //! This step reads the records (`traces`) and restarts the store on the
 //! state a loss leaves; it never reaches into how a store is launched.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use store_protocol::Request;
 
@@ -212,31 +212,63 @@ fn loss_state(
         ));
     }
     for renamed in violation.renames.iter().rev() {
-        let new = lost.file(&renamed.to).map(<[u8]>::to_vec);
-        lost = match seen_before(run, renamed.replies).file(&renamed.to) {
-            Some(bytes) => lost.with_file(&renamed.to, bytes.to_vec()),
-            None => lost.without_file(&renamed.to),
-        };
+        // A file, or a folder with the files beneath it.
+        let new = beneath(&lost, &renamed.to);
+        lost = beneath(&lost, &renamed.to)
+            .into_iter()
+            .fold(lost, |state, (rest, _)| {
+                state.without_file(&joined(&renamed.to, &rest))
+            });
+        lost = beneath(&seen_before(run, renamed.replies), &renamed.to)
+            .into_iter()
+            .fold(lost, |state, (rest, bytes)| {
+                state.with_file(&joined(&renamed.to, &rest), bytes)
+            });
         let (to, from) = (
             crate::escape::path(&renamed.to),
             crate::escape::path(&renamed.from),
         );
-        lost = match new {
-            Some(bytes) if renamed.from_durable => {
-                undone.push(format!(
-                    "rename {from} -> {to} undone ({to} as it was before the rename, the new file back under {from})"
-                ));
-                lost.with_file(&renamed.from, bytes)
-            }
-            _ => {
-                undone.push(format!(
-                    "rename {from} -> {to} undone ({to} as it was before the rename; the new file gone, its name {from} never made durable either)"
-                ));
-                lost.without_file(&renamed.from)
-            }
+        lost = if !new.is_empty() && renamed.from_durable {
+            undone.push(format!(
+                "rename {from} -> {to} undone ({to} as it was before the rename, the new file back under {from})"
+            ));
+            new.into_iter().fold(lost, |state, (rest, bytes)| {
+                state.with_file(&joined(&renamed.from, &rest), bytes)
+            })
+        } else {
+            undone.push(format!(
+                "rename {from} -> {to} undone ({to} as it was before the rename; the new file gone, its name {from} never made durable either)"
+            ));
+            beneath(&lost, &renamed.from)
+                .into_iter()
+                .fold(lost, |state, (rest, _)| {
+                    state.without_file(&joined(&renamed.from, &rest))
+                })
         };
     }
     (lost, undone.join(", and "))
+}
+
+/// The files of `state` at `root` or beneath it (a renamed file, or a
+/// renamed folder's files), by their path below `root` (empty for the file
+/// itself).
+fn beneath(state: &DirState, root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    state
+        .paths()
+        .filter_map(|path| {
+            let rest = path.strip_prefix(root).ok()?;
+            Some((rest.to_path_buf(), state.file(path)?.to_vec()))
+        })
+        .collect()
+}
+
+/// `root` with `rest` below it (`root` itself for an empty `rest`).
+fn joined(root: &Path, rest: &Path) -> PathBuf {
+    if rest.as_os_str().is_empty() {
+        root.to_path_buf()
+    } else {
+        root.join(rest)
+    }
 }
 
 /// The directory as the drill last saw it before the store's

@@ -226,17 +226,35 @@ impl State {
                     from: from.clone(),
                     to: to.clone(),
                 });
-                if let Some(calls) = self.dirty.remove(from) {
-                    self.dirty.insert(to.clone(), calls);
+                // A folder renamed takes the files beneath it along.
+                let moved = |path: &PathBuf| -> Option<PathBuf> {
+                    let rest = path.strip_prefix(from).ok()?;
+                    Some(if rest.as_os_str().is_empty() {
+                        to.clone()
+                    } else {
+                        to.join(rest)
+                    })
+                };
+                let dirty: Vec<PathBuf> = self
+                    .dirty
+                    .keys()
+                    .filter_map(|p| moved(p).map(|_| p.clone()))
+                    .collect();
+                for path in dirty {
+                    if let (Some(calls), Some(new)) = (self.dirty.remove(&path), moved(&path)) {
+                        self.dirty.insert(new, calls);
+                    }
                 }
-                if self.written_since_reply.remove(from) {
-                    self.written_since_reply.insert(to.clone());
-                }
+                self.written_since_reply = std::mem::take(&mut self.written_since_reply)
+                    .into_iter()
+                    .map(|path| moved(&path).unwrap_or(path))
+                    .collect();
                 let old_written = self.written_data.remove(to);
-                if self.written_data.remove(from) {
-                    self.written_data.insert(to.clone());
-                }
-                if inside(to) && (self.known.contains(to) || self.removed.contains_key(to)) {
+                self.written_data = std::mem::take(&mut self.written_data)
+                    .into_iter()
+                    .map(|path| moved(&path).unwrap_or(path))
+                    .collect();
+                if inside(to) && (self.exists(to) || self.removed.contains_key(to)) {
                     self.renames.renamed(Renamed {
                         from: from.clone(),
                         to: to.clone(),
@@ -246,8 +264,21 @@ impl State {
                         finished: traced.finished,
                     });
                 }
-                if inside(from) && self.known.remove(from) {
+                if inside(from) && self.exists(from) {
                     self.removed.insert(from.clone(), traced.finished);
+                }
+                // The names beneath a renamed folder move with it.
+                let beneath: Vec<PathBuf> = self
+                    .known
+                    .iter()
+                    .filter(|path| path.starts_with(from))
+                    .cloned()
+                    .collect();
+                for path in beneath {
+                    self.known.remove(&path);
+                    if let Some(new) = moved(&path).filter(|new| inside(new)) {
+                        self.known.insert(new);
+                    }
                 }
                 self.created.remove(from);
                 if inside(to) {
@@ -269,7 +300,7 @@ impl State {
                 if self.written_data.contains(from) {
                     self.written_data.insert(to.clone());
                 }
-                if self.known.contains(to) || self.removed.contains_key(to) {
+                if self.exists(to) || self.removed.contains_key(to) {
                     self.renames.renamed(Renamed {
                         from: from.clone(),
                         to: to.clone(),
@@ -309,6 +340,12 @@ impl State {
             | Event::Chdir { .. }
             | Event::Ended => {}
         }
+    }
+
+    /// Whether `path` exists as far as the trace tells: a file known, or a
+    /// folder holding one.
+    fn exists(&self, path: &Path) -> bool {
+        self.known.iter().any(|known| known.starts_with(path))
     }
 
     /// A whole line on stdout: `READY` first, then one reply per request.
@@ -361,7 +398,12 @@ impl State {
         };
         let renames: Vec<Renamed> = self
             .renames
-            .depended_on(index, |path| written_data.contains(path))
+            // A file written beneath a renamed folder depends on it too.
+            .depended_on(index, |to| {
+                written_data
+                    .iter()
+                    .any(|path| path == to || path.starts_with(to))
+            })
             .into_iter()
             .filter_map(|renamed| {
                 Some(Renamed {

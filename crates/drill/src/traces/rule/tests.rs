@@ -367,3 +367,37 @@ fn a_name_removed_then_replaced_is_a_rename_over_it() {
         assert_eq!(findings(&synced, &["PUT a 1"]).violation, None, "{swap}");
     }
 }
+
+/// The log's folder swapped for a new one (`data` renamed away, `new`
+/// renamed to `data`) with no directory fsync: the records appended to
+/// `data/wal.log` after it depend on the folder's rename.
+#[test]
+fn a_folder_renamed_over_a_removed_one_carries_the_files_beneath_it() {
+    let swap = "1 mkdir(\"/s/new\", 0755) = 0\n\
+                1 openat(AT_FDCWD</>, \"/s/new/wal.log\", O_WRONLY|O_CREAT|O_TRUNC, 0644) = 5</s/new/wal.log>\n\
+                1 write(5</s/new/wal.log>, \"all\", 3) = 3\n1 fsync(5</s/new/wal.log>) = 0\n\
+                1 rename(\"/s/data\", \"/s/old\") = 0\n1 rename(\"/s/new\", \"/s/data\") = 0\n";
+    let append = "1 openat(AT_FDCWD</>, \"/s/data/wal.log\", O_RDWR|O_APPEND) = 6</s/data/wal.log>\n\
+                  1 write(6</s/data/wal.log>, \"rec\", 3) = 3\n1 fdatasync(6</s/data/wal.log>) = 0\n\
+                  1 write(1<pipe:[9]>, \"OK\\n\", 3) = 3\n";
+    let requests = ["PUT a 1"];
+    let existing = BTreeSet::from([PathBuf::from("/s/data"), PathBuf::from("/s/data/wal.log")]);
+    let found = check(
+        &parse(&format!("{DIR_SYNC}{swap}{READY}{append}")),
+        &Context {
+            dir: Path::new("/s"),
+            existing: &existing,
+            stdout_inode: 9,
+            requests: &requests
+                .iter()
+                .map(|line| Request::parse(line).unwrap())
+                .collect::<Vec<_>>(),
+            cwd: Path::new("/s"),
+        },
+    );
+    let violation = found
+        .violation
+        .expect("the OK depends on the folder's rename");
+    assert_eq!(violation.renames.len(), 1, "{violation:?}");
+    assert_eq!(violation.renames[0].to, PathBuf::from("data"));
+}
