@@ -219,7 +219,7 @@ fn loss_state(
             .fold(lost, |state, (rest, _)| {
                 state.without_file(&joined(&renamed.to, &rest))
             });
-        lost = beneath(&seen_before(run, renamed.replies), &renamed.to)
+        lost = beneath(seen_before(run, renamed.replies), &renamed.to)
             .into_iter()
             .fold(lost, |state, (rest, bytes)| {
                 state.with_file(&joined(&renamed.to, &rest), bytes)
