@@ -38,7 +38,7 @@ use parse::Event;
 pub const TRACED_CALLS: &str = "trace=write,pwrite64,writev,pwritev,pwritev2,ftruncate,truncate,\
 fallocate,fsync,fdatasync,sync_file_range,sync,syncfs,open,openat,creat,rename,renameat,\
 renameat2,unlink,unlinkat,sendmsg,sendto,sendmmsg,splice,tee,sendfile,vmsplice,copy_file_range,\
-io_uring_enter,mmap,mkdir,mkdirat,rmdir,symlink,symlinkat,link,linkat,chdir,fchdir";
+io_uring_enter,mmap,mkdir,mkdirat,rmdir,symlink,symlinkat,link,linkat,chdir,fchdir,dup,dup2,dup3";
 
 /// A record larger than this is not read: the store wrote too much to be
 /// judged within the drill's memory.

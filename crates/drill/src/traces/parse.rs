@@ -27,6 +27,10 @@ pub enum Event {
     /// `syncfs` of a descriptor elsewhere: not known to reach the store's
     /// files (`/dev/null` lies on another file system).
     SyncOther { path: PathBuf },
+    /// `dup`, `dup2` or `dup3`: descriptor `to` now names what `from`
+    /// names (writes through it are synchronous exactly when through
+    /// `from`).
+    Dup { from: i64, to: i64, path: PathBuf },
     /// `chdir` or `fchdir`: the process's working directory from now on
     /// (relative names in later calls resolve against it).
     Chdir { path: PathBuf },
@@ -268,6 +272,14 @@ fn parse_call(call: &str) -> Option<(Event, Option<i64>)> {
         "fchdir" => Event::Chdir {
             path: PathBuf::from(fd_path?),
         },
+        "dup" | "dup2" | "dup3" => {
+            let (to, _) = leading_fd(result);
+            Event::Dup {
+                from: fd?,
+                to: to?,
+                path: PathBuf::from(fd_path?),
+            }
+        }
         "sync_file_range" | "sync_file_range2" => Event::RangeSync {
             path: PathBuf::from(fd_path?),
         },

@@ -196,6 +196,14 @@ impl State {
                     self.created.insert(path.clone(), parent(path));
                 }
             }
+            Event::Dup { from, to, path } => {
+                // The number `to` now names `from`'s open file: whatever
+                // it was opened with before no longer applies.
+                self.synchronous.retain(|(fd, _)| fd != to);
+                if self.synchronous.contains(&(*from, path.clone())) {
+                    self.synchronous.insert((*to, path.clone()));
+                }
+            }
             Event::Sync { path } => {
                 self.window.push(Seen::Sync(path.clone()));
                 if let Some(writes) = self.dirty.get_mut(path) {

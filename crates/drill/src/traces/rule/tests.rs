@@ -401,3 +401,27 @@ fn a_folder_renamed_over_a_removed_one_carries_the_files_beneath_it() {
     assert_eq!(violation.renames.len(), 1, "{violation:?}");
     assert_eq!(violation.renames[0].to, PathBuf::from("data"));
 }
+
+/// A descriptor number given another open file by `dup2` writes as that
+/// file does: synchronous only when the file was opened so.
+#[test]
+fn a_duplicated_descriptor_is_as_synchronous_as_its_original() {
+    let dsync = "1 openat(AT_FDCWD</>, \"/s/wal.log\", O_RDWR|O_APPEND|O_DSYNC) = 5</s/wal.log>\n";
+    let write = |fd: u32| {
+        format!(
+            "1 write({fd}</s/wal.log>, \"rec\", 3) = 3\n1 write(1<pipe:[9]>, \"OK\\n\", 3) = 3\n"
+        )
+    };
+    // The plain descriptor 3 duplicated onto the O_DSYNC number 5.
+    let faked = format!(
+        "{CREATE}{DIR_SYNC}{READY}{dsync}1 dup2(3</s/wal.log>, 5</s/wal.log>) = 5</s/wal.log>\n{}",
+        write(5)
+    );
+    assert!(findings(&faked, &["PUT a 1"]).violation.is_some());
+    // The O_DSYNC descriptor duplicated to 7: still synchronous.
+    let kept = format!(
+        "{CREATE}{DIR_SYNC}{READY}{dsync}1 dup(5</s/wal.log>) = 7</s/wal.log>\n{}",
+        write(7)
+    );
+    assert_eq!(findings(&kept, &["PUT a 1"]).violation, None);
+}
