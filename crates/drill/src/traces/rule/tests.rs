@@ -4,16 +4,20 @@ use super::*;
 use crate::traces::parse::parse;
 
 fn findings(trace: &str, requests: &[&str]) -> Findings {
+    findings_among(trace, requests, &BTreeSet::new())
+}
+
+/// [`findings`] with the files `existing` in DIR at the store's start.
+fn findings_among(trace: &str, requests: &[&str], existing: &BTreeSet<PathBuf>) -> Findings {
     let requests: Vec<Request> = requests
         .iter()
         .map(|line| Request::parse(line).unwrap())
         .collect();
-    let existing = BTreeSet::new();
     check(
         &parse(trace),
         &Context {
             dir: Path::new("/s"),
-            existing: &existing,
+            existing,
             stdout_inode: 9,
             requests: &requests,
             cwd: Path::new("/s"),
@@ -25,6 +29,8 @@ const CREATE: &str = "1 openat(AT_FDCWD</>, \"/s/wal.log\", O_RDWR|O_CREAT|O_APP
                       1 fsync(3</s/wal.log>) = 0\n";
 const DIR_SYNC: &str = "1 openat(AT_FDCWD</>, \"/s\", O_RDONLY) = 4</s>\n1 fsync(4</s>) = 0\n";
 const READY: &str = "1 write(1<pipe:[9]>, \"READY\\n\", 6) = 6\n";
+/// A temporary file written, never fsync'd, renamed over the log, then OK.
+const UNSYNCED_TEMP_RENAMED: &str = "1 openat(AT_FDCWD</>, \"/s/wal.tmp\", O_WRONLY|O_CREAT, 0644) = 5</s/wal.tmp>\n1 write(5</s/wal.tmp>, \"all\", 3) = 3\n1 rename(\"wal.tmp\", \"wal.log\") = 0\n1 write(1<pipe:[9]>, \"OK\\n\", 3) = 3\n";
 
 #[test]
 fn an_fsync_before_each_ok_passes() {
@@ -187,9 +193,7 @@ fn an_ok_before_any_write_is_a_violation() {
 
 #[test]
 fn an_unsynced_file_renamed_over_the_log_is_a_violation() {
-    let trace = format!(
-        "{CREATE}{DIR_SYNC}{READY}1 openat(AT_FDCWD</>, \"/s/wal.tmp\", O_WRONLY|O_CREAT, 0644) = 5</s/wal.tmp>\n1 write(5</s/wal.tmp>, \"all\", 3) = 3\n1 rename(\"wal.tmp\", \"wal.log\") = 0\n1 write(1<pipe:[9]>, \"OK\\n\", 3) = 3\n"
-    );
+    let trace = format!("{CREATE}{DIR_SYNC}{READY}{UNSYNCED_TEMP_RENAMED}");
     let violation = findings(&trace, &["PUT a 1"])
         .violation
         .expect("a violation");
@@ -299,9 +303,7 @@ fn an_unlink_without_a_directory_fsync_is_no_violation() {
 
 #[test]
 fn an_unsynced_temporary_file_is_named_by_the_name_it_was_written_under() {
-    let trace = format!(
-        "{CREATE}{DIR_SYNC}{READY}1 openat(AT_FDCWD</>, \"/s/wal.tmp\", O_WRONLY|O_CREAT, 0644) = 5</s/wal.tmp>\n1 write(5</s/wal.tmp>, \"all\", 3) = 3\n1 rename(\"wal.tmp\", \"wal.log\") = 0\n1 write(1<pipe:[9]>, \"OK\\n\", 3) = 3\n"
-    );
+    let trace = format!("{CREATE}{DIR_SYNC}{READY}{UNSYNCED_TEMP_RENAMED}");
     let violation = findings(&trace, &["PUT a 1"])
         .violation
         .expect("a violation");
@@ -380,20 +382,11 @@ fn a_folder_renamed_over_a_removed_one_carries_the_files_beneath_it() {
     let append = "1 openat(AT_FDCWD</>, \"/s/data/wal.log\", O_RDWR|O_APPEND) = 6</s/data/wal.log>\n\
                   1 write(6</s/data/wal.log>, \"rec\", 3) = 3\n1 fdatasync(6</s/data/wal.log>) = 0\n\
                   1 write(1<pipe:[9]>, \"OK\\n\", 3) = 3\n";
-    let requests = ["PUT a 1"];
     let existing = BTreeSet::from([PathBuf::from("/s/data"), PathBuf::from("/s/data/wal.log")]);
-    let found = check(
-        &parse(&format!("{DIR_SYNC}{swap}{READY}{append}")),
-        &Context {
-            dir: Path::new("/s"),
-            existing: &existing,
-            stdout_inode: 9,
-            requests: &requests
-                .iter()
-                .map(|line| Request::parse(line).unwrap())
-                .collect::<Vec<_>>(),
-            cwd: Path::new("/s"),
-        },
+    let found = findings_among(
+        &format!("{DIR_SYNC}{swap}{READY}{append}"),
+        &["PUT a 1"],
+        &existing,
     );
     let violation = found
         .violation
